@@ -1,0 +1,3 @@
+from cortex_events.cli import main
+
+raise SystemExit(main())
