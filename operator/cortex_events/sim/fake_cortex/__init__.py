@@ -1,0 +1,76 @@
+"""An in-memory emulator of Cortex's Custom Events API, for tests, the demo and local clusters.
+
+Start it with `FakeCortex` (in your event loop), `run_in_thread` (synchronous code, or an
+operator in another process) or `serve` (the ``cortex-events fake-cortex`` command), then point
+``CORTEX_BASE_URL`` at its base URL.
+
+What it enforces, like Cortex:
+
+* ``Authorization: Bearer <key>`` on every API request, else 401. Given an ``api_key``, only
+  that key is accepted.
+* Entities: given ``entities``, only those tags exist and others answer 404; otherwise every
+  tag exists.
+* Bodies of create (POST) and update (PUT): ``title`` and ``type`` non-blank strings,
+  ``timestamp`` an ISO-8601 date-time string (``Z``, an offset, or no zone = UTC);
+  ``description`` and ``url`` strings, ``customData`` an object, each optional (``null`` =
+  absent). Unknown fields are ignored. Violations answer 400 with a message naming the field.
+* PUT replaces the whole event: optional fields it does not send are removed.
+* List and Delete-all filters ``type``, ``startTime``, ``endTime`` (inclusive); the times must
+  be zone-less (read as UTC) and a value with ``Z`` or an offset answers 400. The deprecated
+  ``timestamp`` stands for ``startTime`` when ``startTime`` is absent. List pages with ``page``
+  (>= 0, default 0) and ``pageSize`` (1..1000, default 250) and answers
+  ``{"events", "page", "total", "totalPages"}``; a page past the end is empty.
+* Order: events are listed by ``timestamp`` ascending, ties by creation order (a PUT keeps the
+  event's place in creation order).
+* Rate limit: given ``rate_limit`` N, a key's requests beyond N in any sliding 60-second window
+  answer 429 ``application/problem+json`` with ``Retry-After`` (whole seconds until a slot
+  frees). Rejected requests do not count.
+* Answers: create, get and update 200 with the event; deletes 204 without a body; errors are
+  JSON ``{"httpStatus", "message", "requestId"}``; response timestamps are UTC with ``Z``.
+
+Faults for tests are armed on `FakeCortex.faults` (see `Faults`); everything recorded is on
+`FakeCortex.state` (see `FakeCortexState`).
+
+Admin HTTP API (no auth, never recorded, never rate-limited or faulted), for tests that cannot
+reach the Python objects (another process, a kind cluster):
+
+* ``GET /_fake/health``: ``{"status": "ok", "events": N, "requests": N, "outage": bool}``.
+* ``GET /_fake/events[?tag=T]``: the stored events in list order, each the API form plus
+  ``"tag"``.
+* ``GET /_fake/requests``: the recorded API requests, oldest first: ``method``, ``path``,
+  ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds), ``tag``.
+* ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1 and ``method``
+  (optional) limiting a rule to one HTTP method:
+  ``{"kind": "rate_limit", "count", "retry_after"}``, ``{"kind": "fail", "count", "status"}``,
+  ``{"kind": "delay", "count", "seconds"}``, ``{"kind": "drop", "count"}``,
+  ``{"kind": "outage", "on": bool, "drop": bool}``, ``{"kind": "clear"}``. A malformed fault
+  answers 400.
+* ``POST /_fake/reset``: forgets events, requests, faults and rate-limit windows (the entity
+  list stays).
+"""
+
+from __future__ import annotations
+
+from cortex_events.sim.fake_cortex.app import RateLimiter, build_app
+from cortex_events.sim.fake_cortex.faults import FaultAction, Faults
+from cortex_events.sim.fake_cortex.server import FakeCortex, run_in_thread, serve
+from cortex_events.sim.fake_cortex.store import (
+    FakeCortexState,
+    RecordedRequest,
+    StoredEvent,
+    format_time,
+)
+
+__all__ = [
+    "FakeCortex",
+    "FakeCortexState",
+    "FaultAction",
+    "Faults",
+    "RateLimiter",
+    "RecordedRequest",
+    "StoredEvent",
+    "build_app",
+    "format_time",
+    "run_in_thread",
+    "serve",
+]
