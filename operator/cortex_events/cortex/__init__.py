@@ -1,0 +1,38 @@
+"""The Cortex Custom Events API client: models, errors, rate limit, retries, pagination."""
+
+from __future__ import annotations
+
+from cortex_events.cortex.client import DEFAULT_TIMEOUT, ClientObserver, CortexClient
+from cortex_events.cortex.errors import (
+    CortexAuthError,
+    CortexBadRequest,
+    CortexConnectionError,
+    CortexError,
+    CortexNotFound,
+    CortexRateLimited,
+    CortexResponseError,
+    CortexServerError,
+    error_from_response,
+)
+from cortex_events.cortex.models import CustomEvent, CustomEventPage, CustomEventRequest
+from cortex_events.cortex.ratelimit import TokenBucket, shared_bucket
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ClientObserver",
+    "CortexAuthError",
+    "CortexBadRequest",
+    "CortexClient",
+    "CortexConnectionError",
+    "CortexError",
+    "CortexNotFound",
+    "CortexRateLimited",
+    "CortexResponseError",
+    "CortexServerError",
+    "CustomEvent",
+    "CustomEventPage",
+    "CustomEventRequest",
+    "TokenBucket",
+    "error_from_response",
+    "shared_bucket",
+]

@@ -1,0 +1,463 @@
+"""Async client for the six Cortex Custom Events operations.
+
+Every attempt (retries included) first takes a token from the key's `TokenBucket`. Failures
+are retried with jittered exponential backoff, honouring ``Retry-After`` up to
+``max_retry_after`` seconds:
+
+* GET, PUT (full replacement) and DELETE are idempotent and are retried on 429, on any 5xx and
+  on connection errors (timeouts included).
+* POST (create) is not idempotent: a retry after Cortex may have recorded the event could
+  record it twice. It is retried only when Cortex surely did not act on it: on 429, and on a
+  connection error raised before the request was sent (``request_sent=False``). A 5xx or a
+  read timeout on a create is raised at once; the caller resolves that ambiguity (for
+  example by listing the entity's events and looking for its own event key).
+
+Other 4xx answers are never retried. After the last attempt the mapped error is raised. The
+API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
+never appears in logs, in ``repr(client)`` or in error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from cortex_events import __version__
+from cortex_events.cortex.errors import (
+    CortexConnectionError,
+    CortexError,
+    CortexResponseError,
+    error_from_response,
+    parse_retry_after,
+)
+from cortex_events.cortex.models import (
+    CustomEvent,
+    CustomEventPage,
+    CustomEventRequest,
+    format_query_time,
+)
+from cortex_events.cortex.ratelimit import TokenBucket, shared_bucket
+
+__all__ = ["DEFAULT_TIMEOUT", "ClientObserver", "CortexClient"]
+
+logger = logging.getLogger("cortex_events.cortex")
+
+# Connecting to Cortex takes well under a second when it works; reads get more room because a
+# list of 1000 events is a large answer.
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+MAX_PAGE_SIZE = 1000
+
+# Exceptions after which the request surely never reached the server.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+class ClientObserver(Protocol):
+    """Hooks for metrics. Every method is optional in spirit: see `NullObserver`."""
+
+    def request_finished(self, method: str, status: str, seconds: float) -> None:
+        """One attempt ended; ``status`` is the HTTP code (``"200"``) or ``"error"``."""
+
+    def rate_limit_waited(self, seconds: float) -> None:
+        """An attempt waited this long (possibly 0) for a rate-limit token."""
+
+    def retrying(self, method: str, attempt: int, delay: float, reason: str) -> None:
+        """Attempt ``attempt`` failed for ``reason``; the next one starts in ``delay`` s."""
+
+
+class NullObserver:
+    """The default observer: records nothing."""
+
+    def request_finished(self, method: str, status: str, seconds: float) -> None:
+        return None
+
+    def rate_limit_waited(self, seconds: float) -> None:
+        return None
+
+    def retrying(self, method: str, attempt: int, delay: float, reason: str) -> None:
+        return None
+
+
+class CortexClient:
+    """The Cortex Custom Events API over one `httpx.AsyncClient`.
+
+    Use it as ``async with CortexClient(url, key) as client: ...`` or call `aclose`. Parameters:
+
+    * ``per_minute``: request budget of the key's shared `TokenBucket` (ignored when
+      ``rate_limiter`` is given).
+    * ``timeout``: explicit `httpx.Timeout` (default: connect 5 s, everything else 15 s).
+    * ``max_retries``: retries after the first attempt (0 disables retrying).
+    * ``max_retry_after``: the longest ``Retry-After`` honoured; longer ones are cut to it.
+    * ``backoff_base``/``backoff_cap``: exponential backoff ``base * 2**(attempt-1)`` capped,
+      then jittered to between half and all of it.
+    * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
+    * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr,
+        *,
+        per_minute: float = 600,
+        rate_limiter: TokenBucket | None = None,
+        timeout: httpx.Timeout | None = None,
+        max_retries: int = 5,
+        max_retry_after: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        observer: ClientObserver | None = None,
+        user_agent: str = f"cortex-events-operator/{__version__}",
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if not api_key.get_secret_value().strip():
+            raise ValueError("the Cortex API key is empty")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if max_retry_after < 0 or backoff_base < 0 or backoff_cap < 0:
+            raise ValueError("max_retry_after, backoff_base and backoff_cap must be >= 0")
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._limiter = (
+            rate_limiter if rate_limiter is not None else shared_bucket(api_key, per_minute)
+        )
+        self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._max_retries = max_retries
+        self._max_retry_after = max_retry_after
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._observer: ClientObserver = observer if observer is not None else NullObserver()
+        self._sleep = sleep if sleep is not None else asyncio.sleep
+        self._clock = clock
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=self._base_url,
+            timeout=self._timeout,
+            transport=transport,
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> CortexClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    @property
+    def base_url(self) -> str:
+        return self._base_url
+
+    @property
+    def rate_limiter(self) -> TokenBucket:
+        return self._limiter
+
+    def __repr__(self) -> str:
+        return (
+            f"CortexClient(base_url={self._base_url!r}, "
+            f"per_minute={self._limiter.per_minute:g}, max_retries={self._max_retries})"
+        )
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        tag: str,
+        *,
+        type: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        page: int = 0,
+        page_size: int = 250,
+    ) -> CustomEventPage:
+        """One page of the entity's events, optionally filtered by type and time range."""
+        if page < 0:
+            raise ValueError(f"page must be >= 0, got {page}")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        params = _filters(type, start_time, end_time)
+        params["page"] = str(page)
+        params["pageSize"] = str(page_size)
+        body = await self._request("GET", _events_path(tag), params=params)
+        return _parse(CustomEventPage, body, "GET", _events_path(tag))
+
+    def iter_events(
+        self,
+        tag: str,
+        *,
+        type: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> AsyncIterator[CustomEvent]:
+        """Every matching event, page by page, starting at page 0.
+
+        Arguments are checked at once, requests are made while iterating. Events created or
+        deleted during the walk may shift pages (an event may be seen twice or missed).
+        """
+        _events_path(tag)
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        _filters(type, start_time, end_time)
+        return self._walk(tag, type, start_time, end_time, page_size)
+
+    async def _walk(
+        self,
+        tag: str,
+        type: str | None,
+        start_time: datetime | None,
+        end_time: datetime | None,
+        page_size: int,
+    ) -> AsyncIterator[CustomEvent]:
+        page = 0
+        while True:
+            result = await self.list_events(
+                tag,
+                type=type,
+                start_time=start_time,
+                end_time=end_time,
+                page=page,
+                page_size=page_size,
+            )
+            for event in result.events:
+                yield event
+            if not result.events or page + 1 >= result.total_pages:
+                return
+            page += 1
+
+    async def get_event(self, tag: str, uuid: str) -> CustomEvent:
+        """One event by uuid; `CortexNotFound` if the entity or the event does not exist."""
+        path = _event_path(tag, uuid)
+        body = await self._request("GET", path)
+        return _parse(CustomEvent, body, "GET", path)
+
+    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
+        """Record a new event; returns it with the uuid Cortex assigned.
+
+        Never retried once Cortex may have received it (see the module docstring): a
+        `CortexServerError`, or a `CortexConnectionError` with ``request_sent=True``, leaves it
+        unknown whether the event exists.
+        """
+        path = _events_path(tag)
+        body = await self._request("POST", path, json=event.to_json())
+        return _parse(CustomEvent, body, "POST", path)
+
+    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
+        """Replace the event's content (PUT: fields not given are cleared)."""
+        path = _event_path(tag, uuid)
+        body = await self._request("PUT", path, json=event.to_json())
+        return _parse(CustomEvent, body, "PUT", path)
+
+    async def delete_event(self, tag: str, uuid: str) -> None:
+        """Delete one event.
+
+        When a retry follows an attempt whose answer was lost, the event may already be gone
+        and this raises `CortexNotFound`; callers that only want it gone can treat that as done.
+        """
+        await self._request("DELETE", _event_path(tag, uuid))
+
+    async def delete_events(
+        self,
+        tag: str,
+        *,
+        type: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> None:
+        """Delete the entity's events of ``type`` (optionally within a time range).
+
+        ``type`` is required: a delete without a type filter would also remove events that
+        other tools recorded, so this client cannot send one.
+        """
+        if not type or not type.strip():
+            raise ValueError("delete_events needs a non-empty event type filter")
+        await self._request(
+            "DELETE", _events_path(tag), params=_filters(type, start_time, end_time)
+        )
+
+    # -- transport ---------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+    ) -> Any:
+        """Send with rate limiting and retries; the decoded JSON body, or None when empty."""
+        attempt = 0
+        while True:
+            attempt += 1
+            waited = await self._limiter.acquire()
+            self._notify(self._observer.rate_limit_waited, waited)
+            started = self._clock()
+            try:
+                response = await self._http.request(
+                    method,
+                    path,
+                    params=params,
+                    json=json,
+                    headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
+                )
+            except httpx.TransportError as exc:
+                self._notify(
+                    self._observer.request_finished, method, "error", self._clock() - started
+                )
+                error: CortexError = CortexConnectionError(
+                    f"{type(exc).__name__}: {self._redact(str(exc)) or 'no detail'}",
+                    request_sent=not isinstance(exc, _NOT_SENT),
+                    method=method,
+                    path=path,
+                )
+                delay = self._retry_delay(method, attempt, error, None)
+                if delay is None:
+                    raise error from exc
+                reason = type(exc).__name__
+            else:
+                self._notify(
+                    self._observer.request_finished,
+                    method,
+                    str(response.status_code),
+                    self._clock() - started,
+                )
+                if response.is_success:
+                    return _decode(response, method, path)
+                error = error_from_response(response)
+                error.message = self._redact(error.message)
+                error.args = (error.describe(),)
+                delay = self._retry_delay(method, attempt, error, response)
+                if delay is None:
+                    raise error
+                reason = f"HTTP {response.status_code}"
+            logger.warning(
+                "Cortex %s %s failed (%s); retry %d of %d in %.2fs",
+                method,
+                path,
+                reason,
+                attempt,
+                self._max_retries,
+                delay,
+            )
+            self._notify(self._observer.retrying, method, attempt, delay, reason)
+            await self._sleep(delay)
+
+    def _retry_delay(
+        self,
+        method: str,
+        attempt: int,
+        error: CortexError,
+        response: httpx.Response | None,
+    ) -> float | None:
+        """Seconds before the next attempt, or None when this error must be raised now."""
+        if attempt > self._max_retries:
+            return None
+        status = error.status_code
+        if isinstance(error, CortexConnectionError):
+            retryable = method != "POST" or not error.request_sent
+        elif status == 429:
+            retryable = True
+        elif status is not None and status >= 500:
+            retryable = method != "POST"
+        else:
+            retryable = False
+        if not retryable:
+            return None
+        if response is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                return min(retry_after, self._max_retry_after)
+        backoff = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
+        return backoff * (0.5 + 0.5 * self._jitter())
+
+    def _redact(self, text: str) -> str:
+        secret = self._api_key.get_secret_value()
+        return text.replace(secret, "**********") if secret else text
+
+    @staticmethod
+    def _notify(hook: Callable[..., None], *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:
+            logger.exception("Cortex client observer %s failed", getattr(hook, "__name__", hook))
+
+
+def _check_part(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return quote(value, safe="")
+
+
+def _events_path(tag: str) -> str:
+    return f"/api/v1/catalog/{_check_part(tag, 'tag')}/custom-events"
+
+
+def _event_path(tag: str, uuid: str) -> str:
+    return f"{_events_path(tag)}/{_check_part(uuid, 'uuid')}"
+
+
+def _filters(
+    type: str | None, start_time: datetime | None, end_time: datetime | None
+) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if type is not None:
+        if not type:
+            raise ValueError("type filter must not be empty (pass None for no filter)")
+        params["type"] = type
+    if start_time is not None:
+        params["startTime"] = format_query_time(start_time)
+    if end_time is not None:
+        params["endTime"] = format_query_time(end_time)
+    if start_time is not None and end_time is not None and start_time > end_time:
+        raise ValueError("start_time is after end_time")
+    return params
+
+
+def _decode(response: httpx.Response, method: str, path: str) -> Any:
+    if response.status_code == 204 or not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise CortexResponseError(
+            "the answer is not JSON", status_code=response.status_code, method=method, path=path
+        ) from exc
+
+
+_Model = TypeVar("_Model", CustomEvent, CustomEventPage)
+
+
+def _parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise CortexResponseError(
+            f"the answer does not look like a {model.__name__}: "
+            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}",
+            status_code=200,
+            method=method,
+            path=path,
+        ) from exc

@@ -1,0 +1,205 @@
+"""Errors of the Cortex client: one base class and one class per kind of failure.
+
+`error_from_response` is the single place that maps an HTTP answer to a class. Callers decide
+what to do from the class alone: `CortexBadRequest`, `CortexAuthError` and `CortexNotFound` are
+permanent (fix the request, the key or the entity); `CortexRateLimited`, `CortexServerError`
+and `CortexConnectionError` are temporary (the client already retried them; try again later).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "CortexAuthError",
+    "CortexBadRequest",
+    "CortexConnectionError",
+    "CortexError",
+    "CortexNotFound",
+    "CortexRateLimited",
+    "CortexResponseError",
+    "CortexServerError",
+    "error_from_response",
+    "parse_retry_after",
+]
+
+# A server message longer than this is cut: it ends up in logs and in a CortexEntity's status.
+MAX_MESSAGE_CHARS = 500
+
+
+class CortexError(Exception):
+    """Base of every error the Cortex client raises.
+
+    ``message`` is the server's explanation (or the client's, when there is no answer);
+    ``status_code`` is the HTTP status, ``None`` when no answer arrived. Neither ever holds the
+    API key.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        """The one-line text of ``str(error)``: where, status and message."""
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        status = f"HTTP {self.status_code}: " if self.status_code is not None else ""
+        return f"{where}{status}{self.message}"
+
+
+class CortexBadRequest(CortexError):
+    """400, or another 4xx that says the request itself is wrong (405, 409, 413, 422, ...)."""
+
+
+class CortexAuthError(CortexError):
+    """401 or 403: the key is missing, wrong, or lacks the Edit entities permission."""
+
+
+class CortexNotFound(CortexError):
+    """404: the entity (tag or id) or the event (uuid) does not exist."""
+
+
+class CortexRateLimited(CortexError):
+    """429: too many requests for this key. ``retry_after`` is the server's delay in seconds."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status_code=429, method=method, path=path)
+
+
+class CortexServerError(CortexError):
+    """5xx: Cortex failed. For a create, the event may or may not have been recorded."""
+
+
+class CortexResponseError(CortexError):
+    """A success status whose body is not what the API documents (not JSON, wrong shape)."""
+
+
+class CortexConnectionError(CortexError):
+    """No HTTP answer: connect failure, timeout or protocol error.
+
+    ``request_sent`` is ``False`` only when the request surely never reached Cortex (the
+    connection was never made, or no pooled connection became free); after a read timeout or
+    a dropped connection it is ``True``: Cortex may have acted on it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.request_sent = request_sent
+        super().__init__(message, status_code=None, method=method, path=path)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP-date.
+
+    Returns ``None`` when the header is absent or unreadable; a date in the past gives ``0``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isnan(seconds) or math.isinf(seconds):
+            return None
+        return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    reference = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _message_from_body(response: httpx.Response) -> str:
+    text = response.text.strip()
+    if not text:
+        return response.reason_phrase or "no message"
+    try:
+        body: Any = json.loads(text)
+    except ValueError:
+        return _shorten(text)
+    if isinstance(body, dict):
+        for field in ("message", "detail", "title", "error"):
+            value = body.get(field)
+            if isinstance(value, str) and value.strip():
+                return _shorten(value.strip())
+    return _shorten(text)
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return text[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+def error_from_response(response: httpx.Response) -> CortexError:
+    """The error for an unsuccessful answer, with the server's message.
+
+    The message comes from the JSON body's ``message``, ``detail`` or ``title`` (problem+json),
+    else from the body text, else from the reason phrase.
+    """
+    status = response.status_code
+    message = _message_from_body(response)
+    method: str | None = None
+    path: str | None = None
+    try:
+        request = response.request
+    except RuntimeError:
+        pass
+    else:
+        method = request.method
+        path = request.url.path
+    if status == 429:
+        return CortexRateLimited(
+            message,
+            method=method,
+            path=path,
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    cls: type[CortexError]
+    if status in (401, 403):
+        cls = CortexAuthError
+    elif status == 404:
+        cls = CortexNotFound
+    elif 400 <= status < 500:
+        cls = CortexBadRequest
+    elif status >= 500:
+        cls = CortexServerError
+    else:
+        cls = CortexResponseError
+    return cls(message, status_code=status, method=method, path=path)

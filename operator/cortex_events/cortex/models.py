@@ -1,0 +1,151 @@
+"""Pydantic models of the Cortex Custom Events API and its wire formats for time.
+
+Field names are snake_case in Python and camelCase on the wire (``custom_data`` is
+``customData``, ``total_pages`` is ``totalPages``); both spellings are accepted on input.
+
+Two directions, two policies:
+
+* What Cortex sends (`CustomEvent`, `CustomEventPage`) is read leniently: unknown fields are
+  kept (``extra="allow"``) so a newer Cortex does not break the operator, and a timestamp
+  without a zone is read as UTC (that is how Cortex itself reads zone-less times).
+* What the operator sends (`CustomEventRequest`) is strict: unknown fields, empty titles or
+  types and **naive datetimes are rejected**. A naive ``datetime`` is ambiguous (local time or
+  UTC?) and guessing would silently shift events by hours, so the caller must say which zone
+  it means. Aware datetimes in any zone are converted to UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "CustomEvent",
+    "CustomEventPage",
+    "CustomEventRequest",
+    "format_event_time",
+    "format_query_time",
+]
+
+
+def _require_aware(value: datetime, what: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+def _millis(value: datetime) -> str:
+    return f"{value.strftime('%Y-%m-%dT%H:%M:%S')}.{value.microsecond // 1000:03d}"
+
+
+def format_event_time(value: datetime) -> str:
+    """An event body's timestamp: UTC, milliseconds, ``Z`` (``2025-05-20T05:16:49.990Z``).
+
+    Raises `ValueError` for a naive datetime. Sub-millisecond digits are truncated.
+    """
+    return _millis(_require_aware(value, "timestamp")) + "Z"
+
+
+def format_query_time(value: datetime) -> str:
+    """A ``startTime``/``endTime`` query value: UTC, milliseconds, no zone suffix.
+
+    Cortex reads these zone-less values as UTC (``2025-05-20T05:16:49.990``). Raises
+    `ValueError` for a naive datetime, for the same reason as `CustomEventRequest`.
+    """
+    return _millis(_require_aware(value, "startTime/endTime"))
+
+
+class CustomEvent(BaseModel):
+    """A custom event as Cortex returns it."""
+
+    model_config = ConfigDict(
+        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    uuid: str
+    title: str
+    type: str
+    timestamp: datetime
+    description: str | None = None
+    url: str | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        if value.tzinfo is None or value.utcoffset() is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @field_validator("custom_data", mode="before")
+    @classmethod
+    def _null_custom_data(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    def to_request(self) -> CustomEventRequest:
+        """The body that would recreate (or fully replace with) this event's content."""
+        return CustomEventRequest(
+            title=self.title,
+            type=self.type,
+            timestamp=self.timestamp,
+            description=self.description,
+            url=self.url,
+            custom_data=dict(self.custom_data),
+        )
+
+
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
+
+class CustomEventRequest(BaseModel):
+    """The body of a create (POST) or full replacement (PUT); it has no ``uuid``."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    title: NonEmptyStr
+    type: NonEmptyStr
+    timestamp: AwareDatetime
+    description: str | None = None
+    url: str | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("title", "type")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return _require_aware(value, "timestamp")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body: camelCase names, ``None`` fields left out, timestamp with ``Z``."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        body["timestamp"] = format_event_time(self.timestamp)
+        return body
+
+
+class CustomEventPage(BaseModel):
+    """One page of a List answer: ``{"events": [...], "page": N, "total": N, "totalPages": N}``."""
+
+    model_config = ConfigDict(
+        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    events: list[CustomEvent]
+    page: int
+    total: int
+    total_pages: int
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a page after this one exists."""
+        return self.page + 1 < self.total_pages

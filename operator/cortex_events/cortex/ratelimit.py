@@ -1,0 +1,150 @@
+"""Client-side rate limit: a token bucket per API key, shared by every request of the process.
+
+Cortex limits requests per key (1000 a minute). The operator spends a configured share of that
+(``CORTEX_RATE_LIMIT``, 600 by default) through one `TokenBucket` per key, which every request
+and every retry attempt passes before it is sent.
+
+The bucket refills continuously at ``per_minute / 60`` tokens a second and holds at most
+``burst`` tokens. The default burst is one second's worth of tokens (at least 1): with it, no
+window of 60 seconds ever sees more than ``per_minute + burst`` requests, so the default 600
+stays well inside Cortex's 1000 even right after an idle period. A burst of ``per_minute``
+would allow twice the rate in the worst minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable
+
+from pydantic import SecretStr
+
+__all__ = ["TokenBucket", "clear_shared_buckets", "shared_bucket"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class TokenBucket:
+    """Hands out one token per request at ``per_minute`` a minute, first come first served.
+
+    ``clock`` (seconds, monotonic) and ``sleep`` are injectable so that tests run instantly.
+    The bucket binds to no event loop: one instance may serve several loops in turn.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: int | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if not per_minute > 0 or math.isinf(per_minute):
+            raise ValueError(f"per_minute must be a positive number, got {per_minute!r}")
+        if burst is None:
+            burst = max(1, math.ceil(per_minute / 60))
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst!r}")
+        self._per_minute = float(per_minute)
+        self._rate = self._per_minute / 60.0
+        self._burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(burst)
+        self._updated = clock()
+        # Callers in arrival order; only the first one may take tokens.
+        self._queue: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def per_minute(self) -> float:
+        """The configured rate, in requests per minute."""
+        return self._per_minute
+
+    @property
+    def burst(self) -> int:
+        """The most tokens the bucket holds (requests that may go out at once after a pause)."""
+        return self._burst
+
+    @property
+    def tokens(self) -> float:
+        """Tokens available right now (fractional while refilling); for metrics."""
+        return self._level(self._clock())
+
+    @property
+    def waiting(self) -> int:
+        """Callers currently queued for a token; for metrics."""
+        return len(self._queue)
+
+    def _level(self, now: float) -> float:
+        return min(float(self._burst), self._tokens + max(0.0, now - self._updated) * self._rate)
+
+    def _refill(self) -> float:
+        now = self._clock()
+        self._tokens = self._level(now)
+        self._updated = max(self._updated, now)
+        return now
+
+    async def acquire(self) -> float:
+        """Wait for a token and take it; returns the seconds spent waiting.
+
+        Callers are served in the order they called (FIFO), so a steady stream of new callers
+        cannot starve an earlier one. Cancelling a waiting caller gives up its place.
+        """
+        started = self._clock()
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(turn)
+        try:
+            if self._queue[0] is not turn:
+                await turn
+            while True:
+                self._refill()
+                if self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    break
+                await self._sleep((1.0 - self._tokens) / self._rate)
+        finally:
+            was_first = self._queue[0] is turn
+            self._queue.remove(turn)
+            if was_first and self._queue:
+                successor = self._queue[0]
+                if not successor.done():
+                    successor.set_result(None)
+        return max(0.0, self._clock() - started)
+
+    def __repr__(self) -> str:
+        return f"TokenBucket(per_minute={self._per_minute:g}, burst={self._burst})"
+
+
+_registry: dict[tuple[str, float], TokenBucket] = {}
+_registry_lock = threading.Lock()
+
+
+def _key_digest(api_key: SecretStr) -> str:
+    return hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()
+
+
+def shared_bucket(api_key: SecretStr, per_minute: float) -> TokenBucket:
+    """The process-wide bucket for this key and rate, created on first use.
+
+    The registry holds a SHA-256 digest of the key, never the key. Every client built for the
+    same key and rate shares one budget. The operator configures one rate per process; a
+    second rate for the same key (as in tests) gets a bucket of its own.
+    """
+    registry_key = (_key_digest(api_key), float(per_minute))
+    with _registry_lock:
+        bucket = _registry.get(registry_key)
+        if bucket is None:
+            bucket = TokenBucket(per_minute)
+            _registry[registry_key] = bucket
+        return bucket
+
+
+def clear_shared_buckets() -> None:
+    """Forget every shared bucket (for tests that need a fresh budget)."""
+    with _registry_lock:
+        _registry.clear()
