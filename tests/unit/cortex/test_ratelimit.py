@@ -1,0 +1,119 @@
+"""The per-key token bucket: budget, burst, FIFO order, cancellation, the shared registry."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import pytest
+from pydantic import SecretStr
+
+from cortex_events.cortex import ratelimit
+from cortex_events.cortex.ratelimit import TokenBucket, clear_shared_buckets, shared_bucket
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_burst_goes_at_once_and_the_rest_waits_for_the_rate() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(60, burst=5, clock=time.clock, sleep=time.sleep)
+
+    waits = [await bucket.acquire() for _ in range(8)]
+
+    assert waits == [0.0] * 5 + [1.0] * 3
+    assert time.now == 3.0
+
+
+async def test_concurrent_callers_are_served_in_arrival_order() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(30, burst=2, clock=time.clock, sleep=time.sleep)
+    granted: list[tuple[int, float]] = []
+
+    async def caller(n: int) -> None:
+        await bucket.acquire()
+        granted.append((n, time.now))
+
+    await asyncio.wait_for(asyncio.gather(*(caller(n) for n in range(5))), timeout=5)
+
+    # Two at once, then one every 2 seconds (30 a minute), first come first served.
+    assert granted == [(0, 0.0), (1, 0.0), (2, 2.0), (3, 4.0), (4, 6.0)]
+
+
+async def test_tokens_refill_while_idle_up_to_the_burst() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(120, burst=4, clock=time.clock, sleep=time.sleep)
+    for _ in range(4):
+        await bucket.acquire()
+
+    assert bucket.tokens == 0.0
+    time.now += 1.0
+    assert bucket.tokens == 2.0
+    time.now += 60.0
+    assert bucket.tokens == 4.0
+
+
+async def test_a_cancelled_waiter_gives_up_its_place() -> None:
+    now = [0.0]
+    gate = asyncio.Event()
+
+    async def blocked_sleep(seconds: float) -> None:
+        await gate.wait()
+
+    bucket = TokenBucket(60, burst=1, clock=lambda: now[0], sleep=blocked_sleep)
+    await bucket.acquire()
+    second = asyncio.create_task(bucket.acquire())
+    third = asyncio.create_task(bucket.acquire())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert bucket.waiting == 2
+
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    assert bucket.waiting == 1
+
+    now[0] = 1.0
+    gate.set()
+    assert await asyncio.wait_for(third, timeout=5) == 1.0
+    assert bucket.waiting == 0
+
+
+@pytest.mark.parametrize(("per_minute", "burst"), [(600, 10), (1000, 17), (30, 1), (60, 1)])
+def test_default_burst_is_one_second_of_budget(per_minute: float, burst: int) -> None:
+    bucket = TokenBucket(per_minute)
+
+    assert bucket.burst == burst
+    assert bucket.per_minute == per_minute
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "burst"), [(0, None), (-5, None), (math.nan, None), (math.inf, None), (60, 0)]
+)
+def test_invalid_configuration_is_refused(per_minute: float, burst: int | None) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - the message names the bad argument
+        TokenBucket(per_minute, burst=burst)
+
+
+def test_shared_bucket_is_one_per_key_and_never_holds_the_key() -> None:
+    clear_shared_buckets()
+    key = "ctx-very-secret-key"
+
+    first = shared_bucket(SecretStr(key), 600)
+
+    assert shared_bucket(SecretStr(key), 600) is first
+    assert shared_bucket(SecretStr("another-key"), 600) is not first
+    assert key not in repr(first)
+    assert all(key not in str(entry) for entry in ratelimit._registry)
+    clear_shared_buckets()
+    assert shared_bucket(SecretStr(key), 600) is not first
+    clear_shared_buckets()
