@@ -1,28 +1,191 @@
-"""The ``cortex-events`` console command."""
+"""The ``cortex-events`` console command.
+
+Every mistake a user can make here ends in one line on stderr and a non-zero exit, never a
+traceback: a bad flag, a missing key, an unreachable cluster.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
 
 from cortex_events import __version__
 
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called; the message is one line for the user."""
+
+
+class CommandError(Exception):
+    """The command could not do its job (e.g. no cluster reachable); one line for the user."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags matching the CORTEX_* variables; a flag given wins over the variable."""
+    group = parser.add_argument_group("configuration (each also read from its variable)")
+    group.add_argument("--base-url", help="Cortex API base URL (CORTEX_BASE_URL)")
+    group.add_argument(
+        "--cluster-name", help="cluster name recorded on events (CORTEX_CLUSTER_NAME)"
+    )
+    group.add_argument(
+        "--namespaces", help="comma-separated namespaces to watch (CORTEX_NAMESPACES; default all)"
+    )
+    group.add_argument(
+        "--rate-limit", type=float, help="Cortex requests per minute to spend (CORTEX_RATE_LIMIT)"
+    )
+    group.add_argument(
+        "--api-key-file",
+        help="read the Cortex API key from this file instead of CORTEX_API_KEY",
+    )
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cortex-events",
         description="Record Kubernetes workload lifecycle changes as Cortex custom events.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run the operator against the current cluster")
+    run.add_argument("--dry-run", action="store_true", default=None, help="send nothing to Cortex")
+    run.add_argument("--log-format", choices=["json", "text"], help="log line format")
+    run.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level",
+    )
+    _add_settings_flags(run)
+
+    demo = commands.add_parser(
+        "demo", help="run the operator against a simulated cluster and Cortex (no cluster, no key)"
+    )
+    demo.add_argument("--keep", action="store_true", help="keep running after the scenario")
+
+    check = commands.add_parser("check", help="verify the configuration end to end")
+    _add_settings_flags(check)
+
+    fake = commands.add_parser("fake-cortex", help="serve the Cortex custom-events emulator")
+    fake.add_argument("--port", type=int, required=True, help="port to listen on")
+    fake.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    fake.add_argument("--api-key", help="the only Bearer key accepted")
+    fake.add_argument(
+        "--entity", action="append", metavar="TAG", help="an existing entity tag (repeatable)"
+    )
+    fake.add_argument("--rate-limit", type=int, metavar="PER_MIN", help="requests per minute")
     return parser
+
+
+def load_settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    """Settings from the environment, flags winning; one readable line on error."""
+    from cortex_events.settings import Settings
+
+    values: dict[str, Any] = {}
+    for name in ("base_url", "cluster_name", "namespaces", "rate_limit", "log_format", "log_level"):
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if getattr(args, "dry_run", None):
+        values["dry_run"] = True
+    key_file = getattr(args, "api_key_file", None)
+    if key_file:
+        try:
+            with open(key_file, encoding="utf-8") as handle:
+                values["api_key"] = handle.read().strip()
+        except OSError as error:
+            raise UsageError(f"cannot read --api-key-file {key_file}: {error.strerror}") from None
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as error:
+        raise UsageError(_settings_error(error)) from None
+
+
+def _settings_error(error: ValidationError) -> str:
+    parts = []
+    for problem in error.errors(include_input=False, include_url=False):
+        location = ".".join(str(part) for part in problem["loc"])
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        parts.append(f"CORTEX_{location.upper()}: {message}" if location else message)
+    return "; ".join(parts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cortex_events.app import OperatorApp
+    from cortex_events.kube import check_cluster
+    from cortex_events.logconfig import configure_logging
+
+    settings = load_settings(args)
+    secret = settings.api_key.get_secret_value() if settings.api_key else ""
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[secret])
+    problem = check_cluster()
+    if problem:
+        raise CommandError(problem)
+    asyncio.run(OperatorApp(settings).run())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from cortex_events.sim.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from cortex_events.check import run_check
+
+    return run_check(load_settings(args))
+
+
+def _fake_cortex(args: argparse.Namespace) -> int:
+    from cortex_events.sim.fake_cortex import serve
+
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")
+    return serve(
+        args.port,
+        host=args.host,
+        api_key=args.api_key,
+        entities=args.entity,
+        rate_limit=args.rate_limit,
+    )
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": _run,
+    "demo": _demo,
+    "check": _check,
+    "fake-cortex": _fake_cortex,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    return 0
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"cortex-events: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as error:
+        print(f"cortex-events: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130

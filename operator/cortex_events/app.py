@@ -1,0 +1,236 @@
+"""The running operator: its parts wired together, kopf started, and a clean shutdown.
+
+`OperatorApp` owns one of everything (client, delivery, recorder, CortexEntity controller,
+metrics) and hands itself to the kopf handlers, so nothing lives in module globals and several
+operators can run side by side in one process (tests, the demo).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from cortex_events.cortex.client import CortexClient
+from cortex_events.delivery.dryrun import DryRunCortex
+from cortex_events.delivery.pipeline import CortexApi, Delivery
+from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
+from cortex_events.entity_controller import (
+    EntityActivity,
+    EntityController,
+    build_status,
+    summarize,
+)
+from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
+from cortex_events.health import HealthServer
+from cortex_events.kube import StatusWriter
+from cortex_events.observability import Metrics, OperatorListener
+from cortex_events.recorder import Recorder
+from cortex_events.settings import Settings
+
+logger = logging.getLogger("cortex_events.app")
+
+STATUS_INTERVAL_SECONDS = 15.0
+RETENTION_INTERVAL_SECONDS = 600.0
+
+
+def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
+    """kopf's settings for this operator: no scanning, its own annotation and finalizer names."""
+    config = kopf.OperatorSettings()
+    config.scanning.disabled = True  # resources are known; no CRD/namespace list-watch needed
+    config.posting.reporting_component = "cortex-events-operator"
+    config.posting.level = logging.INFO
+    config.persistence.finalizer = FINALIZER
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cortex.io")
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="cortex.io", key="last-handled-configuration"
+    )
+    config.watching.server_timeout = 300
+    config.watching.client_timeout = 330
+    config.watching.connect_timeout = 30
+    config.networking.request_timeout = 60
+    return config
+
+
+class OperatorApp:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        api: CortexApi | None = None,
+        status_writer: StatusWriter | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.activity = EntityActivity()
+        self.listener = OperatorListener(self.metrics, self.activity)
+        self._client: CortexClient | None = None
+        if api is None:
+            if settings.dry_run:
+                api = DryRunCortex()
+            else:
+                assert settings.api_key is not None
+                self._client = CortexClient(
+                    settings.base_url,
+                    settings.api_key,
+                    per_minute=settings.rate_limit,
+                    observer=self.listener,
+                )
+                api = self._client
+        self.api = api
+        self.delivery = Delivery(
+            api,
+            cluster=settings.cluster_name,
+            listener=self.listener,
+            max_queued=settings.queue_size,
+        )
+        self.recorder = Recorder(
+            self.delivery,
+            cluster=settings.cluster_name,
+            recorded_replicas=self.delivery.ledger.recorded_replicas,
+            skips=self.listener,
+        )
+        self.entities = EntityController(
+            api, self.delivery, self.recorder, cluster=settings.cluster_name
+        )
+        self.status_writer = status_writer
+        self._entity_bodies: dict[str, kopf.RawBody] = {}
+        self._background: asyncio.Task[None] | None = None
+        self._last_retention = 0.0
+        self.health = HealthServer(self)
+
+    # -- CortexEntity support used by the handlers -------------------------------------------
+
+    def entity_seen(self, body: kopf.RawBody, event_type: str | None) -> None:
+        metadata = body.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
+        key = f"{namespace}/{name}"
+        if event_type == "DELETED":
+            self._entity_bodies.pop(key, None)
+            self.recorder.entity_removed(namespace, name)
+        else:
+            self._entity_bodies[key] = body
+
+    def entity_status(
+        self, body: Mapping[str, Any], parsed: EntitySpec | SpecError
+    ) -> dict[str, Any]:
+        return build_status(self.entities.facts(body, parsed), body.get("status"))
+
+    def start_background(self) -> None:
+        if self._background is None:
+            self._background = asyncio.get_running_loop().create_task(
+                self._status_loop(), name="cortex-entity-status"
+            )
+
+    async def stop_background(self) -> None:
+        if self._background is not None:
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
+            self._background = None
+
+    async def _status_loop(self) -> None:
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL_SECONDS)
+            try:
+                await self.refresh_entities()
+            except Exception:
+                logger.exception("Refreshing CortexEntity status failed; will retry")
+
+    async def refresh_entities(self, *, retention: bool | None = None) -> None:
+        """Write each CortexEntity's status if it changed, post its activity, run retention."""
+        now = time.monotonic()
+        if retention is None:
+            retention = now - self._last_retention >= RETENTION_INTERVAL_SECONDS
+        if retention:
+            self._last_retention = now
+        for key, body in list(self._entity_bodies.items()):
+            parsed = parse_entity(body)
+            recorded, dropped = self.activity.take(key)
+            if recorded:
+                kopf.info(
+                    kopf.Body(body),
+                    reason="Recorded",
+                    message=f"Recorded {summarize(recorded)}",
+                )
+            if dropped:
+                kopf.warn(
+                    kopf.Body(body),
+                    reason="NotRecorded",
+                    message=f"Could not record {summarize(dropped)}",
+                )
+            if retention and isinstance(parsed, EntitySpec) and parsed.retention is not None:
+                try:
+                    deleted = await self.entities.enforce_retention(parsed)
+                except Exception as error:
+                    logger.warning("Retention for %s failed, will retry: %s", key, error)
+                else:
+                    if deleted:
+                        kopf.info(
+                            kopf.Body(body),
+                            reason="Retention",
+                            message=f"Deleted {deleted} expired events",
+                        )
+            status = self.entity_status(body, parsed)
+            current = body.get("status") or {}
+            if self.status_writer is not None and any(
+                current.get(k) != v for k, v in status.items()
+            ):
+                namespace, name = key.split("/", 1)
+                await self.status_writer.patch_status(CXE, namespace, name, status)
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        *,
+        stop_flag: asyncio.Event | threading.Event | None = None,
+        ready_flag: asyncio.Event | threading.Event | None = None,
+    ) -> None:
+        """Run until stopped (SIGTERM/SIGINT or ``stop_flag``), then drain the queue."""
+        settings = self.settings
+        if self.status_writer is None:
+            self.status_writer = await StatusWriter.create()
+        await self.health.start(settings.health_port, settings.metrics_port)
+        delivery_task = asyncio.get_running_loop().create_task(
+            self.delivery.run(), name="cortex-delivery"
+        )
+        self.health.watch_tasks(delivery=delivery_task)
+        logger.info(
+            "Starting: cluster %r, %s, Cortex at %s, %g requests/minute%s",
+            settings.cluster_name,
+            f"namespaces {', '.join(settings.namespaces)}"
+            if settings.namespaces
+            else "all namespaces",
+            settings.base_url,
+            settings.rate_limit,
+            " (dry run: nothing is sent)" if settings.dry_run else "",
+        )
+        try:
+            await kopf.operator(
+                registry=build_registry(self),
+                settings=kopf_settings(settings),
+                standalone=True,
+                clusterwide=not settings.namespaces,
+                namespaces=list(settings.namespaces),
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+                memo=kopf.Memo(),
+            )
+        finally:
+            await self.delivery.drain(settings.drain_timeout)
+            delivery_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await delivery_task
+            await self.health.stop()
+            if self._client is not None:
+                await self._client.aclose()
+            if self.status_writer is not None:
+                self.status_writer.close()
+            logger.info("Stopped")

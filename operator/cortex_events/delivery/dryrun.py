@@ -1,0 +1,63 @@
+"""A stand-in for the Cortex client in ``--dry-run``: sends nothing, logs every event in full."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+
+logger = logging.getLogger("cortex_events.dryrun")
+
+
+class DryRunCortex:
+    """Answers like an empty Cortex that accepts everything, and logs what would be sent."""
+
+    async def iter_events(
+        self,
+        tag: str,
+        *,
+        type: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[CustomEvent]:
+        for _ in ():
+            yield _
+
+    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
+        body = event.to_json()
+        logger.info("Dry run: would create on entity %r: %s", tag, json.dumps(body, sort_keys=True))
+        return CustomEvent.model_validate({**body, "uuid": str(uuid.uuid4())})
+
+    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
+        body = event.to_json()
+        logger.info(
+            "Dry run: would update event %s on entity %r: %s",
+            uuid,
+            tag,
+            json.dumps(body, sort_keys=True),
+        )
+        return CustomEvent.model_validate({**body, "uuid": uuid})
+
+    async def delete_event(self, tag: str, uuid: str) -> None:
+        logger.info("Dry run: would delete event %s on entity %r", uuid, tag)
+
+    async def delete_events(
+        self,
+        tag: str,
+        *,
+        type: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> None:
+        logger.info(
+            "Dry run: would delete events of type %s on entity %r between %s and %s",
+            type,
+            tag,
+            start_time,
+            end_time,
+        )

@@ -1,0 +1,103 @@
+"""What this operator has already recorded in Cortex, per entity tag.
+
+The ledger is the memory behind "exactly once": before anything is sent for a tag, the tag's
+operator-owned events are listed from Cortex once (a handful of pages, not one call per workload),
+and every later decision (create, update or skip) is taken against it. It keeps only what those
+decisions need: the event's uuid, its first timestamp and a fingerprint of its content.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    """One event this operator recorded (or found recorded) in Cortex."""
+
+    uuid: str
+    type: str
+    timestamp: datetime
+    fingerprint: str
+    entities: tuple[str, ...]
+    subject_uid: str
+
+
+class TagState(enum.Enum):
+    UNLOADED = "unloaded"
+    LOADED = "loaded"
+    NOT_FOUND = "not-found"
+
+
+@dataclass
+class TagLedger:
+    """The events recorded on one Cortex entity, by eventKey."""
+
+    tag: str
+    state: TagState = TagState.UNLOADED
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    not_found_since: float | None = None
+    # Keys whose create request may or may not have reached Cortex (the connection broke after
+    # sending): checked against Cortex before they are created again.
+    uncertain: set[str] = field(default_factory=set)
+
+    def record(self, key: str, entry: LedgerEntry) -> None:
+        self.entries[key] = entry
+        self.uncertain.discard(key)
+
+    def forget(self, uuid: str) -> None:
+        for key in [k for k, e in self.entries.items() if e.uuid == uuid]:
+            del self.entries[key]
+
+    def mark_not_found(self) -> None:
+        self.state = TagState.NOT_FOUND
+        self.not_found_since = time.monotonic()
+        self.entries.clear()
+
+
+class Ledger:
+    """Every tag's ledger, plus the few cross-tag facts that restarts need."""
+
+    def __init__(self) -> None:
+        self._tags: dict[str, TagLedger] = {}
+        # Deployment uid -> (event timestamp, replicas) from the newest creation/scale event seen,
+        # so a scale that happened while the operator was down is still noticed.
+        self._replicas: dict[str, tuple[datetime, int]] = {}
+
+    def tag(self, tag: str) -> TagLedger:
+        ledger = self._tags.get(tag)
+        if ledger is None:
+            ledger = self._tags[tag] = TagLedger(tag)
+        return ledger
+
+    def tags(self) -> Iterator[TagLedger]:
+        return iter(list(self._tags.values()))
+
+    def note_replicas(self, uid: str, timestamp: datetime, custom_data: Mapping[str, Any]) -> None:
+        replicas = custom_data.get("toReplicas", custom_data.get("replicas"))
+        if not isinstance(replicas, int) or isinstance(replicas, bool):
+            return
+        known = self._replicas.get(uid)
+        if known is None or known[0] <= timestamp:
+            self._replicas[uid] = (timestamp, replicas)
+
+    def recorded_replicas(self, uid: str) -> int | None:
+        known = self._replicas.get(uid)
+        return None if known is None else known[1]
+
+    def forget_subject(self, uid: str) -> None:
+        self._replicas.pop(uid, None)
+
+    def entries_for_entity(self, entity_key: str) -> Iterator[tuple[str, LedgerEntry]]:
+        for ledger in self._tags.values():
+            for entry in ledger.entries.values():
+                if entity_key in entry.entities:
+                    yield ledger.tag, entry
+
+    def size(self) -> int:
+        return sum(len(t.entries) for t in self._tags.values())

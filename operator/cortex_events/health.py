@@ -1,0 +1,71 @@
+"""Liveness (``:8080/healthz``) and Prometheus metrics (``:9090/metrics``) over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from cortex_events.app import OperatorApp
+
+# Delivery that has work but made no progress for this long (outside a pause for a Cortex
+# outage, which the delivery loop itself bounds) is considered wedged.
+STUCK_AFTER_SECONDS = 300.0
+
+
+class HealthServer:
+    def __init__(self, app: OperatorApp) -> None:
+        self._app = app
+        self._runners: list[web.AppRunner] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def watch_tasks(self, **tasks: asyncio.Task[None]) -> None:
+        self._tasks.update(tasks)
+
+    def problems(self) -> list[str]:
+        """Why the operator is not healthy; empty when it is."""
+        found = [f"{name} loop has stopped" for name, task in self._tasks.items() if task.done()]
+        delivery = self._app.delivery
+        idle_for = time.monotonic() - delivery.last_progress
+        if delivery.depth and idle_for > STUCK_AFTER_SECONDS and not delivery.paused:
+            found.append(
+                f"delivery made no progress for {idle_for:.0f}s with {delivery.depth} queued"
+            )
+        return found
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        problems = self.problems()
+        body = {"status": "ok" if not problems else "failing", "problems": problems}
+        return web.Response(
+            status=200 if not problems else 500,
+            text=json.dumps(body),
+            content_type="application/json",
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        payload = generate_latest(self._app.metrics.registry)
+        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def start(self, health_port: int, metrics_port: int, host: str = "0.0.0.0") -> None:
+        routes: dict[int, list[web.RouteDef]] = {}
+        if health_port:
+            routes.setdefault(health_port, []).append(web.get("/healthz", self._healthz))
+        if metrics_port:
+            routes.setdefault(metrics_port, []).append(web.get("/metrics", self._metrics))
+        for port, port_routes in routes.items():
+            application = web.Application()
+            application.add_routes(port_routes)
+            runner = web.AppRunner(application, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            self._runners.append(runner)
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()

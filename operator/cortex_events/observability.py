@@ -1,0 +1,153 @@
+"""Metrics and decision logs: one listener that delivery, the client and the recorder report to."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.entity_controller import EntityActivity
+
+logger = logging.getLogger("cortex_events.events")
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class Metrics:
+    """The Prometheus metrics of SPEC.md's Operations section, in their own registry."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.sent = Counter(
+            "cortex_events_sent",
+            "Events accepted by Cortex, by event type and result (created or updated).",
+            ["type", "result"],
+            registry=r,
+        )
+        self.deduplicated = Counter(
+            "cortex_events_deduplicated",
+            "Events not sent because Cortex already holds them unchanged.",
+            registry=r,
+        )
+        self.dropped = Counter(
+            "cortex_events_dropped",
+            "Events given up on, by reason (entity_not_found, rejected).",
+            ["reason"],
+            registry=r,
+        )
+        self.skipped = Counter(
+            "cortex_events_skipped_workloads",
+            "Workloads seen that map to no Cortex entity, by kind and reason (unmapped, disabled).",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "cortex_events_queue_depth", "Events waiting for delivery or in flight.", registry=r
+        )
+        self.latency = Histogram(
+            "cortex_events_delivery_latency_seconds",
+            "From a change seen in Kubernetes to its event accepted by Cortex.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "cortex_api_requests",
+            "Requests to Cortex's API by method and HTTP status (or 'error' without an answer).",
+            ["method", "code"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "cortex_api_request_duration_seconds",
+            "Duration of requests to Cortex's API.",
+            ["method"],
+            registry=r,
+        )
+        self.rate_limit_wait = Histogram(
+            "cortex_api_rate_limit_wait_seconds",
+            "Time requests waited for the operator's own rate limiter.",
+            buckets=(0, 0.01, 0.1, 0.5, 1, 5, 15, 60),
+            registry=r,
+        )
+        self.retries = Counter(
+            "cortex_api_retries", "Requests to Cortex retried, by reason.", ["reason"], registry=r
+        )
+        self.cortex_up = Gauge(
+            "cortex_api_up",
+            "1 when Cortex accepted the last request, 0 while it fails.",
+            registry=r,
+        )
+        self.cortex_up.set(1)
+
+
+class OperatorListener:
+    """Receives delivery, client and recorder reports; updates metrics, logs, entity activity."""
+
+    def __init__(self, metrics: Metrics, activity: EntityActivity) -> None:
+        self.metrics = metrics
+        self.activity = activity
+        self.failing_since_error: str | None = None
+
+    # DeliveryListener
+    def queue_changed(self, depth: int) -> None:
+        self.metrics.queue_depth.set(depth)
+
+    def delivered(self, item: Outgoing, result: str, latency: float) -> None:
+        self.metrics.sent.labels(item.body.type, result).inc()
+        self.metrics.latency.observe(latency)
+        for entity in item.entities:
+            if result == "created":
+                self.activity.recorded(entity, item.body.type)
+        logger.info(
+            "Recorded %s on %r (%s): %s",
+            item.body.type,
+            item.tag,
+            result,
+            item.body.title,
+            extra={"eventKey": item.key, "entity": item.tag, "result": result},
+        )
+
+    def deduplicated(self, item: Outgoing) -> None:
+        self.metrics.deduplicated.inc()
+        logger.debug(
+            "Already recorded on %r, unchanged: %s",
+            item.tag,
+            item.key,
+            extra={"eventKey": item.key, "entity": item.tag},
+        )
+
+    def dropped(self, item: Outgoing, reason: str, detail: str) -> None:
+        self.metrics.dropped.labels(reason).inc()
+        for entity in item.entities:
+            self.activity.failed(entity, item.body.type)
+        logger.warning(
+            "Not recorded on %r (%s): %s: %s",
+            item.tag,
+            reason,
+            item.body.title,
+            detail,
+            extra={"eventKey": item.key, "entity": item.tag, "reason": reason},
+        )
+
+    def entity_missing(self, tag: str, found: bool) -> None:
+        if not found:
+            logger.warning("Cortex has no entity with tag or id %r", tag, extra={"entity": tag})
+
+    def cortex_failing(self, error: object) -> None:
+        self.metrics.cortex_up.set(0 if error is not None else 1)
+
+    # ClientObserver
+    def request_finished(self, method: str, status: str, seconds: float) -> None:
+        self.metrics.requests.labels(method, status).inc()
+        self.metrics.request_duration.labels(method).observe(seconds)
+
+    def rate_limit_waited(self, seconds: float) -> None:
+        self.metrics.rate_limit_wait.observe(seconds)
+
+    def retrying(self, method: str, attempt: int, delay: float, reason: str) -> None:
+        self.metrics.retries.labels(reason).inc()
+
+    # SkipListener
+    def skipped(self, kind: str, reason: str) -> None:
+        self.metrics.skipped.labels(kind, reason).inc()

@@ -1,0 +1,324 @@
+"""The recorder: what the operator knows of the cluster, and what it asks delivery to record.
+
+Watch handlers feed it raw objects. It keeps a small snapshot per workload (never whole objects),
+the ReplicaSet -> Deployment links that map a Pod to its Deployment, and the CortexEntity specs.
+For each change it resolves the workload's Cortex entities, derives the events its state implies,
+and submits them. Mapping changes (a CortexEntity created or edited, a Deployment annotated)
+re-evaluate the affected workloads at once, so no restart is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.domain.entities import (
+    EntitySpec,
+    OwnerInfo,
+    Resolution,
+    SpecError,
+    parse_entity,
+    resolve,
+)
+from cortex_events.domain.lifecycle import EventIntent, deployment_events, pod_events
+from cortex_events.domain.model import (
+    DeploymentSnapshot,
+    PodSnapshot,
+    deployment_snapshot,
+    pod_snapshot,
+)
+from cortex_events.domain.render import render
+
+logger = logging.getLogger("cortex_events.recorder")
+
+NsName = tuple[str, str]
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+
+class Submitter(Protocol):
+    async def submit(self, item: Outgoing) -> None: ...
+
+
+class SkipListener(Protocol):
+    def skipped(self, kind: str, reason: str) -> None: ...
+
+
+@dataclass(slots=True)
+class _ReplicaSet:
+    deployment: str | None
+    revision: int | None
+    created: datetime | None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Recorder:
+    """Turns watch events into submitted events. Single event loop; no locking needed."""
+
+    def __init__(
+        self,
+        delivery: Submitter,
+        *,
+        cluster: str,
+        recorded_replicas: Any = None,
+        skips: SkipListener | None = None,
+    ) -> None:
+        self._delivery = delivery
+        self._cluster = cluster
+        self._recorded_replicas = recorded_replicas  # callable uid -> int | None, from the ledger
+        self._skips = skips
+        self.pods: dict[str, PodSnapshot] = {}
+        self.deployments: dict[NsName, DeploymentSnapshot] = {}
+        self.entities: dict[str, dict[str, EntitySpec]] = defaultdict(dict)
+        self._replicasets: dict[NsName, _ReplicaSet] = {}
+        self._pods_by_rs: dict[NsName, set[str]] = defaultdict(set)
+        # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
+        self._matches: dict[str, tuple[str, ...]] = {}
+
+    # -- watch events ------------------------------------------------------------------------
+
+    async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        deleted = event_type == "DELETED"
+        snapshot = pod_snapshot(body, deleted_at=_now() if deleted else None)
+        if deleted and snapshot.deleted_at is None:
+            snapshot = pod_snapshot(body, deleted_at=_now())
+        uid = snapshot.ref.uid
+        previous = self.pods.get(uid)
+        if deleted:
+            self.pods.pop(uid, None)
+            self._unlink_pod(snapshot)
+        else:
+            self.pods[uid] = snapshot
+            if snapshot.owner_replicaset:
+                self._pods_by_rs[(snapshot.ref.namespace, snapshot.owner_replicaset)].add(uid)
+            if previous == snapshot:
+                return  # nothing this operator reads has changed
+        await self._evaluate_pod(previous, snapshot)
+        if deleted:
+            self._matches.pop(uid, None)
+
+    async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        deleted = event_type == "DELETED"
+        snapshot = deployment_snapshot(body, deleted_at=_now() if deleted else None)
+        if deleted and snapshot.deleted_at is None:
+            snapshot = deployment_snapshot(body, deleted_at=_now())
+        key = (snapshot.ref.namespace, snapshot.ref.name)
+        previous = self.deployments.get(key)
+        if deleted:
+            self.deployments.pop(key, None)
+        else:
+            self.deployments[key] = snapshot
+            if previous == snapshot:
+                return
+        await self._evaluate_deployment(previous, snapshot)
+        if deleted:
+            self._matches.pop(snapshot.ref.uid, None)
+        elif previous is None or (
+            previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
+        ):
+            # The Deployment's mapping feeds its Pods' mapping.
+            await self._reevaluate_pods(self._pods_of_deployment(key))
+
+    async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        metadata = body.get("metadata") or {}
+        key = (str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+        if event_type == "DELETED":
+            self._replicasets.pop(key, None)
+            return
+        owner = next(
+            (
+                ref.get("name")
+                for ref in metadata.get("ownerReferences") or []
+                if ref.get("kind") == "Deployment" and ref.get("controller", True)
+            ),
+            None,
+        )
+        revision_text = str((metadata.get("annotations") or {}).get(REVISION_ANNOTATION) or "")
+        revision = int(revision_text) if revision_text.isdigit() else None
+        created_text = metadata.get("creationTimestamp")
+        created = _parse_time(created_text)
+        previous = self._replicasets.get(key)
+        self._replicasets[key] = _ReplicaSet(owner, revision, created)
+        if previous is None or previous.deployment != owner:
+            # Pods seen before their ReplicaSet can now be mapped through their Deployment.
+            await self._reevaluate_pods(self._pods_by_rs.get(key, set()))
+
+    def entity_changed(self, body: Mapping[str, Any]) -> EntitySpec | SpecError:
+        """Record a CortexEntity's spec (or drop it when invalid); returns what was parsed."""
+        metadata = body.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        parsed = parse_entity(body)
+        if isinstance(parsed, SpecError):
+            self.entities[namespace].pop(name, None)
+        else:
+            self.entities[namespace][name] = parsed
+        return parsed
+
+    def entity_removed(self, namespace: str, name: str) -> None:
+        self.entities[namespace].pop(name, None)
+
+    async def reevaluate_namespace(self, namespace: str) -> None:
+        """Apply a mapping change to every workload of a namespace now."""
+        for key, snapshot in list(self.deployments.items()):
+            if key[0] == namespace:
+                await self._evaluate_deployment(snapshot, snapshot)
+        await self._reevaluate_pods(
+            uid for uid, pod in list(self.pods.items()) if pod.ref.namespace == namespace
+        )
+
+    # -- status support ----------------------------------------------------------------------
+
+    def matched_workloads(self) -> dict[str, int]:
+        """Entity key -> how many workloads it currently maps."""
+        counts: dict[str, int] = defaultdict(int)
+        for keys in self._matches.values():
+            for key in keys:
+                counts[key] += 1
+        return dict(counts)
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    async def _reevaluate_pods(self, uids: Iterable[str]) -> None:
+        for uid in list(uids):
+            pod = self.pods.get(uid)
+            if pod is not None:
+                await self._evaluate_pod(pod, pod)
+
+    def _owner_of(self, pod: PodSnapshot) -> tuple[OwnerInfo | None, DeploymentSnapshot | None]:
+        if not pod.owner_replicaset:
+            return None, None
+        rs = self._replicasets.get((pod.ref.namespace, pod.owner_replicaset))
+        if rs is None or rs.deployment is None:
+            return None, None
+        deployment = self.deployments.get((pod.ref.namespace, rs.deployment))
+        if deployment is None:
+            return None, None
+        owner = OwnerInfo(
+            name=deployment.ref.name,
+            uid=deployment.ref.uid,
+            labels=deployment.labels,
+            annotations=deployment.annotations,
+        )
+        return owner, deployment
+
+    def _resolve(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        owner: OwnerInfo | None,
+    ) -> Resolution:
+        return resolve(
+            kind,
+            namespace,
+            name,
+            labels,
+            annotations,
+            owner=owner,
+            entities=self.entities.get(namespace, {}).values(),
+        )
+
+    async def _evaluate_pod(self, previous: PodSnapshot | None, pod: PodSnapshot) -> None:
+        owner, _ = self._owner_of(pod)
+        resolution = self._resolve(
+            "Pod", pod.ref.namespace, pod.ref.name, pod.labels, pod.annotations, owner
+        )
+        if not await self._admit(pod.ref.uid, "Pod", resolution, first=previous is None):
+            return
+        await self._submit(resolution, pod_events(previous, pod, now=_now()), pod.ref.uid)
+
+    async def _evaluate_deployment(
+        self, previous: DeploymentSnapshot | None, deployment: DeploymentSnapshot
+    ) -> None:
+        ref = deployment.ref
+        resolution = self._resolve(
+            "Deployment", ref.namespace, ref.name, deployment.labels, deployment.annotations, None
+        )
+        if not await self._admit(ref.uid, "Deployment", resolution, first=previous is None):
+            return
+        recorded = self._recorded_replicas(ref.uid) if self._recorded_replicas else None
+        intents = deployment_events(
+            previous if previous is not deployment else None,
+            deployment,
+            now=_now(),
+            rollout_started=self._rollout_started(deployment),
+            recorded_replicas=recorded,
+        )
+        await self._submit(resolution, intents, ref.uid)
+
+    async def _admit(self, uid: str, kind: str, resolution: Resolution, *, first: bool) -> bool:
+        entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
+        if entity_keys:
+            self._matches[uid] = entity_keys
+        else:
+            self._matches.pop(uid, None)
+        if resolution.targets and not resolution.disabled:
+            return True
+        if first:
+            logger.debug("No event for %s (uid %s): %s", kind, uid, resolution.reason)
+            if self._skips is not None:
+                self._skips.skipped(kind, "disabled" if resolution.disabled else "unmapped")
+        return False
+
+    async def _submit(self, resolution: Resolution, intents: list[EventIntent], uid: str) -> None:
+        for target in resolution.targets:
+            for intent in intents:
+                if intent.type not in target.event_types:
+                    continue
+                body = render(intent, target, cluster=self._cluster)
+                await self._delivery.submit(
+                    Outgoing(
+                        tag=target.tag,
+                        key=intent.key,
+                        body=body,
+                        updatable=intent.updatable,
+                        entities=target.entities,
+                        subject_uid=uid,
+                    )
+                )
+
+    def _rollout_started(self, deployment: DeploymentSnapshot) -> datetime | None:
+        """When the ReplicaSet of the Deployment's current revision was created."""
+        if deployment.revision is None:
+            return None
+        namespace, name = deployment.ref.namespace, deployment.ref.name
+        for (rs_namespace, _), rs in self._replicasets.items():
+            if (rs_namespace, rs.deployment, rs.revision) == (namespace, name, deployment.revision):
+                return rs.created
+        return None
+
+    def _pods_of_deployment(self, key: NsName) -> set[str]:
+        namespace, name = key
+        uids: set[str] = set()
+        for (rs_namespace, rs_name), rs in self._replicasets.items():
+            if rs_namespace == namespace and rs.deployment == name:
+                uids |= self._pods_by_rs.get((rs_namespace, rs_name), set())
+        return uids
+
+    def _unlink_pod(self, pod: PodSnapshot) -> None:
+        if pod.owner_replicaset:
+            key = (pod.ref.namespace, pod.owner_replicaset)
+            members = self._pods_by_rs.get(key)
+            if members is not None:
+                members.discard(pod.ref.uid)
+                if not members:
+                    del self._pods_by_rs[key]
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -1,0 +1,85 @@
+"""The operator's configuration: one model, read once from the environment and the command line."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_BASE_URL = "https://api.getcortexapp.com"
+CORTEX_REQUESTS_PER_MINUTE_PER_KEY = 1000
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+class Settings(BaseSettings):
+    """Everything the operator reads from its environment (``CORTEX_*``) or its flags."""
+
+    model_config = SettingsConfigDict(env_prefix="CORTEX_", extra="ignore", frozen=True)
+
+    api_key: SecretStr | None = None
+    """The Cortex API key (Edit entities permission). Required unless ``dry_run``."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """Cortex's API base URL; self-hosted installations use their own host."""
+
+    cluster_name: str = Field(default="default", min_length=1)
+    """Recorded in every event's customData, so events from several clusters stay apart."""
+
+    namespaces: Annotated[tuple[str, ...], NoDecode] = ()
+    """Namespaces to watch; empty means every namespace."""
+
+    rate_limit: float = Field(default=600, gt=0, le=CORTEX_REQUESTS_PER_MINUTE_PER_KEY)
+    """Cortex requests per minute this operator may spend (Cortex allows 1000 per key)."""
+
+    dry_run: bool = False
+    """Send nothing to Cortex; log each event that would be sent."""
+
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+
+    health_port: int = Field(default=8080, ge=0, le=65535)
+    """Liveness endpoint ``/healthz``; 0 disables it."""
+
+    metrics_port: int = Field(default=9090, ge=0, le=65535)
+    """Prometheus endpoint ``/metrics``; 0 disables it."""
+
+    queue_size: int = Field(default=20_000, ge=10)
+    """Events waiting for delivery before watchers are slowed down (back-pressure, no drop)."""
+
+    drain_timeout: float = Field(default=20.0, ge=0)
+    """Seconds allowed on shutdown to deliver what is queued."""
+
+    @field_validator("namespaces", mode="before")
+    @classmethod
+    def _split_namespaces(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR (got {value!r})")
+        return level
+
+    @model_validator(mode="after")
+    def _key_required_unless_dry_run(self) -> Settings:
+        if not self.dry_run and (self.api_key is None or not self.api_key.get_secret_value()):
+            raise ValueError("CORTEX_API_KEY is required (or run with --dry-run to send nothing)")
+        return self
