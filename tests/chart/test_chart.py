@@ -1,0 +1,580 @@
+"""The Helm chart, rendered by Helm's own template engine (helm-python-sdk); no cluster needed.
+
+``render`` lays the given values over ``apiKey.existingSecret=cortex-events`` and renders
+release ``cortex-events-operator`` into namespace ``cortex-events``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_DIR = ROOT / "helm" / "cortex-events-operator"
+NAMESPACE = "cortex-events"
+
+Objects = list[dict[str, Any]]
+Render = Callable[[dict[str, Any]], Objects]
+RenderFiles = Callable[[dict[str, Any]], dict[str, str]]
+
+NO_KEY: dict[str, Any] = {"apiKey": {"existingSecret": ""}}
+WORKLOADS = {("", "pods"), ("apps", "replicasets"), ("apps", "deployments")}
+# (apiGroup, resource, verb) for every Kubernetes API call the operator makes.
+OPERATOR_CALLS = {
+    *(
+        (group, resource, verb)
+        for group, resource in WORKLOADS
+        for verb in ("get", "list", "watch")
+    ),
+    *(("cortex.io", "cortexentities", verb) for verb in ("get", "list", "watch", "patch")),
+    *(("cortex.io", "cortexentities/status", verb) for verb in ("get", "patch", "update")),
+    ("", "events", "create"),
+}
+
+
+def only(objects: Objects, kind: str) -> dict[str, Any]:
+    matching = [obj for obj in objects if obj["kind"] == kind]
+    assert len(matching) == 1, f"expected one {kind}, got {len(matching)}"
+    return matching[0]
+
+
+def of_kind(objects: Objects, kind: str) -> Objects:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def pod_spec(objects: Objects) -> dict[str, Any]:
+    spec: dict[str, Any] = only(objects, "Deployment")["spec"]["template"]["spec"]
+    return spec
+
+
+def container(objects: Objects) -> dict[str, Any]:
+    (operator,) = pod_spec(objects)["containers"]
+    return dict(operator)
+
+
+def env(objects: Objects) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container(objects)["env"]}
+
+
+def granted(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def test_chart_lints_clean_in_strict_mode() -> None:
+    report = helm_python.lint(
+        CHART_DIR, {"apiKey": {"existingSecret": "cortex-events"}}, strict=True
+    )
+    warnings_or_errors = [m for m in report["messages"] if m["severity"] >= 2]
+    assert report["errors"] == []
+    assert warnings_or_errors == []
+
+
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "defaults": {},
+    "namespaced": {"namespaces": ["shop", "payments"]},
+    "key-as-value": {"apiKey": {"existingSecret": "", "value": "k-123"}},
+    "dry-run-without-key": {**NO_KEY, "dryRun": True},
+    "no-metrics": {"metrics": {"enabled": False}},
+    "everything-set": {
+        "image": {"digest": "sha256:" + "a" * 64, "pullPolicy": "Always"},
+        "imagePullSecrets": [{"name": "regcred"}],
+        "serviceAccount": {"annotations": {"iam.example/role": "cortex"}},
+        "nodeSelector": {"kubernetes.io/os": "linux"},
+        "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "ops"}],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["a"]}]}
+                    ]
+                }
+            }
+        },
+        "podAnnotations": {"team": "platform"},
+        "podLabels": {"cost-center": "42"},
+        "priorityClassName": "system-cluster-critical",
+        "metrics": {"service": {"annotations": {"prometheus.io/scrape": "true"}}},
+    },
+}
+
+
+@pytest.mark.parametrize("kube_version", ["1.25", "1.33", kubernetes_validate.latest_version()])
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+def test_every_rendered_object_is_valid_kubernetes(
+    render: Render, values: dict[str, Any], kube_version: str
+) -> None:
+    objects = render(values)
+    assert {"Deployment", "ServiceAccount"} <= {obj["kind"] for obj in objects}
+    for obj in objects:
+        # Strict: an unknown or misplaced field fails, as `kubectl apply --validate=strict` would.
+        kubernetes_validate.validate(obj, kube_version, strict=True)
+
+
+def test_the_chart_crd_validates_and_is_the_source_crd(chart: helm_python.Chart) -> None:
+    source = ROOT / "crds" / "cortexentities.cortex.io.yaml"
+    copy = CHART_DIR / "crds" / source.name
+    assert copy.read_bytes() == source.read_bytes(), (
+        f"helm/cortex-events-operator/crds/ drifted from crds/: copy crds/{source.name} over it"
+    )
+    (packaged,) = chart.crds
+    crd = yaml.safe_load(packaged["data"])
+    assert crd["metadata"]["name"] == "cortexentities.cortex.io"
+    kubernetes_validate.validate(crd, "1.33", strict=True)
+
+
+# --- values.schema.json: a typo or a wrong type fails the install -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"logLevl": "DEBUG"}, "logLevl"),
+        ({"image": {"tagg": "1.0"}}, "tagg"),
+        ({"apiKey": {"existingSecretName": "x"}}, "existingSecretName"),
+        ({"metrics": {"serviceMonitor": {"enable": True}}}, "enable"),
+        ({"resources": {"limits": {"memroy": "1Gi"}}}, "memroy"),
+        ({"tolerations": [{"key": "a", "efect": "NoSchedule"}]}, "efect"),
+    ],
+)
+def test_a_misspelled_value_fails_rendering(
+    render: Render, values: dict[str, Any], named: str
+) -> None:
+    # helm-python's render enforces values.schema.json itself, as `helm install` does.
+    with pytest.raises(helm_python.HelmValuesError, match=named):
+        render(values)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"rateLimit": "fast"},
+        {"rateLimit": 5000},
+        {"rateLimit": 0},
+        {"namespaces": "shop,payments"},
+        {"namespaces": ["Not_A_Namespace"]},
+        {"logFormat": "xml"},
+        {"logLevel": "verbose"},
+        {"dryRun": "yes"},
+        {"baseUrl": "api.getcortexapp.com"},
+        {"image": {"digest": "latest"}},
+        {"image": {"pullPolicy": "Sometimes"}},
+        {"metrics": {"serviceMonitor": {"interval": "often"}}},
+    ],
+    ids=repr,
+)
+def test_a_value_of_the_wrong_type_fails_rendering(render: Render, values: dict[str, Any]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        render(values)
+
+
+def _schema_objects(
+    schema: dict[str, Any], path: str = "values"
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    if schema.get("type") == "object" or "properties" in schema:
+        yield path, schema
+    for name, child in schema.get("properties", {}).items():
+        yield from _schema_objects(child, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        yield from _schema_objects(schema["items"], f"{path}[]")
+
+
+# Kubernetes structures passed through as they are; the API server validates them.
+PASS_THROUGH = {
+    "values.global",
+    "values.affinity.nodeAffinity",
+    "values.affinity.podAffinity",
+    "values.affinity.podAntiAffinity",
+}
+
+
+def test_schema_closes_every_object_level(chart: helm_python.Chart) -> None:
+    schema = chart.schema
+    assert schema is not None
+    for path, node in _schema_objects(schema):
+        if "properties" in node:
+            assert node.get("additionalProperties") is False, f"{path} accepts unknown keys"
+        elif path not in PASS_THROUGH:
+            # A map such as annotations: any key, but every value typed.
+            assert node.get("additionalProperties", {}).get("type") == "string", path
+
+
+def _leaf_paths(values: dict[str, Any], prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and key != "resources":
+            paths |= _leaf_paths(value, f"{path}.")
+        else:
+            paths.add(path)
+    return paths
+
+
+def _schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for key, child in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        nested = child.get("type") == "object" and "properties" in child and key != "resources"
+        if key == "affinity":
+            nested = False
+        paths |= _schema_paths(child, f"{path}.") if nested else {path}
+    return paths
+
+
+def test_values_yaml_and_schema_describe_the_same_values(chart: helm_python.Chart) -> None:
+    assert chart.schema is not None
+    schema_paths = _schema_paths(chart.schema) - {"global"}
+    assert _leaf_paths(chart.values) == schema_paths
+    for path, node in _schema_objects(chart.schema):
+        for name, child in node.get("properties", {}).items():
+            assert child.get("description"), f"{path}.{name} has no description"
+
+
+def test_every_value_in_values_yaml_is_commented() -> None:
+    lines = (CHART_DIR / "values.yaml").read_text().splitlines()
+    key_line = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z][\w.-]*):")
+    parents: list[tuple[int, str]] = []
+    uncommented = []
+    for number, line in enumerate(lines):
+        match = key_line.match(line)
+        if not match:
+            continue
+        indent = len(match["indent"])
+        parents = [(i, k) for i, k in parents if i < indent]
+        path = [k for _, k in parents] + [match["key"]]
+        parents.append((indent, match["key"]))
+        if path[:2] in (["resources", "requests"], ["resources", "limits"]) and len(path) > 2:
+            continue  # cpu and memory under commented requests/limits
+        previous = lines[number - 1].strip() if number else ""
+        if not previous.startswith("#"):
+            uncommented.append(".".join(path))
+    assert uncommented == []
+
+
+# --- security ------------------------------------------------------------------------------------
+
+
+def test_pod_is_restricted_by_default(render: Render) -> None:
+    objects = render({})
+    pod = pod_spec(objects)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert isinstance(pod["securityContext"]["runAsUser"], int)
+    assert pod["securityContext"]["runAsUser"] > 0
+    assert pod["securityContext"]["runAsGroup"] > 0
+    assert pod["automountServiceAccountToken"] is True, "the operator needs its token for the API"
+    sc = container(objects)["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["runAsNonRoot"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "privileged" not in sc
+    # Only an emptyDir scratch volume: no hostPath, no host namespaces.
+    assert all(set(volume) == {"name", "emptyDir"} for volume in pod["volumes"])
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
+
+
+def test_container_has_requests_limits_and_a_liveness_probe(render: Render) -> None:
+    operator = container(render({}))
+    for bound in ("requests", "limits"):
+        assert set(operator["resources"][bound]) == {"cpu", "memory"}
+    probe = operator["livenessProbe"]["httpGet"]
+    assert probe["path"] == "/healthz"
+    ports = {port["name"]: port["containerPort"] for port in operator["ports"]}
+    assert ports == {"health": 8080, "metrics": 9090}
+    assert ports[probe["port"]] == 8080
+
+
+def test_one_replica_replaced_never_overlapping(render: Render) -> None:
+    deployment = only(render({}), "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_objects_carry_standard_labels_and_selectors_match(render: Render) -> None:
+    objects = render({})
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "cortex-events-operator"
+        assert labels["app.kubernetes.io/instance"] == "cortex-events-operator"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["helm.sh/chart"] == "cortex-events-operator-0.1.0"
+    deployment = only(objects, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert only(objects, "Service")["spec"]["selector"].items() <= pod_labels.items()
+
+
+# --- RBAC ----------------------------------------------------------------------------------------
+
+
+def test_default_grants_exactly_the_operator_calls_cluster_wide(render: Render) -> None:
+    objects = render({})
+    assert of_kind(objects, "Role") == []
+    assert of_kind(objects, "RoleBinding") == []
+    role = only(objects, "ClusterRole")
+    assert granted(role["rules"]) == OPERATOR_CALLS
+    binding = only(objects, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": pod_spec(objects)["serviceAccountName"],
+            "namespace": NAMESPACE,
+        }
+    ]
+    assert (
+        only(objects, "ServiceAccount")["metadata"]["name"]
+        == pod_spec(objects)["serviceAccountName"]
+    )
+
+
+@pytest.mark.parametrize("values", [{}, {"namespaces": ["shop"]}], ids=["cluster", "namespaced"])
+def test_rbac_is_read_only_on_workloads_and_never_a_wildcard(
+    render: Render, values: dict[str, Any]
+) -> None:
+    rules = [
+        rule
+        for obj in render(values)
+        if obj["kind"] in ("ClusterRole", "Role")
+        for rule in obj["rules"]
+    ]
+    assert rules
+    for group, resource, verb in granted(rules):
+        assert "*" not in (group, resource, verb)
+        if (group, resource) in WORKLOADS:
+            assert verb in {"get", "list", "watch"}, f"{verb} on {resource}"
+    # The CRD itself and namespaces are never read: kopf's cluster scanning is disabled.
+    assert {(g, r) for g, r, _ in granted(rules)}.isdisjoint(
+        {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
+    )
+    assert not any("nonResourceURLs" in rule or "resourceNames" in rule for rule in rules)
+
+
+def test_namespaces_switch_to_a_role_in_each_and_nothing_cluster_wide(render: Render) -> None:
+    objects = render({"namespaces": ["shop", "payments"]})
+    assert of_kind(objects, "ClusterRole") == []
+    assert of_kind(objects, "ClusterRoleBinding") == []
+    roles = {obj["metadata"]["namespace"]: obj for obj in of_kind(objects, "Role")}
+    bindings = {obj["metadata"]["namespace"]: obj for obj in of_kind(objects, "RoleBinding")}
+    assert set(roles) == set(bindings) == {"shop", "payments"}
+    account = pod_spec(objects)["serviceAccountName"]
+    for namespace, role in roles.items():
+        assert granted(role["rules"]) == OPERATOR_CALLS
+        binding = bindings[namespace]
+        assert binding["roleRef"]["kind"] == "Role"
+        assert binding["roleRef"]["name"] == role["metadata"]["name"]
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}
+        ]
+    assert env(objects)["CORTEX_NAMESPACES"]["value"] == "shop,payments"
+
+
+def test_an_existing_service_account_is_used_and_not_created(render: Render) -> None:
+    objects = render({"serviceAccount": {"create": False, "name": "ops-robot"}})
+    assert of_kind(objects, "ServiceAccount") == []
+    assert pod_spec(objects)["serviceAccountName"] == "ops-robot"
+    assert only(objects, "ClusterRoleBinding")["subjects"][0]["name"] == "ops-robot"
+
+
+def test_no_service_account_to_use_fails_with_a_message(render: Render) -> None:
+    with pytest.raises(helm_python.HelmRenderError, match=r"serviceAccount\.name"):
+        render({"serviceAccount": {"create": False}})
+
+
+# --- the API key ---------------------------------------------------------------------------------
+
+
+def test_key_from_an_existing_secret(render: Render) -> None:
+    objects = render({"apiKey": {"existingSecret": "my-cortex", "secretKey": "token"}})
+    assert of_kind(objects, "Secret") == []
+    assert env(objects)["CORTEX_API_KEY"]["valueFrom"] == {
+        "secretKeyRef": {"name": "my-cortex", "key": "token"}
+    }
+    assert env(objects)["CORTEX_DRY_RUN"]["value"] == "false"
+
+
+def test_key_as_a_value_goes_into_a_chart_secret(render: Render) -> None:
+    objects = render({"apiKey": {"existingSecret": "", "value": "k-123"}})
+    secret = only(objects, "Secret")
+    assert secret["metadata"]["namespace"] == NAMESPACE
+    assert base64.b64decode(secret["data"]["api-key"]).decode() == "k-123"
+    assert env(objects)["CORTEX_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": secret["metadata"]["name"],
+        "key": "api-key",
+    }
+    # The key never appears in the Deployment itself.
+    assert "k-123" not in json.dumps(only(objects, "Deployment"))
+
+
+def test_changing_the_key_value_restarts_the_operator(render: Render) -> None:
+    def pod_annotations(key: str) -> dict[str, str]:
+        deployment = only(render({"apiKey": {"existingSecret": "", "value": key}}), "Deployment")
+        annotations: dict[str, str] = deployment["spec"]["template"]["metadata"]["annotations"]
+        return annotations
+
+    assert pod_annotations("first") != pod_annotations("second")
+
+
+def test_no_key_source_fails_with_a_message_that_says_what_to_set(render: Render) -> None:
+    with pytest.raises(helm_python.HelmRenderError) as failure:
+        render(NO_KEY)
+    message = str(failure.value)
+    assert "no Cortex API key configured" in message
+    for value in ("apiKey.existingSecret", "apiKey.value", "dryRun=true"):
+        assert value in message
+
+
+def test_two_key_sources_fail(render: Render) -> None:
+    with pytest.raises(helm_python.HelmRenderError, match="only one of"):
+        render({"apiKey": {"existingSecret": "a", "value": "b"}})
+
+
+def test_dry_run_needs_no_key(render: Render) -> None:
+    objects = render({**NO_KEY, "dryRun": True})
+    assert "CORTEX_API_KEY" not in env(objects)
+    assert env(objects)["CORTEX_DRY_RUN"]["value"] == "true"
+    assert of_kind(objects, "Secret") == []
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+def test_defaults_reach_the_operator_environment(render: Render) -> None:
+    values = {name: entry.get("value") for name, entry in env(render({})).items()}
+    assert values == {
+        "CORTEX_BASE_URL": "https://api.getcortexapp.com",
+        "CORTEX_CLUSTER_NAME": "default",
+        "CORTEX_NAMESPACES": "",
+        "CORTEX_RATE_LIMIT": "600",
+        "CORTEX_DRY_RUN": "false",
+        "CORTEX_LOG_LEVEL": "INFO",
+        "CORTEX_LOG_FORMAT": "json",
+        "CORTEX_API_KEY": None,  # from the Secret
+    }
+    assert container(render({}))["args"] == ["run"]
+
+
+def test_values_reach_the_operator_environment(render: Render) -> None:
+    objects = render(
+        {
+            "baseUrl": "http://fake-cortex.test:8081",
+            "clusterName": "prod-eu",
+            "rateLimit": 120.5,
+            "logLevel": "debug",
+            "logFormat": "text",
+        }
+    )
+    values = {name: entry.get("value") for name, entry in env(objects).items()}
+    assert values["CORTEX_BASE_URL"] == "http://fake-cortex.test:8081"
+    assert values["CORTEX_CLUSTER_NAME"] == "prod-eu"
+    assert values["CORTEX_RATE_LIMIT"] == "120.5"
+    assert values["CORTEX_LOG_LEVEL"] == "DEBUG"
+    assert values["CORTEX_LOG_FORMAT"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("image", "expected"),
+    [
+        ({}, "cortex-events-operator:0.1.0"),
+        (
+            {"repository": "registry.example/cortex/operator", "tag": "0.2.0"},
+            "registry.example/cortex/operator:0.2.0",
+        ),
+        (
+            {"tag": "0.2.0", "digest": "sha256:" + "b" * 64},
+            "cortex-events-operator@sha256:" + "b" * 64,
+        ),
+    ],
+)
+def test_image_reference(render: Render, image: dict[str, str], expected: str) -> None:
+    assert container(render({"image": image}))["image"] == expected
+
+
+def test_pod_placement_and_metadata_values_reach_the_pod(render: Render) -> None:
+    values = VALUE_SETS["everything-set"]
+    objects = render(values)
+    pod = pod_spec(objects)
+    template = only(objects, "Deployment")["spec"]["template"]["metadata"]
+    assert pod["nodeSelector"] == values["nodeSelector"]
+    assert pod["tolerations"] == values["tolerations"]
+    assert pod["affinity"] == values["affinity"]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert template["annotations"]["team"] == "platform"
+    assert template["labels"]["cost-center"] == "42"
+    assert container(objects)["imagePullPolicy"] == "Always"
+    assert only(objects, "ServiceAccount")["metadata"]["annotations"] == {
+        "iam.example/role": "cortex"
+    }
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+
+def test_metrics_service_by_default_and_no_service_monitor(render: Render) -> None:
+    objects = render({})
+    assert of_kind(objects, "ServiceMonitor") == []
+    (port,) = only(objects, "Service")["spec"]["ports"]
+    assert (port["port"], port["targetPort"]) == (9090, "metrics")
+    assert of_kind(render({"metrics": {"enabled": False}}), "Service") == []
+
+
+def test_service_monitor_only_when_enabled_and_it_scrapes_the_metrics_service(
+    render: Render,
+) -> None:
+    objects = render(
+        {"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}}
+    )
+    monitor = only(objects, "ServiceMonitor")
+    service = only(objects, "Service")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert (endpoint["interval"], endpoint["scrapeTimeout"]) == ("30s", "10s")
+
+
+def test_service_monitor_without_the_service_fails(render: Render) -> None:
+    with pytest.raises(helm_python.HelmRenderError, match=r"metrics\.enabled"):
+        render({"metrics": {"enabled": False, "serviceMonitor": {"enabled": True}}})
+
+
+# --- NOTES ---------------------------------------------------------------------------------------
+
+
+def test_notes_tell_the_next_step(render_files: RenderFiles) -> None:
+    notes = render_files({})["cortex-events-operator/templates/NOTES.txt"]
+    assert "cortex.io/tag=" in notes
+    assert "kubectl get cxe -A" in notes
+    assert "every namespace" in notes
+    namespaced = render_files({"namespaces": ["shop"]})[
+        "cortex-events-operator/templates/NOTES.txt"
+    ]
+    assert "the namespaces shop" in namespaced
+    dry = render_files({**NO_KEY, "dryRun": True})["cortex-events-operator/templates/NOTES.txt"]
+    assert "DRY RUN" in dry
