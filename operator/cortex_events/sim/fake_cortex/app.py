@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import logging
 import math
@@ -181,6 +182,10 @@ def _event_uuid(request: web.Request) -> str:
 def build_app(emulator: Emulator) -> web.Application:
     """The aiohttp application serving ``emulator``'s store."""
     state = emulator.state
+    stopping = asyncio.Event()
+
+    async def on_shutdown(_: web.Application) -> None:
+        stopping.set()
 
     def entity_missing(tag: str) -> web.Response | None:
         if state.entity_exists(tag):
@@ -273,9 +278,11 @@ def build_app(emulator: Emulator) -> web.Application:
 
         action = emulator.faults.take(request.method)
         if action.delay:
-            await asyncio.sleep(action.delay)
+            # A server that is stopping drops held requests instead of making stop() wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=action.delay)
         response: web.StreamResponse
-        if action.kind == "drop":
+        if action.kind == "drop" or stopping.is_set():
             record(0)
             _drop(request)
         if action.kind == "rate_limit":
@@ -322,6 +329,7 @@ def build_app(emulator: Emulator) -> web.Application:
         return await api_gate(request, handler)
 
     app = web.Application(middlewares=[gate])
+    app.on_shutdown.append(on_shutdown)
     collection = API_PREFIX + "/{tag}/custom-events"
     item = collection + "/{uuid}"
     app.router.add_get(collection, list_events, allow_head=False)

@@ -7,13 +7,14 @@ through one lock and readers get copies.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import itertools
 import math
 import threading
 import uuid as uuidlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -264,6 +265,10 @@ class FakeCortexState:
     _requests: list[RecordedRequest] = field(default_factory=list, repr=False)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _changed: threading.Condition = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)
 
     @classmethod
     def with_entities(cls, entities: Iterable[str] | None) -> FakeCortexState:
@@ -322,6 +327,7 @@ class FakeCortexState:
                 created_seq=next(self._seq),
             )
             self._events[event.uuid] = event
+            self._changed.notify_all()
             return dataclasses.replace(event, custom_data=_copy(event.custom_data))
 
     def add_event(
@@ -366,6 +372,7 @@ class FakeCortexState:
                 created_seq=old.created_seq,
             )
             self._events[event_uuid] = new
+            self._changed.notify_all()
             return dataclasses.replace(new, custom_data=_copy(new.custom_data))
 
     def delete(self, tag: str, event_uuid: str) -> bool:
@@ -374,6 +381,7 @@ class FakeCortexState:
             if event is None or event.tag != tag:
                 return False
             del self._events[event_uuid]
+            self._changed.notify_all()
             return True
 
     def delete_matching(self, tag: str, event_filter: EventFilter) -> int:
@@ -384,6 +392,7 @@ class FakeCortexState:
             ]
             for event_uuid in doomed:
                 del self._events[event_uuid]
+            self._changed.notify_all()
             return len(doomed)
 
     def list_page(
@@ -406,12 +415,32 @@ class FakeCortexState:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(request)
+            self._changed.notify_all()
 
     def clear(self) -> None:
         """Forget every event and recorded request; the entity list stays."""
         with self._lock:
             self._events.clear()
             self._requests.clear()
+            self._changed.notify_all()
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def wait_for(self, predicate: Callable[[FakeCortexState], bool], timeout: float = 10.0) -> None:
+        """Block until ``predicate(state)`` holds; `TimeoutError` after ``timeout`` seconds.
+
+        The predicate is checked after every change to events or requests, e.g.
+        ``state.wait_for(lambda s: len(s.events("payments")) == 3)``.
+        """
+        with self._changed:
+            if not self._changed.wait_for(lambda: predicate(self), timeout=timeout):
+                raise TimeoutError(f"the Cortex emulator's state did not match within {timeout} s")
+
+    async def wait_for_async(
+        self, predicate: Callable[[FakeCortexState], bool], timeout: float = 10.0
+    ) -> None:
+        """`wait_for` without blocking the caller's event loop (which may run the server)."""
+        await asyncio.to_thread(self.wait_for, predicate, timeout)
 
 
 def _copy(data: dict[str, Any] | None) -> dict[str, Any] | None:
