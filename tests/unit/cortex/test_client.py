@@ -713,16 +713,17 @@ async def test_rate_limiter_holds_a_burst_of_requests_to_its_budget(
     assert sum(observer.waits) == pytest.approx(1.0)
 
 
-def test_clients_for_one_key_share_one_bucket() -> None:
+async def test_clients_for_one_key_share_one_bucket() -> None:
     clear_shared_buckets()
-    key = SecretStr("shared-" + API_KEY)
-    first = CortexClient(BASE_URL, key, per_minute=300)
-    second = CortexClient(BASE_URL, SecretStr("shared-" + API_KEY), per_minute=300)
-    other = CortexClient(BASE_URL, SecretStr("other-" + API_KEY), per_minute=300)
-
-    assert first.rate_limiter is second.rate_limiter
-    assert first.rate_limiter is not other.rate_limiter
-    assert first.rate_limiter.per_minute == 300
+    key = "shared-" + API_KEY
+    async with (
+        CortexClient(BASE_URL, SecretStr(key), per_minute=300) as first,
+        CortexClient(BASE_URL, SecretStr(key), per_minute=300) as second,
+        CortexClient(BASE_URL, SecretStr("other-" + API_KEY), per_minute=300) as other,
+    ):
+        assert first.rate_limiter is second.rate_limiter
+        assert first.rate_limiter is not other.rate_limiter
+        assert first.rate_limiter.per_minute == 300
     clear_shared_buckets()
 
 
