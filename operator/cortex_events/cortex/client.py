@@ -277,7 +277,7 @@ class CortexClient:
         When a retry follows an attempt whose answer was lost, the event may already be gone
         and this raises `CortexNotFound`; callers that only want it gone can treat that as done.
         """
-        await self._request("DELETE", _event_path(tag, uuid))
+        await self._request("DELETE", _event_path(tag, uuid), read_body=False)
 
     async def delete_events(
         self,
@@ -295,7 +295,10 @@ class CortexClient:
         if not type or not type.strip():
             raise ValueError("delete_events needs a non-empty event type filter")
         await self._request(
-            "DELETE", _events_path(tag), params=_filters(type, start_time, end_time)
+            "DELETE",
+            _events_path(tag),
+            params=_filters(type, start_time, end_time),
+            read_body=False,
         )
 
     # -- transport ---------------------------------------------------------------------------
@@ -307,8 +310,12 @@ class CortexClient:
         *,
         params: Mapping[str, str] | None = None,
         json: dict[str, Any] | None = None,
+        read_body: bool = True,
     ) -> Any:
-        """Send with rate limiting and retries; the decoded JSON body, or None when empty."""
+        """Send with rate limiting and retries; the decoded JSON body, or None when empty.
+
+        With ``read_body`` false (deletes) any success body is ignored.
+        """
         attempt = 0
         while True:
             attempt += 1
@@ -345,7 +352,7 @@ class CortexClient:
                     self._clock() - started,
                 )
                 if response.is_success:
-                    return _decode(response, method, path)
+                    return _decode(response, method, path) if read_body else None
                 error = error_from_response(response)
                 error.message = self._redact(error.message)
                 error.args = (error.describe(),)

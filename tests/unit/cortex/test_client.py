@@ -322,8 +322,13 @@ async def test_update_event_puts_a_full_replacement(
 
 @pytest.mark.parametrize(
     "answer",
-    [httpx.Response(204), httpx.Response(200), httpx.Response(200, content=b"  ")],
-    ids=["204", "200-empty", "200-blank"],
+    [
+        httpx.Response(204),
+        httpx.Response(200),
+        httpx.Response(200, content=b"  "),
+        httpx.Response(200, text="OK"),
+    ],
+    ids=["204", "200-empty", "200-blank", "200-text"],
 )
 async def test_delete_event_accepts_an_empty_answer(
     client: CortexClient, cortex: ScriptedCortex, answer: httpx.Response
