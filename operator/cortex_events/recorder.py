@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cortex_events.delivery.pipeline import Outgoing
@@ -67,7 +67,7 @@ class Recorder:
         delivery: Submitter,
         *,
         cluster: str,
-        recorded_replicas: Any = None,
+        recorded_replicas: Callable[[str], int | None] | None = None,
         skips: SkipListener | None = None,
     ) -> None:
         self._delivery = delivery
@@ -270,10 +270,14 @@ class Recorder:
         return False
 
     async def _submit(self, resolution: Resolution, intents: list[EventIntent], uid: str) -> None:
+        now = _now()
         for target in resolution.targets:
+            retention = self._retention(target.entities)
             for intent in intents:
                 if intent.type not in target.event_types:
                     continue
+                if retention is not None and intent.timestamp < now - retention:
+                    continue  # retention would delete it again: history that old is not recorded
                 body = render(intent, target, cluster=self._cluster)
                 await self._delivery.submit(
                     Outgoing(
@@ -285,6 +289,16 @@ class Recorder:
                         subject_uid=uid,
                     )
                 )
+
+    def _retention(self, entity_keys: tuple[str, ...]) -> timedelta | None:
+        """The shortest retention among the CortexEntities behind a target, if any."""
+        periods = []
+        for key in entity_keys:
+            namespace, _, name = key.partition("/")
+            spec = self.entities.get(namespace, {}).get(name)
+            if spec is not None and spec.retention is not None:
+                periods.append(spec.retention)
+        return min(periods, default=None)
 
     def _rollout_started(self, deployment: DeploymentSnapshot) -> datetime | None:
         """When the ReplicaSet of the Deployment's current revision was created."""

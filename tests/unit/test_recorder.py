@@ -1,0 +1,232 @@
+"""The recorder: watch events in, events submitted out, mapping changes applied at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.domain.entities import EntitySpec, SpecError
+from cortex_events.recorder import Recorder
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.items: list[Outgoing] = []
+        self.skips: list[tuple[str, str]] = []
+
+    async def submit(self, item: Outgoing) -> None:
+        self.items.append(item)
+
+    def skipped(self, kind: str, reason: str) -> None:
+        self.skips.append((kind, reason))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return [(item.tag, item.body.type) for item in self.items]
+
+
+def pod(
+    name: str = "web-abc",
+    *,
+    uid: str = "pod-1",
+    namespace: str = "shop",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    owner_rs: str | None = None,
+    phase: str = "Running",
+    created: datetime = NOW,
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "name": name,
+        "namespace": namespace,
+        "uid": uid,
+        "creationTimestamp": stamp(created),
+        "labels": labels or {},
+        "annotations": annotations or {},
+    }
+    if owner_rs:
+        metadata["ownerReferences"] = [
+            {"kind": "ReplicaSet", "name": owner_rs, "uid": f"{owner_rs}-uid", "controller": True}
+        ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.25"}], "nodeName": "node-1"},
+        "status": {"phase": phase},
+    }
+
+
+def deployment(
+    name: str = "web",
+    *,
+    uid: str = "dep-1",
+    annotations: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    replicas: int = 2,
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "uid": uid,
+            "generation": 1,
+            "creationTimestamp": stamp(NOW),
+            "labels": labels or {},
+            "annotations": {"deployment.kubernetes.io/revision": "1", **(annotations or {})},
+        },
+        "spec": {
+            "replicas": replicas,
+            "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.25"}]}},
+        },
+        "status": {"observedGeneration": 1, "replicas": replicas},
+    }
+
+
+def replicaset(name: str = "web-5d8f", owner: str = "web") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": name,
+            "namespace": "shop",
+            "uid": f"{name}-uid",
+            "creationTimestamp": stamp(NOW),
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [
+                {"kind": "Deployment", "name": owner, "uid": "dep-1", "controller": True}
+            ],
+        },
+    }
+
+
+def entity(name: str = "payments", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "cortex.io/v1alpha1",
+        "kind": "CortexEntity",
+        "metadata": {"name": name, "namespace": "shop", "uid": f"{name}-uid", "generation": 1},
+        "spec": spec,
+    }
+
+
+def make() -> tuple[Recorder, Collector]:
+    collector = Collector()
+    return Recorder(collector, cluster="test", skips=collector), collector
+
+
+async def test_annotated_pod_is_recorded_on_each_of_its_tags() -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(annotations={"cortex.io/tag": "web, checkout"}), "ADDED")
+    assert sorted(out.pairs()) == [("checkout", "POD_CREATION"), ("web", "POD_CREATION")]
+    assert out.items[0].body.custom_data["cluster"] == "test"
+
+
+async def test_unmapped_pod_records_nothing_and_says_why() -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(), "ADDED")
+    assert out.items == []
+    assert out.skips == [("Pod", "unmapped")]
+
+
+async def test_opted_out_pod_records_nothing() -> None:
+    recorder, out = make()
+    annotations = {"cortex.io/tag": "web", "cortex.io/events": "disabled"}
+    await recorder.pod_changed(pod(annotations=annotations), "ADDED")
+    assert out.items == []
+    assert out.skips == [("Pod", "disabled")]
+
+
+async def test_unchanged_pod_is_not_evaluated_again() -> None:
+    recorder, out = make()
+    body = pod(annotations={"cortex.io/tag": "web"})
+    await recorder.pod_changed(body, "ADDED")
+    await recorder.pod_changed(body, "MODIFIED")
+    assert len(out.items) == 1
+
+
+async def test_pod_seen_before_its_deployment_is_mapped_once_the_chain_is_known() -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    assert out.items == []
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.replicaset_changed(replicaset(), None)
+    assert ("web", "POD_CREATION") in out.pairs()
+    assert ("web", "DEPLOYMENT_CREATION") in out.pairs()
+
+
+async def test_annotation_added_to_a_deployment_maps_its_existing_pods() -> None:
+    recorder, out = make()
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.deployment_changed(deployment(), None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    assert out.items == []
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), "MODIFIED")
+    assert sorted(out.pairs()) == [("web", "DEPLOYMENT_CREATION"), ("web", "POD_CREATION")]
+
+
+async def test_new_cortex_entity_applies_to_existing_workloads_without_restart() -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(labels={"app": "payments"}), None)
+    assert out.items == []
+    parsed = recorder.entity_changed(
+        entity(tag="payments-api", selector={"matchLabels": {"app": "payments"}})
+    )
+    assert isinstance(parsed, EntitySpec)
+    await recorder.reevaluate_namespace("shop")
+    assert out.pairs() == [("payments-api", "POD_CREATION")]
+    assert out.items[0].entities == ("shop/payments",)
+    assert recorder.matched_workloads() == {"shop/payments": 1}
+
+
+async def test_entity_event_types_filter_what_is_recorded() -> None:
+    recorder, out = make()
+    recorder.entity_changed(
+        entity(
+            tag="payments-api",
+            workloads=[{"kind": "Pod", "name": "web-abc"}],
+            eventTypes=["POD_DELETION"],
+        )
+    )
+    await recorder.pod_changed(pod(), "ADDED")
+    assert out.items == []
+    await recorder.pod_changed(pod(), "DELETED")
+    assert out.pairs() == [("payments-api", "POD_DELETION")]
+
+
+async def test_invalid_entity_maps_nothing() -> None:
+    recorder, out = make()
+    parsed = recorder.entity_changed(
+        entity(tag="x", selector={"matchExpressions": [{"key": "app", "operator": "In"}]})
+    )
+    assert isinstance(parsed, SpecError)
+    assert parsed.field.startswith("spec.selector.matchExpressions[0]")
+    await recorder.pod_changed(pod(labels={"app": "x"}), None)
+    assert out.items == []
+
+
+async def test_deleted_pod_gets_its_deletion_event_and_is_forgotten() -> None:
+    recorder, out = make()
+    body = pod(annotations={"cortex.io/tag": "web"})
+    await recorder.pod_changed(body, "ADDED")
+    await recorder.pod_changed(body, "DELETED")
+    assert ("web", "POD_DELETION") in out.pairs()
+    assert recorder.pods == {}
+
+
+async def test_history_older_than_the_retention_is_not_recorded() -> None:
+    recorder, out = make()
+    recorder.entity_changed(
+        entity(tag="payments-api", workloads=[{"kind": "Pod", "name": "web-abc"}], retention="1h")
+    )
+    await recorder.pod_changed(pod(created=NOW - timedelta(hours=2)), None)
+    assert out.items == []
+    await recorder.pod_changed(pod(uid="pod-2", created=NOW - timedelta(minutes=5)), None)
+    assert out.pairs() == [("payments-api", "POD_CREATION")]
