@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hmac
 import json
 import logging
 import math
@@ -20,7 +21,7 @@ import time
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from aiohttp import web
 
@@ -136,7 +137,7 @@ def _too_many(retry_after: float, detail: str) -> web.Response:
     )
 
 
-def _drop(request: web.Request) -> None:
+def _drop(request: web.Request) -> NoReturn:
     """Close the connection without an answer; the raised cancellation ends the handler."""
     if request.transport is not None:
         request.transport.abort()
@@ -297,7 +298,10 @@ def build_app(emulator: Emulator) -> web.Application:
 
     async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
         key = _bearer_key(request)
-        if key is None or (emulator.api_key is not None and key != emulator.api_key):
+        expected = emulator.api_key
+        if key is None or (
+            expected is not None and not hmac.compare_digest(key.encode(), expected.encode())
+        ):
             return _error(
                 401,
                 "Missing or invalid API key: send Authorization: Bearer <API key>",

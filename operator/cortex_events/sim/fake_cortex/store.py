@@ -252,7 +252,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
         raise InvalidRequest(f"{name} must be an integer, got {raw!r}") from None
 
 
-@dataclass
+@dataclass(eq=False)
 class FakeCortexState:
     """The emulator's store of entities, events and recorded API requests.
 
