@@ -1,0 +1,25 @@
+"""The Kubernetes API access the operator needs: one list for ``check`` and the RBAC tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Permission:
+    group: str  # "" for the core API group
+    resource: str  # plural, with "/status" for the subresource
+    verbs: tuple[str, ...]
+    why: str
+
+
+REQUIRED: tuple[Permission, ...] = (
+    Permission("", "pods", ("get", "list", "watch"), "Pod lifecycle events"),
+    Permission("apps", "replicasets", ("get", "list", "watch"), "a Pod's owning Deployment"),
+    Permission("apps", "deployments", ("get", "list", "watch"), "Deployment events"),
+    Permission(
+        "cortex.io", "cortexentities", ("get", "list", "watch", "patch"), "mapping, finalizer"
+    ),
+    Permission("cortex.io", "cortexentities/status", ("get", "patch"), "CortexEntity status"),
+    Permission("", "events", ("create",), "Kubernetes Events on CortexEntity objects"),
+)
