@@ -84,6 +84,9 @@ class LabelSelector:
     match_labels: Mapping[str, str] = field(default_factory=dict)
     match_expressions: tuple[LabelRequirement, ...] = ()
 
+    def __hash__(self) -> int:
+        return hash((frozenset(self.match_labels.items()), self.match_expressions))
+
     def matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self.match_labels.items()) and all(
             expression.matches(labels) for expression in self.match_expressions
@@ -112,6 +115,10 @@ class EntitySpec:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    def __hash__(self) -> int:
+        # customData is a dict; equal specs share key, uid and generation.
+        return hash((self.key, self.uid, self.generation, self.tag))
 
     def names(self, kind: str, name: str) -> bool:
         return (kind, name) in self.workloads
@@ -402,6 +409,9 @@ class Target:
     custom_data: Mapping[str, Any]
     entities: tuple[str, ...]
 
+    def __hash__(self) -> int:
+        return hash((self.tag, self.event_types, self.entities))
+
 
 @dataclass(frozen=True)
 class OwnerInfo:
@@ -411,6 +421,9 @@ class OwnerInfo:
     uid: str
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.uid))
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ class EventIntent:
     details: Mapping[str, Any]
     updatable: bool = False
 
+    def __hash__(self) -> int:
+        return hash((self.key, self.title, self.description, self.timestamp))
+
 
 # --- text helpers --------------------------------------------------------------------------
 
@@ -98,6 +101,10 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{minutes}m{secs}s" if secs else f"{minutes}m"
     return f"{secs}s"
+
+
+def _replicas(count: int) -> str:
+    return f"{count} replica" if count == 1 else f"{count} replicas"
 
 
 def _upper_first(text: str) -> str:
@@ -356,7 +363,7 @@ def deployment_events(
 
 
 def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
-    replicas = f"{d.replicas} replica{'s' if d.replicas != 1 else ''}"
+    replicas = _replicas(d.replicas)
     return EventIntent(
         key=f"deployment/{d.ref.uid}/created",
         type=EventType.DEPLOYMENT_CREATION,
@@ -461,9 +468,9 @@ def _scaled(d: DeploymentSnapshot, before: int, now: datetime) -> EventIntent:
         key=f"deployment/{d.ref.uid}/scale/{d.generation}",
         type=EventType.DEPLOYMENT_SCALE,
         subject=d.ref,
-        title=f"Scaled {d.ref.name} from {before} to {d.replicas} replicas",
+        title=f"Scaled {d.ref.name} from {before} to {_replicas(d.replicas)}",
         description=f"Scaled {direction} {d.ref.namespace}/{d.ref.name} "
-        f"from {before} to {d.replicas} replicas",
+        f"from {before} to {_replicas(d.replicas)}",
         timestamp=now,
         details={
             "fromReplicas": before,
@@ -482,7 +489,7 @@ def _deployment_deleted(d: DeploymentSnapshot) -> EventIntent:
         type=EventType.DEPLOYMENT_DELETION,
         subject=d.ref,
         title=f"Deployment {d.ref.name} deleted",
-        description=f"Deleted with {d.replicas} replicas of "
+        description=f"Deleted with {_replicas(d.replicas)} of "
         f"{', '.join(d.images) or 'no container'}{revision}",
         timestamp=_utc(d.deleted_at),
         details={"replicas": d.replicas, "images": list(d.images), "revision": d.revision},

@@ -99,6 +99,10 @@ class PodSnapshot:
     def events_disabled(self) -> bool:
         return is_disabled(self.annotations)
 
+    def __hash__(self) -> int:
+        # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
+        return hash((self.ref, self.created, self.deleted_at))
+
 
 @dataclass(frozen=True, slots=True)
 class DeploymentSnapshot:
@@ -126,6 +130,10 @@ class DeploymentSnapshot:
     @property
     def events_disabled(self) -> bool:
         return is_disabled(self.annotations)
+
+    def __hash__(self) -> int:
+        # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
+        return hash((self.ref, self.created, self.deleted_at))
 
 
 def is_disabled(annotations: Mapping[str, str]) -> bool:

@@ -1,0 +1,311 @@
+"""CortexEntity validation, label selectors and durations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from cortex_events.domain.entities import (
+    EntitySpec,
+    LabelRequirement,
+    LabelSelector,
+    SpecError,
+    parse_duration,
+    parse_entity,
+)
+from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+
+
+def entity(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    meta = {"name": "payments", "namespace": "shop", "uid": "cxe-uid-1", "generation": 3}
+    meta.update(metadata)
+    return {
+        "apiVersion": "cortex.io/v1alpha1",
+        "kind": "CortexEntity",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+def parsed(spec: dict[str, Any]) -> EntitySpec:
+    result = parse_entity(entity(spec))
+    assert isinstance(result, EntitySpec), str(result)
+    return result
+
+
+def error(spec: dict[str, Any]) -> SpecError:
+    result = parse_entity(entity(spec))
+    assert isinstance(result, SpecError), result
+    return result
+
+
+def test_full_spec_parses() -> None:
+    spec = parsed(
+        {
+            "tag": "payments-api",
+            "selector": {
+                "matchLabels": {"app": "payments"},
+                "matchExpressions": [
+                    {"key": "tier", "operator": "In", "values": ["api", "worker"]},
+                    {"key": "canary", "operator": "DoesNotExist"},
+                ],
+            },
+            "workloads": [{"kind": "Deployment", "name": "payments-api"}],
+            "eventTypes": ["DEPLOYMENT_ROLLOUT", "POD_FAILURE"],
+            "customData": {"team": "payments", "tier": {"level": 1}},
+            "retention": "720h",
+            "cleanupOnDelete": True,
+        }
+    )
+    assert spec.key == "shop/payments"
+    assert (spec.uid, spec.generation, spec.tag) == ("cxe-uid-1", 3, "payments-api")
+    assert spec.workloads == frozenset({("Deployment", "payments-api")})
+    assert spec.event_types == {EventType.DEPLOYMENT_ROLLOUT, EventType.POD_FAILURE}
+    assert spec.custom_data == {"team": "payments", "tier": {"level": 1}}
+    assert spec.retention == timedelta(hours=720)
+    assert spec.cleanup_on_delete is True
+    assert spec.selector == LabelSelector(
+        {"app": "payments"},
+        (
+            LabelRequirement("tier", "In", frozenset({"api", "worker"})),
+            LabelRequirement("canary", "DoesNotExist"),
+        ),
+    )
+
+
+def test_minimal_spec_gets_defaults() -> None:
+    spec = parsed({"tag": "web"})
+    assert spec.selector is None
+    assert spec.workloads == frozenset()
+    assert spec.event_types == ALL_EVENT_TYPES
+    assert spec.custom_data == {}
+    assert spec.retention is None
+    assert spec.cleanup_on_delete is False
+
+
+def test_custom_data_is_a_copy() -> None:
+    raw: dict[str, Any] = {"tag": "web", "customData": {"team": "a"}}
+    spec = parsed(raw)
+    raw["customData"]["team"] = "b"
+    assert spec.custom_data == {"team": "a"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "words"),
+    [
+        ({}, "spec.tag", "required"),
+        ({"tag": ""}, "spec.tag", "empty"),
+        ({"tag": "   "}, "spec.tag", "empty"),
+        ({"tag": "a,b"}, "spec.tag", "single tag"),
+        ({"tag": "a b"}, "spec.tag", "single tag"),
+        ({"tag": "a/b"}, "spec.tag", "single tag"),
+        ({"tag": 7}, "spec.tag", "string"),
+        ({"tag": "x" * 254}, "spec.tag", "253"),
+        ({"tag": "t", "selector": "app=web"}, "spec.selector", "object"),
+        ({"tag": "t", "selector": {"app": "web"}}, "spec.selector.app", "unknown field"),
+        (
+            {"tag": "t", "selector": {"matchLabels": {"bad key!": "x"}}},
+            "spec.selector.matchLabels",
+            "invalid label key",
+        ),
+        (
+            {"tag": "t", "selector": {"matchLabels": {"app": "not valid"}}},
+            "spec.selector.matchLabels.app",
+            "invalid label value",
+        ),
+        (
+            {"tag": "t", "selector": {"matchExpressions": [{"key": "a", "operator": "In"}]}},
+            "spec.selector.matchExpressions[0].values",
+            "needs at least one value",
+        ),
+        (
+            {
+                "tag": "t",
+                "selector": {
+                    "matchExpressions": [
+                        {"key": "a", "operator": "Exists"},
+                        {"key": "b", "operator": "NotIn", "values": []},
+                    ]
+                },
+            },
+            "spec.selector.matchExpressions[1].values",
+            "needs at least one value",
+        ),
+        (
+            {
+                "tag": "t",
+                "selector": {
+                    "matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]
+                },
+            },
+            "spec.selector.matchExpressions[0].values",
+            "takes no values",
+        ),
+        (
+            {
+                "tag": "t",
+                "selector": {"matchExpressions": [{"key": "a", "operator": "Equals"}]},
+            },
+            "spec.selector.matchExpressions[0].operator",
+            "must be one of",
+        ),
+        (
+            {
+                "tag": "t",
+                "selector": {"matchExpressions": [{"key": "-a", "operator": "Exists"}]},
+            },
+            "spec.selector.matchExpressions[0].key",
+            "invalid label key",
+        ),
+        (
+            {
+                "tag": "t",
+                "selector": {
+                    "matchExpressions": [{"key": "a", "operator": "In", "values": ["ok", "no way"]}]
+                },
+            },
+            "spec.selector.matchExpressions[0].values[1]",
+            "invalid label value",
+        ),
+        (
+            {"tag": "t", "selector": {"matchExpressions": {"key": "a"}}},
+            "spec.selector.matchExpressions",
+            "list",
+        ),
+        (
+            {"tag": "t", "workloads": [{"kind": "StatefulSet", "name": "db"}]},
+            "spec.workloads[0].kind",
+            "Deployment or Pod",
+        ),
+        (
+            {"tag": "t", "workloads": [{"kind": "Pod", "name": "ok"}, {"kind": "Pod"}]},
+            "spec.workloads[1].name",
+            "required",
+        ),
+        (
+            {"tag": "t", "workloads": [{"kind": "Pod", "name": "Not_Valid"}]},
+            "spec.workloads[0].name",
+            "not a valid",
+        ),
+        ({"tag": "t", "workloads": "web"}, "spec.workloads", "list"),
+        (
+            {"tag": "t", "eventTypes": ["POD_CREATION", "POD_EXPLODED"]},
+            "spec.eventTypes[1]",
+            "unknown event type 'POD_EXPLODED'",
+        ),
+        ({"tag": "t", "eventTypes": []}, "spec.eventTypes", "at least one"),
+        ({"tag": "t", "customData": ["a"]}, "spec.customData", "object"),
+        ({"tag": "t", "customData": {"x": float("nan")}}, "spec.customData", "JSON"),
+        ({"tag": "t", "retention": "30d"}, "spec.retention", "days are not supported"),
+        ({"tag": "t", "retention": "forever"}, "spec.retention", "720h"),
+        ({"tag": "t", "retention": "30s"}, "spec.retention", "minimum of 1m"),
+        ({"tag": "t", "retention": 3600}, "spec.retention", "duration string"),
+        ({"tag": "t", "cleanupOnDelete": "yes"}, "spec.cleanupOnDelete", "true or false"),
+    ],
+)
+def test_spec_errors_name_the_field(spec: dict[str, Any], field: str, words: str) -> None:
+    problem = error(spec)
+    assert problem.field == field
+    assert words in problem.message
+    assert str(problem).startswith(f"{field}: ")
+
+
+def test_missing_spec_or_metadata_is_an_error() -> None:
+    no_spec = parse_entity({"metadata": {"name": "a", "namespace": "shop"}})
+    assert isinstance(no_spec, SpecError)
+    assert no_spec.field == "spec"
+    no_ns = parse_entity({"metadata": {"name": "a"}, "spec": {"tag": "t"}})
+    assert isinstance(no_ns, SpecError)
+    assert no_ns.field == "metadata.namespace"
+
+
+def test_retention_minimum_is_accepted() -> None:
+    assert parsed({"tag": "t", "retention": "1m"}).retention == timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("720h", timedelta(hours=720)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("90s", timedelta(seconds=90)),
+        ("1.5h", timedelta(minutes=90)),
+        ("2h0m5s", timedelta(hours=2, seconds=5)),
+        ("250ms", timedelta(milliseconds=250)),
+        ("0", timedelta(0)),
+    ],
+)
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "h", "10", "5 m", "-1h", "1h30", "1y", "7d"])
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+LABELS = {"app": "web", "tier": "api", "team": "shop"}
+
+
+@pytest.mark.parametrize(
+    ("selector", "matches"),
+    [
+        (LabelSelector(), True),
+        (LabelSelector({"app": "web"}), True),
+        (LabelSelector({"app": "web", "tier": "worker"}), False),
+        (LabelSelector({"missing": ""}), False),
+        (
+            LabelSelector(match_expressions=(LabelRequirement("tier", "In", frozenset({"api"})),)),
+            True,
+        ),
+        (
+            LabelSelector(match_expressions=(LabelRequirement("tier", "In", frozenset({"x"})),)),
+            False,
+        ),
+        (
+            LabelSelector(match_expressions=(LabelRequirement("tier", "NotIn", frozenset({"x"})),)),
+            True,
+        ),
+        (
+            LabelSelector(
+                match_expressions=(LabelRequirement("tier", "NotIn", frozenset({"api"})),)
+            ),
+            False,
+        ),
+        (
+            LabelSelector(match_expressions=(LabelRequirement("zone", "NotIn", frozenset({"a"})),)),
+            True,
+        ),
+        (
+            LabelSelector(match_expressions=(LabelRequirement("zone", "In", frozenset({"a"})),)),
+            False,
+        ),
+        (LabelSelector(match_expressions=(LabelRequirement("team", "Exists"),)), True),
+        (LabelSelector(match_expressions=(LabelRequirement("zone", "Exists"),)), False),
+        (LabelSelector(match_expressions=(LabelRequirement("zone", "DoesNotExist"),)), True),
+        (LabelSelector(match_expressions=(LabelRequirement("team", "DoesNotExist"),)), False),
+        (
+            LabelSelector({"app": "web"}, (LabelRequirement("canary", "DoesNotExist"),)),
+            True,
+        ),
+    ],
+)
+def test_selector_semantics(selector: LabelSelector, matches: bool) -> None:
+    assert selector.matches(LABELS) is matches
+
+
+def test_empty_selector_matches_but_absent_selector_does_not() -> None:
+    everything = parsed({"tag": "t", "selector": {}})
+    nothing = parsed({"tag": "t"})
+    assert everything.matches("Pod", "any", {"x": "y"})
+    assert not nothing.matches("Pod", "any", {"x": "y"})
+
+
+def test_named_workloads_match_by_kind_and_name() -> None:
+    spec = parsed({"tag": "t", "workloads": [{"kind": "Deployment", "name": "web"}]})
+    assert spec.matches("Deployment", "web", {})
+    assert not spec.matches("Pod", "web", {})
+    assert not spec.matches("Deployment", "api", {})

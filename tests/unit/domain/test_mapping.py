@@ -1,0 +1,202 @@
+"""Mapping a workload to Cortex entity tags: sources, fan-out, dedup, opt-out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from cortex_events.domain.entities import (
+    EntitySpec,
+    OwnerInfo,
+    Resolution,
+    Target,
+    parse_entity,
+    parse_tags,
+    resolve,
+)
+from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+
+WEB_LABELS = {"app": "web", "pod-template-hash": "5d8f7c9b4"}
+
+
+def entity(name: str, spec: dict[str, Any], namespace: str = "shop") -> EntitySpec:
+    result = parse_entity({"metadata": {"name": name, "namespace": namespace}, "spec": spec})
+    assert isinstance(result, EntitySpec), str(result)
+    return result
+
+
+def owner(
+    annotations: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None
+) -> OwnerInfo:
+    return OwnerInfo(
+        name="web",
+        uid="dep-uid",
+        labels=dict(labels) if labels is not None else {"app": "web", "deploy": "yes"},
+        annotations=dict(annotations or {}),
+    )
+
+
+def resolve_pod(
+    annotations: Mapping[str, str] | None = None,
+    *,
+    pod_owner: OwnerInfo | None = None,
+    entities: list[EntitySpec] | None = None,
+    labels: Mapping[str, str] = WEB_LABELS,
+) -> Resolution:
+    return resolve(
+        "Pod",
+        "shop",
+        "web-5d8f7c9b4-x2k9p",
+        labels,
+        annotations or {},
+        owner=pod_owner,
+        entities=entities or [],
+    )
+
+
+def tags(resolution: Resolution) -> list[str]:
+    return [t.tag for t in resolution.targets]
+
+
+def test_parse_tags_trims_drops_empties_and_dedups() -> None:
+    assert parse_tags("a, b,,a") == ("a", "b")
+    assert parse_tags("  ") == ()
+    assert parse_tags("payments-api") == ("payments-api",)
+
+
+def test_own_annotation_fans_out_with_all_types() -> None:
+    resolution = resolve_pod({"cortex.io/tag": "web, checkout"})
+    assert tags(resolution) == ["checkout", "web"]
+    assert all(t.event_types == ALL_EVENT_TYPES for t in resolution.targets)
+    assert all(t.entities == () and t.custom_data == {} for t in resolution.targets)
+    assert not resolution.disabled
+
+
+def test_pod_inherits_its_deployments_tag() -> None:
+    resolution = resolve_pod(pod_owner=owner({"cortex.io/tag": "web"}))
+    assert tags(resolution) == ["web"]
+    assert "Deployment web" in resolution.reason
+
+
+def test_deployment_does_not_read_an_owner() -> None:
+    resolution = resolve(
+        "Deployment",
+        "shop",
+        "web",
+        {"app": "web"},
+        {},
+        owner=owner({"cortex.io/tag": "ignored"}),
+        entities=[],
+    )
+    assert resolution.targets == ()
+
+
+def test_same_tag_from_pod_and_deployment_counts_once() -> None:
+    resolution = resolve_pod({"cortex.io/tag": "web"}, pod_owner=owner({"cortex.io/tag": "web"}))
+    assert tags(resolution) == ["web"]
+
+
+def test_entity_selector_and_named_workload_both_contribute() -> None:
+    by_selector = entity(
+        "payments", {"tag": "payments", "selector": {"matchLabels": {"app": "web"}}}
+    )
+    by_name = entity(
+        "checkout",
+        {"tag": "checkout", "workloads": [{"kind": "Pod", "name": "web-5d8f7c9b4-x2k9p"}]},
+    )
+    unrelated = entity("other", {"tag": "other", "selector": {"matchLabels": {"app": "db"}}})
+    resolution = resolve_pod(entities=[by_selector, by_name, unrelated])
+    assert tags(resolution) == ["checkout", "payments"]
+    assert [t.entities for t in resolution.targets] == [("shop/checkout",), ("shop/payments",)]
+
+
+def test_entities_in_other_namespaces_do_not_match() -> None:
+    elsewhere = entity("payments", {"tag": "payments", "selector": {}}, namespace="billing")
+    resolution = resolve_pod(entities=[elsewhere])
+    assert resolution.targets == ()
+    assert resolution.reason == "no cortex.io/tag and no CortexEntity matches"
+
+
+def test_entity_without_selector_matches_only_named_workloads() -> None:
+    named_elsewhere = entity("a", {"tag": "a", "workloads": [{"kind": "Pod", "name": "other"}]})
+    assert resolve_pod(entities=[named_elsewhere]).targets == ()
+
+
+def test_pod_matches_entities_of_its_deployment() -> None:
+    names_deployment = entity(
+        "by-name", {"tag": "web-svc", "workloads": [{"kind": "Deployment", "name": "web"}]}
+    )
+    selects_deployment = entity(
+        "by-labels", {"tag": "deploys", "selector": {"matchLabels": {"deploy": "yes"}}}
+    )
+    resolution = resolve_pod(pod_owner=owner(), entities=[names_deployment, selects_deployment])
+    assert tags(resolution) == ["deploys", "web-svc"]
+    # Without the owner, the pod's own labels do not carry deploy=yes.
+    assert resolve_pod(entities=[names_deployment, selects_deployment]).targets == ()
+
+
+def test_entity_types_union_per_tag_and_annotation_allows_all() -> None:
+    rollouts = entity("a", {"tag": "web", "selector": {}, "eventTypes": ["DEPLOYMENT_ROLLOUT"]})
+    failures = entity("b", {"tag": "web", "selector": {}, "eventTypes": ["POD_FAILURE"]})
+    only_entities = resolve_pod(entities=[rollouts, failures])
+    assert only_entities.targets == (
+        Target(
+            tag="web",
+            event_types=frozenset({EventType.DEPLOYMENT_ROLLOUT, EventType.POD_FAILURE}),
+            custom_data={},
+            entities=("shop/a", "shop/b"),
+        ),
+    )
+    with_annotation = resolve_pod({"cortex.io/tag": "web"}, entities=[rollouts, failures])
+    assert with_annotation.targets[0].event_types == ALL_EVENT_TYPES
+    assert with_annotation.targets[0].entities == ("shop/a", "shop/b")
+
+
+def test_resolution_for_type_filters_targets() -> None:
+    failures = entity("b", {"tag": "oncall", "selector": {}, "eventTypes": ["POD_FAILURE"]})
+    resolution = resolve_pod({"cortex.io/tag": "web"}, entities=[failures])
+    assert [t.tag for t in resolution.for_type(EventType.POD_FAILURE)] == ["oncall", "web"]
+    assert [t.tag for t in resolution.for_type(EventType.POD_CREATION)] == ["web"]
+
+
+def test_custom_data_merges_in_entity_key_order() -> None:
+    first = entity("a-team", {"tag": "web", "selector": {}, "customData": {"team": "a", "x": 1}})
+    second = entity("b-team", {"tag": "web", "selector": {}, "customData": {"team": "b"}})
+    # Passed in reverse order: the merge still follows the keys (b-team wins on "team").
+    resolution = resolve_pod(entities=[second, first])
+    assert resolution.targets[0].custom_data == {"team": "b", "x": 1}
+
+
+def test_opt_out_on_pod() -> None:
+    everything = entity("all", {"tag": "all", "selector": {}})
+    resolution = resolve_pod(
+        {"cortex.io/tag": "web", "cortex.io/events": "disabled"}, entities=[everything]
+    )
+    assert resolution.disabled
+    assert resolution.targets == ()
+    assert resolution.reason == (
+        "opted out by cortex.io/events=disabled on Pod web-5d8f7c9b4-x2k9p"
+    )
+
+
+def test_opt_out_on_owning_deployment_covers_its_pods() -> None:
+    resolution = resolve_pod(
+        {"cortex.io/tag": "web"}, pod_owner=owner({"cortex.io/events": "DISABLED"})
+    )
+    assert resolution.disabled
+    assert resolution.targets == ()
+    assert resolution.reason == "opted out by cortex.io/events=disabled on Deployment web"
+
+
+def test_other_events_annotation_values_do_not_opt_out() -> None:
+    resolution = resolve_pod({"cortex.io/tag": "web", "cortex.io/events": "enabled"})
+    assert not resolution.disabled
+    assert tags(resolution) == ["web"]
+
+
+def test_specs_targets_and_resolutions_are_hashable() -> None:
+    spec = entity("a", {"tag": "web", "selector": {"matchLabels": {"app": "web"}}})
+    again = entity("a", {"tag": "web", "selector": {"matchLabels": {"app": "web"}}})
+    assert {spec, again} == {spec}
+    resolution = resolve_pod({"cortex.io/tag": "web"}, pod_owner=owner(), entities=[spec])
+    assert len({resolution, resolution}) == 1

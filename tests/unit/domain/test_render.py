@@ -1,0 +1,94 @@
+"""Rendering intents into Cortex event bodies: ownership keys, payload, fingerprints."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from cortex_events.domain.entities import Target
+from cortex_events.domain.lifecycle import EventIntent
+from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
+from cortex_events.domain.render import MANAGED_BY, body_fingerprint, is_owned, render
+
+SUBJECT = WorkloadRef("Deployment", "shop", "web", "9a7d-deploy-0001")
+INTENT = EventIntent(
+    key="deployment/9a7d-deploy-0001/rollout/3",
+    type=EventType.DEPLOYMENT_ROLLOUT,
+    subject=SUBJECT,
+    title="Rollout of web to nginx:1.26 started",
+    description="Revision 3 of shop/web is rolling out",
+    timestamp=datetime(2026, 3, 1, 11, 0, 0, 123456, tzinfo=UTC),
+    details={"revision": 3, "result": "InProgress"},
+    updatable=True,
+)
+TARGET = Target(
+    tag="payments-api",
+    event_types=ALL_EVENT_TYPES,
+    custom_data={"team": "payments", "cluster": "spoofed", "eventKey": "x", "revision": 0},
+    entities=("shop/a", "shop/b"),
+)
+
+
+def test_operator_keys_win_over_user_and_details() -> None:
+    body = render(INTENT, TARGET, cluster="prod-eu")
+    assert body.custom_data == {
+        "team": "payments",
+        "revision": 3,
+        "result": "InProgress",
+        "cluster": "prod-eu",
+        "namespace": "shop",
+        "kind": "Deployment",
+        "name": "web",
+        "uid": "9a7d-deploy-0001",
+        "eventKey": "deployment/9a7d-deploy-0001/rollout/3",
+        "managedBy": MANAGED_BY,
+        "cortexEntities": ["shop/a", "shop/b"],
+    }
+    assert body.title == INTENT.title
+    assert body.type == "DEPLOYMENT_ROLLOUT"
+    assert body.description == INTENT.description
+    assert body.timestamp == INTENT.timestamp
+    assert body.event_key == INTENT.key
+
+
+def test_payload_matches_the_cortex_api() -> None:
+    payload = render(INTENT, TARGET, cluster="prod-eu").payload()
+    assert payload["timestamp"] == "2026-03-01T11:00:00.123Z"
+    assert payload["type"] == "DEPLOYMENT_ROLLOUT"
+    assert set(payload) == {"title", "type", "timestamp", "description", "customData"}
+
+
+def test_rendered_events_are_owned_only_in_their_cluster() -> None:
+    data = render(INTENT, TARGET, cluster="prod-eu").custom_data
+    assert is_owned(data, cluster="prod-eu")
+    assert not is_owned(data, cluster="prod-us")
+    assert not is_owned({"cluster": "prod-eu", "eventKey": "k"}, cluster="prod-eu")
+    assert not is_owned({**data, "eventKey": ""}, cluster="prod-eu")
+    assert not is_owned(None, cluster="prod-eu")
+
+
+def test_fingerprint_ignores_timestamp_and_key_order() -> None:
+    body = render(INTENT, TARGET, cluster="c")
+    later = render(
+        replace(INTENT, timestamp=INTENT.timestamp + timedelta(hours=1)), TARGET, cluster="c"
+    )
+    reordered = replace(body, custom_data=dict(reversed(list(body.custom_data.items()))))
+    assert body_fingerprint(body) == body_fingerprint(later)
+    assert body_fingerprint(body) == body_fingerprint(reordered)
+
+
+def test_fingerprint_changes_with_content() -> None:
+    body = render(INTENT, TARGET, cluster="c")
+    completed = render(
+        replace(
+            INTENT,
+            title="Rollout of web to nginx:1.26 completed in 42s",
+            details={"revision": 3, "result": "Completed", "durationSeconds": 42},
+        ),
+        TARGET,
+        cluster="c",
+    )
+    other_description = replace(body, description="changed")
+    other_data = render(INTENT, replace(TARGET, custom_data={"team": "other"}), cluster="c")
+    prints = {body_fingerprint(b) for b in (body, completed, other_description, other_data)}
+    assert len(prints) == 4
