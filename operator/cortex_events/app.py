@@ -36,9 +36,6 @@ from cortex_events.settings import Settings
 
 logger = logging.getLogger("cortex_events.app")
 
-STATUS_INTERVAL_SECONDS = 15.0
-RETENTION_INTERVAL_SECONDS = 600.0
-
 
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     """kopf's settings for this operator: no scanning, its own annotation and finalizer names."""
@@ -102,7 +99,7 @@ class OperatorApp:
         self.status_writer = status_writer
         self._entity_bodies: dict[str, kopf.RawBody] = {}
         self._background: asyncio.Task[None] | None = None
-        self._last_retention = 0.0
+        self._last_retention = -float("inf")
         self.health = HealthServer(self)
 
     # -- CortexEntity support used by the handlers -------------------------------------------
@@ -137,7 +134,7 @@ class OperatorApp:
 
     async def _status_loop(self) -> None:
         while True:
-            await asyncio.sleep(STATUS_INTERVAL_SECONDS)
+            await asyncio.sleep(self.settings.status_interval)
             try:
                 await self.refresh_entities()
             except Exception:
@@ -147,7 +144,7 @@ class OperatorApp:
         """Write each CortexEntity's status if it changed, post its activity, run retention."""
         now = time.monotonic()
         if retention is None:
-            retention = now - self._last_retention >= RETENTION_INTERVAL_SECONDS
+            retention = now - self._last_retention >= self.settings.retention_interval
         if retention:
             self._last_retention = now
         for key, body in list(self._entity_bodies.items()):

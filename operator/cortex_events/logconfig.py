@@ -19,6 +19,7 @@ _STANDARD_ATTRS = frozenset(vars(_BLANK_RECORD)) | {
     "k8s_skip",
 }
 REDACTED = "[REDACTED]"
+MIN_SECRET_LENGTH = 6
 
 
 class SecretRedactingFilter(logging.Filter):
@@ -26,7 +27,8 @@ class SecretRedactingFilter(logging.Filter):
 
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self._secrets = [s for s in secrets if s]
+        # A secret this short would blank out ordinary words; real API keys are far longer.
+        self._secrets = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
@@ -94,5 +96,6 @@ def configure_logging(*, level: str, fmt: str, secrets: list[str] | None = None)
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that are chatty at INFO about every HTTP request.
-    for noisy in ("httpx", "httpcore", "aiohttp.access", "kubernetes.client.rest"):
+    # kopf logs every handler run at INFO; the operator logs its own decisions instead.
+    for noisy in ("httpx", "httpcore", "aiohttp.access", "kubernetes.client.rest", "kopf.objects"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

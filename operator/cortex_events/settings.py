@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     drain_timeout: float = Field(default=20.0, ge=0)
     """Seconds allowed on shutdown to deliver what is queued."""
 
+    status_interval: float = Field(default=15.0, gt=0)
+    """Seconds between CortexEntity status refreshes (and aggregated Kubernetes Events)."""
+
+    retention_interval: float = Field(default=600.0, gt=0)
+    """Seconds between retention passes over CortexEntity objects that set ``retention``."""
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:

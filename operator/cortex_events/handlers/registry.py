@@ -28,6 +28,11 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
     """Every handler of the operator, bound to one `OperatorApp`, in a fresh registry."""
     registry = kopf.OperatorRegistry()
 
+    @kopf.on.login(registry=registry, id="login")
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The pod's service account in a cluster, else the kubeconfig (KUBECONFIG or ~/.kube).
+        return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
     @kopf.on.event("v1", "pods", registry=registry, id="pods")
     async def pod_event(event: kopf.RawEvent, **_: Any) -> None:
         await app.recorder.pod_changed(event["object"], event.get("type"))
@@ -79,9 +84,7 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
     @kopf.on.event(*CXE, registry=registry, id="entities")
     async def entity_event(event: kopf.RawEvent, **_: Any) -> None:
         app.entity_seen(event["object"], event.get("type"))
-
-    @kopf.on.startup(registry=registry, id="background")
-    async def start_background(**_: Any) -> None:
+        # Started from a handler so that it can post Kubernetes Events (kopf's context).
         app.start_background()
 
     @kopf.on.cleanup(registry=registry, id="stop-background")

@@ -1,0 +1,121 @@
+"""A tiny kubectl over the official Kubernetes client, for the demo and the tests.
+
+It sends plain dict manifests through the official client's request layer (its authentication,
+serialisation and error handling), so scenarios read like the YAML a user would apply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes import config
+from kubernetes.client.exceptions import ApiException
+
+__all__ = ["RESOURCES", "ApiException", "Kubectl"]
+
+# kind -> (API path prefix, plural, namespaced)
+RESOURCES: dict[str, tuple[str, str, bool]] = {
+    "Namespace": ("/api/v1", "namespaces", False),
+    "Pod": ("/api/v1", "pods", True),
+    "Event": ("/api/v1", "events", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "ReplicaSet": ("/apis/apps/v1", "replicasets", True),
+    "CortexEntity": ("/apis/cortex.io/v1alpha1", "cortexentities", True),
+}
+
+
+class Kubectl:
+    def __init__(self, kubeconfig: Mapping[str, Any]) -> None:
+        self.api_client = config.new_client_from_config_dict(dict(kubeconfig))
+
+    def close(self) -> None:
+        self.api_client.close()
+
+    def __enter__(self) -> Kubectl:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @staticmethod
+    def path(kind: str, namespace: str | None = None, name: str | None = None) -> str:
+        prefix, plural, namespaced = RESOURCES[kind]
+        path = prefix
+        if namespaced and namespace:
+            path += f"/namespaces/{namespace}"
+        path += f"/{plural}"
+        if name:
+            path += f"/{name}"
+        return path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One API call; the decoded JSON answer. Raises `ApiException` on an error status."""
+        serialized = self.api_client.param_serialize(
+            method,
+            path,
+            query_params=list((query or {}).items()),
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(*serialized)
+        response.read()
+        if not 200 <= response.status < 300:
+            raise ApiException(http_resp=response)
+        return json.loads(response.data) if response.data else None
+
+    def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        namespace = (manifest.get("metadata") or {}).get("namespace")
+        created: dict[str, Any] = self.request(
+            "POST", self.path(str(manifest["kind"]), namespace), dict(manifest)
+        )
+        return created
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
+        found: dict[str, Any] = self.request("GET", self.path(kind, namespace, name))
+        return found
+
+    def list(
+        self, kind: str, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = {"labelSelector": label_selector} if label_selector else None
+        answer = self.request("GET", self.path(kind, namespace), query=query)
+        items: list[dict[str, Any]] = answer.get("items") or []
+        return items
+
+    def patch(
+        self,
+        kind: str,
+        name: str,
+        namespace: str | None,
+        patch: Mapping[str, Any],
+        *,
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        path = self.path(kind, namespace, name) + (f"/{subresource}" if subresource else "")
+        patched: dict[str, Any] = self.request(
+            "PATCH", path, dict(patch), content_type="application/merge-patch+json"
+        )
+        return patched
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
+        self.request("DELETE", self.path(kind, namespace, name))
+
+    def exists(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        try:
+            self.get(kind, name, namespace)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
