@@ -26,6 +26,8 @@ class ResourceType:
     schema: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
     #: Every served version (CRDs may serve several over one store); ``version`` is preferred.
     versions: tuple[str, ...] = ()
+    #: Serves ``/scale`` (an ``autoscaling/v1 Scale`` over ``spec.replicas``).
+    scale_subresource: bool = False
 
     @property
     def key(self) -> str:
@@ -63,6 +65,18 @@ class ResourceType:
                     "verbs": ["get", "patch", "update"],
                 }
             )
+        if self.scale_subresource:
+            entries.append(
+                {
+                    "name": f"{self.plural}/scale",
+                    "singularName": "",
+                    "namespaced": self.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": ["get", "patch", "update"],
+                }
+            )
         return entries
 
 
@@ -71,10 +85,28 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "pods", "Pod", True, "pod", ("po",), ("all",), True),
     ResourceType("", "v1", "events", "Event", True, "event", ("ev",)),
     ResourceType(
-        "apps", "v1", "deployments", "Deployment", True, "deployment", ("deploy",), ("all",), True
+        "apps",
+        "v1",
+        "deployments",
+        "Deployment",
+        True,
+        "deployment",
+        ("deploy",),
+        ("all",),
+        True,
+        scale_subresource=True,
     ),
     ResourceType(
-        "apps", "v1", "replicasets", "ReplicaSet", True, "replicaset", ("rs",), ("all",), True
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        True,
+        "replicaset",
+        ("rs",),
+        ("all",),
+        True,
+        scale_subresource=True,
     ),
     ResourceType("events.k8s.io", "v1", "events", "Event", True, "event", ("ev",)),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True, "lease"),

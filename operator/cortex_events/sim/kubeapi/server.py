@@ -19,7 +19,7 @@ import yaml
 from aiohttp import web
 
 from .errors import KubeApiError
-from .patching import APPLY_PATCH, MERGE_PATCH
+from .patching import APPLY_PATCH, MERGE_PATCH, apply_patch
 from .resources import ResourceType
 from .selectors import Selector
 from .store import CRD_KEY, Store, clone, encode_event
@@ -92,6 +92,26 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _error(exc: KubeApiError) -> web.Response:
     return _json(exc.status(), exc.code)
+
+
+def _scale_of(obj: Mapping[str, Any]) -> dict[str, Any]:
+    metadata = obj["metadata"]
+    spec = obj.get("spec") or {}
+    match_labels = (spec.get("selector") or {}).get("matchLabels") or {}
+    return {
+        "apiVersion": "autoscaling/v1",
+        "kind": "Scale",
+        "metadata": {
+            key: metadata[key]
+            for key in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if key in metadata
+        },
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())),
+        },
+    }
 
 
 class KubeApiServer:
@@ -308,6 +328,8 @@ class KubeApiServer:
         name = target.name
         if name is None:
             raise KubeApiError(405, f"{method} is not allowed on a collection")
+        if target.subresource == "scale" and target.rtype.scale_subresource:
+            return await self._scale(request, target, name, record)
         if target.subresource not in (None, "status"):
             raise KubeApiError(404, "the server could not find the requested resource")
         if method == "GET":
@@ -350,6 +372,29 @@ class KubeApiServer:
             )
             return _json(deleted)
         raise KubeApiError(405, f"{method} is not allowed")
+
+    async def _scale(
+        self, request: web.Request, target: _Target, name: str, record: dict[str, Any]
+    ) -> web.Response:
+        """``/scale``: read or change ``spec.replicas`` through an ``autoscaling/v1 Scale``."""
+        obj = self.store.get(target.rtype, name, target.namespace)
+        if request.method in ("PUT", "PATCH"):
+            record["verb"] = "update" if request.method == "PUT" else "patch"
+            body = await self._body(request)
+            if request.method == "PATCH":
+                content_type = request.headers.get("Content-Type", MERGE_PATCH)
+                body = apply_patch(content_type, _scale_of(obj), body)
+            replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+            if not isinstance(replicas, int) or replicas < 0:
+                raise KubeApiError(422, "spec.replicas: Invalid value: must be an integer >= 0")
+            obj = self.store.patch(
+                target.rtype, name, {"spec": {"replicas": replicas}}, target.namespace
+            )
+        elif request.method == "GET":
+            record["verb"] = "get"
+        else:
+            raise KubeApiError(405, f"{request.method} is not allowed on /scale")
+        return _json(_scale_of(obj))
 
     def _target(self, group: str, version: str, rest: builtins.list[str]) -> _Target:
         namespace: str | None = None
