@@ -53,6 +53,7 @@ class _ReplicaSet:
     deployment: str | None
     revision: int | None
     created: datetime | None
+    deleted: bool = False
 
 
 def _now() -> datetime:
@@ -79,6 +80,9 @@ class Recorder:
         self.entities: dict[str, dict[str, EntitySpec]] = defaultdict(dict)
         self._replicasets: dict[NsName, _ReplicaSet] = {}
         self._pods_by_rs: dict[NsName, set[str]] = defaultdict(set)
+        # Deployments deleted while some of their Pods still exist (garbage collection deletes
+        # the Pods after their owners): kept so those Pods' deletions map like their lives did.
+        self._departed: dict[NsName, DeploymentSnapshot] = {}
         # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
         self._matches: dict[str, tuple[str, ...]] = {}
 
@@ -91,10 +95,7 @@ class Recorder:
             snapshot = pod_snapshot(body, deleted_at=_now())
         uid = snapshot.ref.uid
         previous = self.pods.get(uid)
-        if deleted:
-            self.pods.pop(uid, None)
-            self._unlink_pod(snapshot)
-        else:
+        if not deleted:
             self.pods[uid] = snapshot
             if snapshot.owner_replicaset:
                 self._pods_by_rs[(snapshot.ref.namespace, snapshot.owner_replicaset)].add(uid)
@@ -102,6 +103,9 @@ class Recorder:
                 return  # nothing this operator reads has changed
         await self._evaluate_pod(previous, snapshot)
         if deleted:
+            # Forgotten only now: its deletion maps through its owners like its life did.
+            self.pods.pop(uid, None)
+            self._unlink_pod(snapshot)
             self._matches.pop(uid, None)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
@@ -113,6 +117,8 @@ class Recorder:
         previous = self.deployments.get(key)
         if deleted:
             self.deployments.pop(key, None)
+            if self._pods_of_deployment(key):
+                self._departed[key] = snapshot
         else:
             self.deployments[key] = snapshot
             if previous == snapshot:
@@ -130,7 +136,12 @@ class Recorder:
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace", "")), str(metadata.get("name", "")))
         if event_type == "DELETED":
-            self._replicasets.pop(key, None)
+            if self._pods_by_rs.get(key):
+                known = self._replicasets.get(key)
+                if known is not None:
+                    known.deleted = True  # forgotten with its last Pod
+            else:
+                self._forget_replicaset(key)
             return
         owner = next(
             (
@@ -197,7 +208,8 @@ class Recorder:
         rs = self._replicasets.get((pod.ref.namespace, pod.owner_replicaset))
         if rs is None or rs.deployment is None:
             return None, None
-        deployment = self.deployments.get((pod.ref.namespace, rs.deployment))
+        owner_key = (pod.ref.namespace, rs.deployment)
+        deployment = self.deployments.get(owner_key) or self._departed.get(owner_key)
         if deployment is None:
             return None, None
         owner = OwnerInfo(
@@ -326,6 +338,17 @@ class Recorder:
                 members.discard(pod.ref.uid)
                 if not members:
                     del self._pods_by_rs[key]
+                    rs = self._replicasets.get(key)
+                    if rs is not None and rs.deleted:
+                        self._forget_replicaset(key)
+
+    def _forget_replicaset(self, key: NsName) -> None:
+        rs = self._replicasets.pop(key, None)
+        if rs is None or rs.deployment is None:
+            return
+        owner = (key[0], rs.deployment)
+        if owner in self._departed and not self._pods_of_deployment(owner):
+            del self._departed[owner]
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -230,3 +230,21 @@ async def test_history_older_than_the_retention_is_not_recorded() -> None:
     assert out.items == []
     await recorder.pod_changed(pod(uid="pod-2", created=NOW - timedelta(minutes=5)), None)
     assert out.pairs() == [("payments-api", "POD_CREATION")]
+
+
+async def test_pods_deleted_after_their_deployment_still_reach_its_entity() -> None:
+    recorder, out = make()
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    # Garbage collection order: the Deployment, then its ReplicaSet, then the Pod.
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), "DELETED")
+    await recorder.replicaset_changed(replicaset(), "DELETED")
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), "DELETED")
+    assert ("web", "POD_DELETION") in out.pairs()
+    assert ("web", "DEPLOYMENT_DELETION") in out.pairs()
+    # Nothing is kept once the last Pod is gone.
+    assert recorder.pods == {}
+    assert recorder.deployments == {}
+    assert not recorder._departed
+    assert not recorder._replicasets

@@ -27,6 +27,7 @@ from cortex_events.app import OperatorApp
 from cortex_events.logconfig import configure_logging
 from cortex_events.settings import Settings
 from cortex_events.sim import workloads
+from cortex_events.sim.cluster import SimTimings
 from cortex_events.sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
 from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events.sim.kubectl import Kubectl
@@ -255,7 +256,11 @@ def run_demo(*, keep: bool = False, out: TextIO | None = None) -> int:
         file=stream,
     )
     with (
-        serve_in_thread(cluster=True, namespaces=("default", NAMESPACE)) as kube,
+        serve_in_thread(
+            cluster=True,
+            cluster_options={"timings": SimTimings(start=1.0)},
+            namespaces=("default", NAMESPACE),
+        ) as kube,
         run_in_thread(api_key=DEMO_KEY) as cortex,
         tempfile.TemporaryDirectory(prefix="cortex-events-demo-") as tmp,
     ):

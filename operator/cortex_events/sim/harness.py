@@ -1,0 +1,83 @@
+"""Run the operator as users do (a subprocess) against stand-ins: for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class OperatorProcess:
+    """The operator as a subprocess; its log lines are kept in a file."""
+
+    env: dict[str, str]
+    log_path: Path
+    health_port: int
+    metrics_port: int
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = field(default=0)
+
+    def start(self, *args: str) -> None:
+        assert self.process is None, "already running"
+        self.starts += 1
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (fixed command, this interpreter)
+            [sys.executable, "-m", "cortex_events", "run", "--log-format", "json", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as Kubernetes stops a pod; returns the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+            raise AssertionError("the operator did not stop within the timeout") from None
+        self.process = None
+        return code
+
+    def logs(self) -> list[dict[str, Any]]:
+        lines = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                lines.append({"message": line, "level": "raw"})
+        return lines
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
