@@ -90,7 +90,7 @@ class Recorder:
 
     async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         deleted = event_type == "DELETED"
-        snapshot = pod_snapshot(body, deleted_at=_now() if deleted else None)
+        snapshot = pod_snapshot(body)
         if deleted and snapshot.deleted_at is None:
             snapshot = pod_snapshot(body, deleted_at=_now())
         uid = snapshot.ref.uid
@@ -110,7 +110,7 @@ class Recorder:
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         deleted = event_type == "DELETED"
-        snapshot = deployment_snapshot(body, deleted_at=_now() if deleted else None)
+        snapshot = deployment_snapshot(body)
         if deleted and snapshot.deleted_at is None:
             snapshot = deployment_snapshot(body, deleted_at=_now())
         key = (snapshot.ref.namespace, snapshot.ref.name)

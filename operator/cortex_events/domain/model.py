@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -216,7 +216,13 @@ def _ref(kind: str, metadata: Mapping[str, Any]) -> WorkloadRef:
 def _deleted_at(metadata: Mapping[str, Any], deleted_at: datetime | None) -> datetime | None:
     if deleted_at is not None:
         return parse_time(deleted_at)
-    return parse_time(metadata.get("deletionTimestamp"))
+    # The API server sets deletionTimestamp to the end of the grace period; the deletion was
+    # asked for that many seconds earlier.
+    ends = parse_time(metadata.get("deletionTimestamp"))
+    if ends is None:
+        return None
+    grace = _int(metadata.get("deletionGracePeriodSeconds"), 0)
+    return ends - timedelta(seconds=max(grace, 0))
 
 
 def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:

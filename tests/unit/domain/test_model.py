@@ -103,7 +103,8 @@ def test_init_containers_come_first_and_are_marked(
 
 def test_deletion_timestamp_is_used_unless_given(make_pod: Factory) -> None:
     raw = make_pod(deletion="2026-03-01T11:00:00Z")
-    assert pod_snapshot(raw).deleted_at == datetime(2026, 3, 1, 11, tzinfo=UTC)
+    # The fixture's grace period is 30 s: deletion was asked for 30 s before the timestamp.
+    assert pod_snapshot(raw).deleted_at == datetime(2026, 3, 1, 10, 59, 30, tzinfo=UTC)
     given = datetime(2026, 3, 1, 12, tzinfo=UTC)
     assert pod_snapshot(raw, deleted_at=given).deleted_at == given
 
@@ -198,3 +199,23 @@ def test_snapshots_can_be_kept_in_sets(make_pod: Factory, make_deployment: Facto
     assert len(pods) == 2
     deployments = {deployment_snapshot(make_deployment()), deployment_snapshot(make_deployment())}
     assert len(deployments) == 1
+
+
+def test_deletion_time_is_when_deletion_was_asked_not_the_end_of_the_grace_period() -> None:
+    from cortex_events.domain.model import pod_snapshot
+
+    snapshot = pod_snapshot(
+        {
+            "metadata": {
+                "name": "web-1",
+                "namespace": "shop",
+                "uid": "u1",
+                "creationTimestamp": "2026-11-26T07:00:00Z",
+                "deletionTimestamp": "2026-11-26T07:10:30Z",
+                "deletionGracePeriodSeconds": 30,
+            },
+            "status": {"phase": "Running"},
+        }
+    )
+    assert snapshot.deleted_at is not None
+    assert snapshot.deleted_at.isoformat() == "2026-11-26T07:10:00+00:00"

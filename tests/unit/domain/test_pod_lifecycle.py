@@ -103,7 +103,8 @@ def test_deleted_pod_keeps_final_state_and_adds_deletion(make_pod: Factory) -> N
     assert not deleted.updatable
     assert deleted.title == "Pod web-5d8f7c9b4-x2k9p deleted"
     assert deleted.description == "Deleted while ready on sim-node-1"
-    assert deleted.timestamp == datetime(2026, 3, 1, 11, 30, tzinfo=UTC)
+    # deletionTimestamp minus the 30 s grace period: when the deletion was asked for.
+    assert deleted.timestamp == datetime(2026, 3, 1, 11, 29, 30, tzinfo=UTC)
 
 
 def test_oom_kill_has_one_key_before_and_after_the_restart(
