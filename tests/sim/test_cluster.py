@@ -211,10 +211,7 @@ def test_unready_rollout_exceeds_its_progress_deadline(core: Any, apps: Any) -> 
     assert conditions(dep)["Available"] == ("True", "MinimumReplicasAvailable")
     assert len(ready_pods(core, "web")) == 2  # the old pods keep serving
     assert stuck
-    assert stuck[0].status.container_statuses[0].state.waiting.reason in (
-        "ErrImagePull",
-        "ImagePullBackOff",
-    )
+    assert stuck[0].status.container_statuses[0].state.waiting.reason == "ImagePullBackOff"
 
 
 def test_scale_up_down_and_delete(core: Any, apps: Any) -> None:

@@ -380,8 +380,8 @@ class SimulatedCluster:
             image = (pod["spec"]["containers"] or [{}])[0].get("image", "")
             waiting = {
                 "waiting": {
-                    "reason": "ErrImagePull",
-                    "message": f'failed to pull image "{image}": not found',
+                    "reason": "ImagePullBackOff",
+                    "message": f'Back-off pulling image "{image}"',
                 }
             }
             self._set_status(
@@ -391,7 +391,6 @@ class SimulatedCluster:
                     "containerStatuses": self._containers(pod, ready=False, state=waiting),
                 },
             )
-            self._schedule(self.timings.restart, "backoff", pod)
             return
         running = {"running": {"startedAt": _now()}}
         self._set_status(
@@ -404,21 +403,6 @@ class SimulatedCluster:
         )
         if behavior != "Running":
             self._schedule(self.timings.crash, "crash", pod)
-
-    def _pod_backoff(self, pod: Mapping[str, Any], behavior: str) -> None:
-        image = (pod["spec"]["containers"] or [{}])[0].get("image", "")
-        waiting = {
-            "waiting": {
-                "reason": "ImagePullBackOff",
-                "message": f'Back-off pulling image "{image}"',
-            }
-        }
-        self._set_status(
-            pod,
-            {
-                "containerStatuses": self._containers(pod, ready=False, state=waiting),
-            },
-        )
 
     def _terminated(self, pod: Mapping[str, Any], reason: str, code: int) -> dict[str, Any]:
         now = _now()
