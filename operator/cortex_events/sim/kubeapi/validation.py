@@ -16,6 +16,7 @@ from typing import Any
 
 from .errors import invalid
 from .resources import ResourceType
+from .selectors import label_selector_matches
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -162,8 +163,6 @@ def _pod_spec_defaults(spec: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _check_selector(spec: dict[str, Any], labels: Mapping[str, str]) -> list[tuple[str, str]]:
-    from .selectors import label_selector_matches
-
     selector = spec.get("selector")
     if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
         return [("spec.selector", "Required value")]
