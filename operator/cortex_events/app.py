@@ -29,10 +29,11 @@ from cortex_events.entity_controller import (
 )
 from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
 from cortex_events.health import HealthServer
-from cortex_events.kube import StatusWriter
+from cortex_events.kube import StatusWriter, WorkloadReader
 from cortex_events.observability import Metrics, OperatorListener
 from cortex_events.recorder import Recorder
 from cortex_events.settings import Settings
+from cortex_events.sweep import DowntimeSweep
 
 logger = logging.getLogger("cortex_events.app")
 
@@ -99,6 +100,7 @@ class OperatorApp:
         self.status_writer = status_writer
         self._entity_bodies: dict[str, kopf.RawBody] = {}
         self._background: asyncio.Task[None] | None = None
+        self.sweep: DowntimeSweep | None = None
         self._last_retention = -float("inf")
         self.health = HealthServer(self)
 
@@ -120,6 +122,8 @@ class OperatorApp:
         return build_status(self.entities.facts(body, parsed), body.get("status"))
 
     def start_background(self) -> None:
+        """Start the status/sweep loop once. Called from handlers, so that the loop runs in
+        kopf's context and can post Kubernetes Events."""
         if self._background is None:
             self._background = asyncio.get_running_loop().create_task(
                 self._status_loop(), name="cortex-entity-status"
@@ -139,6 +143,11 @@ class OperatorApp:
                 await self.refresh_entities()
             except Exception:
                 logger.exception("Refreshing CortexEntity status failed; will retry")
+            if self.sweep is not None:
+                try:
+                    await self.sweep.run()
+                except Exception:
+                    logger.exception("Looking for deletions missed while down failed")
 
     async def refresh_entities(self, *, retention: bool | None = None) -> None:
         """Write each CortexEntity's status if it changed, post its activity, run retention."""
@@ -194,6 +203,13 @@ class OperatorApp:
         settings = self.settings
         if self.status_writer is None:
             self.status_writer = await StatusWriter.create()
+        self.sweep = DowntimeSweep(
+            self.delivery,
+            self.recorder,
+            WorkloadReader(self.status_writer.api_client),
+            cluster=settings.cluster_name,
+            delay=settings.sweep_delay,
+        )
         await self.health.start(settings.health_port, settings.metrics_port)
         delivery_task = asyncio.get_running_loop().create_task(
             self.delivery.run(), name="cortex-delivery"

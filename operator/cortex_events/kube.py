@@ -51,11 +51,35 @@ def check_cluster(timeout: float = 10.0) -> str | None:
     return None
 
 
+class WorkloadReader:
+    """Looks workloads up by name (``get`` only), for the downtime sweep."""
+
+    def __init__(self, api_client: Any) -> None:
+        self._core = client.CoreV1Api(api_client)
+        self._apps = client.AppsV1Api(api_client)
+
+    async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
+        try:
+            if kind == "Pod":
+                metadata = (
+                    await asyncio.to_thread(self._core.read_namespaced_pod, name, namespace)
+                ).metadata
+            else:
+                metadata = (
+                    await asyncio.to_thread(self._apps.read_namespaced_deployment, name, namespace)
+                ).metadata
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return None if metadata is None else metadata.uid
+
+
 class StatusWriter:
     """Patches the ``status`` subresource of custom objects."""
 
     def __init__(self, api_client: Any) -> None:
-        self._api_client = api_client
+        self.api_client = api_client
         self._objects = client.CustomObjectsApi(api_client)
 
     @classmethod
@@ -88,4 +112,4 @@ class StatusWriter:
             )
 
     def close(self) -> None:
-        self._api_client.close()
+        self.api_client.close()

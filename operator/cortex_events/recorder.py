@@ -186,6 +186,21 @@ class Recorder:
 
     # -- status support ----------------------------------------------------------------------
 
+    def knows(self, uid: str) -> bool:
+        """Whether a Pod or Deployment with this uid is currently in the cluster, as watched."""
+        return uid in self.pods or any(d.ref.uid == uid for d in self.deployments.values())
+
+    def allows(self, entity_keys: tuple[str, ...], event_type: str) -> bool:
+        """Whether an event of this type may go to a target mapped by these CortexEntities."""
+        if not entity_keys:
+            return True  # mapped by annotation: every type
+        for key in entity_keys:
+            namespace, _, name = key.partition("/")
+            spec = self.entities.get(namespace, {}).get(name)
+            if spec is not None and event_type in spec.event_types:
+                return True
+        return False
+
     def matched_workloads(self) -> dict[str, int]:
         """Entity key -> how many workloads it currently maps."""
         counts: dict[str, int] = defaultdict(int)
@@ -246,7 +261,7 @@ class Recorder:
         )
         if not await self._admit(pod.ref.uid, "Pod", resolution, first=previous is None):
             return
-        await self._submit(resolution, pod_events(previous, pod, now=_now()), pod.ref.uid)
+        await self._submit(resolution, pod_events(previous, pod, now=_now()))
 
     async def _evaluate_deployment(
         self, previous: DeploymentSnapshot | None, deployment: DeploymentSnapshot
@@ -265,7 +280,7 @@ class Recorder:
             rollout_started=self._rollout_started(deployment),
             recorded_replicas=recorded,
         )
-        await self._submit(resolution, intents, ref.uid)
+        await self._submit(resolution, intents)
 
     async def _admit(self, uid: str, kind: str, resolution: Resolution, *, first: bool) -> bool:
         entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
@@ -281,7 +296,7 @@ class Recorder:
                 self._skips.skipped(kind, "disabled" if resolution.disabled else "unmapped")
         return False
 
-    async def _submit(self, resolution: Resolution, intents: list[EventIntent], uid: str) -> None:
+    async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
         now = _now()
         for target in resolution.targets:
             retention = self._retention(target.entities)
@@ -298,7 +313,6 @@ class Recorder:
                         body=body,
                         updatable=intent.updatable,
                         entities=target.entities,
-                        subject_uid=uid,
                     )
                 )
 

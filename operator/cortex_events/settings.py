@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     retention_interval: float = Field(default=600.0, gt=0)
     """Seconds between retention passes over CortexEntity objects that set ``retention``."""
 
+    sweep_delay: float = Field(default=60.0, ge=0)
+    """Seconds after start before deletions missed while down are looked for."""
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:

@@ -58,6 +58,7 @@ def operator_env(kube: ServerThread, cortex: FakeCortex, tmp_path: Path) -> dict
         CORTEX_BASE_URL=cortex.base_url,
         CORTEX_CLUSTER_NAME=CLUSTER,
         CORTEX_STATUS_INTERVAL="0.5",
+        CORTEX_SWEEP_DELAY="1",
         CORTEX_DRAIN_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
     )

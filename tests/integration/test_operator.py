@@ -209,6 +209,7 @@ def test_restart_records_nothing_twice_and_what_happened_while_down(
 ) -> None:
     start(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
+    kubectl.create(workloads.pod("doomed", namespace=NS, tag="shop-web"))
     wait_for(lambda: ready_pods(kubectl, "web-") == 2, what="2 ready web pods")
     wait_for(
         lambda: (
@@ -217,7 +218,7 @@ def test_restart_records_nothing_twice_and_what_happened_while_down(
                 for e in events(cortex, "shop-web", "POD_CREATION")
                 if (e.custom_data or {}).get("ready") is True
             )
-            == 2
+            == 3
         ),
         what="ready pods recorded",
     )
@@ -225,7 +226,9 @@ def test_restart_records_nothing_twice_and_what_happened_while_down(
     before = len(cortex.state.requests)
 
     created = kubectl.create(workloads.pod("while-down", namespace=NS, tag="shop-web"))
+    kubectl.delete("Pod", "doomed", NS)
     wait_for(lambda: ready_pods(kubectl, "while-down") == 1, what="the pod made while down")
+    wait_for(lambda: not kubectl.exists("Pod", "doomed", NS), what="the pod deleted while down")
 
     start(operator, kube)
     wait_for(
@@ -243,12 +246,19 @@ def test_restart_records_nothing_twice_and_what_happened_while_down(
     assert late.timestamp == datetime.fromisoformat(
         created["metadata"]["creationTimestamp"].replace("Z", "+00:00")
     ), "the event carries the pod's real creation time"
+    wait_for(
+        lambda: any(
+            (e.custom_data or {}).get("name") == "doomed"
+            for e in events(cortex, "shop-web", "POD_DELETION")
+        ),
+        what="the POD_DELETION of the pod deleted during the downtime",
+    )
     wait_for(lambda: operator_settled(cortex), what="Cortex to stay quiet")
     assert_once_per_key(cortex)
     after = cortex.state.requests[before:]
     posts = [r for r in after if r.method == "POST"]
     lists = [r for r in after if r.method == "GET"]
-    assert len(posts) == 1, f"only the new pod is posted after the restart: {posts}"
+    assert len(posts) == 2, f"only what changed while down is posted after the restart: {posts}"
     assert len(lists) <= 3, "the ledger is rebuilt with a bounded number of list calls"
 
 

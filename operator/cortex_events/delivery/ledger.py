@@ -15,6 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cortex_events.cortex.models import CustomEvent
+
+CREATION_TYPES = frozenset({"POD_CREATION", "DEPLOYMENT_CREATION"})
+
 
 @dataclass(slots=True)
 class LedgerEntry:
@@ -26,6 +30,32 @@ class LedgerEntry:
     fingerprint: str
     entities: tuple[str, ...]
     subject_uid: str
+    # "Kind/namespace/name", kept for creation events only: what the downtime sweep checks.
+    subject: str = ""
+
+    @classmethod
+    def of(
+        cls, event: CustomEvent, fingerprint: str, entities: tuple[str, ...] | None = None
+    ) -> LedgerEntry:
+        """The entry for an event Cortex holds; ``entities`` defaults to its customData's."""
+        data = event.custom_data
+        if entities is None:
+            listed = data.get("cortexEntities")
+            entities = (
+                tuple(e for e in listed if isinstance(e, str)) if isinstance(listed, list) else ()
+            )
+        subject = ""
+        if event.type in CREATION_TYPES:
+            subject = f"{data.get('kind', '')}/{data.get('namespace', '')}/{data.get('name', '')}"
+        return cls(
+            uuid=event.uuid,
+            type=event.type,
+            timestamp=event.timestamp,
+            fingerprint=fingerprint,
+            entities=entities,
+            subject_uid=str(data.get("uid", "")),
+            subject=subject,
+        )
 
 
 class TagState(enum.Enum):

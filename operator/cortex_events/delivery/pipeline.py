@@ -80,7 +80,6 @@ class Outgoing:
     body: EventBody
     updatable: bool
     entities: tuple[str, ...]
-    subject_uid: str
     seen_at: float = field(default_factory=time.monotonic)
 
 
@@ -355,7 +354,7 @@ class Delivery:
             if error.request_sent:
                 ledger.uncertain.add(item.key)
             raise
-        self._remember(ledger, item.key, event, fingerprint, item.entities, item.subject_uid)
+        self._remember(ledger, item.key, event, fingerprint, item.entities)
 
     async def _update(
         self, ledger: TagLedger, item: Outgoing, entry: LedgerEntry, fingerprint: str
@@ -367,7 +366,7 @@ class Delivery:
             # Deleted in Cortex behind our back (by hand, or retention): record it anew.
             ledger.forget(entry.uuid)
             event = await self._api.create_event(item.tag, request)
-        self._remember(ledger, item.key, event, fingerprint, item.entities, item.subject_uid)
+        self._remember(ledger, item.key, event, fingerprint, item.entities)
 
     def _remember(
         self,
@@ -376,20 +375,10 @@ class Delivery:
         event: CustomEvent,
         fingerprint: str,
         entities: tuple[str, ...],
-        subject_uid: str,
     ) -> None:
-        ledger.record(
-            key,
-            LedgerEntry(
-                uuid=event.uuid,
-                type=event.type,
-                timestamp=event.timestamp,
-                fingerprint=fingerprint,
-                entities=entities,
-                subject_uid=subject_uid,
-            ),
-        )
-        self.ledger.note_replicas(subject_uid, event.timestamp, event.custom_data)
+        entry = LedgerEntry.of(event, fingerprint, entities)
+        ledger.record(key, entry)
+        self.ledger.note_replicas(entry.subject_uid, event.timestamp, event.custom_data)
 
     async def _settle_uncertain(self, ledger: TagLedger, item: Outgoing) -> None:
         """A create whose answer was lost: look for the event before creating it again."""
@@ -402,9 +391,7 @@ class Delivery:
                     event.custom_data, cluster=self._cluster
                 ):
                     fingerprint = body_fingerprint(body_of(event))
-                    self._remember(
-                        ledger, item.key, event, fingerprint, item.entities, item.subject_uid
-                    )
+                    self._remember(ledger, item.key, event, fingerprint, item.entities)
                     return
         except CortexError as error:
             self._failed_temporarily(error)
@@ -458,18 +445,8 @@ class Delivery:
             key = data.get("eventKey")
             if not isinstance(key, str) or not is_owned(data, cluster=self._cluster):
                 continue
-            entities = data.get("cortexEntities")
-            entries[key] = LedgerEntry(
-                uuid=event.uuid,
-                type=event.type,
-                timestamp=event.timestamp,
-                fingerprint=body_fingerprint(body_of(event)),
-                entities=tuple(e for e in entities if isinstance(e, str))
-                if isinstance(entities, list)
-                else (),
-                subject_uid=str(data.get("uid", "")),
-            )
-            self.ledger.note_replicas(str(data.get("uid", "")), event.timestamp, data)
+            entry = entries[key] = LedgerEntry.of(event, body_fingerprint(body_of(event)))
+            self.ledger.note_replicas(entry.subject_uid, event.timestamp, data)
         ledger.entries = entries
         ledger.state = TagState.LOADED
         ledger.not_found_since = None

@@ -35,14 +35,17 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
 
     @kopf.on.event("v1", "pods", registry=registry, id="pods")
     async def pod_event(event: kopf.RawEvent, **_: Any) -> None:
+        app.start_background()
         await app.recorder.pod_changed(event["object"], event.get("type"))
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry, id="replicasets")
     async def replicaset_event(event: kopf.RawEvent, **_: Any) -> None:
+        app.start_background()
         await app.recorder.replicaset_changed(event["object"], event.get("type"))
 
     @kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployments")
     async def deployment_event(event: kopf.RawEvent, **_: Any) -> None:
+        app.start_background()
         await app.recorder.deployment_changed(event["object"], event.get("type"))
 
     @kopf.on.resume(*CXE, registry=registry, id="entity-resume")
@@ -83,9 +86,8 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
 
     @kopf.on.event(*CXE, registry=registry, id="entities")
     async def entity_event(event: kopf.RawEvent, **_: Any) -> None:
-        app.entity_seen(event["object"], event.get("type"))
-        # Started from a handler so that it can post Kubernetes Events (kopf's context).
         app.start_background()
+        app.entity_seen(event["object"], event.get("type"))
 
     @kopf.on.cleanup(registry=registry, id="stop-background")
     async def stop_background(**_: Any) -> None:

@@ -146,9 +146,7 @@ def outgoing(
             "cortexEntities": ["shop/web"],
         },
     )
-    return Outgoing(
-        tag=tag, key=key, body=body, updatable=updatable, entities=("shop/web",), subject_uid="u1"
-    )
+    return Outgoing(tag=tag, key=key, body=body, updatable=updatable, entities=("shop/web",))
 
 
 @pytest.fixture(autouse=True)
