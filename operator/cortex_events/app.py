@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
+from kubernetes import client
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.delivery.dryrun import DryRunCortex
@@ -191,6 +192,26 @@ class OperatorApp:
                 namespace, name = key.split("/", 1)
                 await self.status_writer.patch_status(CXE, namespace, name, status)
 
+    async def _probe_api(self) -> None:
+        """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
+        assert self.status_writer is not None
+        version = client.VersionApi(self.status_writer.api_client)
+        interval = min(30.0, self.settings.wedged_after / 3)
+        failing = False
+        while True:
+            try:
+                await asyncio.to_thread(version.get_code, _request_timeout=interval)
+            except Exception as error:
+                if not failing:
+                    logger.warning("The Kubernetes API is not answering: %s", type(error).__name__)
+                failing = True
+            else:
+                if failing:
+                    logger.info("The Kubernetes API answers again")
+                failing = False
+                self.health.api_answered = time.monotonic()
+            await asyncio.sleep(interval)
+
     # -- running -----------------------------------------------------------------------------
 
     async def run(
@@ -214,7 +235,10 @@ class OperatorApp:
         delivery_task = asyncio.get_running_loop().create_task(
             self.delivery.run(), name="cortex-delivery"
         )
-        self.health.watch_tasks(delivery=delivery_task)
+        probe_task = asyncio.get_running_loop().create_task(
+            self._probe_api(), name="kubernetes-api-probe"
+        )
+        self.health.watch_tasks(delivery=delivery_task, probe=probe_task)
         logger.info(
             "Starting: cluster %r, %s, Cortex at %s, %g requests/minute%s",
             settings.cluster_name,
@@ -238,9 +262,10 @@ class OperatorApp:
             )
         finally:
             await self.delivery.drain(settings.drain_timeout)
-            delivery_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await delivery_task
+            for task in (delivery_task, probe_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.health.stop()
             if self._client is not None:
                 await self._client.aclose()

@@ -13,26 +13,31 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 if TYPE_CHECKING:
     from cortex_events.app import OperatorApp
 
-# Delivery that has work but made no progress for this long (outside a pause for a Cortex
-# outage, which the delivery loop itself bounds) is considered wedged.
-STUCK_AFTER_SECONDS = 300.0
-
 
 class HealthServer:
     def __init__(self, app: OperatorApp) -> None:
         self._app = app
         self._runners: list[web.AppRunner] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.api_answered = time.monotonic()
 
     def watch_tasks(self, **tasks: asyncio.Task[None]) -> None:
         self._tasks.update(tasks)
 
     def problems(self) -> list[str]:
         """Why the operator is not healthy; empty when it is."""
+        limit = self._app.settings.wedged_after
+        now = time.monotonic()
         found = [f"{name} loop has stopped" for name, task in self._tasks.items() if task.done()]
+        silent_for = now - self.api_answered
+        if silent_for > limit:
+            found.append(
+                f"the Kubernetes API has not answered for {silent_for:.0f}s "
+                "(watch streams cannot be alive)"
+            )
         delivery = self._app.delivery
-        idle_for = time.monotonic() - delivery.last_progress
-        if delivery.depth and idle_for > STUCK_AFTER_SECONDS and not delivery.paused:
+        idle_for = now - delivery.last_progress
+        if delivery.depth and idle_for > limit and not delivery.paused:
             found.append(
                 f"delivery made no progress for {idle_for:.0f}s with {delivery.depth} queued"
             )

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     retention_interval: float = Field(default=600.0, gt=0)
     """Seconds between retention passes over CortexEntity objects that set ``retention``."""
 
+    wedged_after: float = Field(default=300.0, gt=0)
+    """Seconds the Kubernetes API may stay unanswered, or delivery stay without progress while
+    events wait, before ``/healthz`` fails and the kubelet restarts the operator."""
+
     sweep_delay: float = Field(default=60.0, ge=0)
     """Seconds after start before deletions missed while down are looked for."""
 

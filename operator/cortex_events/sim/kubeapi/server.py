@@ -136,6 +136,9 @@ class KubeApiServer:
         self.requests: collections.deque[RecordedRequest] = collections.deque(
             maxlen=max_recorded_requests
         )
+        # (verb, group, resource) that access reviews answer "not allowed" for; the server
+        # itself enforces no RBAC.
+        self.denied: set[tuple[str, str, str]] = set()
         self.url = ""
         self._runner: web.AppRunner | None = None
         if crds is None:
@@ -301,6 +304,9 @@ class KubeApiServer:
         record.update(group=group, version=version)
         if not rest:
             return _json(self._resource_list(group, version))
+        if (group, rest, method) == ("authorization.k8s.io", ["selfsubjectaccessreviews"], "POST"):
+            record.update(verb="create", resource="selfsubjectaccessreviews")
+            return _json(self._access_review(await self._body(request)), 201)
         watch_path = rest[0] == "watch"
         if watch_path:
             rest = rest[1:]
@@ -411,6 +417,22 @@ class KubeApiServer:
         if rtype.namespaced and name is not None and namespace is None:
             raise KubeApiError(404, "the server could not find the requested resource")
         return _Target(group, version, rtype, namespace, name, rest[2] if len(rest) > 2 else None)
+
+    def _access_review(self, review: Any) -> dict[str, Any]:
+        """Answers "can I?": yes, unless the (verb, group, resource) is in ``self.denied``."""
+        spec = (review or {}).get("spec") or {}
+        attributes = spec.get("resourceAttributes") or {}
+        resource = str(attributes.get("resource") or "")
+        if attributes.get("subresource"):
+            resource += f"/{attributes['subresource']}"
+        asked = (str(attributes.get("verb")), str(attributes.get("group") or ""), resource)
+        allowed = asked not in self.denied
+        return {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": spec,
+            "status": {"allowed": allowed, **({} if allowed else {"reason": "denied by the test"})},
+        }
 
     async def _body(self, request: web.Request, *, optional: bool = False) -> Any:
         raw = await request.read()

@@ -1,0 +1,298 @@
+"""Running it: metrics, liveness, logs, dry run, ``check``, the demo, and RBAC coverage."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cortex_events.sim import workloads
+from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events.sim.harness import OperatorProcess, wait_for
+from cortex_events.sim.kubeapi.server import ServerThread
+from cortex_events.sim.kubectl import Kubectl
+
+pytestmark = pytest.mark.integration
+
+NS = "shop"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(operator: OperatorProcess, kube: ServerThread, *args: str) -> None:
+    operator.start(*args)
+    wanted = {"pods", "replicasets", "deployments", "cortexentities"}
+    wait_for(
+        lambda: (
+            wanted
+            <= {r.resource for r in kube.requests if r.user == "operator" and r.verb == "list"}
+        ),
+        what="the operator to list what it watches",
+    )
+    time.sleep(0.3)
+
+
+def fetch(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def failing(operator: OperatorProcess) -> tuple[int, str] | None:
+    """The /healthz answer when it is a failure, else None."""
+    status, body = fetch(operator.health_port, "/healthz")
+    return (status, body) if status == 500 else None
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(r"^([a-z_]+)(?:\{(.*)\})? ([0-9.eE+-]+)$", line)
+        if not match or match.group(1) != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(3))
+    return total
+
+
+def test_metrics_count_what_cortex_received(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    start(operator, kube)
+    kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
+    kubectl.create(workloads.pod("worker", namespace=NS, tag="jobs", behavior="OOMKilled"))
+    wait_for(
+        lambda: any(e.type == "POD_FAILURE" for e in cortex.state.events("jobs")),
+        what="the OOMKilled event",
+    )
+    wait_for(
+        lambda: sum(1 for e in cortex.state.events("shop-web") if e.type == "POD_CREATION") == 2,
+        what="web's pods",
+    )
+    time.sleep(2)  # let the last updates land
+    _, text = fetch(operator.metrics_port, "/metrics")
+    received = cortex.state.requests
+    posts = sum(1 for r in received if r.method == "POST" and r.status == 200)
+    puts = sum(1 for r in received if r.method == "PUT" and r.status == 200)
+    assert posts == len(cortex.state.events()) > 0
+    assert metric(text, "cortex_events_sent_total", result="created") == posts
+    assert metric(text, "cortex_events_sent_total", result="updated") == puts
+    assert metric(text, "cortex_events_sent_total", type="POD_FAILURE") == 1
+    assert metric(text, "cortex_api_requests_total", method="POST", code="200") == posts
+    assert metric(text, "cortex_api_requests_total", method="PUT", code="200") == puts
+    gets = sum(1 for r in received if r.method == "GET")
+    assert metric(text, "cortex_api_requests_total", method="GET") == gets
+    assert metric(text, "cortex_events_queue_depth") == 0
+    assert metric(text, "cortex_events_delivery_latency_seconds_count") == posts + puts
+    assert "cortex_api_rate_limit_wait_seconds_count" in text
+    assert "cortex_events_dropped_total" in text or "cortex_events_dropped" in text
+
+
+def test_liveness_fails_when_the_kubernetes_api_stops_answering(
+    kube: ServerThread, operator: OperatorProcess
+) -> None:
+    operator.env["CORTEX_WEDGED_AFTER"] = "2"
+    start(operator, kube)
+    wait_for(lambda: fetch(operator.health_port, "/healthz")[0] == 200, what="healthy")
+    kube.run(kube.server.stop())
+    status, body = wait_for(lambda: failing(operator), timeout=20, what="/healthz to fail")
+    assert status == 500
+    assert "Kubernetes API has not answered" in json.loads(body)["problems"][0]
+
+
+def test_liveness_fails_when_delivery_is_stuck(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    operator.env["CORTEX_WEDGED_AFTER"] = "2"
+    start(operator, kube)
+    assert fetch(operator.health_port, "/healthz")[0] == 200
+    cortex.faults.delay_next(1, seconds=12)  # the ledger load hangs; nothing moves
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
+    _, body = wait_for(lambda: failing(operator), timeout=15, what="/healthz to fail")
+    assert "delivery made no progress" in body
+    wait_for(lambda: cortex.state.events("jobs"), timeout=30, what="the event once Cortex answers")
+    wait_for(lambda: fetch(operator.health_port, "/healthz")[0] == 200, what="healthy again")
+
+
+def test_text_logs_at_the_chosen_level(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    operator.env["CORTEX_LOG_FORMAT"] = "text"
+    operator.process = subprocess.Popen(
+        [sys.executable, "-m", "cortex_events", "run", "--log-format", "text"],
+        env=operator.env,
+        stdout=operator.log_path.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    wait_for(
+        lambda: (
+            "pods"
+            in {r.resource for r in kube.requests if r.user == "operator" and r.verb == "list"}
+        ),
+        what="the operator to start",
+    )
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
+    wait_for(lambda: cortex.state.events("jobs"), what="an event")
+    operator.stop()
+    lines = operator.log_text().splitlines()
+    recorded = [line for line in lines if "Recorded POD_CREATION" in line]
+    assert recorded, lines
+    assert not recorded[0].startswith("{")
+    assert " INFO " in recorded[0]
+
+
+def test_dry_run_needs_no_key_and_sends_nothing(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    del operator.env["CORTEX_API_KEY"]
+    start(operator, kube, "--dry-run")
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
+    wait_for(lambda: "Dry run: would create" in operator.log_text(), what="the dry-run log line")
+    operator.stop()
+    (line,) = [entry for entry in operator.logs() if "would create" in entry["message"]]
+    body = json.loads(line["message"].split(": ", 2)[2])
+    assert body["type"] == "POD_CREATION"
+    assert body["customData"]["name"] == "web-1"
+    assert cortex.state.requests == []
+
+
+def test_check_reports_each_problem_in_a_table(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator_env: dict[str, str]
+) -> None:
+    cortex.state.entities = {"payments-api"}
+    kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
+    kubectl.create(workloads.cortex_entity("bad", "no-such-entity", namespace=NS))
+    kube.server.denied.add(("watch", "apps", "deployments"))
+    result = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "check"],
+        env=operator_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    assert " ok " in rows["Kubernetes API"]
+    assert " ok " in rows["Cortex API key"]
+    assert " ok " in rows[f"CortexEntity {NS}/good"]
+    assert "FAIL" in rows[f"CortexEntity {NS}/bad"]
+    assert "no-such-entity" in rows[f"CortexEntity {NS}/bad"]
+    assert "FAIL" in rows["RBAC deployments"]
+    assert "missing: watch" in rows["RBAC deployments"]
+    assert " ok " in rows["RBAC pods"]
+
+
+def test_check_with_a_wrong_key(
+    kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
+) -> None:
+    env = dict(operator_env, CORTEX_API_KEY="not-the-right-key")
+    result = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert re.search(r"Cortex API key\s+FAIL\s+refused", result.stdout), result.stdout
+    assert "not-the-right-key" not in result.stdout + result.stderr
+
+
+def _rbac_rules() -> list[dict[str, Any]]:
+    for path in sorted((ROOT / "manifests").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc.get("kind") == "ClusterRole":
+                rules: list[dict[str, Any]] = doc["rules"]
+                return rules
+    raise AssertionError("no ClusterRole in manifests/")
+
+
+def _covered(rules: list[dict[str, Any]], verb: str, group: str, resource: str) -> bool:
+    return any(
+        verb in rule.get("verbs", [])
+        and group in rule.get("apiGroups", [])
+        and resource in rule.get("resources", [])
+        for rule in rules
+    )
+
+
+def test_rbac_covers_every_call_the_operator_made(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    """Runs every feature once, then checks each recorded call against the shipped RBAC."""
+    start(operator, kube)
+    kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=1))
+    # Keeps the tag in use after web is gone, so the restart loads its ledger and sweeps it.
+    kubectl.create(workloads.pod("keeper", namespace=NS, tag="shop-web"))
+    kubectl.create(
+        workloads.cortex_entity(
+            "payments",
+            "payments-api",
+            namespace=NS,
+            match_labels={"app": "web"},
+            retention="24h",
+            cleanup_on_delete=True,
+        )
+    )
+    wait_for(lambda: cortex.state.events("payments-api"), what="events via the entity")
+    wait_for(
+        lambda: "Recorded" in {e.get("reason") for e in kubectl.list("Event", NS)},
+        what="a Kubernetes Event",
+    )
+    kubectl.delete("CortexEntity", "payments", NS)
+    wait_for(lambda: not kubectl.exists("CortexEntity", "payments", NS), what="cleanup")
+    operator.stop()
+    kubectl.delete("Deployment", "web", NS)  # while down: the restart's sweep looks it up
+    wait_for(lambda: len(kubectl.list("Pod", NS)) == 1, what="web's pods gone")
+    start(operator, kube)
+    wait_for(
+        lambda: any(e.type == "DEPLOYMENT_DELETION" for e in cortex.state.events("shop-web")),
+        what="the deletion noticed after the restart",
+    )
+    calls = {
+        (r.verb, r.group or "", r.resource + (f"/{r.subresource}" if r.subresource else ""))
+        for r in kube.requests
+        if r.user == "operator" and r.resource
+    }
+    rules = _rbac_rules()
+    uncovered = sorted(call for call in calls if not _covered(rules, *call))
+    assert uncovered == [], f"calls the shipped ClusterRole does not allow: {uncovered}"
+    workload_verbs = {verb for verb, _, resource in calls if resource in {"pods", "deployments"}}
+    assert workload_verbs <= {"get", "list", "watch"}
+
+
+def test_demo_runs_to_completion() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for kind in (
+        "POD_CREATION",
+        "POD_FAILURE",
+        "POD_DELETION",
+        "DEPLOYMENT_CREATION",
+        "DEPLOYMENT_ROLLOUT",
+        "DEPLOYMENT_SCALE",
+        "DEPLOYMENT_DELETION",
+    ):
+        assert kind in result.stdout
+    assert "0 duplicates" in result.stdout
+    assert "Traceback" not in result.stderr
