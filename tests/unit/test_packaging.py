@@ -1,0 +1,46 @@
+"""What a plain ``pip install`` gets: the package, its CRD and its command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_wheel_carries_the_crd_the_types_marker_and_the_command(tmp_path: Path) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    (wheel,) = tmp_path.glob("cortex_events_operator-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        packaged_crd = archive.read("cortex_events/crds/cortexentities.cortex.io.yaml")
+        entry_points = next(
+            archive.read(name).decode() for name in names if name.endswith("entry_points.txt")
+        )
+    assert "cortex_events/py.typed" in names
+    assert "cortex_events/sim/demo.py" in names
+    assert not any(name.startswith(("operator/", "tests/")) for name in names)
+    source_crd = (ROOT / "crds" / "cortexentities.cortex.io.yaml").read_bytes()
+    assert packaged_crd == source_crd
+    assert "cortex-events = cortex_events.cli:main" in entry_points
+    assert yaml.safe_load(packaged_crd)["spec"]["names"]["shortNames"] == ["cxe"]
