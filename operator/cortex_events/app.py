@@ -239,6 +239,9 @@ class OperatorApp:
             self._probe_api(), name="kubernetes-api-probe"
         )
         self.health.watch_tasks(delivery=delivery_task, probe=probe_task)
+        # Let those tasks spawn their workers now: kopf cancels, on exit, every task created
+        # after it started, and the delivery workers must outlive kopf to drain the queue.
+        await asyncio.sleep(0)
         logger.info(
             "Starting: cluster %r, %s, Cortex at %s, %g requests/minute%s",
             settings.cluster_name,

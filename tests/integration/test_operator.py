@@ -447,3 +447,22 @@ def test_api_key_never_reaches_the_logs(
     text = operator.log_text()
     assert "Recorded POD_CREATION" in text
     assert operator.env["CORTEX_API_KEY"] not in text
+
+
+def test_sigterm_delivers_what_is_queued_before_exiting(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    start(operator, kube)
+    kubectl.create(workloads.pod("first", namespace=NS, tag="jobs"))
+    wait_for(lambda: has(cortex, "jobs", "POD_CREATION"), what="the ledger loaded")
+    cortex.faults.delay_next(10, seconds=0.6, method="POST")  # Cortex is slow: a queue builds
+    names = [f"queued-{index}" for index in range(10)]
+    for name in names:
+        kubectl.create(workloads.pod(name, namespace=NS, tag="jobs"))
+    wait_for(
+        lambda: sum(1 for r in cortex.state.requests if r.method == "POST") >= 2,
+        what="delivery under way",
+    )
+    assert operator.stop(timeout=15) == 0
+    recorded = {(e.custom_data or {}).get("name") for e in events(cortex, "jobs", "POD_CREATION")}
+    assert set(names) <= recorded, "everything queued at SIGTERM was delivered before exit"
