@@ -321,11 +321,36 @@ def test_cortex_entity_maps_workloads_and_reports_status(
     condition = ready_condition(kubectl, "payments")
     assert condition is not None
     assert (condition["status"], condition["reason"]) == ("True", "Synced")
-    reasons = {e.get("reason") for e in kubectl.list("Event", NS)}
     wait_for(
         lambda: "Recorded" in {e.get("reason") for e in kubectl.list("Event", NS)},
-        what=f"a Recorded Kubernetes Event (have {reasons})",
+        what="a Recorded Kubernetes Event",
     )
+
+    # A burst of changes makes a few aggregated Kubernetes Events, not one per change.
+    for index in range(8):
+        kubectl.create(
+            workloads.pod(f"pay-burst-{index}", namespace=NS, labels={"app": "payments"})
+        )
+    wait_for(
+        lambda: status_of(kubectl, "payments").get("eventsRecorded") == 9,
+        what="the burst recorded",
+    )
+    wait_for(
+        lambda: recorded_in_events(kubectl) == 9, what="Kubernetes Events to account for all 9"
+    )
+    recorded = [e for e in kubectl.list("Event", NS) if e.get("reason") == "Recorded"]
+    assert len(recorded) < 9, "aggregated: fewer Kubernetes Events than recorded events"
+    assert any(int(e["message"].split()[1]) > 1 for e in recorded), "one Event tells several"
+    assert all(e["involvedObject"]["name"] == "payments" for e in recorded)
+
+
+def recorded_in_events(kubectl: Kubectl) -> int:
+    """Events recorded, as told by the CortexEntity's "Recorded N events" Kubernetes Events."""
+    total = 0
+    for event in kubectl.list("Event", NS):
+        if event.get("reason") == "Recorded":
+            total += int(str(event.get("message", "")).split()[1])
+    return total
 
 
 def test_invalid_entity_shows_the_bad_field_and_the_operator_keeps_going(
@@ -359,6 +384,9 @@ def test_entity_not_found_in_cortex(
     assert condition is not None
     assert condition["status"] == "False"
     assert "no-such-entity" in condition["message"]
+    warnings = [e for e in kubectl.list("Event", NS) if e.get("reason") == "EntityNotFound"]
+    assert warnings
+    assert warnings[0]["type"] == "Warning"
 
 
 def test_retention_deletes_only_old_events_the_operator_owns(
