@@ -29,6 +29,7 @@ from cortex_events.domain.lifecycle import EventIntent, deployment_events, pod_e
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
+    WorkloadRef,
     deployment_snapshot,
     pod_snapshot,
 )
@@ -259,7 +260,7 @@ class Recorder:
         resolution = self._resolve(
             "Pod", pod.ref.namespace, pod.ref.name, pod.labels, pod.annotations, owner
         )
-        if not await self._admit(pod.ref.uid, "Pod", resolution, first=previous is None):
+        if not await self._admit(pod.ref, resolution, first=previous is None):
             return
         await self._submit(resolution, pod_events(previous, pod, now=_now()))
 
@@ -270,7 +271,7 @@ class Recorder:
         resolution = self._resolve(
             "Deployment", ref.namespace, ref.name, deployment.labels, deployment.annotations, None
         )
-        if not await self._admit(ref.uid, "Deployment", resolution, first=previous is None):
+        if not await self._admit(ref, resolution, first=previous is None):
             return
         recorded = self._recorded_replicas(ref.uid) if self._recorded_replicas else None
         intents = deployment_events(
@@ -282,18 +283,20 @@ class Recorder:
         )
         await self._submit(resolution, intents)
 
-    async def _admit(self, uid: str, kind: str, resolution: Resolution, *, first: bool) -> bool:
+    async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
         entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
         if entity_keys:
-            self._matches[uid] = entity_keys
+            self._matches[ref.uid] = entity_keys
         else:
-            self._matches.pop(uid, None)
+            self._matches.pop(ref.uid, None)
         if resolution.targets and not resolution.disabled:
             return True
         if first:
-            logger.debug("No event for %s (uid %s): %s", kind, uid, resolution.reason)
+            logger.debug(
+                "No event for %s %s/%s: %s", ref.kind, ref.namespace, ref.name, resolution.reason
+            )
             if self._skips is not None:
-                self._skips.skipped(kind, "disabled" if resolution.disabled else "unmapped")
+                self._skips.skipped(ref.kind, "disabled" if resolution.disabled else "unmapped")
         return False
 
     async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
