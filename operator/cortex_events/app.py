@@ -25,6 +25,7 @@ from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
 from cortex_events.entity_controller import (
     EntityActivity,
     EntityController,
+    StatusSnapshot,
     build_status,
     summarize,
 )
@@ -118,9 +119,12 @@ class OperatorApp:
             self._entity_bodies[key] = body
 
     def entity_status(
-        self, body: Mapping[str, Any], parsed: EntitySpec | SpecError
+        self,
+        body: Mapping[str, Any],
+        parsed: EntitySpec | SpecError,
+        snapshot: StatusSnapshot | None = None,
     ) -> dict[str, Any]:
-        return build_status(self.entities.facts(body, parsed), body.get("status"))
+        return build_status(self.entities.facts(body, parsed, snapshot), body.get("status"))
 
     def start_background(self) -> None:
         """Start the status/sweep loop once. Called from handlers, so that the loop runs in
@@ -157,6 +161,7 @@ class OperatorApp:
             retention = now - self._last_retention >= self.settings.retention_interval
         if retention:
             self._last_retention = now
+        snapshot = self.entities.snapshot()
         for key, body in list(self._entity_bodies.items()):
             parsed = parse_entity(body)
             recorded, dropped = self.activity.take(key)
@@ -184,7 +189,7 @@ class OperatorApp:
                             reason="Retention",
                             message=f"Deleted {deleted} expired events",
                         )
-            status = self.entity_status(body, parsed)
+            status = self.entity_status(body, parsed, snapshot)
             current = body.get("status") or {}
             if self.status_writer is not None and any(
                 current.get(k) != v for k, v in status.items()

@@ -121,6 +121,14 @@ def summarize(counts: Counter[str]) -> str:
     return f"{total} event{'' if total == 1 else 's'} ({parts})"
 
 
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """Per CortexEntity key: (events recorded, newest event time), and workloads matched."""
+
+    recorded: dict[str, tuple[int, datetime | None]]
+    matched: dict[str, int]
+
+
 class EntityController:
     def __init__(
         self, api: CortexApi, delivery: Delivery, recorder: Recorder, *, cluster: str
@@ -129,7 +137,6 @@ class EntityController:
         self._delivery = delivery
         self._recorder = recorder
         self._cluster = cluster
-        self.cortex_error: CortexError | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -144,26 +151,35 @@ class EntityController:
             return None
         return found
 
-    def facts(self, body: Mapping[str, Any], parsed: EntitySpec | SpecError) -> EntityFacts:
+    def facts(
+        self,
+        body: Mapping[str, Any],
+        parsed: EntitySpec | SpecError,
+        snapshot: StatusSnapshot | None = None,
+    ) -> EntityFacts:
+        """What the status of this CortexEntity says; ``snapshot`` shares one pass over the
+        ledger and the workloads between many entities."""
+        snapshot = snapshot or self.snapshot()
         metadata = body.get("metadata") or {}
         key = f"{metadata.get('namespace')}/{metadata.get('name')}"
         tag_found: bool | None = None
         if isinstance(parsed, EntitySpec):
             state = self.ledger.tag(parsed.tag).state.value
             tag_found = {"loaded": True, "not-found": False}.get(state)
-        recorded, last = 0, None
-        for _, entry in self.ledger.entries_for_entity(key):
-            recorded += 1
-            if last is None or entry.timestamp > last:
-                last = entry.timestamp
+        recorded, last = snapshot.recorded.get(key, (0, None))
         return EntityFacts(
             generation=int(metadata.get("generation") or 0),
             parsed=parsed,
             tag_found=tag_found,
-            cortex_error=self.cortex_error,
-            matched_workloads=self._recorder.matched_workloads().get(key, 0),
+            cortex_error=self._delivery.failure,
+            matched_workloads=snapshot.matched.get(key, 0),
             events_recorded=recorded,
             last_event=last,
+        )
+
+    def snapshot(self) -> StatusSnapshot:
+        return StatusSnapshot(
+            recorded=self.ledger.entity_stats(), matched=self._recorder.matched_workloads()
         )
 
     async def enforce_retention(self, spec: EntitySpec, *, now: datetime | None = None) -> int:

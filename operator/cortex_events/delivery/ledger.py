@@ -123,6 +123,17 @@ class Ledger:
     def forget_subject(self, uid: str) -> None:
         self._replicas.pop(uid, None)
 
+    def entity_stats(self) -> dict[str, tuple[int, datetime | None]]:
+        """CortexEntity key -> (events recorded for it, newest event time), in one pass."""
+        stats: dict[str, tuple[int, datetime | None]] = {}
+        for ledger in self._tags.values():
+            for entry in ledger.entries.values():
+                for key in entry.entities:
+                    count, last = stats.get(key, (0, None))
+                    newest = entry.timestamp if last is None or entry.timestamp > last else last
+                    stats[key] = (count + 1, newest)
+        return stats
+
     def entries_for_entity(self, entity_key: str) -> Iterator[tuple[str, LedgerEntry]]:
         for ledger in self._tags.values():
             for entry in ledger.entries.values():

@@ -169,6 +169,7 @@ class Delivery:
         self._tag_locks: dict[str, asyncio.Lock] = {}
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
+        self.failure: CortexError | None = None  # the last failure, until Cortex answers again
         self._waiting_retries = 0
         self.last_progress = time.monotonic()
 
@@ -287,6 +288,7 @@ class Delivery:
 
     def _failed_temporarily(self, error: CortexError) -> None:
         now = time.monotonic()
+        self.failure = error
         if now < self._pause_until:
             return  # another worker already paused delivery for this outage
         self._pause_until = now + self._pause
@@ -306,6 +308,7 @@ class Delivery:
         self._listener.cortex_failing(error)
 
     def _succeeded(self) -> None:
+        self.failure = None
         if self._pause != PAUSE_INITIAL_SECONDS:
             logger.info("Cortex is accepting events again")
             self._listener.cortex_failing(None)

@@ -265,6 +265,7 @@ async def test_outage_keeps_the_event_and_delivers_it_when_cortex_is_back() -> N
     assert len(api.events["web"]) == 1
     assert listener.drops == []
     assert listener.failing[-1] is None, "recovery is reported"
+    assert delivery.failure is None
 
 
 async def test_a_refused_key_keeps_events_until_it_is_accepted() -> None:
@@ -340,3 +341,4 @@ async def test_drain_reports_what_could_not_be_delivered() -> None:
     with pytest.raises(asyncio.CancelledError):
         await worker
     assert remaining == 1
+    assert isinstance(delivery.failure, CortexServerError), "status can say Cortex is failing"
