@@ -53,7 +53,7 @@ class SkipListener(Protocol):
 class _ReplicaSet:
     deployment: str | None
     revision: int | None
-    created: datetime | None
+    started: datetime | None  # when its current revision began: creation, or a rollback to it
     deleted: bool = False
 
 
@@ -157,7 +157,13 @@ class Recorder:
         created_text = metadata.get("creationTimestamp")
         created = _parse_time(created_text)
         previous = self._replicasets.get(key)
-        self._replicasets[key] = _ReplicaSet(owner, revision, created)
+        started = created
+        if previous is not None and revision is not None and previous.revision != revision:
+            # An older ReplicaSet given a new revision: a rollback, which starts now.
+            started = _now()
+        elif previous is not None and previous.revision == revision:
+            started = previous.started
+        self._replicasets[key] = _ReplicaSet(owner, revision, started)
         if previous is None or previous.deployment != owner:
             # Pods seen before their ReplicaSet can now be mapped through their Deployment.
             await self._reevaluate_pods(self._pods_by_rs.get(key, set()))
@@ -330,13 +336,13 @@ class Recorder:
         return min(periods, default=None)
 
     def _rollout_started(self, deployment: DeploymentSnapshot) -> datetime | None:
-        """When the ReplicaSet of the Deployment's current revision was created."""
+        """When the Deployment's current revision began rolling out."""
         if deployment.revision is None:
             return None
         namespace, name = deployment.ref.namespace, deployment.ref.name
         for (rs_namespace, _), rs in self._replicasets.items():
             if (rs_namespace, rs.deployment, rs.revision) == (namespace, name, deployment.revision):
-                return rs.created
+                return rs.started
         return None
 
     def _pods_of_deployment(self, key: NsName) -> set[str]:

@@ -248,3 +248,18 @@ async def test_pods_deleted_after_their_deployment_still_reach_its_entity() -> N
     assert recorder.deployments == {}
     assert not recorder._departed
     assert not recorder._replicasets
+
+
+async def test_a_rollback_is_timed_from_when_it_began_not_from_the_old_replicaset() -> None:
+    recorder, out = make()
+    old_rs = replicaset("web-old")
+    old_rs["metadata"]["creationTimestamp"] = stamp(NOW - timedelta(days=3))
+    await recorder.replicaset_changed(old_rs, None)
+    # Rolled back: the old ReplicaSet becomes revision 3.
+    old_rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    await recorder.replicaset_changed(old_rs, "MODIFIED")
+    body = deployment(annotations={"cortex.io/tag": "web"})
+    body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    await recorder.deployment_changed(body, None)
+    (rollout,) = [i for i in out.items if i.body.type == "DEPLOYMENT_ROLLOUT"]
+    assert rollout.body.timestamp > NOW - timedelta(minutes=1)
