@@ -38,6 +38,7 @@ TIMED_OUT_REASON = "ProgressDeadlineExceeded"
 ROLLOUT_IN_PROGRESS = "InProgress"
 ROLLOUT_COMPLETED = "Completed"
 ROLLOUT_FAILED = "Failed"
+ROLLOUT_SUPERSEDED = "Superseded"
 
 MESSAGE_LIMIT = 300
 """Kubernetes messages (pull errors in particular) can be long; titles and descriptions
@@ -351,6 +352,9 @@ def deployment_events(
     if prev is not None and prev.ref.uid != new.ref.uid:
         prev = None  # a Deployment recreated under the same name starts afresh
     events = [_deployment_created(new)]
+    superseded = _superseded(prev, new)
+    if superseded is not None:
+        events.append(superseded)
     rollout = _rollout(prev, new, now=now, started=rollout_started)
     if rollout is not None:
         events.append(rollout)
@@ -458,6 +462,36 @@ def _rollout(
         description=description,
         timestamp=timestamp,
         details=details,
+        updatable=True,
+    )
+
+
+def _superseded(prev: DeploymentSnapshot | None, new: DeploymentSnapshot) -> EventIntent | None:
+    """The previous revision's rollout, closed because a newer revision replaced it unfinished.
+
+    Seen only on the transition itself: after a restart there is no previous state to compare.
+    """
+    if prev is None or prev.revision is None or new.revision is None:
+        return None
+    if prev.revision < 2 or new.revision <= prev.revision:
+        return None
+    if rollout_result(prev) != ROLLOUT_IN_PROGRESS:
+        return None
+    name, where = prev.ref.name, f"{prev.ref.namespace}/{prev.ref.name}"
+    images = _images_text(prev.images)
+    return EventIntent(
+        key=f"deployment/{prev.ref.uid}/rollout/{prev.revision}",
+        type=EventType.DEPLOYMENT_ROLLOUT,
+        subject=prev.ref,
+        title=f"Rollout of {name} to {images} superseded by revision {new.revision}",
+        description=f"Revision {prev.revision} of {where} was replaced before it completed",
+        timestamp=_utc(prev.progressing_updated or prev.created),
+        details={
+            "revision": prev.revision,
+            "images": list(prev.images),
+            "result": ROLLOUT_SUPERSEDED,
+            "supersededBy": new.revision,
+        },
         updatable=True,
     )
 

@@ -273,3 +273,30 @@ def test_format_duration(seconds: float, text: str) -> None:
 )
 def test_short_image(image: str, short: str) -> None:
     assert short_image(image) == short
+
+
+def test_a_rollout_replaced_before_it_completed_is_closed_as_superseded(
+    make_deployment: Factory,
+) -> None:
+    unfinished = rolling(make_deployment)
+    newer = rolling(
+        make_deployment, generation=3, revision=3, images=("registry.example.com/shop/nginx:1.27",)
+    )
+    found = by_key(newer, unfinished)
+    old = rollout_of(found, 2)
+    assert old.updatable
+    assert old.details["result"] == "Superseded"
+    assert old.details["supersededBy"] == 3
+    assert old.title == "Rollout of web to nginx:1.26 superseded by revision 3"
+    assert rollout_of(found, 3).details["result"] == "InProgress"
+
+
+def test_a_completed_rollout_is_not_marked_superseded(make_deployment: Factory) -> None:
+    done = rolling(
+        make_deployment,
+        updated=3,
+        progressing_reason="NewReplicaSetAvailable",
+        observed_generation=2,
+    )
+    newer = rolling(make_deployment, generation=3, revision=3)
+    assert f"deployment/{UID}/rollout/2" not in by_key(newer, done)
