@@ -17,7 +17,7 @@ import yaml
 
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.harness import OperatorProcess, wait_for
+from cortex_events.sim.harness import OperatorProcess, start_watching, wait_for
 from cortex_events.sim.kubeapi.server import ServerThread
 from cortex_events.sim.kubectl import Kubectl
 
@@ -25,19 +25,6 @@ pytestmark = pytest.mark.integration
 
 NS = "shop"
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def start(operator: OperatorProcess, kube: ServerThread, *args: str) -> None:
-    operator.start(*args)
-    wanted = {"pods", "replicasets", "deployments", "cortexentities"}
-    wait_for(
-        lambda: (
-            wanted
-            <= {r.resource for r in kube.requests if r.user == "operator" and r.verb == "list"}
-        ),
-        what="the operator to list what it watches",
-    )
-    time.sleep(0.3)
 
 
 def fetch(port: int, path: str) -> tuple[int, str]:
@@ -70,7 +57,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 def test_metrics_count_what_cortex_received(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
     kubectl.create(workloads.pod("worker", namespace=NS, tag="jobs", behavior="OOMKilled"))
     wait_for(
@@ -104,7 +91,7 @@ def test_liveness_fails_when_the_kubernetes_api_stops_answering(
     kube: ServerThread, operator: OperatorProcess
 ) -> None:
     operator.env["CORTEX_WEDGED_AFTER"] = "2"
-    start(operator, kube)
+    start_watching(operator, kube)
     wait_for(lambda: fetch(operator.health_port, "/healthz")[0] == 200, what="healthy")
     kube.run(kube.server.stop())
     status, body = wait_for(lambda: failing(operator), timeout=20, what="/healthz to fail")
@@ -116,7 +103,7 @@ def test_liveness_fails_when_delivery_is_stuck(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
     operator.env["CORTEX_WEDGED_AFTER"] = "2"
-    start(operator, kube)
+    start_watching(operator, kube)
     assert fetch(operator.health_port, "/healthz")[0] == 200
     cortex.faults.delay_next(1, seconds=12)  # the ledger load hangs; nothing moves
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
@@ -157,7 +144,7 @@ def test_dry_run_needs_no_key_and_sends_nothing(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
     del operator.env["CORTEX_API_KEY"]
-    start(operator, kube, "--dry-run")
+    start_watching(operator, kube, "--dry-run")
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
     wait_for(lambda: "Dry run: would create" in operator.log_text(), what="the dry-run log line")
     operator.stop()
@@ -234,7 +221,7 @@ def test_rbac_covers_every_call_the_operator_made(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
     """Runs every feature once, then checks each recorded call against the shipped RBAC."""
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=1))
     # Keeps the tag in use after web is gone, so the restart loads its ledger and sweeps it.
     kubectl.create(workloads.pod("keeper", namespace=NS, tag="shop-web"))
@@ -258,7 +245,7 @@ def test_rbac_covers_every_call_the_operator_made(
     operator.stop()
     kubectl.delete("Deployment", "web", NS)  # while down: the restart's sweep looks it up
     wait_for(lambda: len(kubectl.list("Pod", NS)) == 1, what="web's pods gone")
-    start(operator, kube)
+    start_watching(operator, kube)
     wait_for(
         lambda: any(e.type == "DEPLOYMENT_DELETION" for e in cortex.state.events("shop-web")),
         what="the deletion noticed after the restart",

@@ -16,7 +16,7 @@ import pytest
 
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex, StoredEvent
-from cortex_events.sim.harness import OperatorProcess, wait_for
+from cortex_events.sim.harness import OperatorProcess, start_watching, wait_for
 from cortex_events.sim.kubeapi.server import ServerThread
 from cortex_events.sim.kubectl import Kubectl
 
@@ -24,20 +24,6 @@ pytestmark = pytest.mark.integration
 
 NS = "shop"
 WORKLOAD_RESOURCES = {"pods", "replicasets", "deployments"}
-
-
-def start(operator: OperatorProcess, kube: ServerThread, *args: str) -> None:
-    """Start the operator and wait until it has listed every resource it watches."""
-    operator.start(*args)
-    wanted = {"pods", "replicasets", "deployments", "cortexentities"}
-    wait_for(
-        lambda: (
-            wanted
-            <= {r.resource for r in kube.requests if r.user == "operator" and r.verb == "list"}
-        ),
-        what="the operator to list what it watches",
-    )
-    time.sleep(0.3)  # from the list to the watch request
 
 
 def events(
@@ -67,19 +53,6 @@ def assert_no_workload_writes(kube: ServerThread) -> None:
     assert writes == [], f"the operator wrote to workloads: {writes}"
 
 
-def ready_pods(kubectl: Kubectl, prefix: str) -> int:
-    return sum(
-        1
-        for pod in kubectl.list("Pod", NS)
-        if pod["metadata"]["name"].startswith(prefix)
-        and not pod["metadata"].get("deletionTimestamp")
-        and any(
-            c.get("type") == "Ready" and c.get("status") == "True"
-            for c in (pod.get("status") or {}).get("conditions") or []
-        )
-    )
-
-
 def status_of(kubectl: Kubectl, name: str) -> dict[str, Any]:
     found: dict[str, Any] = kubectl.get("CortexEntity", name, NS).get("status") or {}
     return found
@@ -96,9 +69,9 @@ def ready_condition(kubectl: Kubectl, name: str) -> dict[str, Any] | None:
 def test_deployment_lifecycle_reaches_its_entity_with_updates_in_place(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
-    wait_for(lambda: ready_pods(kubectl, "web-") == 2, what="2 ready web pods")
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, what="2 ready web pods")
     wait_for(lambda: has(cortex, "shop-web", "DEPLOYMENT_CREATION"), what="DEPLOYMENT_CREATION")
     wait_for(
         lambda: (
@@ -169,7 +142,7 @@ def test_pod_failures_are_recorded(
     behavior: str,
     reason: str,
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("worker", namespace=NS, tag="jobs", behavior=behavior))
     wait_for(lambda: has(cortex, "jobs", "POD_FAILURE"), what=f"POD_FAILURE for {behavior}")
     failure = events(cortex, "jobs", "POD_FAILURE")[0]
@@ -179,7 +152,7 @@ def test_pod_failures_are_recorded(
 def test_unmapped_and_opted_out_workloads_record_nothing(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("plain", namespace=NS))
     kubectl.create(
         workloads.pod(
@@ -198,7 +171,7 @@ def test_unmapped_and_opted_out_workloads_record_nothing(
     kubectl.create(workloads.pod("marker", namespace=NS, tag="marker"))
     # The marker is created last: once its event is in, the others were seen and skipped.
     wait_for(lambda: has(cortex, "marker", "POD_CREATION"), what="the marker pod's event")
-    wait_for(lambda: ready_pods(kubectl, "muted-") == 1, what="muted's pod")
+    wait_for(lambda: kubectl.ready_pods(NS, "muted-") == 1, what="muted's pod")
     kubectl.create(workloads.pod("marker-2", namespace=NS, tag="marker"))
     wait_for(lambda: has(cortex, "marker", "POD_CREATION", 2), what="the second marker")
     assert {e.tag for e in cortex.state.events()} == {"marker"}
@@ -207,10 +180,10 @@ def test_unmapped_and_opted_out_workloads_record_nothing(
 def test_restart_records_nothing_twice_and_what_happened_while_down(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
     kubectl.create(workloads.pod("doomed", namespace=NS, tag="shop-web"))
-    wait_for(lambda: ready_pods(kubectl, "web-") == 2, what="2 ready web pods")
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, what="2 ready web pods")
     wait_for(
         lambda: (
             sum(
@@ -227,10 +200,10 @@ def test_restart_records_nothing_twice_and_what_happened_while_down(
 
     created = kubectl.create(workloads.pod("while-down", namespace=NS, tag="shop-web"))
     kubectl.delete("Pod", "doomed", NS)
-    wait_for(lambda: ready_pods(kubectl, "while-down") == 1, what="the pod made while down")
+    wait_for(lambda: kubectl.ready_pods(NS, "while-down") == 1, what="the pod made while down")
     wait_for(lambda: not kubectl.exists("Pod", "doomed", NS), what="the pod deleted while down")
 
-    start(operator, kube)
+    start_watching(operator, kube)
     wait_for(
         lambda: any(
             (e.custom_data or {}).get("name") == "while-down"
@@ -270,7 +243,7 @@ def operator_settled(cortex: FakeCortex, quiet: float = 1.5) -> bool:
 def test_cortex_outage_and_429_burst_lose_nothing(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("first", namespace=NS, tag="jobs"))
     wait_for(lambda: has(cortex, "jobs", "POD_CREATION"), what="the first event")
 
@@ -294,7 +267,7 @@ def test_cortex_outage_and_429_burst_lose_nothing(
 def test_cortex_entity_maps_workloads_and_reports_status(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("pay-1", namespace=NS, labels={"app": "payments"}))
     kubectl.create(
         workloads.cortex_entity(
@@ -356,7 +329,7 @@ def recorded_in_events(kubectl: Kubectl) -> int:
 def test_invalid_entity_shows_the_bad_field_and_the_operator_keeps_going(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     invalid = workloads.cortex_entity("typo", "payments-api", namespace=NS)
     # Valid for the CRD schema, but an In expression needs values.
     invalid["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "In"}]}
@@ -374,7 +347,7 @@ def test_entity_not_found_in_cortex(
     kube: ServerThread, kubectl: Kubectl, operator: OperatorProcess, cortex: FakeCortex
 ) -> None:
     cortex.state.entities = {"payments-api"}
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.cortex_entity("ghost", "no-such-entity", namespace=NS))
     wait_for(
         lambda: (ready_condition(kubectl, "ghost") or {}).get("reason") == "EntityNotFound",
@@ -416,7 +389,7 @@ def test_retention_deletes_only_old_events_the_operator_owns(
         timestamp=old,
         custom_data=owned | {"cluster": "other"},
     )
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(
         workloads.cortex_entity("payments", "payments-api", namespace=NS, retention="24h")
     )
@@ -443,7 +416,7 @@ def test_cleanup_on_delete_removes_exactly_what_the_entity_recorded(
         timestamp=datetime(2026, 1, 1, tzinfo=UTC),
         custom_data={},
     )
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("pay-1", namespace=NS, labels={"app": "payments"}))
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="payments-api"))
     kubectl.create(
@@ -468,7 +441,7 @@ def test_cleanup_on_delete_removes_exactly_what_the_entity_recorded(
 def test_api_key_never_reaches_the_logs(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube, "--log-level", "DEBUG")
+    start_watching(operator, kube, "--log-level", "DEBUG")
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
     wait_for(lambda: has(cortex, "jobs", "POD_CREATION"), what="an event")
     operator.stop()
@@ -480,7 +453,7 @@ def test_api_key_never_reaches_the_logs(
 def test_sigterm_delivers_what_is_queued_before_exiting(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
-    start(operator, kube)
+    start_watching(operator, kube)
     kubectl.create(workloads.pod("first", namespace=NS, tag="jobs"))
     wait_for(lambda: has(cortex, "jobs", "POD_CREATION"), what="the ledger loaded")
     cortex.faults.delay_next(10, seconds=0.6, method="POST")  # Cortex is slow: a queue builds

@@ -139,18 +139,6 @@ class Scenario:
                 return
             time.sleep(0.1)
 
-    def _ready_pods(self, prefix: str) -> int:
-        return sum(
-            1
-            for pod in self.kubectl.list("Pod", NAMESPACE)
-            if pod["metadata"]["name"].startswith(prefix)
-            and not pod["metadata"].get("deletionTimestamp")
-            and any(
-                c.get("type") == "Ready" and c.get("status") == "True"
-                for c in (pod.get("status") or {}).get("conditions") or []
-            )
-        )
-
     def _rollout_done(self, name: str, revision: str) -> bool:
         deployment = self.kubectl.get("Deployment", name, NAMESPACE)
         annotations = deployment["metadata"].get("annotations") or {}
@@ -185,7 +173,7 @@ class Scenario:
         self.kubectl.create(
             workloads.deployment("web", namespace=NAMESPACE, tag="shop-web", replicas=2)
         )
-        self.wait(lambda: self._ready_pods("web-") >= 2, "2 ready pods of web")
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 2, "2 ready pods of web")
 
         self.step("Rollout: web to nginx:1.26")
         self.kubectl.patch(
@@ -202,7 +190,7 @@ class Scenario:
 
         self.step("Scale: web to 3 replicas")
         self.kubectl.patch("Deployment", "web", NAMESPACE, {"spec": {"replicas": 3}})
-        self.wait(lambda: self._ready_pods("web-") >= 3, "3 ready pods of web")
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 3, "3 ready pods of web")
 
         self.step("A payments worker that runs out of memory")
         self.kubectl.create(
@@ -217,7 +205,7 @@ class Scenario:
 
         self.step("Deletion: Deployment web")
         self.kubectl.delete("Deployment", "web", NAMESPACE)
-        self.wait(lambda: self._ready_pods("web-") == 0, "web's pods gone")
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") == 0, "web's pods gone")
 
     def _failure_recorded(self, tag: str) -> bool:
         return any(e.type == "POD_FAILURE" for e in self.view.cortex.state.events(tag))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cortex_events.sim.kubeapi.server import ServerThread
+
 T = TypeVar("T")
 
 
@@ -81,3 +83,20 @@ class OperatorProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def start_watching(
+    operator: OperatorProcess, kube: ServerThread, *args: str, timeout: float = 30.0
+) -> None:
+    """Start the operator and wait until it has listed every resource it watches."""
+    operator.start(*args)
+    wanted = {"pods", "replicasets", "deployments", "cortexentities"}
+    wait_for(
+        lambda: (
+            wanted
+            <= {r.resource for r in kube.requests if r.user == "operator" and r.verb == "list"}
+        ),
+        timeout=timeout,
+        what="the operator to list what it watches",
+    )
+    time.sleep(0.3)  # from the list to the watch request

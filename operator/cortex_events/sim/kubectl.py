@@ -111,6 +111,19 @@ class Kubectl:
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         self.request("DELETE", self.path(kind, namespace, name))
 
+    def ready_pods(self, namespace: str, prefix: str = "") -> int:
+        """How many Pods whose name starts with ``prefix`` are Ready and not being deleted."""
+        return sum(
+            1
+            for pod in self.list("Pod", namespace)
+            if pod["metadata"]["name"].startswith(prefix)
+            and not pod["metadata"].get("deletionTimestamp")
+            and any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (pod.get("status") or {}).get("conditions") or []
+            )
+        )
+
     def exists(self, kind: str, name: str, namespace: str | None = None) -> bool:
         try:
             self.get(kind, name, namespace)
