@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes import client
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.delivery.dryrun import DryRunCortex
@@ -31,7 +30,7 @@ from cortex_events.entity_controller import (
 )
 from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
 from cortex_events.health import HealthServer
-from cortex_events.kube import StatusWriter, WorkloadReader
+from cortex_events.kube import KubeClient
 from cortex_events.observability import Metrics, OperatorListener
 from cortex_events.recorder import Recorder
 from cortex_events.settings import Settings
@@ -64,7 +63,7 @@ class OperatorApp:
         settings: Settings,
         *,
         api: CortexApi | None = None,
-        status_writer: StatusWriter | None = None,
+        kube: KubeClient | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -99,7 +98,7 @@ class OperatorApp:
         self.entities = EntityController(
             api, self.delivery, self.recorder, cluster=settings.cluster_name
         )
-        self.status_writer = status_writer
+        self.kube = kube
         self._entity_bodies: dict[str, kopf.RawBody] = {}
         self._background: asyncio.Task[None] | None = None
         self.sweep: DowntimeSweep | None = None
@@ -191,21 +190,18 @@ class OperatorApp:
                         )
             status = self.entity_status(body, parsed, snapshot)
             current = body.get("status") or {}
-            if self.status_writer is not None and any(
-                current.get(k) != v for k, v in status.items()
-            ):
+            if self.kube is not None and any(current.get(k) != v for k, v in status.items()):
                 namespace, name = key.split("/", 1)
-                await self.status_writer.patch_status(CXE, namespace, name, status)
+                await self.kube.patch_status(CXE, namespace, name, status)
 
     async def _probe_api(self) -> None:
         """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
-        assert self.status_writer is not None
-        version = client.VersionApi(self.status_writer.api_client)
+        assert self.kube is not None
         interval = min(30.0, self.settings.wedged_after / 3)
         failing = False
         while True:
             try:
-                await asyncio.to_thread(version.get_code, _request_timeout=interval)
+                await self.kube.version(timeout=interval)
             except Exception as error:
                 if not failing:
                     logger.warning("The Kubernetes API is not answering: %s", type(error).__name__)
@@ -227,12 +223,12 @@ class OperatorApp:
     ) -> None:
         """Run until stopped (SIGTERM/SIGINT or ``stop_flag``), then drain the queue."""
         settings = self.settings
-        if self.status_writer is None:
-            self.status_writer = await StatusWriter.create()
+        if self.kube is None:
+            self.kube = await KubeClient.create()
         self.sweep = DowntimeSweep(
             self.delivery,
             self.recorder,
-            WorkloadReader(self.status_writer.api_client),
+            self.kube,
             cluster=settings.cluster_name,
             delay=settings.sweep_delay,
         )
@@ -277,6 +273,6 @@ class OperatorApp:
             await self.health.stop()
             if self._client is not None:
                 await self._client.aclose()
-            if self.status_writer is not None:
-                self.status_writer.close()
+            if self.kube is not None:
+                self.kube.close()
             logger.info("Stopped")

@@ -1,22 +1,28 @@
-"""The operator's own small use of the Kubernetes API: writing CortexEntity status.
+"""The operator's own small use of the Kubernetes API, beside kopf's watches.
 
-kopf reads the cluster and patches CortexEntity objects from its handlers; the periodic status
-refresh runs outside any handler, so it writes through the official client (in a worker thread,
-since that client is synchronous). Credentials come from the service account in a cluster, else
-from the kubeconfig, as for kopf.
+Three things run outside kopf's handlers: the periodic CortexEntity status refresh, the downtime
+sweep's look-ups by name, and the liveness probe's version check. They go through the official
+client's request layer (its credentials and TLS handling) with plain JSON paths, in a worker thread
+since that client is synchronous. The client's per-group API classes are not used: importing them
+costs tens of MiB, which an operator sized for thousands of pods should not spend. Credentials
+come from the service account in a cluster, else from the kubeconfig, as for kopf.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 logger = logging.getLogger("cortex_events.kube")
+
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def load_api_client() -> client.ApiClient:
@@ -29,6 +35,32 @@ def load_api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
+def call(
+    api_client: client.ApiClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    query: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+    timeout: float | None = None,
+) -> Any:
+    """One API request; the decoded JSON answer. Raises `ApiException` on an error status."""
+    serialized = api_client.param_serialize(
+        method,
+        path,
+        query_params=list((query or {}).items()),
+        header_params={"Content-Type": content_type, "Accept": "application/json"},
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api_client.call_api(*serialized, _request_timeout=timeout)
+    response.read()
+    if not 200 <= response.status < 300:
+        raise ApiException(http_resp=response)
+    return json.loads(response.data) if response.data else None
+
+
 def check_cluster(timeout: float = 10.0) -> str | None:
     """Why the Kubernetes API can't be used (one line), or None when it answers."""
     try:
@@ -39,7 +71,7 @@ def check_cluster(timeout: float = 10.0) -> str | None:
         )
     host = api_client.configuration.host
     try:
-        client.VersionApi(api_client).get_code(_request_timeout=timeout)
+        call(api_client, "GET", "/version", timeout=timeout)
     except ApiException as error:
         if error.status in (401, 403):
             return f"the Kubernetes API at {host} refused the credentials (HTTP {error.status})"
@@ -51,55 +83,43 @@ def check_cluster(timeout: float = 10.0) -> str | None:
     return None
 
 
-class WorkloadReader:
-    """Looks workloads up by name (``get`` only), for the downtime sweep."""
+class KubeClient:
+    """The few calls the operator makes itself, each in a worker thread."""
 
-    def __init__(self, api_client: Any) -> None:
-        self._core = client.CoreV1Api(api_client)
-        self._apps = client.AppsV1Api(api_client)
+    def __init__(self, api_client: client.ApiClient) -> None:
+        self.api_client = api_client
+
+    @classmethod
+    async def create(cls) -> KubeClient:
+        return cls(await asyncio.to_thread(load_api_client))
+
+    async def request(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
+        return await asyncio.to_thread(call, self.api_client, method, path, body, **options)
+
+    async def version(self, timeout: float) -> None:
+        """Raises when the API server does not answer within ``timeout`` seconds."""
+        await self.request("GET", "/version", timeout=timeout)
 
     async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
+        """The uid of the named Pod or Deployment, None when it does not exist."""
+        prefix = {"Pod": "/api/v1", "Deployment": "/apis/apps/v1"}[kind]
+        plural = f"{kind.lower()}s"
         try:
-            if kind == "Pod":
-                metadata = (
-                    await asyncio.to_thread(self._core.read_namespaced_pod, name, namespace)
-                ).metadata
-            else:
-                metadata = (
-                    await asyncio.to_thread(self._apps.read_namespaced_deployment, name, namespace)
-                ).metadata
+            found = await self.request("GET", f"{prefix}/namespaces/{namespace}/{plural}/{name}")
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
-        return None if metadata is None else metadata.uid
-
-
-class StatusWriter:
-    """Patches the ``status`` subresource of custom objects."""
-
-    def __init__(self, api_client: Any) -> None:
-        self.api_client = api_client
-        self._objects = client.CustomObjectsApi(api_client)
-
-    @classmethod
-    async def create(cls) -> StatusWriter:
-        return cls(await asyncio.to_thread(load_api_client))
+        uid = (found.get("metadata") or {}).get("uid")
+        return str(uid) if uid else None
 
     async def patch_status(
         self, resource: tuple[str, str, str], namespace: str, name: str, status: dict[str, Any]
     ) -> None:
         group, version, plural = resource
+        path = f"/apis/{group}/{version}/namespaces/{namespace}/{plural}/{name}/status"
         try:
-            await asyncio.to_thread(
-                self._objects.patch_namespaced_custom_object_status,
-                group,
-                version,
-                namespace,
-                plural,
-                name,
-                {"status": status},
-            )
+            await self.request("PATCH", path, {"status": status}, content_type=MERGE_PATCH)
         except ApiException as error:
             if error.status == 404:
                 return  # deleted meanwhile

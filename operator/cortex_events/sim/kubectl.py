@@ -6,12 +6,13 @@ serialisation and error handling), so scenarios read like the YAML a user would 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
+
+from cortex_events.kube import MERGE_PATCH, call
 
 __all__ = ["RESOURCES", "ApiException", "Kubectl"]
 
@@ -60,19 +61,7 @@ class Kubectl:
         content_type: str = "application/json",
     ) -> Any:
         """One API call; the decoded JSON answer. Raises `ApiException` on an error status."""
-        serialized = self.api_client.param_serialize(
-            method,
-            path,
-            query_params=list((query or {}).items()),
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = self.api_client.call_api(*serialized)
-        response.read()
-        if not 200 <= response.status < 300:
-            raise ApiException(http_resp=response)
-        return json.loads(response.data) if response.data else None
+        return call(self.api_client, method, path, body, query=query, content_type=content_type)
 
     def create(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         namespace = (manifest.get("metadata") or {}).get("namespace")
@@ -103,9 +92,7 @@ class Kubectl:
         subresource: str | None = None,
     ) -> dict[str, Any]:
         path = self.path(kind, namespace, name) + (f"/{subresource}" if subresource else "")
-        patched: dict[str, Any] = self.request(
-            "PATCH", path, dict(patch), content_type="application/merge-patch+json"
-        )
+        patched: dict[str, Any] = self.request("PATCH", path, dict(patch), content_type=MERGE_PATCH)
         return patched
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
