@@ -9,6 +9,7 @@ re-evaluate the affected workloads at once, so no restart is needed.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +37,9 @@ from cortex_events.domain.model import (
 from cortex_events.domain.render import render
 
 logger = logging.getLogger("cortex_events.recorder")
+
+# Mapping changes that arrive within this many seconds are applied in one pass.
+REEVALUATION_DELAY = 0.2
 
 NsName = tuple[str, str]
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -86,6 +90,8 @@ class Recorder:
         self._departed: dict[NsName, DeploymentSnapshot] = {}
         # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
         self._matches: dict[str, tuple[str, ...]] = {}
+        self._pending_namespaces: set[str] = set()
+        self._reevaluation: asyncio.Task[None] | None = None
 
     # -- watch events ------------------------------------------------------------------------
 
@@ -181,6 +187,27 @@ class Recorder:
 
     def entity_removed(self, namespace: str, name: str) -> None:
         self.entities[namespace].pop(name, None)
+
+    def request_reevaluation(self, namespace: str, delay: float = REEVALUATION_DELAY) -> None:
+        """Re-evaluate a namespace's workloads soon, once for every request made meanwhile.
+
+        At start-up every CortexEntity is resumed one after the other; each asks for its
+        namespace to be re-evaluated, and this makes that one pass instead of one per entity.
+        """
+        self._pending_namespaces.add(namespace)
+        if self._reevaluation is None or self._reevaluation.done():
+            self._reevaluation = asyncio.get_running_loop().create_task(
+                self._reevaluate_pending(delay), name="cortex-reevaluation"
+            )
+
+    async def _reevaluate_pending(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        while self._pending_namespaces:
+            namespace = self._pending_namespaces.pop()
+            try:
+                await self.reevaluate_namespace(namespace)
+            except Exception:
+                logger.exception("Applying a mapping change to namespace %s failed", namespace)
 
     async def reevaluate_namespace(self, namespace: str) -> None:
         """Apply a mapping change to every workload of a namespace now."""

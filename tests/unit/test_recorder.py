@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from cortex_events.delivery.pipeline import Outgoing
 from cortex_events.domain.entities import EntitySpec, SpecError
@@ -263,3 +266,24 @@ async def test_a_rollback_is_timed_from_when_it_began_not_from_the_old_replicase
     await recorder.deployment_changed(body, None)
     (rollout,) = [i for i in out.items if i.body.type == "DEPLOYMENT_ROLLOUT"]
     assert rollout.body.timestamp > NOW - timedelta(minutes=1)
+
+
+async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(labels={"app": "payments"}), None)
+    passes: list[str] = []
+    original = recorder.reevaluate_namespace
+
+    async def counting(namespace: str) -> None:
+        passes.append(namespace)
+        await original(namespace)
+
+    monkeypatch.setattr(recorder, "reevaluate_namespace", counting)
+    for index in range(20):
+        recorder.entity_changed(
+            entity(f"e{index}", tag=f"tag-{index}", selector={"matchLabels": {"app": "payments"}})
+        )
+        recorder.request_reevaluation("shop", delay=0.01)
+    await asyncio.sleep(0.1)
+    assert passes == ["shop"]
+    assert len(out.items) == 20, "the one pass applied all twenty entities"

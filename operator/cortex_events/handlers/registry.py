@@ -67,7 +67,7 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
                     reason="EntityNotFound",
                     message=f"Cortex has no entity with tag or id {parsed.tag!r}",
                 )
-        await app.recorder.reevaluate_namespace(namespace or "")
+        app.recorder.request_reevaluation(namespace or "")
         patch.status.update(app.entity_status(body, parsed))
 
     @kopf.on.delete(*CXE, registry=registry, id="entity-cleanup", when=_wants_cleanup)
