@@ -1,0 +1,130 @@
+"""``python -m bench``: run the benchmark, print its table, write its JSON.
+
+From the repository root, with the project installed (``.venv/bin/python -m bench``). The full
+run takes about ten minutes on two cores; ``--smoke`` runs the small configuration (well under
+a minute) that the test suite uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import report, scenarios
+from bench.procinfo import machine
+from bench.procs import BenchError
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+PARTS = ("delivery", "scale")
+
+
+def _scales(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. 1000,5000,10000, got {text!r}") from None
+    if not values or any(v < 1 for v in values) or list(values) != sorted(values):
+        raise argparse.ArgumentTypeError("scales must be positive and ascending")
+    return values
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark the operator against the Kubernetes API stand-in and the Cortex "
+        "emulator, with kopf baselines; prints a table and writes JSON.",
+    )
+    parser.add_argument("--smoke", action="store_true", help="the small, quick configuration")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    parser.add_argument("--scales", type=_scales, help="pod counts, e.g. 1000,5000,10000")
+    parser.add_argument("--entities", type=int, help="Cortex entities the pods spread over")
+    parser.add_argument("--budget", type=int, help="the operator's requests a minute")
+    parser.add_argument("--backlog", type=int, help="changes in the delivery backlog")
+    parser.add_argument("--latency-changes", type=int, help="changes in the latency run")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the kopf baselines")
+    parser.add_argument(
+        "--parts", default=",".join(PARTS), help="comma-separated subset of: delivery,scale"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep logs and kubeconfigs here")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> scenarios.Config:
+    config = scenarios.SMOKE if args.smoke else scenarios.FULL
+    changes: dict[str, Any] = {}
+    for name, field in (
+        ("scales", "scales"),
+        ("entities", "entities"),
+        ("budget", "budget"),
+        ("backlog", "backlog"),
+        ("latency_changes", "latency_changes"),
+    ):
+        value = getattr(args, name)
+        if value is not None:
+            changes[field] = value
+    if args.no_baselines:
+        changes["baselines"] = False
+    return dataclasses.replace(config, **changes)
+
+
+def run(config: scenarios.Config, parts: set[str], workdir: Path) -> dict[str, Any]:
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": config.as_json(),
+    }
+    writes = 0
+    if "delivery" in parts:
+        logging.getLogger("bench").info("delivery and latency")
+        measured = scenarios.delivery_and_latency(config, workdir)
+        results["delivery"] = measured["delivery"]
+        results["latency"] = measured["latency"]
+        results["delivery_duplicate_events"] = measured["duplicate_events"]
+        writes += measured["workload_writes"]
+    if "scale" in parts:
+        measured = scenarios.scale(config, workdir)
+        results.update(measured)
+        writes += measured["workload_writes"]["operator"]
+    results["workload_writes_total"] = writes
+    results["ratios"] = report.ratios(results)
+    results["targets"] = report.targets(results)
+    results["duration_seconds"] = round(time.monotonic() - started, 1)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    if not parts or parts - set(PARTS):
+        _parser().error(f"--parts takes a subset of {','.join(PARTS)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for noisy in ("cortex_events", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    config = _config(args)
+    with tempfile.TemporaryDirectory(prefix="cortex-events-bench-") as scratch:
+        workdir = args.workdir or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            results = run(config, parts, workdir)
+        except BenchError as error:
+            print(f"benchmark failed: {error}", file=sys.stderr)
+            return 1
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    print(report.render(results))
+    print(f"\nJSON: {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

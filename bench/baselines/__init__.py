@@ -1,0 +1,1 @@
+"""kopf operators the benchmark compares the operator with; each runs as ``python <file>``."""
