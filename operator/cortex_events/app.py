@@ -31,12 +31,18 @@ from cortex_events.entity_controller import (
 from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
 from cortex_events.health import HealthServer
 from cortex_events.kube import KubeClient
+from cortex_events.memory import release_free_memory
 from cortex_events.observability import Metrics, OperatorListener
 from cortex_events.recorder import Recorder
 from cortex_events.settings import Settings
 from cortex_events.sweep import DowntimeSweep
 
 logger = logging.getLogger("cortex_events.app")
+
+# Freed memory goes back to the system (see `cortex_events.memory`) after this many watch
+# events, else at this interval in seconds.
+MEMORY_TRIM_AFTER_EVENTS = 1000
+MEMORY_TRIM_INTERVAL = 300.0
 
 
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
@@ -50,6 +56,8 @@ def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
     config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix="cortex.io", key="last-handled-configuration"
     )
+    # List in pages: a cluster's whole Pod list parsed at once is the operator's memory peak.
+    config.watching.chunk_size = 500
     config.watching.server_timeout = 300
     config.watching.client_timeout = 330
     config.watching.connect_timeout = 30
@@ -103,6 +111,8 @@ class OperatorApp:
         self._background: asyncio.Task[None] | None = None
         self.sweep: DowntimeSweep | None = None
         self._last_retention = -float("inf")
+        self._last_trim = time.monotonic()
+        self._seen_at_trim = 0
         self.health = HealthServer(self)
 
     # -- CortexEntity support used by the handlers -------------------------------------------
@@ -152,6 +162,15 @@ class OperatorApp:
                     await self.sweep.run()
                 except Exception:
                     logger.exception("Looking for deletions missed while down failed")
+            self._maybe_release_memory()
+
+    def _maybe_release_memory(self) -> None:
+        """After a burst of watch events (the initial listing above all), or now and then."""
+        seen = self.recorder.events_seen
+        burst = seen - self._seen_at_trim >= MEMORY_TRIM_AFTER_EVENTS
+        if burst or time.monotonic() - self._last_trim >= MEMORY_TRIM_INTERVAL:
+            self._last_trim, self._seen_at_trim = time.monotonic(), seen
+            release_free_memory()
 
     async def refresh_entities(self, *, retention: bool | None = None) -> None:
         """Write each CortexEntity's status if it changed, post its activity, run retention."""

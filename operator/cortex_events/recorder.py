@@ -91,11 +91,13 @@ class Recorder:
         # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
         self._matches: dict[str, tuple[str, ...]] = {}
         self._pending_namespaces: set[str] = set()
+        self.events_seen = 0  # watch events handled, for memory housekeeping
         self._reevaluation: asyncio.Task[None] | None = None
 
     # -- watch events ------------------------------------------------------------------------
 
     async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        self.events_seen += 1
         deleted = event_type == "DELETED"
         snapshot = pod_snapshot(body)
         if deleted and snapshot.deleted_at is None:
@@ -116,6 +118,7 @@ class Recorder:
             self._matches.pop(uid, None)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        self.events_seen += 1
         deleted = event_type == "DELETED"
         snapshot = deployment_snapshot(body)
         if deleted and snapshot.deleted_at is None:
@@ -140,6 +143,7 @@ class Recorder:
             await self._reevaluate_pods(self._pods_of_deployment(key))
 
     async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        self.events_seen += 1
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace", "")), str(metadata.get("name", "")))
         if event_type == "DELETED":

@@ -4,11 +4,11 @@ Cortex limits requests per key (1000 a minute). The operator spends a configured
 (``CORTEX_RATE_LIMIT``, 600 by default) through one `TokenBucket` per key, which every request
 and every retry attempt passes before it is sent.
 
-The bucket refills continuously at ``per_minute / 60`` tokens a second and holds at most
-``burst`` tokens. The default burst is one second's worth of tokens (at least 1): with it, no
-window of 60 seconds ever sees more than ``per_minute + burst`` requests, so the default 600
-stays well inside Cortex's 1000 even right after an idle period. A burst of ``per_minute``
-would allow twice the rate in the worst minute.
+The bucket holds at most ``burst`` tokens (by default one second's worth, at least 1) and
+refills continuously at ``(per_minute - burst) / 60`` tokens a second. A bucket that starts full
+can hand out ``burst`` tokens at once and then what 60 seconds of refill bring, so with that
+rate no window of 60 seconds ever sees more than ``per_minute`` requests: the budget is a hard
+ceiling, and the sustained rate is ``per_minute - burst`` (590 a minute for the default 600).
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class TokenBucket:
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst!r}")
         self._per_minute = float(per_minute)
-        self._rate = self._per_minute / 60.0
+        # Tiny budgets (a burst as large as the budget) keep the plain rate.
+        sustained = per_minute - burst if per_minute > burst else per_minute
+        self._rate = sustained / 60.0
         self._burst = burst
         self._clock = clock
         self._sleep = sleep
@@ -103,8 +105,9 @@ class TokenBucket:
                 await turn
             while True:
                 self._refill()
-                if self._tokens >= 1.0:
-                    self._tokens -= 1.0
+                # The tolerance absorbs floating-point dust (0.9999999999 after a refill).
+                if self._tokens >= 1.0 - 1e-9:
+                    self._tokens = max(0.0, self._tokens - 1.0)
                     break
                 await self._sleep((1.0 - self._tokens) / self._rate)
         finally:

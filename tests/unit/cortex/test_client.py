@@ -682,13 +682,14 @@ async def test_every_attempt_takes_a_rate_limit_token(
     fake_time: FakeTime,
     observer: RecordingObserver,
 ) -> None:
-    bucket = TokenBucket(60, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
+    # 61 a minute with a burst of 1: one token a second after the first.
+    bucket = TokenBucket(61, burst=1, clock=fake_time.clock, sleep=fake_time.sleep)
     client = make_client(rate_limiter=bucket)
     cortex.reply(httpx.Response(429, headers={"Retry-After": "0"}), ok(event_json()))
 
     await client.get_event("svc", "e-1")
 
-    # The retry (after a Retry-After of 0) still waits one second for its token at 60/min.
+    # The retry (after a Retry-After of 0) still waits one second for its token.
     assert observer.waits == [0.0, 1.0]
     assert fake_time.sleeps == [0.0, 1.0]
 
@@ -699,7 +700,8 @@ async def test_rate_limiter_holds_a_burst_of_requests_to_its_budget(
     fake_time: FakeTime,
     observer: RecordingObserver,
 ) -> None:
-    bucket = TokenBucket(120, burst=3, clock=fake_time.clock, sleep=fake_time.sleep)
+    # 123 a minute with a burst of 3: 3 at once, then 120 a minute.
+    bucket = TokenBucket(123, burst=3, clock=fake_time.clock, sleep=fake_time.sleep)
     client = make_client(rate_limiter=bucket)
     sent_at: list[float] = []
 

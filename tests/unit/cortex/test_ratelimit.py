@@ -26,7 +26,8 @@ class FakeTime:
 
 async def test_burst_goes_at_once_and_the_rest_waits_for_the_rate() -> None:
     time = FakeTime()
-    bucket = TokenBucket(60, burst=5, clock=time.clock, sleep=time.sleep)
+    # 65 a minute with a burst of 5: 5 at once, then 60 a minute (one a second).
+    bucket = TokenBucket(65, burst=5, clock=time.clock, sleep=time.sleep)
 
     waits = [await bucket.acquire() for _ in range(8)]
 
@@ -36,7 +37,7 @@ async def test_burst_goes_at_once_and_the_rest_waits_for_the_rate() -> None:
 
 async def test_concurrent_callers_are_served_in_arrival_order() -> None:
     time = FakeTime()
-    bucket = TokenBucket(30, burst=2, clock=time.clock, sleep=time.sleep)
+    bucket = TokenBucket(32, burst=2, clock=time.clock, sleep=time.sleep)  # then one per 2 s
     granted: list[tuple[int, float]] = []
 
     async def caller(n: int) -> None:
@@ -51,7 +52,7 @@ async def test_concurrent_callers_are_served_in_arrival_order() -> None:
 
 async def test_tokens_refill_while_idle_up_to_the_burst() -> None:
     time = FakeTime()
-    bucket = TokenBucket(120, burst=4, clock=time.clock, sleep=time.sleep)
+    bucket = TokenBucket(124, burst=4, clock=time.clock, sleep=time.sleep)  # refills 2 a second
     for _ in range(4):
         await bucket.acquire()
 
@@ -69,7 +70,7 @@ async def test_a_cancelled_waiter_gives_up_its_place() -> None:
     async def blocked_sleep(seconds: float) -> None:
         await gate.wait()
 
-    bucket = TokenBucket(60, burst=1, clock=lambda: now[0], sleep=blocked_sleep)
+    bucket = TokenBucket(61, burst=1, clock=lambda: now[0], sleep=blocked_sleep)  # 1 a second
     await bucket.acquire()
     second = asyncio.create_task(bucket.acquire())
     third = asyncio.create_task(bucket.acquire())
@@ -117,3 +118,15 @@ def test_shared_bucket_is_one_per_key_and_never_holds_the_key() -> None:
     clear_shared_buckets()
     assert shared_bucket(SecretStr(key), 600) is not first
     clear_shared_buckets()
+
+
+async def test_no_window_of_a_minute_ever_exceeds_the_budget() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(600, clock=time.clock, sleep=time.sleep)
+    stamps = []
+    while time.now < 180:
+        await bucket.acquire()
+        stamps.append(time.now)
+    busiest = max(sum(1 for t in stamps if start <= t < start + 60) for start in stamps)
+    assert busiest <= 600, "the budget is a ceiling for every 60-second window"
+    assert len(stamps) / 3 >= 0.97 * 600, "and it is nearly all usable"
