@@ -39,9 +39,10 @@ from cortex_events.sweep import DowntimeSweep
 
 logger = logging.getLogger("cortex_events.app")
 
-# Freed memory goes back to the system (see `cortex_events.memory`) after this many watch
-# events, else at this interval in seconds.
+# Freed memory goes back to the system (see `cortex_events.memory`) once a burst of this many
+# watch events is over (checked every few seconds), else at an interval.
 MEMORY_TRIM_AFTER_EVENTS = 1000
+MEMORY_CHECK_INTERVAL = 2.0
 MEMORY_TRIM_INTERVAL = 300.0
 
 
@@ -111,8 +112,6 @@ class OperatorApp:
         self._background: asyncio.Task[None] | None = None
         self.sweep: DowntimeSweep | None = None
         self._last_retention = -float("inf")
-        self._last_trim = time.monotonic()
-        self._seen_at_trim = 0
         self.health = HealthServer(self)
 
     # -- CortexEntity support used by the handlers -------------------------------------------
@@ -162,15 +161,19 @@ class OperatorApp:
                     await self.sweep.run()
                 except Exception:
                     logger.exception("Looking for deletions missed while down failed")
-            self._maybe_release_memory()
 
-    def _maybe_release_memory(self) -> None:
-        """After a burst of watch events (the initial listing above all), or now and then."""
-        seen = self.recorder.events_seen
-        burst = seen - self._seen_at_trim >= MEMORY_TRIM_AFTER_EVENTS
-        if burst or time.monotonic() - self._last_trim >= MEMORY_TRIM_INTERVAL:
-            self._last_trim, self._seen_at_trim = time.monotonic(), seen
-            release_free_memory()
+    async def _release_memory(self) -> None:
+        """Return freed memory once a burst of watch events (the initial listing above all)
+        has passed, and now and then."""
+        last_trim, seen_at_trim, seen_before = time.monotonic(), 0, 0
+        while True:
+            await asyncio.sleep(MEMORY_CHECK_INTERVAL)
+            seen = self.recorder.events_seen
+            burst_over = seen - seen_at_trim >= MEMORY_TRIM_AFTER_EVENTS and seen == seen_before
+            seen_before = seen
+            if burst_over or time.monotonic() - last_trim >= MEMORY_TRIM_INTERVAL:
+                last_trim, seen_at_trim = time.monotonic(), seen
+                release_free_memory()
 
     async def refresh_entities(self, *, retention: bool | None = None) -> None:
         """Write each CortexEntity's status if it changed, post its activity, run retention."""
@@ -258,6 +261,9 @@ class OperatorApp:
         probe_task = asyncio.get_running_loop().create_task(
             self._probe_api(), name="kubernetes-api-probe"
         )
+        memory_task = asyncio.get_running_loop().create_task(
+            self._release_memory(), name="memory-release"
+        )
         self.health.watch_tasks(delivery=delivery_task, probe=probe_task)
         # Let those tasks spawn their workers now: kopf cancels, on exit, every task created
         # after it started, and the delivery workers must outlive kopf to drain the queue.
@@ -285,7 +291,7 @@ class OperatorApp:
             )
         finally:
             await self.delivery.drain(settings.drain_timeout)
-            for task in (delivery_task, probe_task):
+            for task in (delivery_task, probe_task, memory_task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
