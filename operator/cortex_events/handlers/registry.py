@@ -55,18 +55,15 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
         body: kopf.Body, namespace: str | None, patch: kopf.Patch, logger: kopf.Logger, **_: Any
     ) -> None:
         parsed = app.recorder.entity_changed(body)
-        tag_found: bool | None = None
         if isinstance(parsed, SpecError):
             logger.error(f"Invalid CortexEntity: {parsed}")
             kopf.warn(body, reason="InvalidSpec", message=str(parsed))
-        else:
-            tag_found = await app.entities.check_tag(parsed.tag)
-            if tag_found is False:
-                kopf.warn(
-                    body,
-                    reason="EntityNotFound",
-                    message=f"Cortex has no entity with tag or id {parsed.tag!r}",
-                )
+        elif await app.entities.check_tag(parsed.tag) is False:
+            kopf.warn(
+                body,
+                reason="EntityNotFound",
+                message=f"Cortex has no entity with tag or id {parsed.tag!r}",
+            )
         app.recorder.request_reevaluation(namespace or "")
         patch.status.update(app.entity_status(body, parsed))
 
