@@ -50,20 +50,6 @@ def sim() -> Iterator[ServerThread]:
 
 
 @pytest.fixture
-def api(sim: ServerThread) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config_from_dict(sim.kubeconfig(), client_configuration=configuration)
-    api_client = client.ApiClient(configuration)
-    yield api_client
-    api_client.close()
-
-
-@pytest.fixture
-def core(api: Any) -> Any:
-    return client.CoreV1Api(api)
-
-
-@pytest.fixture
 def apps(api: Any) -> Any:
     return client.AppsV1Api(api)
 

@@ -35,14 +35,6 @@ async def fake() -> AsyncIterator[FakeCortex]:
         await cortex.stop()
 
 
-@pytest.fixture
-async def client(fake: FakeCortex) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5.0
-    ) as http:
-        yield http
-
-
 async def create(client: httpx.AsyncClient, path: str = EVENTS, **fields: Any) -> dict[str, Any]:
     response = await client.post(path, json=event_body(**fields))
     assert response.status_code == 200, response.text

@@ -24,14 +24,6 @@ async def fake() -> AsyncIterator[FakeCortex]:
         await cortex.stop()
 
 
-@pytest.fixture
-async def client(fake: FakeCortex) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        base_url=fake.base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=5.0
-    ) as http:
-        yield http
-
-
 def statuses(fake: FakeCortex) -> list[int]:
     return [r.status for r in fake.state.requests]
 

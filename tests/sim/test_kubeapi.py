@@ -28,20 +28,6 @@ def sim() -> Iterator[ServerThread]:
         yield handle
 
 
-@pytest.fixture
-def api(sim: ServerThread) -> Iterator[Any]:
-    configuration = client.Configuration()
-    config.load_kube_config_from_dict(sim.kubeconfig(), client_configuration=configuration)
-    api_client = client.ApiClient(configuration)
-    yield api_client
-    api_client.close()
-
-
-@pytest.fixture
-def core(api: Any) -> Any:
-    return client.CoreV1Api(api)
-
-
 def pod(name: str = "", labels: dict[str, str] | None = None, **meta: Any) -> dict[str, Any]:
     metadata: dict[str, Any] = {"labels": labels or {}, **meta}
     if name:
