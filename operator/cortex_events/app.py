@@ -104,6 +104,7 @@ class OperatorApp:
             recorded_replicas=self.delivery.ledger.recorded_replicas,
             skips=self.listener,
         )
+        self.delivery.on_loaded = lambda _tag: self.recorder.request_deployment_review()
         self.entities = EntityController(
             api, self.delivery, self.recorder, cluster=settings.cluster_name
         )

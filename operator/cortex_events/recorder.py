@@ -91,6 +91,7 @@ class Recorder:
         # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
         self._matches: dict[str, tuple[str, ...]] = {}
         self._pending_namespaces: set[str] = set()
+        self._review_deployments = False
         self.events_seen = 0  # watch events handled, for memory housekeeping
         self._reevaluation: asyncio.Task[None] | None = None
 
@@ -199,6 +200,19 @@ class Recorder:
         namespace to be re-evaluated, and this makes that one pass instead of one per entity.
         """
         self._pending_namespaces.add(namespace)
+        self.request_reevaluation_soon(delay)
+
+    def request_deployment_review(self, delay: float = REEVALUATION_DELAY) -> None:
+        """Evaluate every Deployment again soon, against what the ledgers now hold.
+
+        Called when an entity's ledger has been loaded from Cortex: a Deployment seen before
+        that could not compare its replicas with the last recorded ones, so a scale made while
+        the operator was down would go unnoticed.
+        """
+        self._review_deployments = True
+        self.request_reevaluation_soon(delay)
+
+    def request_reevaluation_soon(self, delay: float) -> None:
         if self._reevaluation is None or self._reevaluation.done():
             self._reevaluation = asyncio.get_running_loop().create_task(
                 self._reevaluate_pending(delay), name="cortex-reevaluation"
@@ -206,6 +220,13 @@ class Recorder:
 
     async def _reevaluate_pending(self, delay: float) -> None:
         await asyncio.sleep(delay)
+        if self._review_deployments:
+            self._review_deployments = False
+            for snapshot in list(self.deployments.values()):
+                try:
+                    await self._evaluate_deployment(snapshot, snapshot)
+                except Exception:
+                    logger.exception("Reviewing Deployment %s failed", snapshot.ref.name)
         while self._pending_namespaces:
             namespace = self._pending_namespaces.pop()
             try:

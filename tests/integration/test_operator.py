@@ -467,3 +467,19 @@ def test_sigterm_delivers_what_is_queued_before_exiting(
     assert operator.stop(timeout=15) == 0
     recorded = {(e.custom_data or {}).get("name") for e in events(cortex, "jobs", "POD_CREATION")}
     assert set(names) <= recorded, "everything queued at SIGTERM was delivered before exit"
+
+
+def test_a_scale_made_while_down_is_recorded_after_the_restart(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    start_watching(operator, kube)
+    kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=2))
+    wait_for(lambda: has(cortex, "shop-web", "DEPLOYMENT_CREATION"), what="the creation")
+    assert operator.stop() == 0
+    kubectl.patch("Deployment", "web", NS, {"spec": {"replicas": 4}})
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 4, what="4 ready pods")
+    start_watching(operator, kube)
+    wait_for(lambda: has(cortex, "shop-web", "DEPLOYMENT_SCALE"), what="the scale made while down")
+    (scale,) = events(cortex, "shop-web", "DEPLOYMENT_SCALE")
+    data = scale.custom_data or {}
+    assert (data.get("fromReplicas"), data.get("toReplicas")) == (2, 4)

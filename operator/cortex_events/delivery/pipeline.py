@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
@@ -170,6 +170,7 @@ class Delivery:
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
         self.failure: CortexError | None = None  # the last failure, until Cortex answers again
+        self.on_loaded: Callable[[str], None] | None = None  # told each tag whose ledger loaded
         self._waiting_retries = 0
         self.last_progress = time.monotonic()
 
@@ -454,6 +455,8 @@ class Delivery:
         ledger.state = TagState.LOADED
         ledger.not_found_since = None
         logger.info("Loaded %d recorded events for entity %r", len(entries), ledger.tag)
+        if self.on_loaded is not None:
+            self.on_loaded(ledger.tag)
 
     # -- shutdown ----------------------------------------------------------------------------
 
