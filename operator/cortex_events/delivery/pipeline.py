@@ -26,6 +26,7 @@ from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
     CortexNotFound,
+    CortexServerError,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
@@ -357,6 +358,10 @@ class Delivery:
         except CortexConnectionError as error:
             if error.request_sent:
                 ledger.uncertain.add(item.key)
+            raise
+        except CortexServerError:
+            # A 5xx may come after the event was stored: check before creating it again.
+            ledger.uncertain.add(item.key)
             raise
         self._remember(ledger, item.key, event, fingerprint, item.entities)
 

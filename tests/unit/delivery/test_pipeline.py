@@ -35,6 +35,7 @@ class FakeApi:
         self.entities = entities
         self.failures: list[CortexError] = []  # raised, in order, by the next create/update calls
         self.lose_answer_once = False  # create stores the event, then raises "connection lost"
+        self.fail_after_storing_once = False  # create stores the event, then answers 500
         self._ids = itertools.count(1)
 
     def _check(self, tag: str) -> None:
@@ -72,6 +73,9 @@ class FakeApi:
         if self.failures:
             raise self.failures.pop(0)
         stored = self._store(tag, f"uuid-{next(self._ids)}", event)
+        if self.fail_after_storing_once:
+            self.fail_after_storing_once = False
+            raise CortexServerError("internal error", status_code=500)
         if self.lose_answer_once:
             self.lose_answer_once = False
             raise CortexConnectionError(
@@ -284,6 +288,15 @@ async def test_lost_answer_to_a_create_is_checked_before_creating_again() -> Non
     await run_until_idle(delivery, outgoing())
     assert len(api.events["web"]) == 1, "no duplicate after an ambiguous create"
     assert api.count("create") == 1
+
+
+async def test_a_server_error_after_storing_does_not_make_a_duplicate() -> None:
+    api = FakeApi()
+    api.fail_after_storing_once = True
+    delivery = Delivery(api, cluster=CLUSTER)
+    await run_until_idle(delivery, outgoing())
+    assert len(api.events["web"]) == 1
+    assert api.count("create") == 1, "found by a look-up instead of posted again"
 
 
 async def test_unknown_entity_drops_with_a_reason_and_asks_cortex_once() -> None:
