@@ -91,7 +91,6 @@ class OperatorApp:
                     observer=self.listener,
                 )
                 api = self._client
-        self.api = api
         self.delivery = Delivery(
             api,
             cluster=settings.cluster_name,

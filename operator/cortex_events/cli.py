@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from cortex_events import __version__
+from cortex_events.settings import Settings
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -90,10 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_settings(args: argparse.Namespace, **overrides: Any) -> Any:
+def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from the environment, flags winning; one readable line on error."""
-    from cortex_events.settings import Settings
-
     values: dict[str, Any] = {}
     for name in ("base_url", "cluster_name", "namespaces", "rate_limit", "log_format", "log_level"):
         value = getattr(args, name, None)

@@ -87,7 +87,6 @@ class OperatorListener:
     def __init__(self, metrics: Metrics, activity: EntityActivity) -> None:
         self.metrics = metrics
         self.activity = activity
-        self.failing_since_error: str | None = None
 
     # DeliveryListener
     def queue_changed(self, depth: int) -> None:
@@ -130,9 +129,13 @@ class OperatorListener:
             extra={"eventKey": item.key, "entity": item.tag, "reason": reason},
         )
 
-    def entity_missing(self, tag: str, found: bool) -> None:
-        if not found:
-            logger.warning("Cortex has no entity with tag or id %r", tag, extra={"entity": tag})
+    def entity_missing(self, tag: str) -> None:
+        logger.warning(
+            "Cortex has no entity with tag or id %r: its events are dropped until it exists "
+            "(asked again every 5 minutes)",
+            tag,
+            extra={"entity": tag},
+        )
 
     def cortex_failing(self, error: object) -> None:
         self.metrics.cortex_up.set(0 if error is not None else 1)

@@ -359,11 +359,9 @@ class Recorder:
 
     async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
         now = _now()
-        for target in resolution.targets:
-            retention = self._retention(target.entities)
-            for intent in intents:
-                if intent.type not in target.event_types:
-                    continue
+        for intent in intents:
+            for target in resolution.for_type(intent.type):
+                retention = self._retention(target.entities)
                 if retention is not None and intent.timestamp < now - retention:
                     continue  # retention would delete it again: history that old is not recorded
                 body = render(intent, target, cluster=self._cluster)

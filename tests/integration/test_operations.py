@@ -83,8 +83,10 @@ def test_metrics_count_what_cortex_received(
     assert metric(text, "cortex_api_requests_total", method="GET") == gets
     assert metric(text, "cortex_events_queue_depth") == 0
     assert metric(text, "cortex_events_delivery_latency_seconds_count") == posts + puts
-    assert "cortex_api_rate_limit_wait_seconds_count" in text
-    assert "cortex_events_dropped_total" in text or "cortex_events_dropped" in text
+    # Every request, and only those, passed the rate limiter.
+    assert metric(text, "cortex_api_rate_limit_wait_seconds_count") == len(received)
+    assert "# TYPE cortex_events_dropped_total counter" in text
+    assert metric(text, "cortex_events_dropped_total") == 0
 
 
 def test_liveness_fails_when_the_kubernetes_api_stops_answering(

@@ -120,9 +120,6 @@ class Ledger:
         known = self._replicas.get(uid)
         return None if known is None else known[1]
 
-    def forget_subject(self, uid: str) -> None:
-        self._replicas.pop(uid, None)
-
     def entity_stats(self) -> dict[str, tuple[int, datetime | None]]:
         """CortexEntity key -> (events recorded for it, newest event time), in one pass."""
         stats: dict[str, tuple[int, datetime | None]] = {}

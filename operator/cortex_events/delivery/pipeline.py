@@ -95,7 +95,7 @@ class DeliveryListener(Protocol):
 
     def dropped(self, item: Outgoing, reason: str, detail: str) -> None: ...
 
-    def entity_missing(self, tag: str, found: bool) -> None: ...
+    def entity_missing(self, tag: str) -> None: ...
 
     def cortex_failing(self, error: CortexError | None) -> None: ...
 
@@ -113,7 +113,7 @@ class NullListener:
     def dropped(self, item: Outgoing, reason: str, detail: str) -> None:
         pass
 
-    def entity_missing(self, tag: str, found: bool) -> None:
+    def entity_missing(self, tag: str) -> None:
         pass
 
     def cortex_failing(self, error: CortexError | None) -> None:
@@ -339,7 +339,7 @@ class Delivery:
                 return
         except CortexNotFound as error:
             ledger.mark_not_found()
-            self._listener.entity_missing(item.tag, found=False)
+            self._listener.entity_missing(item.tag)
             self._listener.dropped(item, "entity_not_found", error.message)
             return
         except CortexBadRequest as error:
@@ -435,15 +435,11 @@ class Delivery:
                 await self.load(ledger)
             except CortexNotFound:
                 ledger.mark_not_found()
-                logger.warning(
-                    "Cortex has no entity with tag or id %r; its events are dropped", tag
-                )
-                self._listener.entity_missing(tag, found=False)
+                self._listener.entity_missing(tag)
                 return None
             except CortexError as error:
                 self._failed_temporarily(error)
                 raise _Retry from error
-        self._listener.entity_missing(tag, found=True)
         return ledger
 
     async def load(self, ledger: TagLedger) -> None:

@@ -338,21 +338,3 @@ def deployment_snapshot(
         progressing_message=_str(progressing.get("message")),
         progressing_updated=parse_time(progressing.get("lastUpdateTime")),
     )
-
-
-def guess_deployment_name(pod: PodSnapshot) -> str | None:
-    """The name of the Deployment that likely owns ``pod``, read from its ReplicaSet's name.
-
-    A Deployment names its ReplicaSets ``<deployment>-<pod-template-hash>`` and labels their
-    pods with that hash, so this needs no API call. It is a heuristic: a ReplicaSet created
-    by hand with such a name would also match; confirm with the ReplicaSet's owner when exact
-    ownership matters.
-    """
-    replicaset = pod.owner_replicaset
-    template_hash = pod.labels.get("pod-template-hash")
-    if not replicaset or not template_hash:
-        return None
-    suffix = f"-{template_hash}"
-    if replicaset.endswith(suffix) and len(replicaset) > len(suffix):
-        return replicaset[: -len(suffix)]
-    return None

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.entities import Target
@@ -15,18 +15,6 @@ from cortex_events.domain.lifecycle import EventIntent
 MANAGED_BY = "cortex-events-operator"
 """``customData.managedBy`` of every event this operator records; with ``cluster`` it tells
 the operator's own events from everyone else's, so it never deletes an event it did not make."""
-
-OWN_KEYS = (
-    "cluster",
-    "namespace",
-    "kind",
-    "name",
-    "uid",
-    "eventKey",
-    "managedBy",
-    "cortexEntities",
-)
-"""The customData keys the operator always sets; user customData cannot override them."""
 
 
 @dataclass(frozen=True)
@@ -38,23 +26,6 @@ class EventBody:
     timestamp: datetime
     description: str
     custom_data: dict[str, Any]
-
-    @property
-    def event_key(self) -> str:
-        return str(self.custom_data.get("eventKey", ""))
-
-    def payload(self) -> dict[str, Any]:
-        """The JSON request body for Create and Update (timestamp in UTC, milliseconds, ``Z``)."""
-        moment = self.timestamp
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-        return {
-            "title": self.title,
-            "type": self.type,
-            "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.")
-            + f"{moment.microsecond // 1000:03d}Z",
-            "description": self.description,
-            "customData": self.custom_data,
-        }
 
 
 def render(intent: EventIntent, target: Target, *, cluster: str) -> EventBody:

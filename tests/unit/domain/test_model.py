@@ -11,7 +11,6 @@ from cortex_events.domain.model import (
     EPOCH,
     EventType,
     deployment_snapshot,
-    guess_deployment_name,
     pod_snapshot,
 )
 
@@ -179,14 +178,6 @@ def test_deployment_without_replicas_defaults_to_one(make_deployment: Factory) -
 def test_opt_out_annotation_is_case_insensitive(make_pod: Factory) -> None:
     assert pod_snapshot(make_pod(annotations={"cortex.io/events": " Disabled "})).events_disabled
     assert not pod_snapshot(make_pod(annotations={"cortex.io/events": "on"})).events_disabled
-
-
-def test_guess_deployment_name_from_replicaset(make_pod: Factory) -> None:
-    assert guess_deployment_name(pod_snapshot(make_pod())) == "web"
-    bare_rs = make_pod(replicaset="batch-runner", labels={"app": "batch"})
-    assert guess_deployment_name(pod_snapshot(bare_rs)) is None
-    standalone = make_pod(replicaset=None)
-    assert guess_deployment_name(pod_snapshot(standalone)) is None
 
 
 def test_snapshots_of_the_same_object_are_equal(make_pod: Factory) -> None:

@@ -48,14 +48,6 @@ def test_operator_keys_win_over_user_and_details() -> None:
     assert body.type == "DEPLOYMENT_ROLLOUT"
     assert body.description == INTENT.description
     assert body.timestamp == INTENT.timestamp
-    assert body.event_key == INTENT.key
-
-
-def test_payload_matches_the_cortex_api() -> None:
-    payload = render(INTENT, TARGET, cluster="prod-eu").payload()
-    assert payload["timestamp"] == "2026-03-01T11:00:00.123Z"
-    assert payload["type"] == "DEPLOYMENT_ROLLOUT"
-    assert set(payload) == {"title", "type", "timestamp", "description", "customData"}
 
 
 def test_rendered_events_are_owned_only_in_their_cluster() -> None:
