@@ -185,38 +185,37 @@ class EntityController:
     async def enforce_retention(self, spec: EntitySpec, *, now: datetime | None = None) -> int:
         """Delete the tag's operator-owned events older than ``spec.retention``; returns how many.
 
-        Only typed, time-bounded deletes are sent: per event type, the expired events are listed;
-        when every one of them is this operator's, one filtered delete removes them, otherwise
-        each owned event is deleted by uuid and events of others are left alone.
+        One listing finds the expired events (all types at once, so a pass costs one call per
+        page, not one per type). Only typed, time-bounded deletes follow: for a type whose expired
+        events are all this operator's, one filtered delete up to the newest of them; for a type
+        that also has others' events in that window, each owned event by uuid.
         """
         if spec.retention is None:
             return 0
         cutoff = (now or datetime.now(UTC)) - spec.retention
-        deleted = 0
+        expired: dict[str, list[CustomEvent]] = {}
+        shared_types: set[str] = set()
+        async for event in self._api.iter_events(spec.tag, end_time=cutoff):
+            if not is_owned(event.custom_data, cluster=self._cluster):
+                shared_types.add(event.type)
+            elif event.type in spec.event_types:
+                expired.setdefault(event.type, []).append(event)
         ledger = self.ledger.tag(spec.tag)
-        for event_type in sorted(spec.event_types):
-            expired: list[CustomEvent] = []
-            foreign = False
-            async for event in self._api.iter_events(spec.tag, type=event_type, end_time=cutoff):
-                if is_owned(event.custom_data, cluster=self._cluster):
-                    expired.append(event)
-                else:
-                    foreign = True
-            if not expired:
-                continue
-            if foreign:
-                for event in expired:
+        deleted = 0
+        for event_type, events in sorted(expired.items()):
+            if event_type in shared_types:
+                for event in events:
                     with contextlib.suppress(CortexNotFound):  # already gone
                         await self._api.delete_event(spec.tag, event.uuid)
             else:
-                newest = max(event.timestamp for event in expired)
+                newest = max(event.timestamp for event in events)
                 await self._api.delete_events(spec.tag, type=event_type, end_time=newest)
-            for event in expired:
+            for event in events:
                 ledger.forget(event.uuid)
-            deleted += len(expired)
+            deleted += len(events)
             logger.info(
                 "Retention: deleted %d %s events older than %s from entity %r",
-                len(expired),
+                len(events),
                 event_type,
                 _duration_text(spec.retention),
                 spec.tag,

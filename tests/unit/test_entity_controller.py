@@ -186,3 +186,17 @@ def test_transition_time_moves_only_when_the_state_changes() -> None:
     assert same["conditions"][0]["lastTransitionTime"] == "2026-01-01T00:00:00Z"
     changed = build_status(facts(tag_found=False), first)
     assert changed["conditions"][0]["lastTransitionTime"] != "2026-01-01T00:00:00Z"
+
+
+async def test_a_retention_pass_lists_once_for_all_types() -> None:
+    cortex = MiniCortex()
+    cortex.add("old-pod", timedelta(days=40), **ours("a"))
+    cortex.add("old-rollout", timedelta(days=40), type="DEPLOYMENT_ROLLOUT", **ours("b"))
+    deleted = await controller(cortex).enforce_retention(spec(retention="720h"), now=NOW)
+    assert deleted == 2
+    assert cortex.events == {}
+    assert [call for call, _ in cortex.calls].count("list") == 1
+    assert sorted(args["type"] for call, args in cortex.calls if call == "delete-all") == [
+        "DEPLOYMENT_ROLLOUT",
+        "POD_CREATION",
+    ]
