@@ -1,0 +1,632 @@
+"""Run etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on loopback.
+
+`ControlPlane` starts them in order, waits for each to be ready, and stops every process it
+started (and removes its folder) on `stop()`, whatever happened in between. Each process runs
+in a session of its own and dies with its parent (PDEATHSIG, set by setpriv), so even a killed
+test run leaves nothing behind.
+
+The API server authorizes with RBAC, signs ServiceAccount tokens, and writes an audit log of
+every request (user, verb, resource, response code) that tests read back with `audit()`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from testbed import pki as pki_module
+
+T = TypeVar("T")
+
+STAGES = Path(__file__).with_name("stages.yaml")
+FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+SERVICE_CIDR = "10.96.0.0/16"
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+"""
+CLIENTS = {
+    "admin": ("testbed-admin", "system:masters"),
+    "controller-manager": ("system:kube-controller-manager",),
+    "scheduler": ("system:kube-scheduler",),
+    "kwok": ("kwok-controller", "system:masters"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(probe: Callable[[], T | None], timeout: float, what: str) -> T:
+    """Poll ``probe`` until it returns something truthy; raise after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+        except Exception:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def _with_parent(command: list[str]) -> list[str]:
+    """``command``, made to die with this process (util-linux's setpriv sets PDEATHSIG)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
+
+
+@dataclass
+class Component:
+    """One process of the control plane, its command and its log file."""
+
+    name: str
+    command: list[str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 (binaries built by scripts/k8s-assets)
+                _with_parent(self.command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One finished request, as the API server's audit log tells it."""
+
+    user: str
+    verb: str
+    resource: str
+    subresource: str
+    namespace: str
+    name: str
+    code: int
+    uri: str
+    stage: str = "ResponseComplete"
+
+    @property
+    def is_write(self) -> bool:
+        return self.verb in {"create", "update", "patch", "delete", "deletecollection"}
+
+
+@dataclass
+class ControlPlane:
+    """A control plane on loopback, in ``folder``; `start()` it, `stop()` it."""
+
+    assets: Path
+    folder: Path
+    nodes: int = 3
+    controller_qps: int = 300
+    keep_folder: bool = False
+    etcd_port: int = field(default_factory=free_port)
+    etcd_peer_port: int = field(default_factory=free_port)
+    apiserver_port: int = field(default_factory=free_port)
+    components: dict[str, Component] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    watch_cache: bool = True
+
+    def __post_init__(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.pki = pki_module.create(self.folder / "pki", CLIENTS)
+        self.audit_log = self.folder / "audit.log"
+        (self.folder / "audit-policy.yaml").write_text(AUDIT_POLICY)
+        for name in CLIENTS:
+            self.write_kubeconfig(self.kubeconfig_path(name), name)
+
+    # -- addresses and credentials -----------------------------------------------------------
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.apiserver_port}"
+
+    @property
+    def etcd_url(self) -> str:
+        return f"http://127.0.0.1:{self.etcd_port}"
+
+    def kubeconfig_path(self, name: str) -> Path:
+        return self.folder / f"{name}.kubeconfig"
+
+    @property
+    def admin_kubeconfig(self) -> Path:
+        return self.kubeconfig_path("admin")
+
+    def kubeconfig(self, user: dict[str, str]) -> dict[str, Any]:
+        """A kubeconfig for this server with ``user`` (kubeconfig user fields)."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "testbed",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self.pki.ca_cert),
+                    },
+                }
+            ],
+            "users": [{"name": "user", "user": user}],
+            "contexts": [{"name": "testbed", "context": {"cluster": "testbed", "user": "user"}}],
+            "current-context": "testbed",
+        }
+
+    def write_kubeconfig(self, path: Path, client: str) -> Path:
+        identity = self.pki.identity(client)
+        config = self.kubeconfig(
+            {"client-certificate": str(identity.cert), "client-key": str(identity.key)}
+        )
+        path.write_text(json.dumps(config, indent=2))
+        return path
+
+    def write_token_kubeconfig(self, path: Path, token: str) -> Path:
+        path.write_text(json.dumps(self.kubeconfig({"token": token}), indent=2))
+        path.chmod(0o600)
+        return path
+
+    def token(self, namespace: str, service_account: str, duration: str = "4h") -> str:
+        """A real ServiceAccount token, from the TokenRequest API (as `kubectl create token`)."""
+        return self.kubectl(
+            "create", "token", service_account, "-n", namespace, f"--duration={duration}"
+        ).strip()
+
+    # -- commands ----------------------------------------------------------------------------
+
+    def binary(self, name: str) -> str:
+        return str(self.assets / name)
+
+    def run(
+        self,
+        *command: str,
+        stdin: str | None = None,
+        timeout: float = 120,
+        env: dict[str, str] | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, "KUBECONFIG": str(self.admin_kubeconfig), **(env or {})}
+        environment.setdefault("HELM_CACHE_HOME", str(self.folder / "helm" / "cache"))
+        environment.setdefault("HELM_CONFIG_HOME", str(self.folder / "helm" / "config"))
+        environment.setdefault("HELM_DATA_HOME", str(self.folder / "helm" / "data"))
+        result = subprocess.run(  # noqa: S603
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=environment,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"`{' '.join(command)}` exited {result.returncode}: "
+                f"{result.stderr.strip() or result.stdout.strip()}"
+            )
+        return result
+
+    def kubectl(self, *args: str, stdin: str | None = None, timeout: float = 120) -> str:
+        return self.run(self.binary("kubectl"), *args, stdin=stdin, timeout=timeout).stdout
+
+    def helm(self, *args: str, timeout: float = 300) -> str:
+        return self.run(self.binary("helm"), *args, timeout=timeout).stdout
+
+    def apply(self, *objects: dict[str, Any]) -> str:
+        items = {"apiVersion": "v1", "kind": "List", "items": list(objects)}
+        return self.kubectl("apply", "-f", "-", stdin=json.dumps(items))
+
+    def get(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    # -- the API, directly -------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki.ca_cert))
+        admin = self.pki.identity("admin")
+        context.load_cert_chain(str(admin.cert), str(admin.key))
+        return context
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 10) -> Any:
+        """One request as the admin; the decoded JSON answer."""
+        payload = self.raw(method, path, body, timeout=timeout)
+        return json.loads(payload) if payload else None
+
+    def raw(self, method: str, path: str, body: Any = None, timeout: float = 10) -> bytes:
+        """One request as the admin; the answer's body."""
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 (https to our own loopback server)
+            self.server + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        with urllib.request.urlopen(  # noqa: S310
+            request, timeout=timeout, context=self._ssl_context()
+        ) as answer:
+            return bytes(answer.read())
+
+    def _ready(self) -> bool:
+        try:
+            return self.raw("GET", "/readyz", timeout=3).strip() == b"ok"
+        except (urllib.error.URLError, OSError):
+            return False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def _component(self, name: str, command: Sequence[str]) -> Component:
+        component = Component(name, list(command), self.folder / f"{name}.log")
+        self.components[name] = component
+        return component
+
+    def _etcd(self) -> Component:
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        return self._component(
+            "etcd",
+            [
+                self.binary("etcd"),
+                "--name=testbed",
+                f"--data-dir={self.folder / 'etcd'}",
+                f"--listen-client-urls={self.etcd_url}",
+                f"--advertise-client-urls={self.etcd_url}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=testbed={peer}",
+                "--unsafe-no-fsync=true",
+                "--quota-backend-bytes=4294967296",
+                "--log-level=warn",
+            ],
+        )
+
+    def _apiserver(self) -> Component:
+        p = self.pki
+        return self._component(
+            "kube-apiserver",
+            [
+                self.binary("kube-apiserver"),
+                f"--etcd-servers={self.etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={self.apiserver_port}",
+                f"--tls-cert-file={p.serving_cert}",
+                f"--tls-private-key-file={p.serving_key}",
+                f"--client-ca-file={p.ca_cert}",
+                "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={p.service_account_pub}",
+                f"--service-account-signing-key-file={p.service_account_key}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                "--endpoint-reconciler-type=none",
+                f"--audit-policy-file={self.folder / 'audit-policy.yaml'}",
+                f"--audit-log-path={self.audit_log}",
+                "--audit-log-format=json",
+                "--audit-log-maxsize=0",
+                f"--watch-cache={'true' if self.watch_cache else 'false'}",
+                "--profiling=false",
+                "--v=0",
+            ],
+        )
+
+    def _controller_manager(self) -> Component:
+        p = self.pki
+        kubeconfig = self.kubeconfig_path("controller-manager")
+        self.ports["kube-controller-manager"] = port = free_port()
+        return self._component(
+            "kube-controller-manager",
+            [
+                self.binary("kube-controller-manager"),
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                "--leader-elect=false",
+                f"--service-account-private-key-file={p.service_account_key}",
+                f"--root-ca-file={p.ca_cert}",
+                "--use-service-account-credentials=true",
+                f"--kube-api-qps={self.controller_qps}",
+                f"--kube-api-burst={self.controller_qps * 2}",
+                "--concurrent-deployment-syncs=10",
+                "--concurrent-replicaset-syncs=10",
+                "--concurrent-gc-syncs=30",
+                "--v=0",
+            ],
+        )
+
+    def _scheduler(self) -> Component:
+        kubeconfig = self.kubeconfig_path("scheduler")
+        self.ports["kube-scheduler"] = port = free_port()
+        config = self.folder / "scheduler.yaml"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "kubescheduler.config.k8s.io/v1",
+                    "kind": "KubeSchedulerConfiguration",
+                    "clientConnection": {
+                        "kubeconfig": str(kubeconfig),
+                        "qps": self.controller_qps,
+                        "burst": self.controller_qps * 2,
+                    },
+                    "leaderElection": {"leaderElect": False},
+                }
+            )
+        )
+        return self._component(
+            "kube-scheduler",
+            [
+                self.binary("kube-scheduler"),
+                f"--config={config}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={port}",
+                "--v=0",
+            ],
+        )
+
+    def _kwok(self) -> Component:
+        self.ports["kwok"] = port = free_port()
+        return self._component(
+            "kwok",
+            [
+                self.binary("kwok"),
+                f"--kubeconfig={self.kubeconfig_path('kwok')}",
+                f"--config={STAGES}",
+                "--manage-all-nodes=false",
+                f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
+                f"--server-address=127.0.0.1:{port}",
+            ],
+        )
+
+    def _start(self, component: Component, ready: Callable[[], bool], timeout: float) -> None:
+        component.start()
+
+        def probe() -> bool:
+            if not component.alive():
+                raise ComponentFailed(component)
+            return ready()
+
+        try:
+            wait_until(probe, timeout, f"{component.name} to be ready")
+        except ComponentFailed:
+            raise RuntimeError(f"{component.name} exited at start:\n{component.tail()}") from None
+        except TimeoutError as error:
+            raise RuntimeError(f"{error}\n{component.tail()}") from None
+
+    def start(self) -> ControlPlane:
+        try:
+            self._start(self._etcd(), self._etcd_healthy, 60)
+            self.start_apiserver()
+            self._start(self._controller_manager(), self._healthy("kube-controller-manager"), 60)
+            self._start(self._scheduler(), self._healthy("kube-scheduler"), 60)
+            self._start(self._kwok(), self._healthy("kwok", scheme="http"), 60)
+            self.add_nodes(self.nodes)
+            wait_until(self._default_service_account, 60, "the default ServiceAccount")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_apiserver(self, *, watch_cache: bool | None = None) -> None:
+        if watch_cache is not None:
+            self.watch_cache = watch_cache
+        self._start(self._apiserver(), self._ready, 90)
+
+    def stop_apiserver(self) -> None:
+        self.components["kube-apiserver"].stop()
+
+    def restart_apiserver(self, *, watch_cache: bool | None = None, down_for: float = 0) -> None:
+        self.stop_apiserver()
+        time.sleep(down_for)
+        self.start_apiserver(watch_cache=watch_cache)
+
+    def stop(self) -> None:
+        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
+            component = self.components.get(name)
+            if component is not None:
+                component.stop()
+        if not self.keep_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def dead_components(self) -> list[str]:
+        return [c.name for c in self.components.values() if c.process is not None and not c.alive()]
+
+    # -- readiness checks --------------------------------------------------------------------
+
+    def _etcd_healthy(self) -> bool:
+        with urllib.request.urlopen(f"{self.etcd_url}/health", timeout=2) as answer:  # noqa: S310
+            return bool(json.loads(answer.read()).get("health") == "true")
+
+    def _healthy(self, name: str, scheme: str = "https") -> Callable[[], bool]:
+        url = f"{scheme}://127.0.0.1:{self.ports[name]}/healthz"
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # the components' own self-signed serving certs
+
+        def probe() -> bool:
+            tls = context if scheme == "https" else None
+            with urllib.request.urlopen(url, timeout=2, context=tls) as answer:  # noqa: S310
+                return bool(answer.read().strip() == b"ok")
+
+        return probe
+
+    def _default_service_account(self) -> bool:
+        return bool(self.api("GET", "/api/v1/namespaces/default/serviceaccounts/default"))
+
+    # -- nodes -------------------------------------------------------------------------------
+
+    def add_nodes(self, count: int, *, prefix: str = "kwok-node-", timeout: float = 60) -> None:
+        existing = len(self.node_names())
+        names = [f"{prefix}{index}" for index in range(existing, existing + count)]
+        for name in names:
+            self.api(
+                "POST",
+                "/api/v1/nodes",
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {
+                        "name": name,
+                        "annotations": {FAKE_NODE_ANNOTATION: "fake"},
+                        "labels": {
+                            "type": "kwok",
+                            "kubernetes.io/hostname": name,
+                            "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": "amd64",
+                        },
+                    },
+                    "spec": {},
+                },
+            )
+        wait_until(lambda: self.ready_nodes() >= existing + count, timeout, "the nodes to be Ready")
+
+    def node_names(self) -> list[str]:
+        return [n["metadata"]["name"] for n in self.api("GET", "/api/v1/nodes")["items"]]
+
+    def ready_nodes(self) -> int:
+        nodes = self.api("GET", "/api/v1/nodes")["items"]
+        return sum(
+            1
+            for node in nodes
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in (node.get("status") or {}).get("conditions") or []
+            )
+        )
+
+    # -- etcd --------------------------------------------------------------------------------
+
+    def _etcd_call(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (our own loopback etcd)
+            self.etcd_url + path, data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            return json.loads(answer.read())
+
+    def etcd_revision(self) -> int:
+        key = base64.b64encode(b"/registry/namespaces/default").decode()
+        return int(self._etcd_call("/v3/kv/range", {"key": key})["header"]["revision"])
+
+    def compact_etcd(self) -> int:
+        """Compact etcd's history up to now, so older resource versions answer 410 Gone."""
+        revision = self.etcd_revision()
+        self._etcd_call("/v3/kv/compaction", {"revision": revision, "physical": True})
+        return revision
+
+    # -- the audit log -----------------------------------------------------------------------
+
+    def audit_mark(self) -> int:
+        """Where the audit log ends now: pass it as ``since`` to read only what follows."""
+        try:
+            return self.audit_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def audit(self, user: str | None = None, *, since: int = 0) -> list[AuditRecord]:
+        """The requests in the audit log (of ``user`` when given): every finished one, and
+        every watch as soon as it has started streaming."""
+        records = []
+        for line in _lines(self.audit_log, since):
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            stage, verb = entry.get("stage"), entry.get("verb", "")
+            if not (stage == "ResponseComplete" or (stage, verb) == ("ResponseStarted", "watch")):
+                continue
+            username = (entry.get("user") or {}).get("username", "")
+            if user is not None and username != user:
+                continue
+            ref = entry.get("objectRef") or {}
+            records.append(
+                AuditRecord(
+                    user=username,
+                    verb=verb,
+                    resource=ref.get("resource", ""),
+                    subresource=ref.get("subresource", ""),
+                    namespace=ref.get("namespace", ""),
+                    name=ref.get("name", ""),
+                    code=int((entry.get("responseStatus") or {}).get("code", 0)),
+                    uri=entry.get("requestURI", ""),
+                    stage=stage,
+                )
+            )
+        return records
+
+
+class ComponentFailed(Exception):
+    def __init__(self, component: Component) -> None:
+        super().__init__(component.name)
+        self.component = component
+
+
+def _lines(path: Path, since: int = 0) -> Iterator[str]:
+    with contextlib.suppress(FileNotFoundError), path.open("rb") as handle:
+        handle.seek(since)
+        for line in handle:
+            yield line.decode(errors="replace")
+
+
+@contextlib.contextmanager
+def running(assets: Path, *, folder: Path | None = None, **options: Any) -> Iterator[ControlPlane]:
+    """A started control plane for the ``with`` block; stopped and removed after it."""
+    owned = folder is None
+    base = Path(tempfile.mkdtemp(prefix="cortex-events-testbed-")) if owned else folder
+    assert base is not None
+    plane = ControlPlane(assets, base, **options)
+    try:
+        yield plane.start()
+    finally:
+        plane.stop()
+        if owned and not plane.keep_folder:
+            shutil.rmtree(base, ignore_errors=True)
