@@ -101,6 +101,7 @@ class OperatorApp:
             self.delivery,
             cluster=settings.cluster_name,
             recorded_replicas=self.delivery.ledger.recorded_replicas,
+            recorded_time=self.delivery.ledger.recorded_time,
             skips=self.listener,
         )
         self.delivery.on_loaded = lambda _tag: self.recorder.request_deployment_review()

@@ -26,13 +26,23 @@ from cortex_events.domain.entities import (
     parse_entity,
     resolve,
 )
-from cortex_events.domain.lifecycle import EventIntent, deployment_events, pod_events
+from cortex_events.domain.lifecycle import (
+    EventIntent,
+    Revision,
+    deployment_events,
+    pod_events,
+    reports_on_revision,
+    revision_of,
+    rollout_key,
+)
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
+    ReplicaSetSnapshot,
     WorkloadRef,
     deployment_snapshot,
     pod_snapshot,
+    replicaset_snapshot,
 )
 from cortex_events.domain.render import render
 
@@ -42,7 +52,6 @@ logger = logging.getLogger("cortex_events.recorder")
 REEVALUATION_DELAY = 0.2
 
 NsName = tuple[str, str]
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 
 
 class Submitter(Protocol):
@@ -55,10 +64,14 @@ class SkipListener(Protocol):
 
 @dataclass(slots=True)
 class _ReplicaSet:
-    deployment: str | None
-    revision: int | None
-    started: datetime | None  # when its current revision began: creation, or a rollback to it
+    snapshot: ReplicaSetSnapshot
+    # When a rollback made this ReplicaSet's revision current, if the operator saw it happen.
+    revised_at: datetime | None = None
     deleted: bool = False
+
+    @property
+    def deployment(self) -> str | None:
+        return self.snapshot.deployment
 
 
 def _now() -> datetime:
@@ -74,11 +87,13 @@ class Recorder:
         *,
         cluster: str,
         recorded_replicas: Callable[[str], int | None] | None = None,
+        recorded_time: Callable[[str], datetime | None] | None = None,
         skips: SkipListener | None = None,
     ) -> None:
         self._delivery = delivery
         self._cluster = cluster
         self._recorded_replicas = recorded_replicas  # callable uid -> int | None, from the ledger
+        self._recorded_time = recorded_time  # callable eventKey -> first timestamp, from the ledger
         self._skips = skips
         self.pods: dict[str, PodSnapshot] = {}
         self.deployments: dict[NsName, DeploymentSnapshot] = {}
@@ -88,6 +103,8 @@ class Recorder:
         # Deployments deleted while some of their Pods still exist (garbage collection deletes
         # the Pods after their owners): kept so those Pods' deletions map like their lives did.
         self._departed: dict[NsName, DeploymentSnapshot] = {}
+        # Per Deployment uid: the last state whose status reported on its revision.
+        self._reported: dict[str, DeploymentSnapshot] = {}
         # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
         self._matches: dict[str, tuple[str, ...]] = {}
         self._pending_namespaces: set[str] = set()
@@ -135,8 +152,11 @@ class Recorder:
             if previous == snapshot:
                 return
         await self._evaluate_deployment(previous, snapshot)
+        if reports_on_revision(snapshot):
+            self._reported[snapshot.ref.uid] = snapshot
         if deleted:
             self._matches.pop(snapshot.ref.uid, None)
+            self._reported.pop(snapshot.ref.uid, None)
         elif previous is None or (
             previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
         ):
@@ -145,8 +165,8 @@ class Recorder:
 
     async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
-        metadata = body.get("metadata") or {}
-        key = (str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+        snapshot = replicaset_snapshot(body)
+        key = (snapshot.namespace, snapshot.name)
         if event_type == "DELETED":
             if self._pods_by_rs.get(key):
                 known = self._replicasets.get(key)
@@ -155,29 +175,22 @@ class Recorder:
             else:
                 self._forget_replicaset(key)
             return
-        owner = next(
-            (
-                ref.get("name")
-                for ref in metadata.get("ownerReferences") or []
-                if ref.get("kind") == "Deployment" and ref.get("controller", True)
-            ),
-            None,
-        )
-        revision_text = str((metadata.get("annotations") or {}).get(REVISION_ANNOTATION) or "")
-        revision = int(revision_text) if revision_text.isdigit() else None
-        created_text = metadata.get("creationTimestamp")
-        created = _parse_time(created_text)
         previous = self._replicasets.get(key)
-        started = created
-        if previous is not None and revision is not None and previous.revision != revision:
-            # An older ReplicaSet given a new revision: a rollback, which starts now.
-            started = _now()
-        elif previous is not None and previous.revision == revision:
-            started = previous.started
-        self._replicasets[key] = _ReplicaSet(owner, revision, started)
-        if previous is None or previous.deployment != owner:
+        revised_at = None
+        if previous is not None:
+            revised_at = previous.revised_at
+            before = previous.snapshot.revision
+            if before is not None and snapshot.revision is not None and before != snapshot.revision:
+                revised_at = _now()  # an older ReplicaSet given a new revision: a rollback
+        self._replicasets[key] = _ReplicaSet(snapshot, revised_at)
+        if previous is None or previous.deployment != snapshot.deployment:
             # Pods seen before their ReplicaSet can now be mapped through their Deployment.
             await self._reevaluate_pods(self._pods_by_rs.get(key, set()))
+        if snapshot.deployment and (previous is None or previous.snapshot != snapshot):
+            # A rollout's event waits for its revision's ReplicaSet.
+            owner = self.deployments.get((snapshot.namespace, snapshot.deployment))
+            if owner is not None and owner.revision == snapshot.revision:
+                await self._evaluate_deployment(owner, owner)
 
     def entity_changed(self, body: Mapping[str, Any]) -> EntitySpec | SpecError:
         """Record a CortexEntity's spec (or drop it when invalid); returns what was parsed."""
@@ -336,7 +349,8 @@ class Recorder:
             previous if previous is not deployment else None,
             deployment,
             now=_now(),
-            rollout_started=self._rollout_started(deployment),
+            revisions=self._revisions(deployment),
+            reported=self._reported.get(ref.uid),
             recorded_replicas=recorded,
         )
         await self._submit(resolution, intents)
@@ -385,15 +399,34 @@ class Recorder:
                 periods.append(spec.retention)
         return min(periods, default=None)
 
-    def _rollout_started(self, deployment: DeploymentSnapshot) -> datetime | None:
-        """When the Deployment's current revision began rolling out."""
-        if deployment.revision is None:
-            return None
+    def _revisions(self, deployment: DeploymentSnapshot) -> dict[int, Revision]:
+        """The Deployment's revisions by number, from the ReplicaSets it controls."""
         namespace, name = deployment.ref.namespace, deployment.ref.name
-        for (rs_namespace, _), rs in self._replicasets.items():
-            if (rs_namespace, rs.deployment, rs.revision) == (namespace, name, deployment.revision):
-                return rs.started
-        return None
+        held = sorted(
+            (
+                rs
+                for (rs_namespace, _), rs in self._replicasets.items()
+                if rs_namespace == namespace
+                and rs.deployment == name
+                and rs.snapshot.revision is not None
+            ),
+            key=lambda rs: rs.snapshot.revision or 0,
+        )
+        revisions: dict[int, Revision] = {}
+        previous: ReplicaSetSnapshot | None = None
+        for rs in held:
+            started = rs.revised_at
+            if started is None and rs.snapshot.reused and rs.snapshot.revision is not None:
+                # A rollback the operator did not see begin: when it was first recorded, else now.
+                key = rollout_key(deployment.ref.uid, rs.snapshot.revision)
+                recorded = self._recorded_time(key) if self._recorded_time else None
+                started = recorded or _now()
+                rs.revised_at = started
+            revision = revision_of(rs.snapshot, previous, started=started)
+            if revision is not None:
+                revisions[revision.number] = revision
+            previous = rs.snapshot
+        return revisions
 
     def _pods_of_deployment(self, key: NsName) -> set[str]:
         namespace, name = key
@@ -422,13 +455,3 @@ class Recorder:
         owner = (key[0], rs.deployment)
         if owner in self._departed and not self._pods_of_deployment(owner):
             del self._departed[owner]
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -94,7 +94,14 @@ def deployment(
     }
 
 
-def replicaset(name: str = "web-5d8f", owner: str = "web") -> dict[str, Any]:
+def replicaset(
+    name: str = "web-5d8f",
+    owner: str = "web",
+    *,
+    revision: int = 1,
+    image: str = "nginx:1.25",
+    created: datetime = NOW,
+) -> dict[str, Any]:
     return {
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -102,12 +109,13 @@ def replicaset(name: str = "web-5d8f", owner: str = "web") -> dict[str, Any]:
             "name": name,
             "namespace": "shop",
             "uid": f"{name}-uid",
-            "creationTimestamp": stamp(NOW),
-            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "creationTimestamp": stamp(created),
+            "annotations": {"deployment.kubernetes.io/revision": str(revision)},
             "ownerReferences": [
                 {"kind": "Deployment", "name": owner, "uid": "dep-1", "controller": True}
             ],
         },
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
     }
 
 
@@ -263,9 +271,95 @@ async def test_a_rollback_is_timed_from_when_it_began_not_from_the_old_replicase
     await recorder.replicaset_changed(old_rs, "MODIFIED")
     body = deployment(annotations={"cortex.io/tag": "web"})
     body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    body["status"]["conditions"] = [{"type": "Progressing", "reason": "ReplicaSetUpdated"}]
     await recorder.deployment_changed(body, None)
     (rollout,) = [i for i in out.items if i.body.type == "DEPLOYMENT_ROLLOUT"]
     assert rollout.body.timestamp > NOW - timedelta(minutes=1)
+
+
+class RealController:
+    """Writes a Deployment's rollouts in the order the real deployment controller does."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.generation = 1
+        self.revision = 1
+        self.image = "nginx:1.21"
+        self.progressing = ("NewReplicaSetAvailable", NOW - timedelta(hours=1))
+        self.clock = NOW - timedelta(hours=1)
+
+    def body(self, *, observed: int, updated: int = 2) -> dict[str, Any]:
+        body = deployment(annotations={"cortex.io/tag": "web"})
+        body["metadata"]["generation"] = self.generation
+        body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = str(self.revision)
+        body["spec"]["template"]["spec"]["containers"][0]["image"] = self.image
+        reason, when = self.progressing
+        body["status"] = {
+            "observedGeneration": observed,
+            "replicas": 2,
+            "updatedReplicas": updated,
+            "availableReplicas": 2,
+            "conditions": [
+                {"type": "Progressing", "status": "True", "reason": reason,
+                 "lastUpdateTime": stamp(when)}
+            ],
+        }  # fmt: skip
+        return body
+
+    async def roll_to(self, image: str, *, complete: bool = True) -> None:
+        self.clock += timedelta(minutes=10)
+        observed = self.generation
+        # 1. The user's spec change: generation moves, the annotation still names the old one.
+        self.generation += 1
+        self.image = image
+        await self.recorder.deployment_changed(self.body(observed=observed), "MODIFIED")
+        # 2. The new ReplicaSet, then the revision annotation on the Deployment.
+        self.revision += 1
+        rs = replicaset(f"web-{self.revision}", revision=self.revision, image=image,
+                        created=self.clock)  # fmt: skip
+        await self.recorder.replicaset_changed(rs, "ADDED")
+        await self.recorder.deployment_changed(self.body(observed=observed), "MODIFIED")
+        # 3. Status: progressing, then (maybe) complete.
+        self.progressing = ("ReplicaSetUpdated", self.clock + timedelta(seconds=1))
+        await self.recorder.deployment_changed(
+            self.body(observed=self.generation, updated=1), "MODIFIED"
+        )
+        if complete:
+            self.progressing = ("NewReplicaSetAvailable", self.clock + timedelta(seconds=30))
+            await self.recorder.deployment_changed(self.body(observed=self.generation), "MODIFIED")
+
+
+async def test_successive_rollouts_each_keep_an_event_of_their_own() -> None:
+    """Three rollouts written in the real controller's order: the second superseded before
+    it completed. No revision's event is ever rewritten with another revision's facts."""
+    recorder, out = make()
+    controller = RealController(recorder)
+    await recorder.replicaset_changed(
+        replicaset("web-1", image="nginx:1.21", created=controller.clock), None
+    )
+    await recorder.deployment_changed(controller.body(observed=1), None)
+    await controller.roll_to("nginx:1.22")
+    await controller.roll_to("nginx:1.23", complete=False)
+    await controller.roll_to("nginx:1.24")
+    rollouts: dict[str, list[Outgoing]] = {}
+    for item in out.items:
+        if item.body.type == "DEPLOYMENT_ROLLOUT":
+            rollouts.setdefault(item.key, []).append(item)
+    assert sorted(rollouts) == [f"deployment/dep-1/rollout/{n}" for n in (2, 3, 4)]
+    for revision, image, result in ((2, "nginx:1.22", "Completed"),
+                                    (3, "nginx:1.23", "Superseded"),
+                                    (4, "nginx:1.24", "Completed")):  # fmt: skip
+        versions = rollouts[f"deployment/dep-1/rollout/{revision}"]
+        # Every version of the event, not only the last, describes its own revision.
+        assert {tuple(v.body.custom_data["images"]) for v in versions} == {(image,)}
+        assert {v.body.custom_data["revision"] for v in versions} == {revision}
+        start = NOW - timedelta(hours=1) + timedelta(minutes=10 * (revision - 1))
+        assert {v.body.timestamp for v in versions} == {start}
+        assert versions[-1].body.custom_data["result"] == result
+    last = rollouts["deployment/dep-1/rollout/2"][-1]
+    assert last.body.title == "Rollout of web to nginx:1.22 completed in 30s"
+    superseded = rollouts["deployment/dep-1/rollout/3"][-1]
+    assert superseded.body.title == "Rollout of web to nginx:1.23 superseded by revision 4"
 
 
 async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:

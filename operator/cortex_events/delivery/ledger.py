@@ -120,6 +120,14 @@ class Ledger:
         known = self._replicas.get(uid)
         return None if known is None else known[1]
 
+    def recorded_time(self, key: str) -> datetime | None:
+        """The timestamp of the event recorded under ``key`` on any entity, if there is one."""
+        for ledger in self._tags.values():
+            entry = ledger.entries.get(key)
+            if entry is not None:
+                return entry.timestamp
+        return None
+
     def entity_stats(self) -> dict[str, tuple[int, datetime | None]]:
         """CortexEntity key -> (events recorded for it, newest event time), in one pass."""
         stats: dict[str, tuple[int, datetime | None]] = {}

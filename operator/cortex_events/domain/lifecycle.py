@@ -6,9 +6,11 @@ deterministic ``key``; the delivery layer creates an event for an unseen key, re
 (PUT) an ``updatable`` one whose content changed, and otherwise does nothing. So the same
 object state yields the same keys whichever replica or restart of the operator sees it.
 
-``prev`` matters in two places only: a Deployment scale (``spec.replicas`` differing from the
-previous state, or from ``recorded_replicas`` after a restart), and keeping a rollout's result
-while the Deployment's status lags behind its spec.
+``prev`` matters for a Deployment scale only (``spec.replicas`` differing from the previous
+state, or from ``recorded_replicas`` after a restart). A rollout is described from its own
+revision's ReplicaSet and from the status once it reports on that revision, so the order in
+which the deployment controller writes spec, ReplicaSet, annotation and status cannot make one
+revision's event describe another.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cortex_events.domain.model import (
     DeploymentSnapshot,
     EventType,
     PodSnapshot,
+    ReplicaSetSnapshot,
     WorkloadRef,
 )
 
@@ -330,32 +333,101 @@ def _pod_failures(pod: PodSnapshot, now: datetime) -> list[EventIntent]:
 
 # --- deployments ---------------------------------------------------------------------------
 
+CHANGE_UPDATE = "update"
+CHANGE_ROLLBACK = "rollback"
+CHANGE_RESTART = "restart"
+
+# The Progressing reasons with which the deployment controller reports on the current
+# revision. Any other (DeploymentPaused, DeploymentResumed, ReplicaSetCreateError, none at all)
+# says nothing about how that revision's rollout is going.
+REPORTING_REASONS = frozenset(
+    {
+        "NewReplicaSetCreated",
+        "FoundNewReplicaSet",
+        "ReplicaSetUpdated",
+        COMPLETE_REASON,
+        TIMED_OUT_REASON,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One revision of a Deployment, as its ReplicaSet holds it.
+
+    ``images`` are that ReplicaSet's (a Deployment's own template may already belong to the
+    next revision); ``started`` is when the revision began rolling out; ``change`` tells an
+    update from a rollback (an earlier ReplicaSet made current again) and a restart (a new
+    ReplicaSet that differs from the previous one by ``kubectl rollout restart`` only).
+    """
+
+    number: int
+    images: tuple[str, ...]
+    started: datetime
+    change: str = CHANGE_UPDATE
+
+
+def revision_of(
+    replicaset: ReplicaSetSnapshot,
+    previous: ReplicaSetSnapshot | None,
+    *,
+    started: datetime | None = None,
+) -> Revision | None:
+    """The revision ``replicaset`` holds; ``previous`` is the one before it, if still known.
+
+    ``started`` overrides the ReplicaSet's creation as the start: a rollback reuses an old
+    ReplicaSet, so its start is when its revision changed.
+    """
+    if replicaset.revision is None:
+        return None
+    change = CHANGE_UPDATE
+    if replicaset.reused:
+        change = CHANGE_ROLLBACK
+    elif (
+        previous is not None
+        and replicaset.restarted_at
+        and replicaset.restarted_at != previous.restarted_at
+        and previous.images == replicaset.images
+    ):
+        change = CHANGE_RESTART
+    return Revision(
+        number=replicaset.revision,
+        images=replicaset.images,
+        started=_utc(started or replicaset.created),
+        change=change,
+    )
+
 
 def deployment_events(
     prev: DeploymentSnapshot | None,
     new: DeploymentSnapshot,
     *,
     now: datetime,
-    rollout_started: datetime | None = None,
+    revisions: Mapping[int, Revision] | None = None,
+    reported: DeploymentSnapshot | None = None,
     recorded_replicas: int | None = None,
 ) -> list[EventIntent]:
     """Every event ``new`` implies: creation, the current rollout (revision 2 and later),
-    a scale, deletion.
+    the end of a rollout a newer revision replaced, a scale, deletion.
 
-    ``rollout_started``: when the current revision's rollout began, if known (the timestamp
-    of its already recorded event, or when the operator first saw the revision); it sets the
-    rollout event's timestamp and its duration. ``recorded_replicas``: the replica count last
-    recorded for this Deployment, used when there is no ``prev`` (after a restart) to notice a
-    scale that happened while the operator was down.
+    ``revisions``: the Deployment's revisions by number, from its ReplicaSets; a rollout's
+    event describes its own revision's images and start, and waits until that ReplicaSet is
+    known. ``reported``: the last earlier state whose status reported on its revision (see
+    `reports_on_revision`); a rollout still in progress there and replaced since is closed as
+    superseded. ``recorded_replicas``: the replica count last recorded for this Deployment,
+    used when there is no ``prev`` (after a restart) to notice a scale made meanwhile.
     """
     now = _utc(now)
+    revisions = revisions or {}
     if prev is not None and prev.ref.uid != new.ref.uid:
         prev = None  # a Deployment recreated under the same name starts afresh
+    if reported is not None and reported.ref.uid != new.ref.uid:
+        reported = None
     events = [_deployment_created(new)]
-    superseded = _superseded(prev, new)
+    superseded = _superseded(reported, new, revisions)
     if superseded is not None:
         events.append(superseded)
-    rollout = _rollout(prev, new, now=now, started=rollout_started)
+    rollout = _rollout(new, revisions.get(new.revision) if new.revision else None)
     if rollout is not None:
         events.append(rollout)
     before = prev.replicas if prev is not None else recorded_replicas
@@ -379,6 +451,21 @@ def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
     )
 
 
+def reports_on_revision(d: DeploymentSnapshot) -> bool:
+    """Whether the Deployment's status describes the revision its annotation names.
+
+    The deployment controller writes a change in three steps: the user's spec (generation
+    moves on, the revision annotation still names the previous revision), then the new
+    ReplicaSet and the annotation, then the status (observedGeneration catches up). Only the
+    last state, with a Progressing reason about the rollout, tells how the revision is doing.
+    """
+    return (
+        d.revision is not None
+        and d.observed_generation >= d.generation
+        and d.progressing_reason in REPORTING_REASONS
+    )
+
+
 def rollout_result(d: DeploymentSnapshot) -> str:
     """``Completed``, ``Failed`` or ``InProgress`` for the Deployment's current revision.
 
@@ -399,99 +486,99 @@ def rollout_result(d: DeploymentSnapshot) -> str:
     return ROLLOUT_IN_PROGRESS
 
 
-def _rollout(
-    prev: DeploymentSnapshot | None,
-    new: DeploymentSnapshot,
-    *,
-    now: datetime,
-    started: datetime | None,
-) -> EventIntent | None:
-    revision = new.revision
-    if revision is None or revision < 2:
-        return None  # revision 1 is the Deployment's creation
-    source = new
-    if new.observed_generation < new.generation and prev is not None and prev.revision == revision:
-        # The status still describes the previous generation (a scale just changed the
-        # spec): keep what the previous state said about this revision.
-        source = prev
-    result = rollout_result(source)
-    start = _utc(started) if started is not None else None
-    timestamp = start or (_utc(source.progressing_updated) if source.progressing_updated else now)
-    name = new.ref.name
-    images = _images_text(new.images)
-    where = f"{new.ref.namespace}/{name}"
-    details: dict[str, Any] = {
-        "revision": revision,
-        "images": list(new.images),
+def _rollout_name(name: str, revision: Revision) -> str:
+    images = _images_text(revision.images)
+    if revision.change == CHANGE_ROLLBACK:
+        return f"Rollback of {name} to {images}"
+    if revision.change == CHANGE_RESTART:
+        return f"Restart of {name} ({images})"
+    return f"Rollout of {name} to {images}"
+
+
+def _rollout_details(revision: Revision, result: str) -> dict[str, Any]:
+    return {
+        "revision": revision.number,
+        "images": list(revision.images),
+        "change": revision.change,
         "result": result,
     }
+
+
+def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent | None:
+    if revision is None or revision.number < 2 or not reports_on_revision(new):
+        return None  # revision 1 is the Deployment's creation
+    result = rollout_result(new)
+    start = revision.started
+    where = f"{new.ref.namespace}/{new.ref.name}"
+    what = _rollout_name(new.ref.name, revision)
+    details = _rollout_details(revision, result)
     if result == ROLLOUT_IN_PROGRESS:
-        title = f"Rollout of {name} to {images} started"
-        description = f"Revision {revision} of {where} is rolling out"
+        title = f"{what} started"
+        description = f"Revision {revision.number} of {where} is rolling out"
     else:
         # The end is the condition's update time: ``now`` would change the content on every
         # look and replace the event for nothing.
-        end = _utc(source.progressing_updated) if source.progressing_updated else None
-        duration = None
-        if start is not None and end is not None and end >= start:
-            duration = (end - start).total_seconds()
+        end = _utc(new.progressing_updated) if new.progressing_updated else None
+        duration = (end - start).total_seconds() if end is not None and end >= start else None
         took = format_duration(duration) if duration is not None else None
         if duration is not None:
             details["durationSeconds"] = round(duration)
         if end is not None:
             details["finishedAt"] = _iso(end)
         if result == ROLLOUT_COMPLETED:
-            title = f"Rollout of {name} to {images} completed" + (f" in {took}" if took else "")
-            description = f"Revision {revision} of {where} is available" + (
+            title = f"{what} completed" + (f" in {took}" if took else "")
+            description = f"Revision {revision.number} of {where} is available" + (
                 f"; the rollout took {took}" if took else ""
             )
         else:
-            message = _clip(source.progressing_message or "progress deadline exceeded")
+            message = _clip(new.progressing_message or "progress deadline exceeded")
             details["message"] = message
-            title = (
-                f"Rollout of {name} to {images} failed"
-                + (f" after {took}" if took else "")
-                + f": {message}"
-            )
-            description = f"Revision {revision} of {where} did not progress: {message}"
+            title = f"{what} failed" + (f" after {took}" if took else "") + f": {message}"
+            description = f"Revision {revision.number} of {where} did not progress: {message}"
     return EventIntent(
-        key=f"deployment/{new.ref.uid}/rollout/{revision}",
+        key=rollout_key(new.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
         subject=new.ref,
         title=title,
         description=description,
-        timestamp=timestamp,
+        timestamp=start,
         details=details,
         updatable=True,
     )
 
 
-def _superseded(prev: DeploymentSnapshot | None, new: DeploymentSnapshot) -> EventIntent | None:
-    """The previous revision's rollout, closed because a newer revision replaced it unfinished.
+def rollout_key(uid: str, revision: int) -> str:
+    return f"deployment/{uid}/rollout/{revision}"
 
-    Seen only on the transition itself: after a restart there is no previous state to compare.
+
+def _superseded(
+    reported: DeploymentSnapshot | None,
+    new: DeploymentSnapshot,
+    revisions: Mapping[int, Revision],
+) -> EventIntent | None:
+    """The rollout of ``reported``'s revision, closed because a newer revision replaced it
+    before it completed.
+
+    Seen only on the transition itself: after a restart there is no earlier state to compare.
     """
-    if prev is None or prev.revision is None or new.revision is None:
+    if reported is None or reported.revision is None or new.revision is None:
         return None
-    if prev.revision < 2 or new.revision <= prev.revision:
+    if reported.revision < 2 or new.revision <= reported.revision:
         return None
-    if rollout_result(prev) != ROLLOUT_IN_PROGRESS:
+    if not reports_on_revision(reported) or rollout_result(reported) != ROLLOUT_IN_PROGRESS:
         return None
-    name, where = prev.ref.name, f"{prev.ref.namespace}/{prev.ref.name}"
-    images = _images_text(prev.images)
+    revision = revisions.get(reported.revision)
+    if revision is None:
+        return None
+    where = f"{reported.ref.namespace}/{reported.ref.name}"
     return EventIntent(
-        key=f"deployment/{prev.ref.uid}/rollout/{prev.revision}",
+        key=rollout_key(reported.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
-        subject=prev.ref,
-        title=f"Rollout of {name} to {images} superseded by revision {new.revision}",
-        description=f"Revision {prev.revision} of {where} was replaced before it completed",
-        timestamp=_utc(prev.progressing_updated or prev.created),
-        details={
-            "revision": prev.revision,
-            "images": list(prev.images),
-            "result": ROLLOUT_SUPERSEDED,
-            "supersededBy": new.revision,
-        },
+        subject=reported.ref,
+        title=f"{_rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
+        description=f"Revision {revision.number} of {where} was replaced before it completed",
+        timestamp=revision.started,
+        details=_rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision},
         updatable=True,
     )
 

@@ -37,6 +37,11 @@ EVENTS_ANNOTATION = "cortex.io/events"
 """Set to ``disabled`` (any case) on a workload or its Deployment to record no events for it."""
 EVENTS_DISABLED = "disabled"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+"""Set by the deployment controller on a Deployment and on each of its ReplicaSets."""
+REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
+"""The earlier revisions of a ReplicaSet that a rollback made current again."""
+RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
+"""Set on the pod template by ``kubectl rollout restart``."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Stands in for a creation time the object does not carry (the API server always sets one)."""
@@ -134,6 +139,25 @@ class DeploymentSnapshot:
     def __hash__(self) -> int:
         # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
         return hash((self.ref, self.created, self.deleted_at))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSetSnapshot:
+    """What the operator keeps of a ReplicaSet: which Deployment revision it holds.
+
+    ``deployment`` is the name of the Deployment that controls it; ``images`` are its pod
+    template's (fixed for the life of a ReplicaSet, whatever the Deployment's template says
+    now); ``reused`` is true once a rollback has given it a later revision than its first.
+    """
+
+    namespace: str
+    name: str
+    deployment: str | None
+    revision: int | None
+    images: tuple[str, ...]
+    created: datetime
+    reused: bool
+    restarted_at: str | None
 
 
 def is_disabled(annotations: Mapping[str, str]) -> bool:
@@ -309,6 +333,39 @@ def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) 
     )
 
 
+def revision_number(annotations: Mapping[str, Any]) -> int | None:
+    """The ``deployment.kubernetes.io/revision`` annotation as a number (1 and up), if set."""
+    revision = _int(annotations.get(REVISION_ANNOTATION), default=-1)
+    return revision if revision >= 1 else None
+
+
+def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
+    """Snapshot a raw ``apps/v1`` ReplicaSet dict."""
+    metadata = _map(obj.get("metadata"))
+    annotations = _map(metadata.get("annotations"))
+    template = _map(_map(obj.get("spec")).get("template"))
+    owners = [o for o in _list(metadata.get("ownerReferences")) if isinstance(o, Mapping)]
+    deployment = next(
+        (
+            _str(o.get("name"))
+            for o in owners
+            if o.get("kind") == "Deployment" and o.get("controller", True) is not False
+        ),
+        None,
+    )
+    restarted = _map(_map(template.get("metadata")).get("annotations")).get(RESTARTED_AT_ANNOTATION)
+    return ReplicaSetSnapshot(
+        namespace=_intern(_str(metadata.get("namespace")) or "default"),
+        name=_str(metadata.get("name")) or "",
+        deployment=deployment,
+        revision=revision_number(annotations),
+        images=_spec_images(_map(template.get("spec"))),
+        created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
+        reused=bool(_str(annotations.get(REVISION_HISTORY_ANNOTATION))),
+        restarted_at=_str(restarted),
+    )
+
+
 def deployment_snapshot(
     obj: Mapping[str, Any], *, deleted_at: datetime | None = None
 ) -> DeploymentSnapshot:
@@ -318,8 +375,6 @@ def deployment_snapshot(
     status = _map(obj.get("status"))
     template_spec = _map(_map(spec.get("template")).get("spec"))
     progressing = _condition(status, "Progressing")
-    revision_text = _map(metadata.get("annotations")).get(REVISION_ANNOTATION)
-    revision = _int(revision_text, default=-1)
     return DeploymentSnapshot(
         ref=_ref("Deployment", metadata),
         labels=_labels(metadata),
@@ -332,7 +387,7 @@ def deployment_snapshot(
         ready_replicas=_int(status.get("readyReplicas")),
         updated_replicas=_int(status.get("updatedReplicas")),
         available_replicas=_int(status.get("availableReplicas")),
-        revision=revision if revision >= 1 else None,
+        revision=revision_number(_map(metadata.get("annotations"))),
         images=_spec_images(template_spec),
         progressing_reason=_str(progressing.get("reason")),
         progressing_message=_str(progressing.get("message")),
