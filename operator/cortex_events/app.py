@@ -34,6 +34,7 @@ from cortex_events.kube import KubeClient
 from cortex_events.memory import release_free_memory
 from cortex_events.observability import Metrics, OperatorListener
 from cortex_events.recorder import Recorder
+from cortex_events.relist import RelistReconciler
 from cortex_events.settings import Settings
 from cortex_events.sweep import DowntimeSweep
 
@@ -112,10 +113,20 @@ class OperatorApp:
         self._entity_bodies: dict[str, kopf.RawBody] = {}
         self._background: asyncio.Task[None] | None = None
         self.sweep: DowntimeSweep | None = None
+        self.relists: RelistReconciler | None = None
         self._last_retention = -float("inf")
         self.health = HealthServer(self)
 
-    # -- CortexEntity support used by the handlers -------------------------------------------
+    # -- support used by the handlers --------------------------------------------------------
+
+    def observed(self, kind: str, event: Mapping[str, Any]) -> None:
+        """Note a workload's watch event, so that a listing after a broken watch is checked."""
+        if self.relists is not None:
+            metadata = (event.get("object") or {}).get("metadata") or {}
+            self.relists.observed(
+                kind, str(metadata.get("namespace", "")), str(metadata.get("uid", "")),
+                event.get("type"),
+            )  # fmt: skip
 
     def entity_seen(self, body: kopf.RawBody, event_type: str | None) -> None:
         metadata = body.get("metadata") or {}
@@ -255,9 +266,15 @@ class OperatorApp:
             cluster=settings.cluster_name,
             delay=settings.sweep_delay,
         )
+        self.relists = RelistReconciler(
+            self.recorder, self.kube, per_namespace=bool(settings.namespaces)
+        )
         await self.health.start(settings.health_port, settings.metrics_port)
         delivery_task = asyncio.get_running_loop().create_task(
             self.delivery.run(), name="cortex-delivery"
+        )
+        relist_task = asyncio.get_running_loop().create_task(
+            self.relists.run(), name="relist-reconciler"
         )
         probe_task = asyncio.get_running_loop().create_task(
             self._probe_api(), name="kubernetes-api-probe"
@@ -292,7 +309,7 @@ class OperatorApp:
             )
         finally:
             await self.delivery.drain(settings.drain_timeout)
-            for task in (delivery_task, probe_task, memory_task):
+            for task in (delivery_task, probe_task, memory_task, relist_task):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

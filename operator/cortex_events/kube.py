@@ -101,8 +101,10 @@ class KubeClient:
         await self.request("GET", "/version", timeout=timeout)
 
     async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
-        """The uid of the named Pod or Deployment, None when it does not exist."""
-        prefix = {"Pod": "/api/v1", "Deployment": "/apis/apps/v1"}[kind]
+        """The uid of the named Pod, Deployment or ReplicaSet, None when it does not exist."""
+        prefix = {"Pod": "/api/v1", "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1"}[
+            kind
+        ]
         plural = f"{kind.lower()}s"
         try:
             found = await self.request("GET", f"{prefix}/namespaces/{namespace}/{plural}/{name}")

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -119,7 +119,10 @@ class Recorder:
         deleted = event_type == "DELETED"
         snapshot = pod_snapshot(body)
         if deleted and snapshot.deleted_at is None:
-            snapshot = pod_snapshot(body, deleted_at=_now())
+            snapshot = replace(snapshot, deleted_at=_now())
+        await self._pod_seen(snapshot, deleted=deleted)
+
+    async def _pod_seen(self, snapshot: PodSnapshot, *, deleted: bool) -> None:
         uid = snapshot.ref.uid
         previous = self.pods.get(uid)
         if not deleted:
@@ -140,7 +143,10 @@ class Recorder:
         deleted = event_type == "DELETED"
         snapshot = deployment_snapshot(body)
         if deleted and snapshot.deleted_at is None:
-            snapshot = deployment_snapshot(body, deleted_at=_now())
+            snapshot = replace(snapshot, deleted_at=_now())
+        await self._deployment_seen(snapshot, deleted=deleted)
+
+    async def _deployment_seen(self, snapshot: DeploymentSnapshot, *, deleted: bool) -> None:
         key = (snapshot.ref.namespace, snapshot.ref.name)
         previous = self.deployments.get(key)
         if deleted:
@@ -168,12 +174,7 @@ class Recorder:
         snapshot = replicaset_snapshot(body)
         key = (snapshot.namespace, snapshot.name)
         if event_type == "DELETED":
-            if self._pods_by_rs.get(key):
-                known = self._replicasets.get(key)
-                if known is not None:
-                    known.deleted = True  # forgotten with its last Pod
-            else:
-                self._forget_replicaset(key)
+            self._replicaset_deleted(key)
             return
         previous = self._replicasets.get(key)
         revised_at = None
@@ -191,6 +192,51 @@ class Recorder:
             owner = self.deployments.get((snapshot.namespace, snapshot.deployment))
             if owner is not None and owner.revision == snapshot.revision:
                 await self._evaluate_deployment(owner, owner)
+
+    def _replicaset_deleted(self, key: NsName) -> None:
+        if self._pods_by_rs.get(key):
+            known = self._replicasets.get(key)
+            if known is not None:
+                known.deleted = True  # forgotten with its last Pod
+        else:
+            self._forget_replicaset(key)
+
+    # -- what a listing after a broken watch did not show ------------------------------------
+
+    def known(self, kind: str, namespace: str | None) -> dict[str, tuple[str, str]]:
+        """Identity (uid) -> (namespace, name) of the Pods, Deployments or ReplicaSets known."""
+        found: dict[str, tuple[str, str]] = {}
+        if kind == "Pod":
+            for uid, pod in self.pods.items():
+                found[uid] = (pod.ref.namespace, pod.ref.name)
+        elif kind == "Deployment":
+            for deployment in self.deployments.values():
+                found[deployment.ref.uid] = (deployment.ref.namespace, deployment.ref.name)
+        elif kind == "ReplicaSet":
+            for (rs_namespace, rs_name), rs in self._replicasets.items():
+                if not rs.deleted:
+                    found[rs.snapshot.uid] = (rs_namespace, rs_name)
+        if namespace is None:
+            return found
+        return {k: v for k, v in found.items() if v[0] == namespace}
+
+    async def vanished(self, kind: str, identity: str) -> None:
+        """An object deleted while no watch was running: as if its DELETED event had come."""
+        if kind == "Pod":
+            pod = self.pods.get(identity)
+            if pod is not None:
+                await self._pod_seen(
+                    replace(pod, deleted_at=pod.deleted_at or _now()), deleted=True
+                )
+        elif kind == "Deployment":
+            for deployment in list(self.deployments.values()):
+                if deployment.ref.uid == identity:
+                    gone = replace(deployment, deleted_at=deployment.deleted_at or _now())
+                    await self._deployment_seen(gone, deleted=True)
+        elif kind == "ReplicaSet":
+            for key, rs in list(self._replicasets.items()):
+                if rs.snapshot.uid == identity:
+                    self._replicaset_deleted(key)
 
     def entity_changed(self, body: Mapping[str, Any]) -> EntitySpec | SpecError:
         """Record a CortexEntity's spec (or drop it when invalid); returns what was parsed."""

@@ -381,3 +381,14 @@ async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.Mo
     await asyncio.sleep(0.1)
     assert passes == ["shop"]
     assert len(out.items) == 20, "the one pass applied all twenty entities"
+
+
+async def test_a_pod_that_vanished_while_no_watch_ran_gets_its_deletion() -> None:
+    recorder, out = make()
+    await recorder.pod_changed(pod(annotations={"cortex.io/tag": "web"}), None)
+    assert recorder.known("Pod", None) == {"pod-1": ("shop", "web-abc")}
+    assert recorder.known("Pod", "elsewhere") == {}
+    await recorder.vanished("Pod", "pod-1")
+    assert ("web", "POD_DELETION") in out.pairs()
+    assert recorder.pods == {}
+    assert recorder.known("Pod", None) == {}

@@ -152,6 +152,7 @@ class ReplicaSetSnapshot:
 
     namespace: str
     name: str
+    uid: str
     deployment: str | None
     revision: int | None
     images: tuple[str, ...]
@@ -357,6 +358,7 @@ def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
     return ReplicaSetSnapshot(
         namespace=_intern(_str(metadata.get("namespace")) or "default"),
         name=_str(metadata.get("name")) or "",
+        uid=_str(metadata.get("uid")) or "",
         deployment=deployment,
         revision=revision_number(annotations),
         images=_spec_images(_map(template.get("spec"))),

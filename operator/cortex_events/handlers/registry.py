@@ -36,16 +36,19 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
     @kopf.on.event("v1", "pods", registry=registry, id="pods")
     async def pod_event(event: kopf.RawEvent, **_: Any) -> None:
         app.start_background()
+        app.observed("Pod", event)
         await app.recorder.pod_changed(event["object"], event.get("type"))
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry, id="replicasets")
     async def replicaset_event(event: kopf.RawEvent, **_: Any) -> None:
         app.start_background()
+        app.observed("ReplicaSet", event)
         await app.recorder.replicaset_changed(event["object"], event.get("type"))
 
     @kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployments")
     async def deployment_event(event: kopf.RawEvent, **_: Any) -> None:
         app.start_background()
+        app.observed("Deployment", event)
         await app.recorder.deployment_changed(event["object"], event.get("type"))
 
     @kopf.on.resume(*CXE, registry=registry, id="entity-resume")
