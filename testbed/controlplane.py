@@ -26,6 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -131,6 +132,7 @@ class AuditRecord:
     code: int
     uri: str
     stage: str = "ResponseComplete"
+    at: datetime | None = None
 
     @property
     def is_write(self) -> bool:
@@ -151,6 +153,7 @@ class ControlPlane:
     apiserver_port: int = field(default_factory=free_port)
     components: dict[str, Component] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
+    startups: list[tuple[datetime, datetime]] = field(default_factory=list)
     watch_cache: bool = True
 
     def __post_init__(self) -> None:
@@ -454,7 +457,15 @@ class ControlPlane:
     def start_apiserver(self, *, watch_cache: bool | None = None) -> None:
         if watch_cache is not None:
             self.watch_cache = watch_cache
+        began = datetime.now(UTC)
         self._start(self._apiserver(), self._ready, 90)
+        # Until it is ready, a starting API server may refuse requests its RBAC cache cannot
+        # authorize yet (403): such answers say nothing about the permissions granted.
+        self.startups.append((began, datetime.now(UTC) + timedelta(seconds=1)))
+
+    def starting_at(self, moment: datetime) -> bool:
+        """Whether ``moment`` falls while the API server was starting (see `startups`)."""
+        return any(began <= moment <= ready for began, ready in self.startups)
 
     def stop_apiserver(self) -> None:
         self.components["kube-apiserver"].stop()
@@ -599,6 +610,7 @@ class ControlPlane:
                     code=int((entry.get("responseStatus") or {}).get("code", 0)),
                     uri=entry.get("requestURI", ""),
                     stage=stage,
+                    at=_parse_time(entry.get("requestReceivedTimestamp")),
                 )
             )
         return records
@@ -608,6 +620,15 @@ class ComponentFailed(Exception):
     def __init__(self, component: Component) -> None:
         super().__init__(component.name)
         self.component = component
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def _lines(path: Path, since: int = 0) -> Iterator[str]:

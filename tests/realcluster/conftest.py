@@ -188,12 +188,14 @@ class Operator:
         return self.process.log_text()
 
     def violations(self) -> list[str]:
-        """Writes to workloads and refusals (403) the operator's identity met, from the audit."""
-        return [
-            f"{r.verb} {r.uri} -> {r.code}"
-            for r in self.plane.audit(self.release.user, since=self.audit_from)
-            if (r.resource in WORKLOADS and r.is_write) or r.code == 403
-        ]
+        """Writes to workloads and refusals (403) the operator's identity met, from the audit;
+        refusals by an API server still starting up (its RBAC cache not yet filled) aside."""
+        found = []
+        for r in self.plane.audit(self.release.user, since=self.audit_from):
+            refused = r.code == 403 and not (r.at and self.plane.starting_at(r.at))
+            if (r.resource in WORKLOADS and r.is_write) or refused:
+                found.append(f"{r.verb} {r.uri} -> {r.code}")
+        return found
 
 
 def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str, str]:
