@@ -68,6 +68,7 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "
 
 @pytest.fixture(scope="session")
 def assets() -> Path:
+    # The one reason to skip: no Go to build the control plane with.
     reason = go_missing()
     if reason is not None:
         pytest.skip(reason)
