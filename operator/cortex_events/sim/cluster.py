@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 BEHAVIOR_ANNOTATION = "sim.cortex-events.io/behavior"
 BEHAVIORS = ("Running", "OOMKilled", "CrashLoopBackOff", "ImagePullBackOff", "Failed", "Evicted")
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 HASH_LABEL = "pod-template-hash"
 PODS = "pods"
 DEPLOYMENTS = "deployments.apps"
@@ -648,7 +649,16 @@ class SimulatedCluster:
             created = True
             self._last_progress[uid] = loop_time
         elif new_rs is not None and _revision(new_rs) <= top_revision:
-            self._annotate(REPLICASETS, new_rs, {REVISION_ANNOTATION: str(top_revision + 1)})
+            # A rollback: the earlier ReplicaSet gets the next revision and remembers its old
+            # ones, as the real controller's revision-history annotation does.
+            annotations = new_rs["metadata"].get("annotations") or {}
+            history = [h for h in str(annotations.get(HISTORY_ANNOTATION, "")).split(",") if h]
+            history.append(str(_revision(new_rs)))
+            self._annotate(
+                REPLICASETS,
+                new_rs,
+                {REVISION_ANNOTATION: str(top_revision + 1), HISTORY_ANNOTATION: ",".join(history)},
+            )
             new_rs = self.store.get(REPLICASETS, new_rs["metadata"]["name"], namespace)
             self._last_progress[uid] = loop_time
         if new_rs is not None:
