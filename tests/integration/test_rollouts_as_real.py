@@ -45,6 +45,8 @@ def test_each_revision_keeps_an_event_of_its_own(
 ) -> None:
     start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, image="nginx:1.21", tag=TAG))
+    # As `kubectl rollout status`: revision 1 is out before the next change is made.
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, 30, "revision 1's pods")
 
     def roll(revision: int, patch: dict[str, Any], result: str = "Completed") -> None:
         kubectl.patch("Deployment", "web", NS, patch)
