@@ -79,7 +79,7 @@ class Candidate:
         self.identity = identity
         self.changes: list[bool] = []
         self.elector = LeaderElector(
-            api,  # type: ignore[arg-type]
+            api,
             ElectionSettings(namespace="ops", identity=identity),
             on_change=self.changes.append,
             clock=clock,
@@ -100,7 +100,7 @@ def world() -> tuple[FakeLeases, Clock, Candidate, Candidate]:
 async def test_the_first_candidate_creates_and_holds_the_lease(
     world: tuple[FakeLeases, Clock, Candidate, Candidate],
 ) -> None:
-    api, clock, a, b = world
+    api, _, a, b = world
     assert await a.attempt() is True
     assert await b.attempt() is False
     spec = api.spec()
