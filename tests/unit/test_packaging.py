@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def test_the_wheel_carries_the_crd_the_types_marker_and_the_command(tmp_path: Pa
     (wheel,) = tmp_path.glob("cortex_events_operator-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
+        metadata = next(
+            archive.read(name).decode() for name in names if name.endswith(".dist-info/METADATA")
+        )
+        licenses = [name for name in names if ".dist-info/licenses/" in name]
         packaged_crd = archive.read("cortex_events/crds/cortexentities.cortex.io.yaml")
         entry_points = next(
             archive.read(name).decode() for name in names if name.endswith("entry_points.txt")
@@ -44,3 +49,14 @@ def test_the_wheel_carries_the_crd_the_types_marker_and_the_command(tmp_path: Pa
     assert packaged_crd == source_crd
     assert "cortex-events = cortex_events.cli:main" in entry_points
     assert yaml.safe_load(packaged_crd)["spec"]["names"]["shortNames"] == ["cxe"]
+    assert "License-Expression: Apache-2.0" in metadata
+    assert [name.rsplit("/", 1)[-1] for name in licenses] == ["LICENSE"]
+
+
+def test_the_license_file_is_the_apache_license_that_pyproject_declares() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert declared == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text()
+    assert text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    assert "END OF TERMS AND CONDITIONS" in text
