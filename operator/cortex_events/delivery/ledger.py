@@ -72,13 +72,14 @@ class TagLedger:
     state: TagState = TagState.UNLOADED
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
     not_found_since: float | None = None
-    # Keys whose create request may or may not have reached Cortex (the connection broke after
-    # sending): checked against Cortex before they are created again.
-    uncertain: set[str] = field(default_factory=set)
+    # Keys whose create may have been stored although no readable answer came back (the
+    # connection broke after sending, a 5xx, a garbled success answer), with the timestamp the
+    # create carried: looked up in Cortex at that moment before they are created again.
+    uncertain: dict[str, datetime] = field(default_factory=dict)
 
     def record(self, key: str, entry: LedgerEntry) -> None:
         self.entries[key] = entry
-        self.uncertain.discard(key)
+        self.uncertain.pop(key, None)
 
     def forget(self, uuid: str) -> None:
         for key in [k for k, e in self.entries.items() if e.uuid == uuid]:

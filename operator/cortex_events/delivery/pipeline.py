@@ -23,10 +23,9 @@ from typing import Protocol
 from cortex_events.cortex.errors import (
     CortexAuthError,
     CortexBadRequest,
-    CortexConnectionError,
     CortexError,
     CortexNotFound,
-    CortexServerError,
+    may_have_acted,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
@@ -352,16 +351,22 @@ class Delivery:
         self._succeeded()
         self._listener.delivered(item, result, time.monotonic() - item.seen_at)
 
-    async def _create(self, ledger: TagLedger, item: Outgoing, fingerprint: str) -> None:
+    async def _create(
+        self,
+        ledger: TagLedger,
+        item: Outgoing,
+        fingerprint: str,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        request = to_request(item.body, timestamp=timestamp)
         try:
-            event = await self._api.create_event(item.tag, to_request(item.body))
-        except CortexConnectionError as error:
-            if error.request_sent:
-                ledger.uncertain.add(item.key)
-            raise
-        except CortexServerError:
-            # A 5xx may come after the event was stored: check before creating it again.
-            ledger.uncertain.add(item.key)
+            event = await self._api.create_event(item.tag, request)
+        except BaseException as error:
+            # Only a create that surely never reached Cortex, or that Cortex refused, may be
+            # sent again blindly; any other failure may come after the event was stored.
+            if may_have_acted(error):
+                ledger.uncertain[item.key] = request.timestamp
             raise
         self._remember(ledger, item.key, event, fingerprint, item.entities)
 
@@ -374,7 +379,8 @@ class Delivery:
         except CortexNotFound:
             # Deleted in Cortex behind our back (by hand, or retention): record it anew.
             ledger.forget(entry.uuid)
-            event = await self._api.create_event(item.tag, request)
+            await self._create(ledger, item, fingerprint, timestamp=entry.timestamp)
+            return
         self._remember(ledger, item.key, event, fingerprint, item.entities)
 
     def _remember(
@@ -391,7 +397,7 @@ class Delivery:
 
     async def _settle_uncertain(self, ledger: TagLedger, item: Outgoing) -> None:
         """A create whose answer was lost: look for the event before creating it again."""
-        moment = item.body.timestamp
+        moment = ledger.uncertain[item.key]
         try:
             async for event in self._api.iter_events(
                 item.tag, type=item.body.type, start_time=moment, end_time=moment
@@ -405,7 +411,7 @@ class Delivery:
         except CortexError as error:
             self._failed_temporarily(error)
             raise _Retry from error
-        ledger.uncertain.discard(item.key)
+        ledger.uncertain.pop(item.key, None)
 
     async def ensure_loaded(self, tag: str) -> TagLedger | None:
         """The tag's ledger, loaded from Cortex if needed; None when Cortex has no such entity.
