@@ -21,6 +21,7 @@ from cortex_events.cortex.client import CortexClient
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.pipeline import CortexApi, Delivery
 from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
+from cortex_events.domain.model import WorkloadRef
 from cortex_events.entity_controller import (
     EntityActivity,
     EntityController,
@@ -97,11 +98,13 @@ class OperatorApp:
             listener=self.listener,
             max_queued=settings.queue_size,
         )
+        self.listener.post_warning = self._warn_on_workload
         self.recorder = Recorder(
             self.delivery,
             cluster=settings.cluster_name,
             recorded_replicas=self.delivery.ledger.recorded_replicas,
             skips=self.listener,
+            tag_issues=self.listener,
         )
         self.delivery.on_loaded = lambda _tag: self.recorder.request_deployment_review()
         self.entities = EntityController(
@@ -133,6 +136,24 @@ class OperatorApp:
         snapshot: StatusSnapshot | None = None,
     ) -> dict[str, Any]:
         return build_status(self.entities.facts(body, parsed, snapshot), body.get("status"))
+
+    @staticmethod
+    def _warn_on_workload(workload: WorkloadRef, reason: str, message: str) -> None:
+        """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
+        namespace (kopf posts it), never a write to the workload itself."""
+        body: kopf.RawBody = {
+            "apiVersion": "apps/v1" if workload.kind == "Deployment" else "v1",
+            "kind": workload.kind,
+            "metadata": {
+                "name": workload.name,
+                "namespace": workload.namespace,
+                "uid": workload.uid,
+            },
+        }
+        try:
+            kopf.warn(kopf.Body(body), reason=reason, message=message)
+        except LookupError:  # outside kopf's context there is no Event queue: the log says it
+            logger.debug("No Kubernetes Event posted for %s: kopf is not running", workload.name)
 
     def start_background(self) -> None:
         """Start the status/sweep loop once. Called from handlers, so that the loop runs in

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.domain.entities import TagIssue, parse_tags
+from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
 from cortex_events.entity_controller import EntityActivity
+
+# Posts a Warning Kubernetes Event on a workload: (workload, reason, message).
+WarningPoster = Callable[[WorkloadRef, str, str], None]
 
 logger = logging.getLogger("cortex_events.events")
 
@@ -84,9 +90,15 @@ class Metrics:
 class OperatorListener:
     """Receives delivery, client and recorder reports; updates metrics, logs, entity activity."""
 
-    def __init__(self, metrics: Metrics, activity: EntityActivity) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        activity: EntityActivity,
+        post_warning: WarningPoster | None = None,
+    ) -> None:
         self.metrics = metrics
         self.activity = activity
+        self.post_warning = post_warning
 
     # DeliveryListener
     def queue_changed(self, depth: int) -> None:
@@ -154,3 +166,21 @@ class OperatorListener:
     # SkipListener
     def skipped(self, kind: str, reason: str) -> None:
         self.metrics.skipped.labels(kind, reason).inc()
+
+    # TagIssueListener
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        where = f"{workload.kind} {workload.namespace}/{workload.name}"
+        fields = {"workload": where, "annotation": issue.value}
+        if not issue.rejected:
+            logger.info("%s on %s is empty: it names no Cortex entity", TAG_ANNOTATION, where)
+            return
+        kept = parse_tags(issue.value)
+        outcome = (
+            f"ignored; events still go to {', '.join(repr(tag) for tag in kept)}"
+            if kept
+            else "ignored; this annotation maps no events"
+        )
+        message = f"{TAG_ANNOTATION} on {where}: {issue.describe()}; {outcome}"
+        logger.warning("%s", message, extra=fields)
+        if self.post_warning is not None:
+            self.post_warning(workload, "InvalidTag", message)

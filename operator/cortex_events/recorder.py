@@ -23,6 +23,7 @@ from cortex_events.domain.entities import (
     OwnerInfo,
     Resolution,
     SpecError,
+    TagIssue,
     parse_entity,
     resolve,
 )
@@ -53,6 +54,12 @@ class SkipListener(Protocol):
     def skipped(self, kind: str, reason: str) -> None: ...
 
 
+class TagIssueListener(Protocol):
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        """A ``cortex.io/tag`` on ``workload`` names tags that are no tag, or none at all;
+        told once per workload and annotation value."""
+
+
 @dataclass(slots=True)
 class _ReplicaSet:
     deployment: str | None
@@ -75,11 +82,15 @@ class Recorder:
         cluster: str,
         recorded_replicas: Callable[[str], int | None] | None = None,
         skips: SkipListener | None = None,
+        tag_issues: TagIssueListener | None = None,
     ) -> None:
         self._delivery = delivery
         self._cluster = cluster
         self._recorded_replicas = recorded_replicas  # callable uid -> int | None, from the ledger
         self._skips = skips
+        self._tag_issues = tag_issues
+        # uid -> the cortex.io/tag value last reported as unusable on that workload.
+        self._tag_reported: dict[str, str] = {}
         self.pods: dict[str, PodSnapshot] = {}
         self.deployments: dict[NsName, DeploymentSnapshot] = {}
         self.entities: dict[str, dict[str, EntitySpec]] = defaultdict(dict)
@@ -117,6 +128,7 @@ class Recorder:
             self.pods.pop(uid, None)
             self._unlink_pod(snapshot)
             self._matches.pop(uid, None)
+            self._tag_reported.pop(uid, None)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -137,6 +149,7 @@ class Recorder:
         await self._evaluate_deployment(previous, snapshot)
         if deleted:
             self._matches.pop(snapshot.ref.uid, None)
+            self._tag_reported.pop(snapshot.ref.uid, None)
         elif previous is None or (
             previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
         ):
@@ -318,6 +331,7 @@ class Recorder:
         resolution = self._resolve(
             "Pod", pod.ref.namespace, pod.ref.name, pod.labels, pod.annotations, owner
         )
+        self._report_tag_issues(pod.ref, owner, resolution)
         if not await self._admit(pod.ref, resolution, first=previous is None):
             return
         await self._submit(resolution, pod_events(previous, pod, now=_now()))
@@ -329,6 +343,7 @@ class Recorder:
         resolution = self._resolve(
             "Deployment", ref.namespace, ref.name, deployment.labels, deployment.annotations, None
         )
+        self._report_tag_issues(ref, None, resolution)
         if not await self._admit(ref, resolution, first=previous is None):
             return
         recorded = self._recorded_replicas(ref.uid) if self._recorded_replicas else None
@@ -340,6 +355,25 @@ class Recorder:
             recorded_replicas=recorded,
         )
         await self._submit(resolution, intents)
+
+    def _report_tag_issues(
+        self, ref: WorkloadRef, owner: OwnerInfo | None, resolution: Resolution
+    ) -> None:
+        """Tell about each unusable ``cortex.io/tag`` once per annotated workload and value:
+        a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
+        if not any(not issue.on_owner for issue in resolution.tag_issues):
+            self._tag_reported.pop(
+                ref.uid, None
+            )  # fixed (or removed): report it again if it recurs
+        for issue in resolution.tag_issues:
+            subject = ref
+            if issue.on_owner and owner is not None:
+                subject = WorkloadRef("Deployment", ref.namespace, owner.name, owner.uid)
+            if self._tag_reported.get(subject.uid) == issue.value:
+                continue
+            self._tag_reported[subject.uid] = issue.value
+            if self._tag_issues is not None:
+                self._tag_issues.tag_issue(subject, issue)
 
     async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
         entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
