@@ -78,7 +78,7 @@ class OperatorApp:
         self.settings = settings
         self.metrics = Metrics()
         self.activity = EntityActivity()
-        self.listener = OperatorListener(self.metrics, self.activity)
+        self.listener = OperatorListener(self.metrics, self.activity, dry_run=settings.dry_run)
         self._client: CortexClient | None = None
         if api is None:
             if settings.dry_run:
@@ -210,8 +210,12 @@ class OperatorApp:
             if recorded:
                 kopf.info(
                     kopf.Body(body),
-                    reason="Recorded",
-                    message=f"Recorded {summarize(recorded)}",
+                    reason="DryRun" if self.settings.dry_run else "Recorded",
+                    message=(
+                        f"Dry run: would record {summarize(recorded)}"
+                        if self.settings.dry_run
+                        else f"Recorded {summarize(recorded)}"
+                    ),
                 )
             if dropped:
                 kopf.warn(
@@ -236,6 +240,25 @@ class OperatorApp:
             if self.kube is not None and any(current.get(k) != v for k, v in status.items()):
                 namespace, name = key.split("/", 1)
                 await self.kube.patch_status(CXE, namespace, name, status)
+
+    async def check_namespaces(self) -> None:
+        """Warn about each namespace to watch that does not exist: most often a typo.
+
+        Its workloads are still watched, should it be created later. Without permission to
+        read Namespace objects (the Helm chart's Roles grant none) nothing is said."""
+        assert self.kube is not None
+        for namespace in self.settings.namespaces:
+            try:
+                exists = await self.kube.namespace_exists(namespace)
+            except Exception as error:  # the API is down: the probe reports that
+                logger.debug("Could not look up namespace %s: %s", namespace, error)
+                continue
+            if exists is False:
+                logger.warning(
+                    "Namespace %r (from --namespaces / CORTEX_NAMESPACES) does not exist: "
+                    "check its spelling; workloads created in it later are still recorded",
+                    namespace,
+                )
 
     async def _probe_api(self) -> None:
         """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
@@ -299,6 +322,7 @@ class OperatorApp:
             settings.rate_limit,
             " (dry run: nothing is sent)" if settings.dry_run else "",
         )
+        await self.check_namespaces()
         try:
             await kopf.operator(
                 registry=build_registry(self),

@@ -113,6 +113,16 @@ class KubeClient:
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
 
+    async def namespace_exists(self, name: str) -> bool | None:
+        """Whether the Namespace exists; None when the API does not say (no permission)."""
+        try:
+            await self.request("GET", f"/api/v1/namespaces/{name}", timeout=10.0)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            return None
+        return True
+
     async def patch_status(
         self, resource: tuple[str, str, str], namespace: str, name: str, status: dict[str, Any]
     ) -> None:

@@ -89,6 +89,43 @@ def test_metrics_count_what_cortex_received(
     assert metric(text, "cortex_events_dropped_total") == 0
 
 
+def test_an_unknown_tag_is_one_warning_and_each_dropped_event_one_drop(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    cortex.state.entities = {"known"}
+    start_watching(operator, kube)
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="no-such-tag"))
+    kubectl.create(workloads.pod("web-2", namespace=NS, tag="no-such-tag"))
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, what="both pods ready")
+    # Each pod's creation event was submitted once per state (Pending, Running, ready).
+    wait_for(
+        lambda: len([e for e in operator.logs() if "Not recorded on" in e["message"]]) >= 2,
+        what="both drops logged",
+    )
+    time.sleep(2)
+    _, text = fetch(operator.metrics_port, "/metrics")
+    assert metric(text, "cortex_events_dropped_total", reason="entity_not_found") == 2
+    warnings = [e for e in operator.logs() if e["level"] in ("warning", "error")]
+    assert [e["message"] for e in warnings if "no-such-tag" in e["message"]] == [
+        "Cortex has no entity with tag or id 'no-such-tag': its events are dropped until it "
+        "exists (asked again every 5 minutes)"
+    ]
+    assert [r.method for r in cortex.state.requests] == ["GET"], "Cortex was asked once"
+
+
+def test_a_namespace_to_watch_that_does_not_exist_is_warned_about(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    start_watching(operator, kube, "--namespaces", f"{NS},shpo")
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
+    wait_for(lambda: cortex.state.events("jobs"), what="the watched namespace still works")
+    warnings = [e["message"] for e in operator.logs() if e["level"] == "warning"]
+    assert warnings == [
+        "Namespace 'shpo' (from --namespaces / CORTEX_NAMESPACES) does not exist: check its "
+        "spelling; workloads created in it later are still recorded"
+    ]
+
+
 def test_liveness_fails_when_the_kubernetes_api_stops_answering(
     kube: ServerThread, operator: OperatorProcess
 ) -> None:
@@ -99,6 +136,19 @@ def test_liveness_fails_when_the_kubernetes_api_stops_answering(
     status, body = wait_for(lambda: failing(operator), timeout=20, what="/healthz to fail")
     assert status == 500
     assert "Kubernetes API has not answered" in json.loads(body)["problems"][0]
+    # kopf's four watch streams fail and back off together (1 s, 1 s, 2 s, ...).
+    wait_for(
+        lambda: "attempt #4/" in operator.log_text(), timeout=20, what="a fourth back-off step"
+    )
+    steps = [
+        re.search(r"attempt (#\d+/\d+)", entry["message"])
+        for entry in operator.logs()
+        if "request attempt" in entry["message"].lower()
+    ]
+    attempts = [step.group(1) for step in steps if step]
+    assert attempts[:4] == ["#1/9", "#2/9", "#3/9", "#4/9"], "one line per back-off step"
+    assert len(attempts) == len(set(attempts))
+    assert "urllib3" not in {entry.get("logger") for entry in operator.logs()}
 
 
 def test_liveness_fails_when_delivery_is_stuck(
@@ -148,12 +198,19 @@ def test_dry_run_needs_no_key_and_sends_nothing(
     del operator.env["CORTEX_API_KEY"]
     start_watching(operator, kube, "--dry-run")
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
-    wait_for(lambda: "Dry run: would create" in operator.log_text(), what="the dry-run log line")
+    wait_for(
+        lambda: "Dry run: would update event" in operator.log_text(),
+        what="the dry-run line for the pod's update",
+    )
+    _, text = fetch(operator.metrics_port, "/metrics")
     operator.stop()
-    (line,) = [entry for entry in operator.logs() if "would create" in entry["message"]]
+    (line,) = [entry for entry in operator.logs() if "would record a new" in entry["message"]]
+    assert line["message"].startswith("Dry run: would record a new event on entity 'jobs': ")
     body = json.loads(line["message"].split(": ", 2)[2])
     assert body["type"] == "POD_CREATION"
     assert body["customData"]["name"] == "web-1"
+    assert not [e for e in operator.logs() if e["message"].startswith("Recorded")]
+    assert metric(text, "cortex_events_sent_total") == 0, "nothing was sent"
     assert cortex.state.requests == []
 
 

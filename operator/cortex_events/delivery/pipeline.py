@@ -320,7 +320,7 @@ class Delivery:
     async def _deliver(self, item: Outgoing) -> None:
         ledger = await self._ledger_for(item.tag)
         if ledger is None:
-            self._listener.dropped(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
+            self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
             return
         if item.key in ledger.uncertain:
             await self._settle_uncertain(ledger, item)
@@ -339,10 +339,10 @@ class Delivery:
         except CortexNotFound as error:
             ledger.mark_not_found()
             self._listener.entity_missing(item.tag)
-            self._listener.dropped(item, "entity_not_found", error.message)
+            self._drop(item, "entity_not_found", error.message)
             return
         except CortexBadRequest as error:
-            self._listener.dropped(item, "rejected", str(error))
+            self._drop(item, "rejected", str(error))
             return
         except CortexError as error:
             # Rate limited, failing, unreachable, or the key refused: keep the event and pause.
@@ -350,6 +350,15 @@ class Delivery:
             raise _Retry from error
         self._succeeded()
         self._listener.delivered(item, result, time.monotonic() - item.seen_at)
+
+    def _drop(self, item: Outgoing, reason: str, detail: str) -> None:
+        """Give up on an event; reported once per event, not once per update of it."""
+        ledger = self.ledger.tag(item.tag)
+        if item.key in ledger.dropped:
+            logger.debug("Not recorded on %r (%s), again: %s", item.tag, reason, item.key)
+            return
+        ledger.dropped.add(item.key)
+        self._listener.dropped(item, reason, detail)
 
     async def _create(
         self,
@@ -429,14 +438,15 @@ class Delivery:
         ledger = self.ledger.tag(tag)
         if ledger.state is TagState.LOADED:
             return ledger
-        if ledger.state is TagState.NOT_FOUND:
-            since = ledger.not_found_since or 0.0
-            if time.monotonic() - since < NOT_FOUND_RECHECK_SECONDS:
-                return None
+        if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
+            return None
         lock = self._tag_locks.setdefault(tag, asyncio.Lock())
         async with lock:
-            if _loaded(ledger):  # another worker loaded it while this one waited
+            # Another worker loaded it, or learnt that Cortex has no such entity, meanwhile.
+            if _loaded(ledger):
                 return ledger
+            if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
+                return None
             try:
                 await self.load(ledger)
             except CortexNotFound:

@@ -122,6 +122,10 @@ class Recording(NullListener):
         self.results: list[str] = []
         self.drops: list[str] = []
         self.failing: list[CortexError | None] = []
+        self.missing: list[str] = []
+
+    def entity_missing(self, tag: str) -> None:
+        self.missing.append(tag)
 
     def delivered(self, item: Outgoing, result: str, latency: float) -> None:
         self.results.append(result)
@@ -374,6 +378,52 @@ async def test_unknown_entity_drops_with_a_reason_and_asks_cortex_once() -> None
     assert listener.drops == ["entity_not_found", "entity_not_found"]
     assert api.calls.count(("list", "nope")) == 1
     assert len(api.events["web"]) == 1
+
+
+async def test_a_missing_entity_is_reported_once_and_each_dropped_event_counted_once() -> None:
+    # Four workers pick up the events of one workload at once; each event is updated twice.
+    api, listener = FakeApi(entities={"web"}), Recording()
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener, workers=4)
+    worker = asyncio.create_task(delivery.run())
+    try:
+        for phase in ("Pending", "Running", "Ready"):
+            for key in ("pod/u1/created", "pod/u2/created", "deploy/d1/created"):
+                await delivery.submit(outgoing(key, tag="nope", phase=phase))
+            assert await delivery.wait_idle(timeout=5)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+    assert listener.missing == ["nope"], "one warning per tag per recheck window"
+    assert listener.drops == ["entity_not_found"] * 3, "each dropped event counted once"
+    assert api.calls.count(("list", "nope")) == 1
+
+
+async def test_a_missing_entity_is_asked_again_and_reported_again_after_the_recheck_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api, listener = FakeApi(entities={"web"}), Recording()
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener)
+    await run_until_idle(delivery, outgoing("a", tag="nope"))
+    monkeypatch.setattr(pipeline, "NOT_FOUND_RECHECK_SECONDS", 0.0)
+    await run_until_idle(delivery, outgoing("a", tag="nope", phase="Running"))
+    assert listener.missing == ["nope", "nope"]
+    assert listener.drops == ["entity_not_found", "entity_not_found"]
+    api.entities = {"web", "nope"}  # the entity is created in Cortex
+    await run_until_idle(delivery, outgoing("a", tag="nope", phase="Ready"))
+    assert len(api.events["nope"]) == 1
+
+
+async def test_an_event_rejected_again_after_an_update_is_counted_once() -> None:
+    api, listener = FakeApi(), Recording()
+    api.failures = [CortexBadRequest("customData too large", status_code=400) for _ in range(2)]
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener)
+    await run_until_idle(delivery, outgoing(phase="Pending"))
+    await run_until_idle(delivery, outgoing(phase="Running"))
+    assert listener.drops == ["rejected"]
+    await run_until_idle(delivery, outgoing(phase="Ready"))
+    await run_until_idle(delivery, outgoing(phase="Ready"))
+    assert listener.results == ["created", "deduplicated"]
 
 
 async def test_rejected_event_is_dropped_not_retried() -> None:
