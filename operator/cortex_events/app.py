@@ -74,8 +74,10 @@ class OperatorApp:
         *,
         api: CortexApi | None = None,
         kube: KubeClient | None = None,
+        listen_host: str = "0.0.0.0",
     ) -> None:
         self.settings = settings
+        self.listen_host = listen_host  # where /healthz and /metrics listen
         self.metrics = Metrics()
         self.activity = EntityActivity()
         self.listener = OperatorListener(self.metrics, self.activity, dry_run=settings.dry_run)
@@ -298,7 +300,13 @@ class OperatorApp:
             cluster=settings.cluster_name,
             delay=settings.sweep_delay,
         )
-        await self.health.start(settings.health_port, settings.metrics_port)
+        try:
+            await self.health.start(settings.health_port, settings.metrics_port, self.listen_host)
+        except BaseException:
+            if self._client is not None:
+                await self._client.aclose()
+            self.kube.close()
+            raise
         delivery_task = asyncio.get_running_loop().create_task(
             self.delivery.run(), name="cortex-delivery"
         )

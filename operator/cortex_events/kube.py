@@ -69,6 +69,10 @@ def check_cluster(timeout: float = 10.0) -> str | None:
         return (
             f"no Kubernetes cluster configured (no service account, no usable kubeconfig): {error}"
         )
+    except Exception as error:  # YAML that is not a kubeconfig fails deep in the loader
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        detail = " ".join(str(error).split()) or type(error).__name__
+        return f"the kubeconfig {where} is not a valid kubeconfig: {detail}"
     host = api_client.configuration.host
     try:
         call(api_client, "GET", "/version", timeout=timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import yaml
 
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.harness import OperatorProcess, start_watching, wait_for
+from cortex_events.sim.harness import OperatorProcess, free_port, start_watching, wait_for
 from cortex_events.sim.kubeapi.server import ServerThread
 from cortex_events.sim.kubectl import Kubectl
 
@@ -212,6 +213,43 @@ def test_dry_run_needs_no_key_and_sends_nothing(
     assert not [e for e in operator.logs() if e["message"].startswith("Recorded")]
     assert metric(text, "cortex_events_sent_total") == 0, "nothing was sent"
     assert cortex.state.requests == []
+
+
+@pytest.mark.parametrize("which", ["health", "metrics"])
+def test_a_port_in_use_is_one_line_naming_its_flag(
+    kube: ServerThread, operator_env: dict[str, str], which: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = free_port()
+        ports = {"health": (port, other), "metrics": (other, port)}[which]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cortex_events",
+                "run",
+                "--health-port",
+                str(ports[0]),
+                "--metrics-port",
+                str(ports[1]),
+            ],
+            env=operator_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cortex-events:")]
+    assert errors == [
+        f"cortex-events: error: cannot serve /{'healthz' if which == 'health' else 'metrics'} "
+        f"(--{which}-port, CORTEX_{which.upper()}_PORT) on 0.0.0.0:{port}: Address already in "
+        "use; choose another port, or 0 to turn it off"
+    ]
+    assert "Traceback" not in result.stderr
 
 
 def test_check_reports_each_problem_in_a_table(
