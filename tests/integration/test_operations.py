@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
 import socket
 import subprocess
@@ -16,11 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
+from cortex_events.resources import crd_manifest
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex
 from cortex_events.sim.harness import OperatorProcess, free_port, start_watching, wait_for
-from cortex_events.sim.kubeapi.server import ServerThread
+from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events.sim.kubectl import Kubectl
+
+from .conftest import API_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -277,6 +282,68 @@ def test_check_reports_each_problem_in_a_table(
     assert "FAIL" in rows["RBAC deployments"]
     assert "missing: watch" in rows["RBAC deployments"]
     assert " ok " in rows["RBAC pods"]
+
+
+def _crd_without_a_spec_schema() -> dict[str, Any]:
+    """The CortexEntity CRD as an older or hand-edited install may have it: spec unchecked."""
+    crd = copy.deepcopy(crd_manifest())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return crd
+
+
+def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
+    cortex: FakeCortex, tmp_path: Path
+) -> None:
+    cortex.state.entities = {"payments-api", "web"}
+    with (
+        serve_in_thread(crds=[_crd_without_a_spec_schema()], namespaces=("default", NS)) as kube,
+        Kubectl(kube.kubeconfig("driver")) as kubectl,
+    ):
+        kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
+        bad_specs = {
+            "long": {"tag": "x" * 300},
+            "banana": {"tag": "payments-api", "retention": "banana"},
+            "typo": {"tag": "payments-api", "eventTypes": ["POD_CREATED"]},
+        }
+        for name, spec in bad_specs.items():
+            manifest = workloads.cortex_entity(name, "placeholder", namespace=NS)
+            manifest["spec"] = spec
+            kubectl.create(manifest)
+        kubectl.create(workloads.pod("web-1", namespace=NS, tag="web, team/svc"))
+        kubectl.create(workloads.pod("web-2", namespace=NS, tag="team/svc"))
+        kubectl.create(workloads.deployment("api", namespace=NS, tag="ghost", replicas=0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CORTEX_", "KUBE"))}
+        env.update(
+            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig", "operator")),
+            CORTEX_API_KEY=API_KEY,
+            CORTEX_BASE_URL=cortex.base_url,
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "cortex_events", "check", "--namespaces", f"{NS},shpo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stderr
+    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    assert " ok " in rows[f"CortexEntity {NS}/good"]
+    assert "InvalidSpec: spec.tag: " in rows[f"CortexEntity {NS}/long"]
+    assert "InvalidSpec: spec.retention: " in rows[f"CortexEntity {NS}/banana"]
+    assert "InvalidSpec: spec.eventTypes[0]: unknown event type" in rows[f"CortexEntity {NS}/typo"]
+    for name in bad_specs:
+        assert " FAIL " in rows[f"CortexEntity {NS}/{name}"]
+    slash = rows[f"cortex.io/tag on Pod {NS}/web-1 and 1 more"]
+    assert "FAIL" in slash
+    assert "'team/svc' is not a Cortex tag: it contains a slash" in slash
+    assert "entity 'web' exists" in rows[f"cortex.io/tag on Pod {NS}/web-1"]
+    assert "Cortex has no entity 'ghost'" in rows[f"cortex.io/tag on Deployment {NS}/api"]
+    assert "does not exist" in rows["Namespace shpo"]
+    assert " ok " in rows[f"Namespace {NS}"]
+    asked = [r.tag for r in cortex.state.requests if r.tag != "cortex-events-operator-check"]
+    assert sorted(str(tag) for tag in asked) == ["ghost", "payments-api", "web"], "asked once each"
 
 
 def test_check_with_a_wrong_key(
