@@ -671,13 +671,16 @@ def serve_in_thread(
     cluster: bool = False,
     cluster_options: Mapping[str, Any] | None = None,
     timeout: float = 15.0,
+    stop_timeout: float | None = None,
     **server_options: Any,
 ) -> Iterator[ServerThread]:
     """Run a ``KubeApiServer`` (and with ``cluster=True`` a ``SimulatedCluster``) in a thread.
 
     ``server_options`` go to ``KubeApiServer``, ``cluster_options`` to ``SimulatedCluster``.
-    Everything stops when the block ends.
+    Everything stops when the block ends. ``timeout`` bounds starting, and stopping unless
+    ``stop_timeout`` is given.
     """
+    stop_within = timeout if stop_timeout is None else stop_timeout
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="kubeapi-sim", daemon=True)
     thread.start()
@@ -706,9 +709,9 @@ def serve_in_thread(
         yield ServerThread(server, sim, loop)
     finally:
         try:
-            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(stop_within)
         finally:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
+            thread.join(stop_within)
             if not thread.is_alive():
                 loop.close()
