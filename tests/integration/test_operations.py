@@ -257,6 +257,22 @@ def test_a_port_in_use_is_one_line_naming_its_flag(
     assert "Traceback" not in result.stderr
 
 
+def run_check(
+    env: dict[str, str], *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """``cortex-events check`` as a user runs it; its table's rows by their CHECK column."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "check", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    return result, rows
+
+
 def test_check_reports_each_problem_in_a_table(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator_env: dict[str, str]
 ) -> None:
@@ -264,16 +280,8 @@ def test_check_reports_each_problem_in_a_table(
     kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
     kubectl.create(workloads.cortex_entity("bad", "no-such-entity", namespace=NS))
     kube.server.denied.add(("watch", "apps", "deployments"))
-    result = subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check"],
-        env=operator_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result, rows = run_check(operator_env)
     assert result.returncode == 1, result.stderr
-    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
     assert " ok " in rows["Kubernetes API"]
     assert " ok " in rows["Cortex API key"]
     assert " ok " in rows[f"CortexEntity {NS}/good"]
@@ -319,16 +327,8 @@ def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
             CORTEX_API_KEY=API_KEY,
             CORTEX_BASE_URL=cortex.base_url,
         )
-        result = subprocess.run(
-            [sys.executable, "-m", "cortex_events", "check", "--namespaces", f"{NS},shpo"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        result, rows = run_check(env, "--namespaces", f"{NS},shpo")
     assert result.returncode == 1, result.stderr
-    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
     assert " ok " in rows[f"CortexEntity {NS}/good"]
     assert "InvalidSpec: spec.tag: " in rows[f"CortexEntity {NS}/long"]
     assert "InvalidSpec: spec.retention: " in rows[f"CortexEntity {NS}/banana"]
@@ -349,15 +349,7 @@ def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
 def test_check_with_a_wrong_key(
     kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
 ) -> None:
-    env = dict(operator_env, CORTEX_API_KEY="not-the-right-key")
-    result = subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result, _ = run_check(dict(operator_env, CORTEX_API_KEY="not-the-right-key"))
     assert result.returncode == 1
     assert re.search(r"Cortex API key\s+FAIL\s+refused", result.stdout), result.stdout
     assert "not-the-right-key" not in result.stdout + result.stderr
