@@ -327,11 +327,14 @@ class Recorder:
         )
 
     async def _evaluate_pod(self, previous: PodSnapshot | None, pod: PodSnapshot) -> None:
-        owner, _ = self._owner_of(pod)
+        owner, owner_snapshot = self._owner_of(pod)
         resolution = self._resolve(
             "Pod", pod.ref.namespace, pod.ref.name, pod.labels, pod.annotations, owner
         )
-        self._report_tag_issues(pod.ref, owner, resolution)
+        gone = {pod.ref.uid} if pod.deleted_at is not None else set()
+        if owner_snapshot is not None and owner_snapshot.deleted_at is not None:
+            gone.add(owner_snapshot.ref.uid)
+        self._report_tag_issues(pod.ref, owner, resolution, frozenset(gone))
         if not await self._admit(pod.ref, resolution, first=previous is None):
             return
         await self._submit(resolution, pod_events(previous, pod, now=_now()))
@@ -343,7 +346,8 @@ class Recorder:
         resolution = self._resolve(
             "Deployment", ref.namespace, ref.name, deployment.labels, deployment.annotations, None
         )
-        self._report_tag_issues(ref, None, resolution)
+        gone = frozenset({ref.uid} if deployment.deleted_at is not None else ())
+        self._report_tag_issues(ref, None, resolution, gone)
         if not await self._admit(ref, resolution, first=previous is None):
             return
         recorded = self._recorded_replicas(ref.uid) if self._recorded_replicas else None
@@ -357,18 +361,23 @@ class Recorder:
         await self._submit(resolution, intents)
 
     def _report_tag_issues(
-        self, ref: WorkloadRef, owner: OwnerInfo | None, resolution: Resolution
+        self,
+        ref: WorkloadRef,
+        owner: OwnerInfo | None,
+        resolution: Resolution,
+        gone: frozenset[str] = frozenset(),
     ) -> None:
         """Tell about each unusable ``cortex.io/tag`` once per annotated workload and value:
         a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
         if not any(not issue.on_owner for issue in resolution.tag_issues):
-            self._tag_reported.pop(
-                ref.uid, None
-            )  # fixed (or removed): report it again if it recurs
+            # Fixed or removed: should the same value come back, it is reported again.
+            self._tag_reported.pop(ref.uid, None)
         for issue in resolution.tag_issues:
             subject = ref
             if issue.on_owner and owner is not None:
                 subject = WorkloadRef("Deployment", ref.namespace, owner.name, owner.uid)
+            if subject.uid in gone:
+                continue  # being deleted: nothing to fix any more
             if self._tag_reported.get(subject.uid) == issue.value:
                 continue
             self._tag_reported[subject.uid] = issue.value

@@ -155,6 +155,17 @@ async def test_a_bad_tag_on_a_deployment_is_reported_on_the_deployment_not_per_p
     assert "300 characters" in issue.describe()
 
 
+async def test_a_deleted_deployment_with_a_bad_tag_is_not_reported_again_by_its_last_pods() -> None:
+    recorder, out = make()
+    bad = deployment(annotations={"cortex.io/tag": "team/svc"})
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.deployment_changed(bad, None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.deployment_changed(bad, "DELETED")
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), "DELETED")
+    assert [(w.kind, issue.value) for w, issue in out.tag_issues] == [("Deployment", "team/svc")]
+
+
 async def test_a_fixed_annotation_is_reported_again_if_the_bad_value_comes_back() -> None:
     recorder, out = make()
     for value in ("my svc", "web", "my svc", "my svc", ""):
