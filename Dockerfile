@@ -14,7 +14,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY crds/ crds/
 COPY operator/ operator/
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \

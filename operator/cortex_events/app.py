@@ -21,6 +21,7 @@ from cortex_events.cortex.client import CortexClient
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.pipeline import CortexApi, Delivery
 from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
+from cortex_events.domain.model import WorkloadRef
 from cortex_events.entity_controller import (
     EntityActivity,
     EntityController,
@@ -74,11 +75,13 @@ class OperatorApp:
         *,
         api: CortexApi | None = None,
         kube: KubeClient | None = None,
+        listen_host: str = "0.0.0.0",
     ) -> None:
         self.settings = settings
+        self.listen_host = listen_host  # where /healthz and /metrics listen
         self.metrics = Metrics()
         self.activity = EntityActivity()
-        self.listener = OperatorListener(self.metrics, self.activity)
+        self.listener = OperatorListener(self.metrics, self.activity, dry_run=settings.dry_run)
         self._client: CortexClient | None = None
         if api is None:
             if settings.dry_run:
@@ -98,12 +101,14 @@ class OperatorApp:
             listener=self.listener,
             max_queued=settings.queue_size,
         )
+        self.listener.post_warning = self._warn_on_workload
         self.recorder = Recorder(
             self.delivery,
             cluster=settings.cluster_name,
             recorded_replicas=self.delivery.ledger.recorded_replicas,
             recorded_time=self.delivery.ledger.recorded_time,
             skips=self.listener,
+            tag_issues=self.listener,
         )
         self.delivery.on_loaded = lambda _tag: self.recorder.request_deployment_review()
         self.entities = EntityController(
@@ -145,6 +150,24 @@ class OperatorApp:
         snapshot: StatusSnapshot | None = None,
     ) -> dict[str, Any]:
         return build_status(self.entities.facts(body, parsed, snapshot), body.get("status"))
+
+    @staticmethod
+    def _warn_on_workload(workload: WorkloadRef, reason: str, message: str) -> None:
+        """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
+        namespace (kopf posts it), never a write to the workload itself."""
+        body: kopf.RawBody = {
+            "apiVersion": "apps/v1" if workload.kind == "Deployment" else "v1",
+            "kind": workload.kind,
+            "metadata": {
+                "name": workload.name,
+                "namespace": workload.namespace,
+                "uid": workload.uid,
+            },
+        }
+        try:
+            kopf.warn(kopf.Body(body), reason=reason, message=message)
+        except LookupError:  # outside kopf's context there is no Event queue: the log says it
+            logger.debug("No Kubernetes Event posted for %s: kopf is not running", workload.name)
 
     def start_background(self) -> None:
         """Start the status/sweep loop once. Called from handlers, so that the loop runs in
@@ -201,8 +224,12 @@ class OperatorApp:
             if recorded:
                 kopf.info(
                     kopf.Body(body),
-                    reason="Recorded",
-                    message=f"Recorded {summarize(recorded)}",
+                    reason="DryRun" if self.settings.dry_run else "Recorded",
+                    message=(
+                        f"Dry run: would record {summarize(recorded)}"
+                        if self.settings.dry_run
+                        else f"Recorded {summarize(recorded)}"
+                    ),
                 )
             if dropped:
                 kopf.warn(
@@ -227,6 +254,25 @@ class OperatorApp:
             if self.kube is not None and any(current.get(k) != v for k, v in status.items()):
                 namespace, name = key.split("/", 1)
                 await self.kube.patch_status(CXE, namespace, name, status)
+
+    async def check_namespaces(self) -> None:
+        """Warn about each namespace to watch that does not exist: most often a typo.
+
+        Its workloads are still watched, should it be created later. Without permission to
+        read Namespace objects (the Helm chart's Roles grant none) nothing is said."""
+        assert self.kube is not None
+        for namespace in self.settings.namespaces:
+            try:
+                exists = await self.kube.namespace_exists(namespace)
+            except Exception as error:  # the API is down: the probe reports that
+                logger.debug("Could not look up namespace %s: %s", namespace, error)
+                continue
+            if exists is False:
+                logger.warning(
+                    "Namespace %r (from --namespaces / CORTEX_NAMESPACES) does not exist: "
+                    "check its spelling; workloads created in it later are still recorded",
+                    namespace,
+                )
 
     async def _probe_api(self) -> None:
         """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
@@ -269,7 +315,13 @@ class OperatorApp:
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)
         )
-        await self.health.start(settings.health_port, settings.metrics_port)
+        try:
+            await self.health.start(settings.health_port, settings.metrics_port, self.listen_host)
+        except BaseException:
+            if self._client is not None:
+                await self._client.aclose()
+            self.kube.close()
+            raise
         delivery_task = asyncio.get_running_loop().create_task(
             self.delivery.run(), name="cortex-delivery"
         )
@@ -296,6 +348,7 @@ class OperatorApp:
             settings.rate_limit,
             " (dry run: nothing is sent)" if settings.dry_run else "",
         )
+        await self.check_namespaces()
         try:
             await kopf.operator(
                 registry=build_registry(self),

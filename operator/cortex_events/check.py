@@ -1,10 +1,16 @@
-"""``cortex-events check``: verify the configuration end to end and print a short table."""
+"""``cortex-events check``: verify the configuration end to end and print a short table.
+
+Every CortexEntity is parsed with the operator's own parser (a spec the operator would mark
+InvalidSpec fails here too, even where the cluster's CRD schema let it in), every
+``cortex.io/tag`` value on Pods and Deployments is checked against the same tag rule, and each
+tag in use is asked about in Cortex once.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from kubernetes import client
@@ -12,7 +18,14 @@ from kubernetes.client.exceptions import ApiException
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
-from cortex_events.kube import check_cluster, load_api_client
+from cortex_events.domain.entities import (
+    SpecError,
+    describe_bad_tag,
+    parse_entity,
+    split_tags,
+)
+from cortex_events.domain.model import TAG_ANNOTATION
+from cortex_events.kube import call, check_cluster, load_api_client
 from cortex_events.permissions import REQUIRED
 from cortex_events.settings import Settings
 
@@ -31,18 +44,89 @@ class Result:
         return {True: "ok", False: "FAIL", None: "unknown"}[self.ok]
 
 
-def _kubernetes_checks(settings: Settings) -> tuple[list[Result], list[dict[str, Any]]]:
+@dataclass
+class Found:
+    """What the cluster holds that names Cortex entities."""
+
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    # Each cortex.io/tag tag in use -> the workloads ("Pod shop/web-1") that carry it.
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    # Each rejected part of a cortex.io/tag value -> (why, the workloads that carry it).
+    bad_tags: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
     problem = check_cluster()
     if problem:
-        return [Result("Kubernetes API", False, problem)], []
+        return [Result("Kubernetes API", False, problem)], Found()
     api_client = load_api_client()
     results = [Result("Kubernetes API", True, api_client.configuration.host)]
+    found = Found()
     try:
+        results.extend(_namespace_checks(api_client, settings))
         results.extend(_rbac_checks(api_client, settings))
-        entities = _list_entities(api_client, settings, results)
+        found.entities = _list_entities(api_client, settings, results)
+        _collect_annotation_tags(api_client, settings, found, results)
     finally:
         api_client.close()
-    return results, entities
+    return results, found
+
+
+def _namespace_checks(api_client: Any, settings: Settings) -> list[Result]:
+    results = []
+    for namespace in settings.namespaces:
+        try:
+            call(api_client, "GET", f"/api/v1/namespaces/{namespace}", timeout=10)
+        except ApiException as error:
+            if error.status == 404:
+                results.append(Result(f"Namespace {namespace}", False, "does not exist"))
+            continue  # no permission to read Namespaces: the other checks still run
+        results.append(Result(f"Namespace {namespace}", True, "exists"))
+    return results
+
+
+def _list_all(api_client: Any, path: str) -> list[dict[str, Any]]:
+    """Every item of a list, in pages of 500."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        query = {"limit": "500", **({"continue": token} if token else {})}
+        answer = call(api_client, "GET", path, query=query, timeout=30)
+        items.extend(_items(answer))
+        token = ((answer or {}).get("metadata") or {}).get("continue") or ""
+        if not token:
+            return items
+
+
+def _collect_annotation_tags(
+    api_client: Any, settings: Settings, found: Found, results: list[Result]
+) -> None:
+    scopes = [f"/namespaces/{ns}" for ns in settings.namespaces] or [""]
+    for kind, prefix, plural in (
+        ("Deployment", "/apis/apps/v1", "deployments"),
+        ("Pod", "/api/v1", "pods"),
+    ):
+        for scope in scopes:
+            try:
+                objects = _list_all(api_client, f"{prefix}{scope}/{plural}")
+            except ApiException as error:
+                results.append(
+                    Result(
+                        f"{TAG_ANNOTATION} on {plural}", None, f"cannot list: HTTP {error.status}"
+                    )
+                )
+                continue
+            for obj in objects:
+                metadata = obj.get("metadata") or {}
+                value = (metadata.get("annotations") or {}).get(TAG_ANNOTATION)
+                if not isinstance(value, str):
+                    continue
+                where = f"{kind} {metadata.get('namespace')}/{metadata.get('name')}"
+                tags, rejected = split_tags(value)
+                for tag in tags:
+                    found.tags.setdefault(tag, []).append(where)
+                for tag, problem in rejected:
+                    found.bad_tags.setdefault(tag, (problem, []))[1].append(where)
 
 
 def _rbac_checks(api_client: Any, settings: Settings) -> list[Result]:
@@ -107,7 +191,36 @@ def _items(answer: object) -> list[dict[str, Any]]:
     return [item for item in items or [] if isinstance(item, dict)]
 
 
-async def _cortex_checks(settings: Settings, entities: list[dict[str, Any]]) -> list[Result]:
+def _where(workloads: list[str]) -> str:
+    more = len(workloads) - 1
+    return workloads[0] + (f" and {more} more" if more else "")
+
+
+def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
+    """Each CortexEntity parsed as the operator parses it, and each annotation tag's syntax;
+    the (row name, tag) pairs that Cortex must still be asked about."""
+    results: list[Result] = []
+    to_ask: list[tuple[str, str]] = []
+    for item in found.entities:
+        metadata = item.get("metadata") or {}
+        name = f"CortexEntity {metadata.get('namespace')}/{metadata.get('name')}"
+        parsed = parse_entity(item)
+        if isinstance(parsed, SpecError):
+            results.append(Result(name, False, f"InvalidSpec: {parsed}"))
+        else:
+            to_ask.append((name, parsed.tag))
+    for tag, (problem, workloads) in sorted(found.bad_tags.items()):
+        results.append(
+            Result(
+                f"{TAG_ANNOTATION} on {_where(workloads)}", False, describe_bad_tag(tag, problem)
+            )
+        )
+    for tag, workloads in sorted(found.tags.items()):
+        to_ask.append((f"{TAG_ANNOTATION} on {_where(workloads)}", tag))
+    return results, to_ask
+
+
+async def _cortex_checks(settings: Settings, to_ask: list[tuple[str, str]]) -> list[Result]:
     if settings.dry_run or settings.api_key is None:
         return [Result("Cortex API", None, "dry run: no key to check")]
     results: list[Result] = []
@@ -123,20 +236,17 @@ async def _cortex_checks(settings: Settings, entities: list[dict[str, Any]]) -> 
             return [Result("Cortex API key", False, f"refused: {error.message}")]
         except CortexError as error:
             return [Result("Cortex API", False, f"{settings.base_url}: {error}")]
-        for item in entities:
-            metadata = item.get("metadata") or {}
-            tag = str((item.get("spec") or {}).get("tag") or "")
-            name = f"CortexEntity {metadata.get('namespace')}/{metadata.get('name')}"
-            if not tag:
-                results.append(Result(name, False, "spec.tag is empty"))
-                continue
-            try:
-                await cortex.list_events(tag, page_size=1)
-                results.append(Result(name, True, f"entity {tag!r} exists"))
-            except CortexNotFound:
-                results.append(Result(name, False, f"Cortex has no entity {tag!r}"))
-            except CortexError as error:
-                results.append(Result(name, None, str(error)))
+        known: dict[str, Result] = {}  # one question per tag, however many use it
+        for name, tag in to_ask:
+            if tag not in known:
+                try:
+                    await cortex.list_events(tag, page_size=1)
+                    known[tag] = Result("", True, f"entity {tag!r} exists")
+                except CortexNotFound:
+                    known[tag] = Result("", False, f"Cortex has no entity {tag!r}")
+                except CortexError as error:
+                    known[tag] = Result("", None, str(error))
+            results.append(Result(name, known[tag].ok, known[tag].detail))
     return results
 
 
@@ -150,7 +260,9 @@ def render_table(results: list[Result]) -> str:
 def run_check(settings: Settings, out: TextIO | None = None) -> int:
     """Run every check, print the table; 0 when nothing failed."""
     stream = out or sys.stdout
-    results, entities = _kubernetes_checks(settings)
-    results += asyncio.run(_cortex_checks(settings, entities))
+    results, found = _kubernetes_checks(settings)
+    spec_results, to_ask = _spec_checks(found)
+    results += spec_results
+    results += asyncio.run(_cortex_checks(settings, to_ask))
     print(render_table(results), file=stream)
     return 1 if any(result.ok is False for result in results) else 0

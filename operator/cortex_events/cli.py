@@ -10,12 +10,13 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from cortex_events import __version__
-from cortex_events.settings import Settings
+from cortex_events.settings import MISSING_KEY, Settings
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -34,21 +35,111 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
+@dataclass(frozen=True)
+class SettingFlag:
+    """A command-line flag for one `Settings` field (its variable is ``CORTEX_<FIELD>``)."""
+
+    field: str
+    flag: str
+    help: str
+    type: Callable[[str], Any] = str
+    metavar: str | None = None
+
+    @property
+    def variable(self) -> str:
+        return f"CORTEX_{self.field.upper()}"
+
+
+# The flags `run` and `check` share: where the operator finds Cortex and what it watches.
+CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
+    SettingFlag("base_url", "--base-url", "Cortex API base URL", metavar="URL"),
+    SettingFlag("cluster_name", "--cluster-name", "cluster name recorded on events"),
+    SettingFlag(
+        "namespaces",
+        "--namespaces",
+        "comma-separated namespaces to watch (default all)",
+        metavar="NS,...",
+    ),
+    SettingFlag(
+        "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
+    ),
+)
+# The rest of the settings, for `run` only.
+RUN_FLAGS: tuple[SettingFlag, ...] = (
+    SettingFlag("health_port", "--health-port", "port of /healthz (0: off)", int, "PORT"),
+    SettingFlag("metrics_port", "--metrics-port", "port of /metrics (0: off)", int, "PORT"),
+    SettingFlag(
+        "wedged_after",
+        "--wedged-after",
+        "seconds without the Kubernetes API, or without delivery progress while events wait,"
+        " before /healthz fails",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag("queue_size", "--queue-size", "events that may wait for delivery", int, "EVENTS"),
+    SettingFlag(
+        "drain_timeout",
+        "--drain-timeout",
+        "seconds to deliver what is queued on shutdown",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "status_interval",
+        "--status-interval",
+        "seconds between CortexEntity status updates",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "retention_interval",
+        "--retention-interval",
+        "seconds between retention passes",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "sweep_delay",
+        "--sweep-delay",
+        "seconds after start before deletions missed while down are looked for",
+        float,
+        "SECONDS",
+    ),
+)
+FLAGS_BY_FIELD = {
+    f.field: f
+    for f in (
+        *CONNECTION_FLAGS,
+        *RUN_FLAGS,
+        SettingFlag("dry_run", "--dry-run", "send nothing to Cortex"),
+        SettingFlag("log_format", "--log-format", "log line format"),
+        SettingFlag("log_level", "--log-level", "log level"),
+        SettingFlag("api_key", "--api-key-file", "file holding the Cortex API key"),
+    )
+}
+# What a command without a key can do about it: only flags that command has.
+KEY_HINTS = {
+    "run": "set it, pass --api-key-file FILE, or use --dry-run to send nothing",
+    "check": "set it or pass --api-key-file FILE",
+}
+
+
+def _add_settings_flags(
+    parser: argparse.ArgumentParser, flags: tuple[SettingFlag, ...] = CONNECTION_FLAGS
+) -> None:
     """Flags matching the CORTEX_* variables; a flag given wins over the variable."""
     group = parser.add_argument_group("configuration (each also read from its variable)")
-    group.add_argument("--base-url", help="Cortex API base URL (CORTEX_BASE_URL)")
-    group.add_argument(
-        "--cluster-name", help="cluster name recorded on events (CORTEX_CLUSTER_NAME)"
-    )
-    group.add_argument(
-        "--namespaces", help="comma-separated namespaces to watch (CORTEX_NAMESPACES; default all)"
-    )
-    group.add_argument(
-        "--rate-limit", type=float, help="Cortex requests per minute to spend (CORTEX_RATE_LIMIT)"
-    )
+    for setting in flags:
+        group.add_argument(
+            setting.flag,
+            dest=setting.field,
+            type=setting.type,
+            metavar=setting.metavar,
+            help=f"{setting.help} ({setting.variable})",
+        )
     group.add_argument(
         "--api-key-file",
+        metavar="FILE",
         help="read the Cortex API key from this file instead of CORTEX_API_KEY",
     )
 
@@ -70,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level",
     )
-    _add_settings_flags(run)
+    _add_settings_flags(run, CONNECTION_FLAGS + RUN_FLAGS)
 
     demo = commands.add_parser(
         "demo", help="run the operator against a simulated cluster and Cortex (no cluster, no key)"
@@ -94,9 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
 def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     """Settings from the environment, flags winning; one readable line on error."""
     values: dict[str, Any] = {}
-    for name in ("base_url", "cluster_name", "namespaces", "rate_limit", "log_format", "log_level"):
+    for name in FLAGS_BY_FIELD:
         value = getattr(args, name, None)
-        if value is not None:
+        if value is not None and name not in ("dry_run", "api_key"):
             values[name] = value
     if getattr(args, "dry_run", None):
         values["dry_run"] = True
@@ -111,20 +202,31 @@ def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as error:
-        raise UsageError(_settings_error(error)) from None
+        given = set(values) - set(overrides)
+        raise UsageError(_settings_error(error, given, getattr(args, "command", None))) from None
 
 
-def _settings_error(error: ValidationError) -> str:
+def _settings_error(error: ValidationError, given: set[str], command: str | None) -> str:
+    """One line naming where each bad value came from: the flag if given, else the variable."""
     parts = []
     for problem in error.errors(include_input=False, include_url=False):
         location = ".".join(str(part) for part in problem["loc"])
         message = str(problem["msg"]).removeprefix("Value error, ")
-        parts.append(f"CORTEX_{location.upper()}: {message}" if location else message)
+        setting = FLAGS_BY_FIELD.get(location)
+        if setting is not None and location in given:
+            parts.append(f"{setting.flag} ({setting.variable}): {message}")
+        elif location:
+            parts.append(f"CORTEX_{location.upper()}: {message}")
+        elif message == MISSING_KEY and command in KEY_HINTS:
+            parts.append(f"{message}: {KEY_HINTS[command]}")
+        else:
+            parts.append(message)
     return "; ".join(parts)
 
 
 def _run(args: argparse.Namespace) -> int:
     from cortex_events.app import OperatorApp
+    from cortex_events.health import ListenError
     from cortex_events.kube import check_cluster
     from cortex_events.logconfig import configure_logging
 
@@ -134,7 +236,10 @@ def _run(args: argparse.Namespace) -> int:
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
-    asyncio.run(OperatorApp(settings).run())
+    try:
+        asyncio.run(OperatorApp(settings).run())
+    except ListenError as error:
+        raise CommandError(str(error)) from None
     return 0
 
 

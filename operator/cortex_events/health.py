@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 if TYPE_CHECKING:
     from cortex_events.app import OperatorApp
+
+
+class ListenError(Exception):
+    """A port of /healthz or /metrics cannot be listened on; the message is one line."""
 
 
 class HealthServer:
@@ -57,17 +62,32 @@ class HealthServer:
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self, health_port: int, metrics_port: int, host: str = "0.0.0.0") -> None:
+        """Listen on both ports (0: that endpoint is off); `ListenError` when one is taken."""
         routes: dict[int, list[web.RouteDef]] = {}
+        names: dict[int, list[str]] = {}
         if health_port:
             routes.setdefault(health_port, []).append(web.get("/healthz", self._healthz))
+            names.setdefault(health_port, []).append("/healthz (--health-port, CORTEX_HEALTH_PORT)")
         if metrics_port:
             routes.setdefault(metrics_port, []).append(web.get("/metrics", self._metrics))
+            names.setdefault(metrics_port, []).append(
+                "/metrics (--metrics-port, CORTEX_METRICS_PORT)"
+            )
         for port, port_routes in routes.items():
             application = web.Application()
             application.add_routes(port_routes)
             runner = web.AppRunner(application, access_log=None)
             await runner.setup()
-            await web.TCPSite(runner, host, port).start()
+            try:
+                await web.TCPSite(runner, host, port).start()
+            except OSError as error:
+                await runner.cleanup()
+                await self.stop()
+                raise ListenError(
+                    f"cannot serve {' and '.join(names[port])} on {host}:{port}: "
+                    f"{os.strerror(error.errno) if error.errno else error}; "
+                    "choose another port, or 0 to turn it off"
+                ) from None
             self._runners.append(runner)
 
     async def stop(self) -> None:

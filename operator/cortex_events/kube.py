@@ -69,6 +69,10 @@ def check_cluster(timeout: float = 10.0) -> str | None:
         return (
             f"no Kubernetes cluster configured (no service account, no usable kubeconfig): {error}"
         )
+    except Exception as error:  # YAML that is not a kubeconfig fails deep in the loader
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        detail = " ".join(str(error).split()) or type(error).__name__
+        return f"the kubeconfig {where} is not a valid kubeconfig: {detail}"
     host = api_client.configuration.host
     try:
         call(api_client, "GET", "/version", timeout=timeout)
@@ -114,6 +118,16 @@ class KubeClient:
             raise
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
+
+    async def namespace_exists(self, name: str) -> bool | None:
+        """Whether the Namespace exists; None when the API does not say (no permission)."""
+        try:
+            await self.request("GET", f"/api/v1/namespaces/{name}", timeout=10.0)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            return None
+        return True
 
     async def patch_status(
         self, resource: tuple[str, str, str], namespace: str, name: str, status: dict[str, Any]

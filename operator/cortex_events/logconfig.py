@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +54,55 @@ class SecretRedactingFilter(logging.Filter):
         return text
 
 
+# kopf's line for each failed Kubernetes API request: every watch stream (Pods, ReplicaSets,
+# Deployments, CortexEntities) retries on the same schedule, so an API outage gives one line
+# per stream and back-off step.
+_KOPF_RETRY = re.compile(
+    r"^Request attempt (?P<attempt>#\d+(?:/\d+)?) failed; (?P<outcome>will retry|escalating):"
+    r" (?P<request>\S+ \S+) -> (?P<error>.*)$",
+    re.DOTALL,
+)
+
+
+class RetryCollapsingFilter(logging.Filter):
+    """One line per back-off step while the Kubernetes API does not answer.
+
+    kopf logs each failed request of each watch stream; the streams fail and retry together.
+    The first line of a step (attempt number and outcome) passes, rewritten to say what it
+    means; the same step from the other streams within ``window`` seconds is dropped.
+    """
+
+    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._window = window
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("kopf."):
+            return True
+        match = _KOPF_RETRY.match(record.getMessage())
+        if match is None:
+            return True
+        step = (match["attempt"], match["outcome"])
+        now = self._clock()
+        last = self._last.get(step)
+        if last is not None and now - last < self._window:
+            return False
+        self._last[step] = now
+        then = (
+            "retrying"
+            if match["outcome"] == "will retry"
+            else "retries exhausted (the watch streams start over)"
+        )
+        record.msg = (
+            f"The Kubernetes API is not answering: request attempt {match['attempt']} failed "
+            f"({match['error']}); {then} (one line per back-off step for all watch streams)"
+        )
+        record.args = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and any ``extra`` fields."""
 
@@ -91,6 +143,7 @@ def configure_logging(*, level: str, fmt: str, secrets: list[str] | None = None)
     """Route every logger (kopf's included) to stderr in the chosen format."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(RetryCollapsingFilter())
     handler.addFilter(SecretRedactingFilter(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -99,3 +152,5 @@ def configure_logging(*, level: str, fmt: str, secrets: list[str] | None = None)
     # kopf logs every handler run at INFO; the operator logs its own decisions instead.
     for noisy in ("httpx", "httpcore", "aiohttp.access", "kubernetes.client.rest", "kopf.objects"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # urllib3 warns about each of its own retries; the operator reports the outcome once.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.domain.entities import TagIssue, parse_tags
+from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
 from cortex_events.entity_controller import EntityActivity
+
+# Posts a Warning Kubernetes Event on a workload: (workload, reason, message).
+WarningPoster = Callable[[WorkloadRef, str, str], None]
 
 logger = logging.getLogger("cortex_events.events")
 
@@ -84,20 +90,40 @@ class Metrics:
 class OperatorListener:
     """Receives delivery, client and recorder reports; updates metrics, logs, entity activity."""
 
-    def __init__(self, metrics: Metrics, activity: EntityActivity) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        activity: EntityActivity,
+        post_warning: WarningPoster | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> None:
         self.metrics = metrics
         self.activity = activity
+        self.post_warning = post_warning
+        self.dry_run = dry_run
 
     # DeliveryListener
     def queue_changed(self, depth: int) -> None:
         self.metrics.queue_depth.set(depth)
 
     def delivered(self, item: Outgoing, result: str, latency: float) -> None:
-        self.metrics.sent.labels(item.body.type, result).inc()
-        self.metrics.latency.observe(latency)
         for entity in item.entities:
             if result == "created":
                 self.activity.recorded(entity, item.body.type)
+        if self.dry_run:
+            # Nothing reached Cortex: the stand-in client has logged the event in full.
+            logger.debug(
+                "Dry run: would record %s on %r (%s): %s",
+                item.body.type,
+                item.tag,
+                result,
+                item.body.title,
+                extra={"eventKey": item.key, "entity": item.tag},
+            )
+            return
+        self.metrics.sent.labels(item.body.type, result).inc()
+        self.metrics.latency.observe(latency)
         logger.info(
             "Recorded %s on %r (%s): %s",
             item.body.type,
@@ -120,7 +146,11 @@ class OperatorListener:
         self.metrics.dropped.labels(reason).inc()
         for entity in item.entities:
             self.activity.failed(entity, item.body.type)
-        logger.warning(
+        # A missing entity has its own warning, once per tag (`entity_missing`); each of its
+        # events is then one INFO line. A rejected event is a problem of its own.
+        level = logging.INFO if reason == "entity_not_found" else logging.WARNING
+        logger.log(
+            level,
             "Not recorded on %r (%s): %s: %s",
             item.tag,
             reason,
@@ -154,3 +184,21 @@ class OperatorListener:
     # SkipListener
     def skipped(self, kind: str, reason: str) -> None:
         self.metrics.skipped.labels(kind, reason).inc()
+
+    # TagIssueListener
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        where = f"{workload.kind} {workload.namespace}/{workload.name}"
+        fields = {"workload": where, "annotation": issue.value}
+        if not issue.rejected:
+            logger.info("%s on %s is empty: it names no Cortex entity", TAG_ANNOTATION, where)
+            return
+        kept = parse_tags(issue.value)
+        outcome = (
+            f"ignored; events still go to {', '.join(repr(tag) for tag in kept)}"
+            if kept
+            else "ignored; this annotation maps no events"
+        )
+        message = f"{TAG_ANNOTATION} on {where}: {issue.describe()}; {outcome}"
+        logger.warning("%s", message, extra=fields)
+        if self.post_warning is not None:
+            self.post_warning(workload, "InvalidTag", message)

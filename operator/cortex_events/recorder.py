@@ -23,6 +23,7 @@ from cortex_events.domain.entities import (
     OwnerInfo,
     Resolution,
     SpecError,
+    TagIssue,
     parse_entity,
     resolve,
 )
@@ -62,6 +63,12 @@ class SkipListener(Protocol):
     def skipped(self, kind: str, reason: str) -> None: ...
 
 
+class TagIssueListener(Protocol):
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        """A ``cortex.io/tag`` on ``workload`` names tags that are no tag, or none at all;
+        told once per workload and annotation value."""
+
+
 @dataclass(slots=True)
 class _ReplicaSet:
     snapshot: ReplicaSetSnapshot
@@ -89,12 +96,16 @@ class Recorder:
         recorded_replicas: Callable[[str], int | None] | None = None,
         recorded_time: Callable[[str], datetime | None] | None = None,
         skips: SkipListener | None = None,
+        tag_issues: TagIssueListener | None = None,
     ) -> None:
         self._delivery = delivery
         self._cluster = cluster
         self._recorded_replicas = recorded_replicas  # callable uid -> int | None, from the ledger
         self._recorded_time = recorded_time  # callable eventKey -> first timestamp, from the ledger
         self._skips = skips
+        self._tag_issues = tag_issues
+        # uid -> the cortex.io/tag value last reported as unusable on that workload.
+        self._tag_reported: dict[str, str] = {}
         self.pods: dict[str, PodSnapshot] = {}
         self.deployments: dict[NsName, DeploymentSnapshot] = {}
         self.entities: dict[str, dict[str, EntitySpec]] = defaultdict(dict)
@@ -137,6 +148,7 @@ class Recorder:
             self.pods.pop(uid, None)
             self._unlink_pod(snapshot)
             self._matches.pop(uid, None)
+            self._tag_reported.pop(uid, None)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -163,6 +175,7 @@ class Recorder:
         if deleted:
             self._matches.pop(snapshot.ref.uid, None)
             self._reported.pop(snapshot.ref.uid, None)
+            self._tag_reported.pop(snapshot.ref.uid, None)
         elif previous is None or (
             previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
         ):
@@ -373,10 +386,14 @@ class Recorder:
         )
 
     async def _evaluate_pod(self, previous: PodSnapshot | None, pod: PodSnapshot) -> None:
-        owner, _ = self._owner_of(pod)
+        owner, owner_snapshot = self._owner_of(pod)
         resolution = self._resolve(
             "Pod", pod.ref.namespace, pod.ref.name, pod.labels, pod.annotations, owner
         )
+        gone = {pod.ref.uid} if pod.deleted_at is not None else set()
+        if owner_snapshot is not None and owner_snapshot.deleted_at is not None:
+            gone.add(owner_snapshot.ref.uid)
+        self._report_tag_issues(pod.ref, owner, resolution, frozenset(gone))
         if not await self._admit(pod.ref, resolution, first=previous is None):
             return
         await self._submit(resolution, pod_events(previous, pod, now=_now()))
@@ -388,6 +405,8 @@ class Recorder:
         resolution = self._resolve(
             "Deployment", ref.namespace, ref.name, deployment.labels, deployment.annotations, None
         )
+        gone = frozenset({ref.uid} if deployment.deleted_at is not None else ())
+        self._report_tag_issues(ref, None, resolution, gone)
         if not await self._admit(ref, resolution, first=previous is None):
             return
         recorded = self._recorded_replicas(ref.uid) if self._recorded_replicas else None
@@ -400,6 +419,30 @@ class Recorder:
             recorded_replicas=recorded,
         )
         await self._submit(resolution, intents)
+
+    def _report_tag_issues(
+        self,
+        ref: WorkloadRef,
+        owner: OwnerInfo | None,
+        resolution: Resolution,
+        gone: frozenset[str] = frozenset(),
+    ) -> None:
+        """Tell about each unusable ``cortex.io/tag`` once per annotated workload and value:
+        a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
+        if not any(not issue.on_owner for issue in resolution.tag_issues):
+            # Fixed or removed: should the same value come back, it is reported again.
+            self._tag_reported.pop(ref.uid, None)
+        for issue in resolution.tag_issues:
+            subject = ref
+            if issue.on_owner and owner is not None:
+                subject = WorkloadRef("Deployment", ref.namespace, owner.name, owner.uid)
+            if subject.uid in gone:
+                continue  # being deleted: nothing to fix any more
+            if self._tag_reported.get(subject.uid) == issue.value:
+                continue
+            self._tag_reported[subject.uid] = issue.value
+            if self._tag_issues is not None:
+                self._tag_issues.tag_issue(subject, issue)
 
     async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
         entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
+MISSING_KEY = "CORTEX_API_KEY is required"
 CORTEX_REQUESTS_PER_MINUTE_PER_KEY = 1000
 
 
@@ -94,5 +95,5 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _key_required_unless_dry_run(self) -> Settings:
         if not self.dry_run and (self.api_key is None or not self.api_key.get_secret_value()):
-            raise ValueError("CORTEX_API_KEY is required (or run with --dry-run to send nothing)")
+            raise ValueError(MISSING_KEY)
         return self

@@ -146,6 +146,17 @@ def test_exposes_the_ports_the_chart_probes_and_scrapes(
     assert exposed == {port["containerPort"] for port in operator["ports"]}
 
 
+def test_the_image_label_declares_the_license_of_the_package_and_its_file(
+    stages: list[Stage],
+) -> None:
+    labels = env_of(Stage("", None, [("ENV", rest) for rest in stages[-1].args("LABEL")]))
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert labels["org.opencontainers.image.licenses"] == declared
+    assert "LICENSE" in {
+        source for rest in stages[0].args("COPY") for source in rest.split()[:-1]
+    }, "the wheel built in the image carries the license file"
+
+
 def test_dockerignore_lets_in_exactly_what_the_build_copies(stages: list[Stage]) -> None:
     lines = [
         line.strip()

@@ -8,6 +8,7 @@ delays the client chose are still checked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -23,11 +24,16 @@ from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexNotFound,
     CortexRateLimited,
+    CortexResponseError,
     CortexServerError,
 )
 from cortex_events.cortex.models import CustomEventRequest
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.delivery import pipeline
+from cortex_events.delivery.pipeline import Delivery, Outgoing
+from cortex_events.domain.render import MANAGED_BY, EventBody
 from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events.sim.fake_cortex.faults import GarbleForm
 
 pytestmark = pytest.mark.integration
 
@@ -299,3 +305,52 @@ async def test_unreachable_cortex_is_a_connection_error_not_sent(
 
     assert caught.value.request_sent is False
     assert sleeps == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("form", ["html", "truncated"])
+async def test_a_create_stored_but_answered_with_a_garbled_body_is_a_response_error(
+    client: CortexClient, fake: FakeCortex, form: GarbleForm
+) -> None:
+    fake.faults.garble_next(1, form, method="POST")
+
+    with pytest.raises(CortexResponseError):
+        await client.create_event(TAG, request())
+
+    assert len(fake.state.events(TAG)) == 1, "Cortex stored it before the answer was spoiled"
+    assert [r.method for r in fake.state.requests] == ["POST"], "a create is never re-sent"
+
+
+@pytest.mark.parametrize("form", ["html", "truncated"])
+async def test_delivery_records_an_event_once_when_its_create_is_answered_garbled(
+    client: CortexClient, fake: FakeCortex, monkeypatch: pytest.MonkeyPatch, form: GarbleForm
+) -> None:
+    monkeypatch.setattr(pipeline, "PAUSE_INITIAL_SECONDS", 0.01)
+    delivery = Delivery(client, cluster="contract")
+    body = EventBody(
+        title="Pod web-1 created",
+        type="POD_CREATION",
+        timestamp=T0,
+        description="Running on node-1",
+        custom_data={
+            "cluster": "contract",
+            "managedBy": MANAGED_BY,
+            "eventKey": "pod/u1/created",
+            "uid": "u1",
+        },
+    )
+    fake.faults.garble_next(1, form, method="POST")
+    workers = asyncio.create_task(delivery.run())
+    try:
+        await delivery.submit(
+            Outgoing(tag=TAG, key="pod/u1/created", body=body, updatable=True, entities=())
+        )
+        assert await delivery.wait_idle(timeout=10)
+    finally:
+        workers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await workers
+
+    (event,) = fake.state.events(TAG)
+    assert (event.custom_data or {}).get("eventKey") == "pod/u1/created"
+    assert [r.method for r in fake.state.requests].count("POST") == 1
+    assert delivery.ledger.tag(TAG).entries["pod/u1/created"].uuid == event.uuid

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -15,11 +18,14 @@ from typing import Any
 import pytest
 import yaml
 
+from cortex_events.resources import crd_manifest
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.harness import OperatorProcess, start_watching, wait_for
-from cortex_events.sim.kubeapi.server import ServerThread
+from cortex_events.sim.harness import OperatorProcess, free_port, start_watching, wait_for
+from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events.sim.kubectl import Kubectl
+
+from .conftest import API_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +95,43 @@ def test_metrics_count_what_cortex_received(
     assert metric(text, "cortex_events_dropped_total") == 0
 
 
+def test_an_unknown_tag_is_one_warning_and_each_dropped_event_one_drop(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    cortex.state.entities = {"known"}
+    start_watching(operator, kube)
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="no-such-tag"))
+    kubectl.create(workloads.pod("web-2", namespace=NS, tag="no-such-tag"))
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, what="both pods ready")
+    # Each pod's creation event was submitted once per state (Pending, Running, ready).
+    wait_for(
+        lambda: len([e for e in operator.logs() if "Not recorded on" in e["message"]]) >= 2,
+        what="both drops logged",
+    )
+    time.sleep(2)
+    _, text = fetch(operator.metrics_port, "/metrics")
+    assert metric(text, "cortex_events_dropped_total", reason="entity_not_found") == 2
+    warnings = [e for e in operator.logs() if e["level"] in ("warning", "error")]
+    assert [e["message"] for e in warnings if "no-such-tag" in e["message"]] == [
+        "Cortex has no entity with tag or id 'no-such-tag': its events are dropped until it "
+        "exists (asked again every 5 minutes)"
+    ]
+    assert [r.method for r in cortex.state.requests] == ["GET"], "Cortex was asked once"
+
+
+def test_a_namespace_to_watch_that_does_not_exist_is_warned_about(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
+) -> None:
+    start_watching(operator, kube, "--namespaces", f"{NS},shpo")
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
+    wait_for(lambda: cortex.state.events("jobs"), what="the watched namespace still works")
+    warnings = [e["message"] for e in operator.logs() if e["level"] == "warning"]
+    assert warnings == [
+        "Namespace 'shpo' (from --namespaces / CORTEX_NAMESPACES) does not exist: check its "
+        "spelling; workloads created in it later are still recorded"
+    ]
+
+
 def test_liveness_fails_when_the_kubernetes_api_stops_answering(
     kube: ServerThread, operator: OperatorProcess
 ) -> None:
@@ -99,6 +142,19 @@ def test_liveness_fails_when_the_kubernetes_api_stops_answering(
     status, body = wait_for(lambda: failing(operator), timeout=20, what="/healthz to fail")
     assert status == 500
     assert "Kubernetes API has not answered" in json.loads(body)["problems"][0]
+    # kopf's four watch streams fail and back off together (1 s, 1 s, 2 s, ...).
+    wait_for(
+        lambda: "attempt #4/" in operator.log_text(), timeout=20, what="a fourth back-off step"
+    )
+    steps = [
+        re.search(r"attempt (#\d+/\d+)", entry["message"])
+        for entry in operator.logs()
+        if "request attempt" in entry["message"].lower()
+    ]
+    attempts = [step.group(1) for step in steps if step]
+    assert attempts[:4] == ["#1/9", "#2/9", "#3/9", "#4/9"], "one line per back-off step"
+    assert len(attempts) == len(set(attempts))
+    assert "urllib3" not in {entry.get("logger") for entry in operator.logs()}
 
 
 def test_liveness_fails_when_delivery_is_stuck(
@@ -148,13 +204,73 @@ def test_dry_run_needs_no_key_and_sends_nothing(
     del operator.env["CORTEX_API_KEY"]
     start_watching(operator, kube, "--dry-run")
     kubectl.create(workloads.pod("web-1", namespace=NS, tag="jobs"))
-    wait_for(lambda: "Dry run: would create" in operator.log_text(), what="the dry-run log line")
+    wait_for(
+        lambda: "Dry run: would update event" in operator.log_text(),
+        what="the dry-run line for the pod's update",
+    )
+    _, text = fetch(operator.metrics_port, "/metrics")
     operator.stop()
-    (line,) = [entry for entry in operator.logs() if "would create" in entry["message"]]
+    (line,) = [entry for entry in operator.logs() if "would record a new" in entry["message"]]
+    assert line["message"].startswith("Dry run: would record a new event on entity 'jobs': ")
     body = json.loads(line["message"].split(": ", 2)[2])
     assert body["type"] == "POD_CREATION"
     assert body["customData"]["name"] == "web-1"
+    assert not [e for e in operator.logs() if e["message"].startswith("Recorded")]
+    assert metric(text, "cortex_events_sent_total") == 0, "nothing was sent"
     assert cortex.state.requests == []
+
+
+@pytest.mark.parametrize("which", ["health", "metrics"])
+def test_a_port_in_use_is_one_line_naming_its_flag(
+    kube: ServerThread, operator_env: dict[str, str], which: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = free_port()
+        ports = {"health": (port, other), "metrics": (other, port)}[which]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "cortex_events",
+                "run",
+                "--health-port",
+                str(ports[0]),
+                "--metrics-port",
+                str(ports[1]),
+            ],
+            env=operator_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("cortex-events:")]
+    assert errors == [
+        f"cortex-events: error: cannot serve /{'healthz' if which == 'health' else 'metrics'} "
+        f"(--{which}-port, CORTEX_{which.upper()}_PORT) on 0.0.0.0:{port}: Address already in "
+        "use; choose another port, or 0 to turn it off"
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def run_check(
+    env: dict[str, str], *args: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """``cortex-events check`` as a user runs it; its table's rows by their CHECK column."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "check", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    return result, rows
 
 
 def test_check_reports_each_problem_in_a_table(
@@ -164,16 +280,8 @@ def test_check_reports_each_problem_in_a_table(
     kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
     kubectl.create(workloads.cortex_entity("bad", "no-such-entity", namespace=NS))
     kube.server.denied.add(("watch", "apps", "deployments"))
-    result = subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check"],
-        env=operator_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result, rows = run_check(operator_env)
     assert result.returncode == 1, result.stderr
-    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
     assert " ok " in rows["Kubernetes API"]
     assert " ok " in rows["Cortex API key"]
     assert " ok " in rows[f"CortexEntity {NS}/good"]
@@ -184,18 +292,64 @@ def test_check_reports_each_problem_in_a_table(
     assert " ok " in rows["RBAC pods"]
 
 
+def _crd_without_a_spec_schema() -> dict[str, Any]:
+    """The CortexEntity CRD as an older or hand-edited install may have it: spec unchecked."""
+    crd = copy.deepcopy(crd_manifest())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    schema["properties"]["spec"] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return crd
+
+
+def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
+    cortex: FakeCortex, tmp_path: Path
+) -> None:
+    cortex.state.entities = {"payments-api", "web"}
+    with (
+        serve_in_thread(crds=[_crd_without_a_spec_schema()], namespaces=("default", NS)) as kube,
+        Kubectl(kube.kubeconfig("driver")) as kubectl,
+    ):
+        kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
+        bad_specs = {
+            "long": {"tag": "x" * 300},
+            "banana": {"tag": "payments-api", "retention": "banana"},
+            "typo": {"tag": "payments-api", "eventTypes": ["POD_CREATED"]},
+        }
+        for name, spec in bad_specs.items():
+            manifest = workloads.cortex_entity(name, "placeholder", namespace=NS)
+            manifest["spec"] = spec
+            kubectl.create(manifest)
+        kubectl.create(workloads.pod("web-1", namespace=NS, tag="web, team/svc"))
+        kubectl.create(workloads.pod("web-2", namespace=NS, tag="team/svc"))
+        kubectl.create(workloads.deployment("api", namespace=NS, tag="ghost", replicas=0))
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("CORTEX_", "KUBE"))}
+        env.update(
+            KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig", "operator")),
+            CORTEX_API_KEY=API_KEY,
+            CORTEX_BASE_URL=cortex.base_url,
+        )
+        result, rows = run_check(env, "--namespaces", f"{NS},shpo")
+    assert result.returncode == 1, result.stderr
+    assert " ok " in rows[f"CortexEntity {NS}/good"]
+    assert "InvalidSpec: spec.tag: " in rows[f"CortexEntity {NS}/long"]
+    assert "InvalidSpec: spec.retention: " in rows[f"CortexEntity {NS}/banana"]
+    assert "InvalidSpec: spec.eventTypes[0]: unknown event type" in rows[f"CortexEntity {NS}/typo"]
+    for name in bad_specs:
+        assert " FAIL " in rows[f"CortexEntity {NS}/{name}"]
+    slash = rows[f"cortex.io/tag on Pod {NS}/web-1 and 1 more"]
+    assert "FAIL" in slash
+    assert "'team/svc' is not a Cortex tag: it contains a slash" in slash
+    assert "entity 'web' exists" in rows[f"cortex.io/tag on Pod {NS}/web-1"]
+    assert "Cortex has no entity 'ghost'" in rows[f"cortex.io/tag on Deployment {NS}/api"]
+    assert "does not exist" in rows["Namespace shpo"]
+    assert " ok " in rows[f"Namespace {NS}"]
+    asked = [r.tag for r in cortex.state.requests if r.tag != "cortex-events-operator-check"]
+    assert sorted(str(tag) for tag in asked) == ["ghost", "payments-api", "web"], "asked once each"
+
+
 def test_check_with_a_wrong_key(
     kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
 ) -> None:
-    env = dict(operator_env, CORTEX_API_KEY="not-the-right-key")
-    result = subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result, _ = run_check(dict(operator_env, CORTEX_API_KEY="not-the-right-key"))
     assert result.returncode == 1
     assert re.search(r"Cortex API key\s+FAIL\s+refused", result.stdout), result.stdout
     assert "not-the-right-key" not in result.stdout + result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -222,6 +223,31 @@ async def test_a_dropping_outage_closes_every_connection(
     assert statuses(fake) == [0, 0]
 
 
+async def test_garble_next_does_the_work_then_spoils_the_success_answer(
+    fake: FakeCortex, client: httpx.AsyncClient
+) -> None:
+    armed = await client.post("/_fake/faults", json={"kind": "garble", "method": "POST"})
+    fake.faults.garble_next(1, "truncated", method="POST")
+    fake.faults.garble_next(1, "html", method="GET")
+
+    html = await client.post(EVENTS, json=BODY)
+    cut = await client.post(EVENTS, json=BODY)
+    missing = await client.get("/api/v1/catalog/nope/custom-events")
+    whole = await client.post(EVENTS, json=BODY)
+
+    assert (html.status_code, html.headers["Content-Type"].split(";")[0]) == (200, "text/html")
+    assert "<html>" in html.text
+    assert armed.status_code == 200
+    assert cut.status_code == 200
+    assert cut.text.startswith('{"')
+    with pytest.raises(json.JSONDecodeError):
+        cut.json()
+    assert whole.json()["title"] == BODY["title"], "the faults are spent"
+    assert missing.status_code == 404, "an error answer is left as it is"
+    assert missing.json()["message"]
+    assert len(fake.state.events()) == 3, "each create was stored"
+
+
 def test_faults_reject_nonsense() -> None:
     faults = Faults()
 
@@ -231,6 +257,8 @@ def test_faults_reject_nonsense() -> None:
         faults.drop_next(-1)
     with pytest.raises(ValueError, match="seconds"):
         faults.delay_next(1, seconds=-1)
+    with pytest.raises(ValueError, match="form"):
+        faults.garble_next(1, "gibberish")  # type: ignore[arg-type]
     assert faults.pending() == 0
 
 

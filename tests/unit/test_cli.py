@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 from pathlib import Path
 
 import pytest
 
-from cortex_events.cli import main
+from cortex_events.cli import build_parser, main
+from cortex_events.settings import Settings
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -39,14 +42,80 @@ def test_missing_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert "CORTEX_API_KEY is required" in error_line(capsys)
 
 
-def test_rate_limit_above_what_cortex_allows(
+def test_rate_limit_above_what_cortex_allows_names_the_flag_given(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CORTEX_API_KEY", "a-key-for-the-test")
     assert main(["run", "--rate-limit", "5000"]) == 2
     line = error_line(capsys)
-    assert "CORTEX_RATE_LIMIT" in line
+    assert "--rate-limit (CORTEX_RATE_LIMIT): " in line
     assert "1000" in line
+
+
+def test_a_bad_variable_is_named_as_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORTEX_API_KEY", "a-key-for-the-test")
+    monkeypatch.setenv("CORTEX_RATE_LIMIT", "0")
+    assert main(["run"]) == 2
+    assert error_line(capsys).startswith("cortex-events: error: CORTEX_RATE_LIMIT: ")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--health-port", "70000"), ("--metrics-port", "-1"), ("--queue-size", "1")],
+)
+def test_each_setting_flag_names_itself_when_its_value_is_refused(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    assert main(["run", "--dry-run", flag, value]) == 2
+    assert f"{flag} (CORTEX_" in error_line(capsys)
+
+
+def test_run_has_a_flag_for_every_setting() -> None:
+    run = subcommands()["run"]
+    dests = {action.dest for action in run._actions}
+    missing = set(Settings.model_fields) - dests - {"api_key"}
+    assert missing == set(), f"settings without a flag: {missing}"
+    assert "api_key_file" in dests
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_hints_name_only_flags_the_command_has(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    assert main([command]) == 2
+    line = error_line(capsys)
+    assert "CORTEX_API_KEY is required" in line
+    named = set(re.findall(r"--[a-z][a-z-]*", line))
+    options = {o for a in subcommands()[command]._actions for o in a.option_strings}
+    assert named, "the hint names a way out"
+    assert named <= options, f"{command} has no {named - options}"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [": : [", "- a\n- b\n", "apiVersion: v1\nclusters: 5\n", "\x00\x01binary"],
+    ids=["not-yaml", "a-list", "wrong-types", "binary"],
+)
+def test_a_malformed_kubeconfig_is_one_line(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    content: str,
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(content)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    assert main(["run", "--dry-run"]) == 1
+    line = error_line(capsys)
+    assert str(kubeconfig) in line
 
 
 def test_bad_base_url_never_echoes_the_key(

@@ -11,6 +11,7 @@ import pytest
 from cortex_events.logconfig import (
     REDACTED,
     JsonFormatter,
+    RetryCollapsingFilter,
     SecretRedactingFilter,
     TextFormatter,
     configure_logging,
@@ -75,3 +76,48 @@ def test_configured_logging_never_prints_the_key(capsys: pytest.CaptureFixture[s
     assert KEY not in err
     assert REDACTED in err
     assert "per-handler chatter" not in err
+
+
+def kopf_retry(attempt: str, path: str, outcome: str = "will retry") -> logging.LogRecord:
+    return logging.LogRecord(
+        "kopf._cogs.clients.watching",
+        logging.ERROR,
+        __file__,
+        1,
+        f"Request attempt {attempt} failed; {outcome}: GET http://127.0.0.1:6443{path}"
+        "?watch=true -> ClientConnectorError(ConnectionRefusedError(111, 'Connect call failed'))",
+        None,
+        None,
+    )
+
+
+def test_the_watch_streams_failing_together_make_one_line_per_back_off_step() -> None:
+    now = [100.0]
+    collapse = RetryCollapsingFilter(window=5.0, clock=lambda: now[0])
+    paths = ["/api/v1/pods", "/apis/apps/v1/replicasets", "/apis/apps/v1/deployments", "/x"]
+    passed: list[str] = []
+    for step, (attempt, outcome) in enumerate(
+        [("#1/9", "will retry"), ("#2/9", "will retry"), ("#9/9", "escalating")]
+    ):
+        now[0] = 100.0 + step
+        for path in paths:
+            made = kopf_retry(attempt, path, outcome)
+            if collapse.filter(made):
+                passed.append(made.getMessage())
+    assert len(passed) == 3
+    assert passed[0] == (
+        "The Kubernetes API is not answering: request attempt #1/9 failed "
+        "(ClientConnectorError(ConnectionRefusedError(111, 'Connect call failed'))); retrying "
+        "(one line per back-off step for all watch streams)"
+    )
+    assert "retries exhausted" in passed[2]
+    now[0] = 160.0  # the next round of retries, long after the first
+    assert collapse.filter(kopf_retry("#1/9", "/api/v1/pods"))
+
+
+def test_other_lines_pass_the_retry_filter_unchanged() -> None:
+    collapse = RetryCollapsingFilter()
+    line = record("Request attempt #1/9 failed; will retry: GET /x -> E")
+    for _ in range(2):
+        assert collapse.filter(line), "only kopf's lines are collapsed"
+    assert line.getMessage() == "Request attempt #1/9 failed; will retry: GET /x -> E"

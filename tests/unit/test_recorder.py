@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from cortex_events.delivery.pipeline import Outgoing
-from cortex_events.domain.entities import EntitySpec, SpecError
+from cortex_events.domain.entities import EntitySpec, SpecError, TagIssue
+from cortex_events.domain.model import WorkloadRef
 from cortex_events.recorder import Recorder
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -23,6 +24,10 @@ class Collector:
     def __init__(self) -> None:
         self.items: list[Outgoing] = []
         self.skips: list[tuple[str, str]] = []
+        self.tag_issues: list[tuple[WorkloadRef, TagIssue]] = []
+
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        self.tag_issues.append((workload, issue))
 
     async def submit(self, item: Outgoing) -> None:
         self.items.append(item)
@@ -130,7 +135,51 @@ def entity(name: str = "payments", **spec: Any) -> dict[str, Any]:
 
 def make() -> tuple[Recorder, Collector]:
     collector = Collector()
-    return Recorder(collector, cluster="test", skips=collector), collector
+    return Recorder(collector, cluster="test", skips=collector, tag_issues=collector), collector
+
+
+async def test_a_rejected_annotation_tag_is_reported_once_and_the_valid_ones_get_events() -> None:
+    recorder, out = make()
+    annotations = {"cortex.io/tag": "web, team/svc"}
+    await recorder.pod_changed(pod(annotations=annotations, phase="Pending"), "ADDED")
+    await recorder.pod_changed(pod(annotations=annotations, phase="Running"), "MODIFIED")
+    assert out.pairs() == [("web", "POD_CREATION"), ("web", "POD_CREATION")]
+    ((workload, issue),) = out.tag_issues
+    assert (workload.kind, workload.name, workload.uid) == ("Pod", "web-abc", "pod-1")
+    assert issue.rejected == (("team/svc", "it contains a slash"),)
+
+
+async def test_a_bad_tag_on_a_deployment_is_reported_on_the_deployment_not_per_pod() -> None:
+    recorder, out = make()
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "x" * 300}), None)
+    for number in range(3):
+        await recorder.pod_changed(
+            pod(f"web-{number}", uid=f"pod-{number}", owner_rs="web-5d8f"), None
+        )
+    assert out.items == []
+    ((workload, issue),) = out.tag_issues
+    assert (workload.kind, workload.uid) == ("Deployment", "dep-1")
+    assert "300 characters" in issue.describe()
+
+
+async def test_a_deleted_deployment_with_a_bad_tag_is_not_reported_again_by_its_last_pods() -> None:
+    recorder, out = make()
+    bad = deployment(annotations={"cortex.io/tag": "team/svc"})
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.deployment_changed(bad, None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.deployment_changed(bad, "DELETED")
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), "DELETED")
+    assert [(w.kind, issue.value) for w, issue in out.tag_issues] == [("Deployment", "team/svc")]
+
+
+async def test_a_fixed_annotation_is_reported_again_if_the_bad_value_comes_back() -> None:
+    recorder, out = make()
+    for value in ("my svc", "web", "my svc", "my svc", ""):
+        await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": value}), None)
+    assert [issue.value for _, issue in out.tag_issues] == ["my svc", "my svc", ""]
+    assert out.tag_issues[-1][1].rejected == (), "an empty value is its own kind of issue"
 
 
 async def test_annotated_pod_is_recorded_on_each_of_its_tags() -> None:

@@ -8,9 +8,10 @@ are retried with jittered exponential backoff, honouring ``Retry-After`` up to
   on connection errors (timeouts included).
 * POST (create) is not idempotent: a retry after Cortex may have recorded the event could
   record it twice. It is retried only when Cortex surely did not act on it: on 429, and on a
-  connection error raised before the request was sent (``request_sent=False``). A 5xx or a
-  read timeout on a create is raised at once; the caller resolves that ambiguity (for
-  example by listing the entity's events and looking for its own event key).
+  connection error raised before the request was sent (``request_sent=False``). A 5xx, a
+  read timeout or a success answer that cannot be read (`CortexResponseError`) on a create
+  is raised at once; the caller resolves that ambiguity (for example by listing the entity's
+  events and looking for its own event key; `may_have_acted` tells which errors need it).
 
 Other 4xx answers are never retried. After the last attempt the mapped error is raised. The
 API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
@@ -330,7 +331,9 @@ class CortexClient:
                     json=json,
                     headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
+                # Transport failures, and answers whose body cannot be decoded (a corrupt
+                # gzip stream): either way no usable answer arrived.
                 self._notify(
                     self._observer.request_finished, method, "error", self._clock() - started
                 )

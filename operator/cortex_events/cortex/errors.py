@@ -26,6 +26,7 @@ __all__ = [
     "CortexResponseError",
     "CortexServerError",
     "error_from_response",
+    "may_have_acted",
     "parse_retry_after",
 ]
 
@@ -115,6 +116,22 @@ class CortexConnectionError(CortexError):
     ) -> None:
         self.request_sent = request_sent
         super().__init__(message, status_code=None, method=method, path=path)
+
+
+def may_have_acted(error: BaseException) -> bool:
+    """Whether Cortex may have carried out a request that ended with ``error``.
+
+    False only when it surely did not: the request never left (`CortexConnectionError` with
+    ``request_sent=False``), or Cortex answered a 4xx, which refuses the request as a whole
+    (400, 401, 403, 404, 429, ...). Anything else may come after the work was done: a 5xx, a
+    success answer that cannot be read (`CortexResponseError`), a connection lost after
+    sending, a cancellation or an unexpected exception while waiting for the answer.
+    """
+    if isinstance(error, CortexConnectionError):
+        return error.request_sent
+    if isinstance(error, CortexError) and error.status_code is not None:
+        return not 400 <= error.status_code < 500
+    return True
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

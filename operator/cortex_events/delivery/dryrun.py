@@ -30,13 +30,17 @@ class DryRunCortex:
 
     async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
         body = event.to_json()
-        logger.info("Dry run: would create on entity %r: %s", tag, json.dumps(body, sort_keys=True))
+        logger.info(
+            "Dry run: would record a new event on entity %r: %s",
+            tag,
+            json.dumps(body, sort_keys=True),
+        )
         return CustomEvent.model_validate({**body, "uuid": str(uuid.uuid4())})
 
     async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
         body = event.to_json()
         logger.info(
-            "Dry run: would update event %s on entity %r: %s",
+            "Dry run: would update event %s in place on entity %r: %s",
             uuid,
             tag,
             json.dumps(body, sort_keys=True),

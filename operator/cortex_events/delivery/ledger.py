@@ -72,22 +72,36 @@ class TagLedger:
     state: TagState = TagState.UNLOADED
     entries: dict[str, LedgerEntry] = field(default_factory=dict)
     not_found_since: float | None = None
-    # Keys whose create request may or may not have reached Cortex (the connection broke after
-    # sending): checked against Cortex before they are created again.
-    uncertain: set[str] = field(default_factory=set)
+    # Keys whose create may have been stored although no readable answer came back (the
+    # connection broke after sending, a 5xx, a garbled success answer), with the timestamp the
+    # create carried: looked up in Cortex at that moment before they are created again.
+    uncertain: dict[str, datetime] = field(default_factory=dict)
+    # Keys given up on (entity not found, or rejected) and already reported: an update of the
+    # same event that is given up on too is not counted or logged again.
+    dropped: set[str] = field(default_factory=set)
 
     def record(self, key: str, entry: LedgerEntry) -> None:
         self.entries[key] = entry
-        self.uncertain.discard(key)
+        self.uncertain.pop(key, None)
+        self.dropped.discard(key)
+
+    def not_found_recently(self, recheck_after: float) -> bool:
+        """Cortex answered 404 for this tag less than ``recheck_after`` seconds ago."""
+        if self.state is not TagState.NOT_FOUND:
+            return False
+        return time.monotonic() - (self.not_found_since or 0.0) < recheck_after
 
     def forget(self, uuid: str) -> None:
         for key in [k for k, e in self.entries.items() if e.uuid == uuid]:
             del self.entries[key]
 
     def mark_not_found(self) -> None:
+        """Cortex has no such entity (asked now): its events are dropped until it exists,
+        each counted once until the next time Cortex is asked."""
         self.state = TagState.NOT_FOUND
         self.not_found_since = time.monotonic()
         self.entries.clear()
+        self.dropped.clear()
 
 
 class Ledger:

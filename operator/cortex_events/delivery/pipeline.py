@@ -23,10 +23,9 @@ from typing import Protocol
 from cortex_events.cortex.errors import (
     CortexAuthError,
     CortexBadRequest,
-    CortexConnectionError,
     CortexError,
     CortexNotFound,
-    CortexServerError,
+    may_have_acted,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
@@ -321,7 +320,7 @@ class Delivery:
     async def _deliver(self, item: Outgoing) -> None:
         ledger = await self._ledger_for(item.tag)
         if ledger is None:
-            self._listener.dropped(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
+            self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
             return
         if item.key in ledger.uncertain:
             await self._settle_uncertain(ledger, item)
@@ -340,10 +339,10 @@ class Delivery:
         except CortexNotFound as error:
             ledger.mark_not_found()
             self._listener.entity_missing(item.tag)
-            self._listener.dropped(item, "entity_not_found", error.message)
+            self._drop(item, "entity_not_found", error.message)
             return
         except CortexBadRequest as error:
-            self._listener.dropped(item, "rejected", str(error))
+            self._drop(item, "rejected", str(error))
             return
         except CortexError as error:
             # Rate limited, failing, unreachable, or the key refused: keep the event and pause.
@@ -352,16 +351,31 @@ class Delivery:
         self._succeeded()
         self._listener.delivered(item, result, time.monotonic() - item.seen_at)
 
-    async def _create(self, ledger: TagLedger, item: Outgoing, fingerprint: str) -> None:
+    def _drop(self, item: Outgoing, reason: str, detail: str) -> None:
+        """Give up on an event; reported once per event, not once per update of it."""
+        ledger = self.ledger.tag(item.tag)
+        if item.key in ledger.dropped:
+            logger.debug("Not recorded on %r (%s), again: %s", item.tag, reason, item.key)
+            return
+        ledger.dropped.add(item.key)
+        self._listener.dropped(item, reason, detail)
+
+    async def _create(
+        self,
+        ledger: TagLedger,
+        item: Outgoing,
+        fingerprint: str,
+        *,
+        timestamp: datetime | None = None,
+    ) -> None:
+        request = to_request(item.body, timestamp=timestamp)
         try:
-            event = await self._api.create_event(item.tag, to_request(item.body))
-        except CortexConnectionError as error:
-            if error.request_sent:
-                ledger.uncertain.add(item.key)
-            raise
-        except CortexServerError:
-            # A 5xx may come after the event was stored: check before creating it again.
-            ledger.uncertain.add(item.key)
+            event = await self._api.create_event(item.tag, request)
+        except BaseException as error:
+            # Only a create that surely never reached Cortex, or that Cortex refused, may be
+            # sent again blindly; any other failure may come after the event was stored.
+            if may_have_acted(error):
+                ledger.uncertain[item.key] = request.timestamp
             raise
         self._remember(ledger, item.key, event, fingerprint, item.entities)
 
@@ -374,7 +388,8 @@ class Delivery:
         except CortexNotFound:
             # Deleted in Cortex behind our back (by hand, or retention): record it anew.
             ledger.forget(entry.uuid)
-            event = await self._api.create_event(item.tag, request)
+            await self._create(ledger, item, fingerprint, timestamp=entry.timestamp)
+            return
         self._remember(ledger, item.key, event, fingerprint, item.entities)
 
     def _remember(
@@ -391,7 +406,7 @@ class Delivery:
 
     async def _settle_uncertain(self, ledger: TagLedger, item: Outgoing) -> None:
         """A create whose answer was lost: look for the event before creating it again."""
-        moment = item.body.timestamp
+        moment = ledger.uncertain[item.key]
         try:
             async for event in self._api.iter_events(
                 item.tag, type=item.body.type, start_time=moment, end_time=moment
@@ -405,7 +420,7 @@ class Delivery:
         except CortexError as error:
             self._failed_temporarily(error)
             raise _Retry from error
-        ledger.uncertain.discard(item.key)
+        ledger.uncertain.pop(item.key, None)
 
     async def ensure_loaded(self, tag: str) -> TagLedger | None:
         """The tag's ledger, loaded from Cortex if needed; None when Cortex has no such entity.
@@ -423,14 +438,15 @@ class Delivery:
         ledger = self.ledger.tag(tag)
         if ledger.state is TagState.LOADED:
             return ledger
-        if ledger.state is TagState.NOT_FOUND:
-            since = ledger.not_found_since or 0.0
-            if time.monotonic() - since < NOT_FOUND_RECHECK_SECONDS:
-                return None
+        if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
+            return None
         lock = self._tag_locks.setdefault(tag, asyncio.Lock())
         async with lock:
-            if _loaded(ledger):  # another worker loaded it while this one waited
+            # Another worker loaded it, or learnt that Cortex has no such entity, meanwhile.
+            if _loaded(ledger):
                 return ledger
+            if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
+                return None
             try:
                 await self.load(ledger)
             except CortexNotFound:

@@ -39,7 +39,6 @@ SELECTOR_OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 
 _NAME_PART = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_TAG_FORBIDDEN = re.compile(r"[\s,/]")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": timedelta(microseconds=0.001),
@@ -50,6 +49,58 @@ _DURATION_UNITS = {
     "m": timedelta(minutes=1),
     "h": timedelta(hours=1),
 }
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+TAG_MAX_LENGTH = 253
+TAG_RULE = "a tag is 1 to 253 printable ASCII characters, without spaces, commas or slashes"
+"""The one rule for every tag the operator is given: a CortexEntity's ``spec.tag`` and each
+comma-separated part of a ``cortex.io/tag`` annotation. The CRD's ``spec.tag`` pattern says the
+same. Characters that a URL path must encode (``:``, ``#``, ``%``, ``?`` ...) are allowed: the
+Cortex client percent-encodes the tag into the request path."""
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why ``tag`` cannot name a Cortex entity (see `TAG_RULE`), or None when it can."""
+    if not tag:
+        return "it is empty"
+    if len(tag) > TAG_MAX_LENGTH:
+        return f"it is {len(tag)} characters long"
+    for char in tag:
+        if char == ",":
+            return "it contains a comma"
+        if char == "/":
+            return "it contains a slash"
+        if char.isspace():
+            return "it contains whitespace"
+        if not "!" <= char <= "~":
+            return f"it contains {char!r}, which is not printable ASCII"
+    return None
+
+
+def describe_bad_tag(tag: str, problem: str) -> str:
+    """``'team/svc' is not a Cortex tag: it contains a slash (a tag is ...)``."""
+    shown = tag if len(tag) <= 80 else f"{tag[:60]}...({len(tag)} characters)"
+    return f"{shown!r} is not a Cortex tag: {problem} ({TAG_RULE})"
+
+
+def split_tags(value: str) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """A ``cortex.io/tag`` value split at commas and trimmed: the tags it names, in order and
+    deduplicated, and the parts that are no tag with why (`tag_problem`). Empty parts (``"a,,b"``,
+    a trailing comma) are skipped."""
+    tags: dict[str, None] = {}
+    rejected: dict[str, str] = {}
+    for part in value.split(","):
+        tag = part.strip()
+        if not tag:
+            continue
+        problem = tag_problem(tag)
+        if problem is None:
+            tags.setdefault(tag, None)
+        else:
+            rejected.setdefault(tag, problem)
+    return tuple(tags), tuple(rejected.items())
 
 
 # --- label selectors -----------------------------------------------------------------------
@@ -268,12 +319,9 @@ def _parse_tag(raw: object) -> str:
         raise _Invalid("spec.tag", "must be a string")
     if not raw.strip():
         raise _Invalid("spec.tag", "must not be empty")
-    if _TAG_FORBIDDEN.search(raw):
-        raise _Invalid(
-            "spec.tag", f"{raw!r} must be a single tag: no commas, whitespace or slashes"
-        )
-    if len(raw) > 253:
-        raise _Invalid("spec.tag", "must be at most 253 characters")
+    problem = tag_problem(raw)
+    if problem is not None:
+        raise _Invalid("spec.tag", describe_bad_tag(raw, problem))
     return raw
 
 
@@ -427,13 +475,35 @@ class OwnerInfo:
 
 
 @dataclass(frozen=True)
+class TagIssue:
+    """A ``cortex.io/tag`` annotation that names no tag, or names some that are no tag.
+
+    ``on_owner`` says the annotation is on the Pod's Deployment rather than on the workload;
+    ``value`` is the annotation's whole value; ``rejected`` lists each part that is no tag with
+    why, and is empty when the value is simply empty (or only commas and spaces).
+    """
+
+    on_owner: bool
+    value: str
+    rejected: tuple[tuple[str, str], ...]
+
+    def describe(self) -> str:
+        """Each rejected part with the rule it breaks, or that the value is empty."""
+        if not self.rejected:
+            return f"{TAG_ANNOTATION} is empty: it names no Cortex entity"
+        return "; ".join(describe_bad_tag(tag, problem) for tag, problem in self.rejected)
+
+
+@dataclass(frozen=True)
 class Resolution:
     """Where a workload's events go. ``reason`` says why in words (shown to users when
-    nothing is recorded)."""
+    nothing is recorded); ``tag_issues`` are the annotations that could not be used, whole
+    or in part (the valid tags beside them still get events)."""
 
     targets: tuple[Target, ...]
     disabled: bool
     reason: str
+    tag_issues: tuple[TagIssue, ...] = ()
 
     def for_type(self, event_type: EventType) -> tuple[Target, ...]:
         """The targets that accept ``event_type``."""
@@ -441,13 +511,8 @@ class Resolution:
 
 
 def parse_tags(value: str) -> tuple[str, ...]:
-    """Split a ``cortex.io/tag`` value: ``"a, b,,a"`` -> ``("a", "b")``."""
-    tags: dict[str, None] = {}
-    for part in value.split(","):
-        tag = part.strip()
-        if tag:
-            tags.setdefault(tag, None)
-    return tuple(tags)
+    """The tags of a ``cortex.io/tag`` value: ``"a, b,,a, x/y"`` -> ``("a", "b")``."""
+    return split_tags(value)[0]
 
 
 @dataclass
@@ -476,18 +541,27 @@ def resolve(
         )
     contributions: dict[str, _Contribution] = {}
     sources: list[str] = []
+    issues: list[TagIssue] = []
 
-    def from_annotation(value: str | None, where: str) -> None:
-        tags = parse_tags(value) if isinstance(value, str) else ()
+    def from_annotation(value: str | None, where: str, *, on_owner: bool) -> None:
+        if not isinstance(value, str):
+            return
+        tags, rejected = split_tags(value)
         for tag in tags:
             contributions.setdefault(tag, _Contribution()).from_annotation = True
         if tags:
             sources.append(f"{TAG_ANNOTATION} on {where}")
+        if rejected or not tags:
+            issues.append(TagIssue(on_owner, value, rejected))
 
-    from_annotation(annotations.get(TAG_ANNOTATION), f"{kind} {name}")
+    from_annotation(annotations.get(TAG_ANNOTATION), f"{kind} {name}", on_owner=False)
     pod_owner = owner if kind == "Pod" else None
     if pod_owner is not None:
-        from_annotation(pod_owner.annotations.get(TAG_ANNOTATION), f"Deployment {pod_owner.name}")
+        from_annotation(
+            pod_owner.annotations.get(TAG_ANNOTATION),
+            f"Deployment {pod_owner.name}",
+            on_owner=True,
+        )
 
     for entity in sorted(entities, key=lambda e: e.key):
         if entity.namespace != namespace:
@@ -503,9 +577,12 @@ def resolve(
         sources.append(f"CortexEntity {entity.key}")
 
     if not contributions:
-        return Resolution((), False, "no cortex.io/tag and no CortexEntity matches")
+        reason = "no cortex.io/tag and no CortexEntity matches"
+        if issues:
+            reason = f"no usable {TAG_ANNOTATION} and no CortexEntity matches"
+        return Resolution((), False, reason, tuple(issues))
     targets = tuple(_target(tag, c) for tag, c in sorted(contributions.items()))
-    return Resolution(targets, False, "mapped by " + ", ".join(sources))
+    return Resolution(targets, False, "mapped by " + ", ".join(sources), tuple(issues))
 
 
 def _target(tag: str, contribution: _Contribution) -> Target:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -29,12 +30,15 @@ from cortex_events.settings import Settings
 from cortex_events.sim import workloads
 from cortex_events.sim.cluster import SimTimings
 from cortex_events.sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
+from cortex_events.sim.harness import free_port
 from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events.sim.kubectl import Kubectl
 
 NAMESPACE = "shop"
 DEMO_KEY = "demo-key"
 STEP_TIMEOUT = 20.0
+# How long each part (the operator, the simulated cluster, the emulator) may take to stop.
+STOP_TIMEOUT = 1.5
 
 
 class Palette:
@@ -96,6 +100,51 @@ class LiveView:
         print(f"  {mark} {when} {event.tag:<13} {kind} {text}", file=self.out, flush=True)
 
 
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived: the demo stops where it is."""
+
+
+class Interrupts:
+    """SIGINT and SIGTERM set ``stop`` (which also stops the operator) and remember which
+    signal came; the scenario checks `raise_if_set` between steps. Installed only in the main
+    thread; the previous handlers come back on exit. Further signals change nothing: the
+    shutdown that the first one started is already bounded."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.signal: signal.Signals | None = None
+        self._previous: dict[signal.Signals, Any] = {}
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._caught)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for sig, handler in self._previous.items():
+            # Once stopped by a signal the process is ending: a second Ctrl-C must not cut
+            # the last lines short.
+            signal.signal(sig, signal.SIG_IGN if self.signal is not None else handler)
+
+    def _caught(self, signum: int, _frame: object) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum)
+        self.stop.set()
+
+    def raise_if_set(self) -> None:
+        if self.signal is not None:
+            raise Interrupted(self.signal.name)
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, but end at once (raising `Interrupted`) when a signal comes."""
+        self.raise_if_set()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.stop.wait(min(left, 0.05))
+            self.raise_if_set()
+
+
 class Scenario:
     """The sample workloads, applied step by step with the official Kubernetes client."""
 
@@ -106,13 +155,14 @@ class Scenario:
         view: LiveView,
         out: TextIO,
         paint: Palette,
+        interrupts: Interrupts,
     ) -> None:
         self.kubectl = Kubectl(kube.kubeconfig("demo-user"))
         self.app = app
         self.view = view
         self.out = out
         self.paint = paint
-        self.error: BaseException | None = None
+        self.interrupts = interrupts
 
     def step(self, text: str) -> None:
         print(f"\n{self.paint.bold('>')} {self.paint.bold(text)}", file=self.out, flush=True)
@@ -123,7 +173,7 @@ class Scenario:
             self.view.poll()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the simulated cluster did not reach: {what}")
-            time.sleep(0.1)
+            self.interrupts.sleep(0.1)
         self.settle()
 
     def settle(self, quiet: float = 1.0) -> None:
@@ -137,7 +187,7 @@ class Scenario:
                 last_count, last_change = count, time.monotonic()
             elif self.app.delivery.depth == 0 and time.monotonic() - last_change >= quiet:
                 return
-            time.sleep(0.1)
+            self.interrupts.sleep(0.1)
 
     def _rollout_done(self, name: str, revision: str) -> bool:
         deployment = self.kubectl.get("Deployment", name, NAMESPACE)
@@ -151,8 +201,6 @@ class Scenario:
     def run(self) -> None:
         try:
             self._run()
-        except BaseException as error:  # reported by the main thread
-            self.error = error
         finally:
             self.kubectl.close()
 
@@ -211,6 +259,11 @@ class Scenario:
         return any(e.type == "POD_FAILURE" for e in self.view.cortex.state.events(tag))
 
 
+def plural(count: int, one: str, many: str = "") -> str:
+    """``1 entity``, ``2 entities``; ``many`` defaults to ``one`` + s."""
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
 def summary(cortex: FakeCortex, paint: Palette) -> tuple[str, bool]:
     """A table of events per entity and type, and whether every eventKey appears once."""
     counts: dict[tuple[str, str], int] = {}
@@ -225,15 +278,36 @@ def summary(cortex: FakeCortex, paint: Palette) -> tuple[str, bool]:
     for (tag, kind), n in sorted(counts.items()):
         lines.append(f"  {tag:<13} {kind:<20} {n}")
     total = sum(counts.values())
+    entities = len({t for t, _ in counts})
     lines.append(
-        f"\n  {total} events on {len({t for t, _ in counts})} entities, {updates} updated in place "
-        f"(PUT, same uuid), {duplicates} duplicates."
+        f"\n  {plural(total, 'event')} on {plural(entities, 'entity', 'entities')}, "
+        f"{updates} updated in place (PUT, same uuid), {plural(duplicates, 'duplicate')}."
     )
     return "\n".join(lines), duplicates == 0 and total > 0
 
 
+def keep_banner(kubeconfig: Path, cortex: FakeCortex, settings: Settings) -> str:
+    """How to reach everything the demo keeps running."""
+    base = cortex.base_url
+    rows = [
+        ("kubectl", f"KUBECONFIG={kubeconfig} kubectl get cxe -A   (or kubectl apply -f ...)"),
+        (
+            "Cortex events",
+            f"curl {base}/_fake/events   (what the emulator stores; "
+            f"{base}/_fake/requests: every request)",
+        ),
+        ("Cortex API", f"CORTEX_BASE_URL={base} CORTEX_API_KEY={DEMO_KEY}"),
+        ("metrics", f"curl http://127.0.0.1:{settings.metrics_port}/metrics"),
+        ("health", f"curl http://127.0.0.1:{settings.health_port}/healthz"),
+    ]
+    lines = ["", "Still running (--keep): Ctrl-C or SIGTERM stops it and removes what it made."]
+    lines += [f"  {name:<14} {how}" for name, how in rows]
+    return "\n".join(lines)
+
+
 def run_demo(*, keep: bool = False, out: TextIO | None = None) -> int:
-    """Run the scenario; 0 when it completed with events recorded once each."""
+    """Run the scenario; 0 when it completed with events recorded once each, 128 + the
+    signal's number when Ctrl-C or SIGTERM stopped it."""
     stream = out or sys.stdout
     paint = Palette(stream.isatty() and "NO_COLOR" not in os.environ)
     configure_logging(level="WARNING", fmt="text", secrets=[DEMO_KEY])
@@ -243,62 +317,79 @@ def run_demo(*, keep: bool = False, out: TextIO | None = None) -> int:
         + ": the operator against a simulated cluster and a Cortex emulator (no cluster, no key)",
         file=stream,
     )
+    error: BaseException | None = None
+    clean = False
+    with Interrupts() as interrupts:
+        try:
+            clean = _run(keep, stream, paint, interrupts)
+        except Interrupted:
+            pass
+        except Exception as failure:
+            error = failure
+    if interrupts.signal is not None:
+        print(f"cortex-events: demo stopped by {interrupts.signal.name}", file=sys.stderr)
+        return 128 + int(interrupts.signal)
+    if error is not None:
+        print(f"cortex-events: demo failed: {error}", file=sys.stderr)
+        return 1
+    return 0 if clean else 1
+
+
+def _run(keep: bool, stream: TextIO, paint: Palette, interrupts: Interrupts) -> bool:
     with (
         serve_in_thread(
             cluster=True,
             cluster_options={"timings": SimTimings(start=1.0)},
             namespaces=("default", NAMESPACE),
+            stop_timeout=STOP_TIMEOUT,
         ) as kube,
-        run_in_thread(api_key=DEMO_KEY) as cortex,
+        run_in_thread(api_key=DEMO_KEY, stop_timeout=STOP_TIMEOUT) as cortex,
         tempfile.TemporaryDirectory(prefix="cortex-events-demo-") as tmp,
     ):
-        kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig", "operator")
-        os.environ["KUBECONFIG"] = str(kubeconfig)
+        os.environ["KUBECONFIG"] = str(kube.write_kubeconfig(Path(tmp) / "operator.kubeconfig"))
+        kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig", "demo-user")
         settings = Settings(
             api_key=SecretStr(DEMO_KEY),
             base_url=cortex.base_url,
             cluster_name="demo",
-            health_port=0,
-            metrics_port=0,
+            health_port=free_port() if keep else 0,
+            metrics_port=free_port() if keep else 0,
             status_interval=1.0,
-            drain_timeout=5.0,
+            drain_timeout=1.0,
         )
-        app = OperatorApp(settings)
+        app = OperatorApp(settings, listen_host="127.0.0.1")
         view = LiveView(cortex, stream, paint)
-        scenario = Scenario(kube, app, view, stream, paint)
-        stop = threading.Event()
+        scenario = Scenario(kube, app, view, stream, paint, interrupts)
         ready = threading.Event()
+        crashed: list[BaseException] = []
 
-        def drive() -> None:
-            if not ready.wait(STEP_TIMEOUT):
-                scenario.error = TimeoutError("the operator did not start")
-            else:
-                scenario.run()
-                view.poll()
-            if keep and scenario.error is None:
-                print(
-                    f"\nStill running (--keep): KUBECONFIG={kubeconfig} "
-                    f"CORTEX_BASE_URL={cortex.base_url} CORTEX_API_KEY={DEMO_KEY}; "
-                    "Ctrl-C stops.",
-                    file=stream,
-                    flush=True,
-                )
-                while not stop.is_set():
-                    view.poll()
-                    time.sleep(0.5)
-            stop.set()
+        def operate() -> None:
+            try:
+                asyncio.run(app.run(stop_flag=interrupts.stop, ready_flag=ready))
+            except BaseException as failure:  # reported by the main thread
+                crashed.append(failure)
 
-        driver = threading.Thread(target=drive, name="demo-scenario", daemon=True)
-        driver.start()
+        operator = threading.Thread(target=operate, name="demo-operator", daemon=True)
+        operator.start()
         try:
-            asyncio.run(app.run(stop_flag=stop, ready_flag=ready))
-        except KeyboardInterrupt:
-            stop.set()
-        driver.join(STEP_TIMEOUT)
-        view.poll()
-        table, clean = summary(cortex, paint)
-        print(table, file=stream, flush=True)
-    if scenario.error is not None:
-        print(f"cortex-events: demo failed: {scenario.error}", file=sys.stderr)
-        return 1
-    return 0 if clean else 1
+            deadline = time.monotonic() + STEP_TIMEOUT
+            while not ready.is_set():
+                if crashed or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the operator did not start: {crashed[0] if crashed else 'timed out'}"
+                    )
+                interrupts.sleep(0.05)
+            scenario.run()
+            view.poll()
+            if keep:
+                print(keep_banner(kubeconfig, cortex, settings), file=stream, flush=True)
+                while True:
+                    view.poll()
+                    interrupts.sleep(0.5)
+        finally:
+            interrupts.stop.set()
+            operator.join(STOP_TIMEOUT)
+            view.poll()
+            table, clean = summary(cortex, paint)
+            print(table, file=stream, flush=True)
+    return clean

@@ -112,7 +112,7 @@ def event_json(uuid: str = "e-1", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def request_error(exc_type: type[httpx.TransportError], message: str = "boom") -> Exception:
+def request_error(exc_type: type[httpx.RequestError], message: str = "boom") -> Exception:
     return exc_type(message, request=httpx.Request("GET", BASE_URL))
 
 
@@ -531,12 +531,13 @@ async def test_success_body_of_the_wrong_shape_is_a_response_error(
         (httpx.ReadTimeout, True),
         (httpx.RemoteProtocolError, True),
         (httpx.ReadError, True),
+        (httpx.DecodingError, True),  # an answer came, but its body could not be decoded
     ],
 )
 async def test_transport_failures_become_connection_errors(
     make_client: MakeClient,
     cortex: ScriptedCortex,
-    exc_type: type[httpx.TransportError],
+    exc_type: type[httpx.RequestError],
     sent: bool,
 ) -> None:
     client = make_client(max_retries=0)

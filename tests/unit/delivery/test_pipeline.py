@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,8 @@ from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
     CortexNotFound,
+    CortexRateLimited,
+    CortexResponseError,
     CortexServerError,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
@@ -36,6 +39,8 @@ class FakeApi:
         self.failures: list[CortexError] = []  # raised, in order, by the next create/update calls
         self.lose_answer_once = False  # create stores the event, then raises "connection lost"
         self.fail_after_storing_once = False  # create stores the event, then answers 500
+        # create stores the event, then raises this (a garbled answer, an unexpected error)
+        self.raise_after_storing: BaseException | None = None
         self._ids = itertools.count(1)
 
     def _check(self, tag: str) -> None:
@@ -81,6 +86,9 @@ class FakeApi:
             raise CortexConnectionError(
                 "connection reset while reading the answer", request_sent=True
             )
+        if self.raise_after_storing is not None:
+            error, self.raise_after_storing = self.raise_after_storing, None
+            raise error
         return stored
 
     async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
@@ -114,6 +122,10 @@ class Recording(NullListener):
         self.results: list[str] = []
         self.drops: list[str] = []
         self.failing: list[CortexError | None] = []
+        self.missing: list[str] = []
+
+    def entity_missing(self, tag: str) -> None:
+        self.missing.append(tag)
 
     def delivered(self, item: Outgoing, result: str, latency: float) -> None:
         self.results.append(result)
@@ -299,6 +311,64 @@ async def test_a_server_error_after_storing_does_not_make_a_duplicate() -> None:
     assert api.count("create") == 1, "found by a look-up instead of posted again"
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        CortexResponseError("the answer is not JSON", status_code=200),
+        CortexResponseError("the answer does not look like a CustomEvent", status_code=200),
+        ValueError("an error nobody expected while reading the answer"),
+    ],
+    ids=["not-json", "wrong-shape", "unexpected"],
+)
+async def test_a_create_stored_but_answered_unreadably_is_looked_up_not_posted_again(
+    error: BaseException,
+) -> None:
+    api = FakeApi()
+    api.raise_after_storing = error
+    delivery = Delivery(api, cluster=CLUSTER)
+    await run_until_idle(delivery, outgoing())
+    assert len(api.events["web"]) == 1, "no duplicate after an unreadable success answer"
+    assert api.count("create") == 1
+    assert api.count("list") == 2, "the ledger load, then the look-up"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        CortexRateLimited("slow down", retry_after=0),
+        CortexAuthError("bad key", status_code=401),
+        CortexConnectionError("connection refused", request_sent=False),
+    ],
+    ids=["429", "401", "never-sent"],
+)
+async def test_a_create_cortex_surely_did_not_store_is_sent_again_without_a_look_up(
+    error: CortexError,
+) -> None:
+    api = FakeApi()
+    api.failures = [error]
+    delivery = Delivery(api, cluster=CLUSTER)
+    await run_until_idle(delivery, outgoing())
+    assert len(api.events["web"]) == 1
+    assert api.count("create") == 2
+    assert api.count("list") == 1, "only the ledger load"
+
+
+async def test_a_recreated_event_is_not_duplicated_when_the_answer_is_lost() -> None:
+    # Deleted in Cortex behind the operator's back, then recreated by the next update.
+    api = FakeApi()
+    delivery = Delivery(api, cluster=CLUSTER)
+    await run_until_idle(delivery, outgoing(phase="Pending"))
+    api.events["web"].clear()  # deleted in Cortex by hand
+    api.lose_answer_once = True
+    later = outgoing(phase="Running")
+    later.body = replace(later.body, timestamp=T0 + timedelta(minutes=5))
+    await run_until_idle(delivery, later)
+    (event,) = api.events["web"].values()
+    assert event.custom_data["phase"] == "Running"
+    assert event.timestamp == T0, "recreated with the event's first timestamp"
+    assert api.count("create") == 2, "the first create and one recreate, found by the look-up"
+
+
 async def test_unknown_entity_drops_with_a_reason_and_asks_cortex_once() -> None:
     api, listener = FakeApi(entities={"web"}), Recording()
     delivery = Delivery(api, cluster=CLUSTER, listener=listener)
@@ -308,6 +378,52 @@ async def test_unknown_entity_drops_with_a_reason_and_asks_cortex_once() -> None
     assert listener.drops == ["entity_not_found", "entity_not_found"]
     assert api.calls.count(("list", "nope")) == 1
     assert len(api.events["web"]) == 1
+
+
+async def test_a_missing_entity_is_reported_once_and_each_dropped_event_counted_once() -> None:
+    # Four workers pick up the events of one workload at once; each event is updated twice.
+    api, listener = FakeApi(entities={"web"}), Recording()
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener, workers=4)
+    worker = asyncio.create_task(delivery.run())
+    try:
+        for phase in ("Pending", "Running", "Ready"):
+            for key in ("pod/u1/created", "pod/u2/created", "deploy/d1/created"):
+                await delivery.submit(outgoing(key, tag="nope", phase=phase))
+            assert await delivery.wait_idle(timeout=5)
+    finally:
+        worker.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await worker
+    assert listener.missing == ["nope"], "one warning per tag per recheck window"
+    assert listener.drops == ["entity_not_found"] * 3, "each dropped event counted once"
+    assert api.calls.count(("list", "nope")) == 1
+
+
+async def test_a_missing_entity_is_asked_again_and_reported_again_after_the_recheck_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api, listener = FakeApi(entities={"web"}), Recording()
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener)
+    await run_until_idle(delivery, outgoing("a", tag="nope"))
+    monkeypatch.setattr(pipeline, "NOT_FOUND_RECHECK_SECONDS", 0.0)
+    await run_until_idle(delivery, outgoing("a", tag="nope", phase="Running"))
+    assert listener.missing == ["nope", "nope"]
+    assert listener.drops == ["entity_not_found", "entity_not_found"]
+    api.entities = {"web", "nope"}  # the entity is created in Cortex
+    await run_until_idle(delivery, outgoing("a", tag="nope", phase="Ready"))
+    assert len(api.events["nope"]) == 1
+
+
+async def test_an_event_rejected_again_after_an_update_is_counted_once() -> None:
+    api, listener = FakeApi(), Recording()
+    api.failures = [CortexBadRequest("customData too large", status_code=400) for _ in range(2)]
+    delivery = Delivery(api, cluster=CLUSTER, listener=listener)
+    await run_until_idle(delivery, outgoing(phase="Pending"))
+    await run_until_idle(delivery, outgoing(phase="Running"))
+    assert listener.drops == ["rejected"]
+    await run_until_idle(delivery, outgoing(phase="Ready"))
+    await run_until_idle(delivery, outgoing(phase="Ready"))
+    assert listener.results == ["created", "deduplicated"]
 
 
 async def test_rejected_event_is_dropped_not_retried() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,8 +15,10 @@ from cortex_events.domain.entities import (
     SpecError,
     parse_duration,
     parse_entity,
+    tag_problem,
 )
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.resources import crd_manifest
 
 
 def entity(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
@@ -98,11 +101,13 @@ def test_custom_data_is_a_copy() -> None:
         ({}, "spec.tag", "required"),
         ({"tag": ""}, "spec.tag", "empty"),
         ({"tag": "   "}, "spec.tag", "empty"),
-        ({"tag": "a,b"}, "spec.tag", "single tag"),
-        ({"tag": "a b"}, "spec.tag", "single tag"),
-        ({"tag": "a/b"}, "spec.tag", "single tag"),
+        ({"tag": "a,b"}, "spec.tag", "it contains a comma"),
+        ({"tag": "a b"}, "spec.tag", "it contains whitespace"),
+        ({"tag": "  my svc "}, "spec.tag", "it contains whitespace"),
+        ({"tag": "team/svc"}, "spec.tag", "it contains a slash"),
+        ({"tag": "café"}, "spec.tag", "not printable ASCII"),
         ({"tag": 7}, "spec.tag", "string"),
-        ({"tag": "x" * 254}, "spec.tag", "253"),
+        ({"tag": "x" * 254}, "spec.tag", "254 characters long"),
         ({"tag": "t", "selector": "app=web"}, "spec.selector", "object"),
         ({"tag": "t", "selector": {"app": "web"}}, "spec.selector.app", "unknown field"),
         (
@@ -210,6 +215,30 @@ def test_spec_errors_name_the_field(spec: dict[str, Any], field: str, words: str
     assert problem.field == field
     assert words in problem.message
     assert str(problem).startswith(f"{field}: ")
+
+
+TAG_SAMPLES = [
+    *(f"a{chr(code)}b" for code in range(0x20, 0x7F)),  # every printable ASCII character
+    "x" * 253,
+    "x" * 254,
+    "café",
+    "tab\tin",
+    "nl\nin",
+    "\x00nul",
+    "",
+]
+
+
+def test_the_crd_schema_and_the_operator_apply_one_tag_rule() -> None:
+    (version,) = crd_manifest()["spec"]["versions"]
+    schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["tag"]
+    pattern = re.compile(schema["pattern"].removeprefix("^").removesuffix("$"))
+    for tag in TAG_SAMPLES:
+        by_schema = (
+            schema["minLength"] <= len(tag) <= schema["maxLength"]
+            and pattern.fullmatch(tag) is not None
+        )
+        assert by_schema == (tag_problem(tag) is None), repr(tag)
 
 
 def test_missing_spec_or_metadata_is_an_error() -> None:

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
+
 from cortex_events.domain.entities import (
+    TAG_RULE,
     EntitySpec,
     OwnerInfo,
     Resolution,
+    TagIssue,
     Target,
     parse_entity,
     parse_tags,
     resolve,
+    split_tags,
+    tag_problem,
 )
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
 
@@ -62,6 +68,62 @@ def test_parse_tags_trims_drops_empties_and_dedups() -> None:
     assert parse_tags("a, b,,a") == ("a", "b")
     assert parse_tags("  ") == ()
     assert parse_tags("payments-api") == ("payments-api",)
+
+
+@pytest.mark.parametrize(
+    ("tag", "problem"),
+    [
+        ("team/svc", "it contains a slash"),
+        ("my svc", "it contains whitespace"),
+        ("tab\there", "it contains whitespace"),
+        ("x" * 300, "it is 300 characters long"),
+        ("zürich", "it contains 'ü', which is not printable ASCII"),
+        ("bell\x07", "it contains '\\x07', which is not printable ASCII"),
+        ("", "it is empty"),
+    ],
+)
+def test_a_tag_that_breaks_the_rule_says_which_part(tag: str, problem: str) -> None:
+    assert tag_problem(tag) == problem
+
+
+@pytest.mark.parametrize(
+    "tag", ["payments-api", "svc.v2", "team_a", "svc:v2", "a#1", "50%", "who?", "x" * 253]
+)
+def test_tags_that_need_path_encoding_are_still_tags(tag: str) -> None:
+    assert tag_problem(tag) is None
+
+
+def test_split_tags_keeps_the_valid_tags_and_says_why_the_others_are_not() -> None:
+    tags, rejected = split_tags("web,  team/svc , my svc, web, ,api")
+    assert tags == ("web", "api")
+    assert rejected == (("team/svc", "it contains a slash"), ("my svc", "it contains whitespace"))
+
+
+def test_a_rejected_annotation_tag_is_reported_and_the_valid_ones_still_map() -> None:
+    resolution = resolve_pod({"cortex.io/tag": "web, team/svc"})
+    assert tags(resolution) == ["web"]
+    (issue,) = resolution.tag_issues
+    assert issue == TagIssue(False, "web, team/svc", (("team/svc", "it contains a slash"),))
+    assert issue.describe() == f"'team/svc' is not a Cortex tag: it contains a slash ({TAG_RULE})"
+
+
+def test_a_rejected_tag_on_the_deployment_is_reported_as_the_owners() -> None:
+    resolution = resolve_pod(pod_owner=owner({"cortex.io/tag": "x" * 300}))
+    assert resolution.targets == ()
+    (issue,) = resolution.tag_issues
+    assert issue.on_owner
+    assert "300 characters long" in issue.describe()
+    assert "no usable cortex.io/tag" in resolution.reason
+
+
+def test_an_empty_annotation_is_an_issue_without_rejected_parts() -> None:
+    (issue,) = resolve_pod({"cortex.io/tag": " , "}).tag_issues
+    assert issue.rejected == ()
+    assert issue.describe() == "cortex.io/tag is empty: it names no Cortex entity"
+
+
+def test_a_valid_annotation_has_no_issue() -> None:
+    assert resolve_pod({"cortex.io/tag": "a, b"}).tag_issues == ()
 
 
 def test_own_annotation_fans_out_with_all_types() -> None:

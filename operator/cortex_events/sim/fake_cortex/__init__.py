@@ -43,6 +43,8 @@ reach the Python objects (another process, a kind cluster):
   (optional) limiting a rule to one HTTP method:
   ``{"kind": "rate_limit", "count", "retry_after"}``, ``{"kind": "fail", "count", "status"}``,
   ``{"kind": "delay", "count", "seconds"}``, ``{"kind": "drop", "count"}``,
+  ``{"kind": "garble", "count", "form"}`` (``form`` ``html`` or ``truncated``: the request is
+  carried out, then its success answer is replaced by an HTML page or cut in half),
   ``{"kind": "outage", "on": bool, "drop": bool}``, ``{"kind": "clear"}``. A malformed fault
   answers 400.
 * ``POST /_fake/reset``: forgets events, requests, faults and rate-limit windows (the entity

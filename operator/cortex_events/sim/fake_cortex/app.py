@@ -137,6 +137,25 @@ def _too_many(retry_after: float, detail: str) -> web.Response:
     )
 
 
+PROXY_PAGE = (
+    "<html><head><title>Service Temporarily Unavailable</title></head>"
+    "<body><h1>Please wait</h1><p>The gateway is busy; your request was forwarded.</p>"
+    "</body></html>"
+)
+
+
+def _garbled(response: web.StreamResponse, form: str) -> web.StreamResponse:
+    """A success answer spoiled after the work was done; error answers pass unchanged."""
+    if not 200 <= response.status < 300 or not isinstance(response, web.Response):
+        return response
+    if form == "truncated":
+        body = bytes(response.body or b"") if isinstance(response.body, bytes) else b""
+        return web.Response(
+            status=response.status, body=body[: len(body) // 2], content_type="application/json"
+        )
+    return web.Response(status=response.status, text=PROXY_PAGE, content_type="text/html")
+
+
 def _drop(request: web.Request) -> NoReturn:
     """Close the connection without an answer; the raised cancellation ends the handler."""
     if request.transport is not None:
@@ -291,6 +310,8 @@ def build_app(emulator: Emulator) -> web.Application:
         elif action.kind == "fail":
             reason = "Service unavailable (outage)" if action.outage else "Failure"
             response = _error(action.status, f"{reason}: injected by the Cortex emulator")
+        elif action.kind == "garble":
+            response = _garbled(await _authorized(request, handler), action.form)
         else:
             response = await _authorized(request, handler)
         record(response.status)
@@ -407,11 +428,13 @@ def _arm(faults: Faults, spec: Any) -> None:
         faults.delay_next(count, float(spec["seconds"]), method=method)
     elif kind == "drop":
         faults.drop_next(count, method=method)
+    elif kind == "garble":
+        faults.garble_next(count, spec.get("form", "html"), method=method)
     elif kind == "outage":
         faults.outage(bool(spec.get("on", True)), drop=bool(spec.get("drop", False)))
     elif kind == "clear":
         faults.clear()
     else:
         raise ValueError(
-            f"unknown kind {kind!r}: use rate_limit, fail, delay, drop, outage or clear"
+            f"unknown kind {kind!r}: use rate_limit, fail, delay, drop, garble, outage or clear"
         )

@@ -2,9 +2,10 @@
 
 Each ``*_next`` call arms a rule for the next ``n`` API requests, optionally only those of one
 HTTP method. When a request arrives, every armed delay that matches is spent (their seconds
-add up) and then at most one terminal rule (rate limit, failure or drop) is spent, the oldest
-first; so ``fail_next(1)`` followed by ``rate_limit_next(1)`` answers 500, then 429. An outage
-overrides everything until it is turned off. Admin requests (``/_fake/...``) are never faulted.
+add up) and then at most one terminal rule (rate limit, failure, drop or garble) is spent, the
+oldest first; so ``fail_next(1)`` followed by ``rate_limit_next(1)`` answers 500, then 429. An
+outage overrides everything until it is turned off. Admin requests (``/_fake/...``) are never
+faulted.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import Literal
 
 __all__ = ["FaultAction", "Faults"]
 
-FaultKind = Literal["rate_limit", "fail", "drop"]
+FaultKind = Literal["rate_limit", "fail", "drop", "garble"]
+GarbleForm = Literal["html", "truncated"]
+GARBLE_FORMS: tuple[GarbleForm, ...] = ("html", "truncated")
 
 
 @dataclass
@@ -26,6 +29,7 @@ class _Rule:
     status: int = 0
     retry_after: float = 0.0
     seconds: float = 0.0
+    form: GarbleForm = "html"
 
     def matches(self, method: str) -> bool:
         return self.remaining > 0 and (self.method is None or self.method == method)
@@ -36,7 +40,8 @@ class FaultAction:
     """What the server must do to one request: wait ``delay`` seconds, then act on ``kind``.
 
     ``kind`` is ``None`` when the request proceeds normally after the delay; ``outage`` says
-    the action comes from `Faults.outage` rather than from an armed rule.
+    the action comes from `Faults.outage` rather than from an armed rule; ``form`` is how a
+    ``garble`` action spoils the answer.
     """
 
     delay: float = 0.0
@@ -44,6 +49,7 @@ class FaultAction:
     status: int = 0
     retry_after: float = 0.0
     outage: bool = False
+    form: GarbleForm = "html"
 
 
 def _check_count(n: int) -> None:
@@ -92,6 +98,15 @@ class Faults:
         _check_count(n)
         self._add(_Rule("drop", n, _method(method)))
 
+    def garble_next(self, n: int, form: GarbleForm = "html", *, method: str | None = None) -> None:
+        """Carry out the next ``n`` requests, then spoil their success answers: ``html``
+        replaces the body with a proxy's HTML page, ``truncated`` cuts the JSON in half. The
+        status stays (a 200 stays a 200) and the work is done: a create is stored."""
+        _check_count(n)
+        if form not in GARBLE_FORMS:
+            raise ValueError(f"form must be one of {', '.join(GARBLE_FORMS)}, got {form!r}")
+        self._add(_Rule("garble", n, _method(method), form=form))
+
     def outage(self, on: bool, *, drop: bool = False) -> None:
         """While on, answer every API request 503 (or drop it when ``drop``)."""
         with self._lock:
@@ -139,6 +154,7 @@ class Faults:
                         kind=rule.kind,
                         status=rule.status,
                         retry_after=rule.retry_after,
+                        form=rule.form,
                     )
                     break
             self._rules = [rule for rule in self._rules if rule.remaining > 0]

@@ -114,12 +114,14 @@ def run_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     timeout: float = 10.0,
+    stop_timeout: float | None = None,
 ) -> Iterator[FakeCortex]:
     """A started `FakeCortex` on its own event loop in a daemon thread; stopped on exit.
 
     For synchronous tests and for tests whose operator runs in another process. ``timeout``
-    bounds starting and stopping.
+    bounds starting, and stopping unless ``stop_timeout`` is given.
     """
+    stop_within = timeout if stop_timeout is None else stop_timeout
     fake = FakeCortex(api_key=api_key, entities=entities, rate_limit=rate_limit)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="fake-cortex", daemon=True)
@@ -129,10 +131,10 @@ def run_in_thread(
         yield fake
     finally:
         try:
-            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(stop_within)
         finally:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
+            thread.join(stop_within)
             if not thread.is_alive():
                 loop.close()
 

@@ -28,6 +28,8 @@ class ResourceType:
     versions: tuple[str, ...] = ()
     #: Serves ``/scale`` (an ``autoscaling/v1 Scale`` over ``spec.replicas``).
     scale_subresource: bool = False
+    #: The CRD's ``additionalPrinterColumns``: what ``kubectl get`` shows.
+    printer_columns: tuple[Mapping[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -145,4 +147,5 @@ def types_from_crd(crd: Mapping[str, Any]) -> ResourceType:
         status_subresource="status" in (storage.get("subresources") or {}),
         schema=schema,
         versions=tuple(v["name"] for v in served),
+        printer_columns=tuple(storage.get("additionalPrinterColumns") or ()),
     )

@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 from aiohttp import web
 
+from . import openapi
 from .errors import KubeApiError
-from .patching import APPLY_PATCH, MERGE_PATCH, apply_patch
+from .patching import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, apply_patch
 from .resources import ResourceType
 from .selectors import Selector
 from .store import CRD_KEY, Store, clone, encode_event
+from .tables import to_table, wants_table
+from .validation import unknown_fields
 
 if TYPE_CHECKING:
     from cortex_events.sim.cluster import SimulatedCluster
@@ -92,6 +95,24 @@ def _json(body: Any, status: int = 200) -> web.Response:
 
 def _error(exc: KubeApiError) -> web.Response:
     return _json(exc.status(), exc.code)
+
+
+def _check_fields(target: _Target, query: Mapping[str, str], body: Any) -> None:
+    """With ``fieldValidation=Strict`` (what kubectl sends), a field the CRD's schema does
+    not declare is refused instead of pruned. Built-in kinds are not checked: the stand-in
+    has no schemas for them."""
+    schema = target.rtype.schema
+    if query.get("fieldValidation") != "Strict" or schema is None:
+        return
+    unknown = unknown_fields(body, schema)
+    if unknown:
+        kind, version = target.rtype.kind, target.version
+        fields = ", ".join(f'unknown field "{field}"' for field in unknown)
+        raise KubeApiError(
+            400,
+            f'{kind} in version "{version}" cannot be handled as a {kind}: '
+            f"strict decoding error: {fields}",
+        )
 
 
 def _scale_of(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,6 +310,8 @@ class KubeApiServer:
             return _json(VERSION_INFO)
         if method == "GET" and parts and parts[0] in ("healthz", "readyz", "livez"):
             return web.Response(text="ok")
+        if method == "GET" and parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
         if not parts or parts[0] not in ("api", "apis"):
             raise KubeApiError(404, "the server could not find the requested resource")
         if parts[0] == "api":
@@ -323,10 +346,12 @@ class KubeApiServer:
                 record["verb"] = "watch"
                 return await self._watch(request, target, record)
             record["verb"] = "list"
-            return self._list(target, query)
+            return self._list(target, query, table=wants_table(request.headers.get("Accept", "")))
         if target.name is None and method == "POST":
             record["verb"] = "create"
-            created = self.store.create(target.rtype, await self._body(request), target.namespace)
+            body = await self._body(request)
+            _check_fields(target, query, body)
+            created = self.store.create(target.rtype, body, target.namespace)
             return _json(created, 201)
         if target.name is None and method == "DELETE":
             record["verb"] = "deletecollection"
@@ -340,10 +365,15 @@ class KubeApiServer:
             raise KubeApiError(404, "the server could not find the requested resource")
         if method == "GET":
             record["verb"] = "get"
-            return _json(self.store.get(target.rtype, name, target.namespace))
+            found = self.store.get(target.rtype, name, target.namespace)
+            if target.subresource is None and wants_table(request.headers.get("Accept", "")):
+                rv = {"resourceVersion": str(self.store.rv)}
+                return _json(to_table(target.rtype, [found], rv))
+            return _json(found)
         if method == "PUT":
             record["verb"] = "update"
             body = await self._body(request)
+            _check_fields(target, query, body)
             return _json(
                 self.store.replace(
                     target.rtype, name, body, target.namespace, subresource=target.subresource
@@ -355,6 +385,8 @@ class KubeApiServer:
             if content_type.split(";")[0].strip() == APPLY_PATCH:
                 raise KubeApiError(415, "server-side apply is not supported by this server")
             body = await self._body(request)
+            if content_type.split(";")[0].strip() != JSON_PATCH:
+                _check_fields(target, query, body)
             return _json(
                 self.store.patch(
                     target.rtype,
@@ -448,7 +480,9 @@ class KubeApiServer:
             except yaml.YAMLError as exc:
                 raise KubeApiError(400, f"the body is neither JSON nor YAML: {exc}") from exc
 
-    def _list(self, target: _Target, query: Mapping[str, str]) -> web.Response:
+    def _list(
+        self, target: _Target, query: Mapping[str, str], *, table: bool = False
+    ) -> web.Response:
         selector = Selector.parse(query.get("labelSelector"), query.get("fieldSelector"))
         items = self.store.list(target.rtype, target.namespace, selector)
         rv = str(self.store.rv)
@@ -472,6 +506,8 @@ class KubeApiServer:
             metadata["continue"] = base64.urlsafe_b64encode(position.encode()).decode()
             metadata["remainingItemCount"] = 0
         rtype = target.rtype
+        if table:
+            return _json(to_table(rtype, items, metadata))
         return _json(
             {
                 "kind": f"{rtype.kind}List",
@@ -564,6 +600,20 @@ class KubeApiServer:
         return response
 
     # --- discovery -----------------------------------------------------------------------
+
+    def _openapi(self, rest: builtins.list[str]) -> web.Response:
+        types = self.store.types()
+        if not rest:
+            return _json(openapi.index(types))
+        if rest[0] == "api" and len(rest) == 2:
+            group, version = "", rest[1]
+        elif rest[0] == "apis" and len(rest) == 3:
+            group, version = rest[1], rest[2]
+        else:
+            raise KubeApiError(404, "the server could not find the requested resource")
+        if not any(t.group == group and version in t.served_versions for t in types):
+            raise KubeApiError(404, "the server could not find the requested resource")
+        return _json(openapi.document(types, group, version))
 
     def _core_versions(self, request: web.Request) -> dict[str, Any]:
         return {
@@ -671,13 +721,16 @@ def serve_in_thread(
     cluster: bool = False,
     cluster_options: Mapping[str, Any] | None = None,
     timeout: float = 15.0,
+    stop_timeout: float | None = None,
     **server_options: Any,
 ) -> Iterator[ServerThread]:
     """Run a ``KubeApiServer`` (and with ``cluster=True`` a ``SimulatedCluster``) in a thread.
 
     ``server_options`` go to ``KubeApiServer``, ``cluster_options`` to ``SimulatedCluster``.
-    Everything stops when the block ends.
+    Everything stops when the block ends. ``timeout`` bounds starting, and stopping unless
+    ``stop_timeout`` is given.
     """
+    stop_within = timeout if stop_timeout is None else stop_timeout
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="kubeapi-sim", daemon=True)
     thread.start()
@@ -706,9 +759,9 @@ def serve_in_thread(
         yield ServerThread(server, sim, loop)
     finally:
         try:
-            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(timeout)
+            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(stop_within)
         finally:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout)
+            thread.join(stop_within)
             if not thread.is_alive():
                 loop.close()

@@ -1,8 +1,9 @@
 """What the API server checks and fills in before it stores an object.
 
-Custom resources follow their CRD's ``openAPIV3Schema``: unknown fields are pruned,
-``default`` values applied, and the result validated (with ``jsonschema`` when it is
-installed). Built-in kinds get the few defaults and checks that clients rely on.
+Custom resources follow their CRD's ``openAPIV3Schema``: unknown fields are pruned (or, with
+``fieldValidation=Strict``, refused), ``default`` values applied, and the result validated
+with ``jsonschema`` (a dependency of the package, so that the demo enforces the schema too).
+Built-in kinds get the few defaults and checks that clients rely on.
 """
 
 from __future__ import annotations
@@ -66,6 +67,30 @@ def apply_schema(value: Any, schema: Mapping[str, Any], *, root: bool = False) -
     return value
 
 
+def unknown_fields(value: Any, schema: Mapping[str, Any], path: str = "") -> list[str]:
+    """The fields of ``value`` that ``schema`` does not declare (what pruning would remove),
+    as paths such as ``spec.bogus``; what ``fieldValidation=Strict`` refuses."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        properties: Mapping[str, Any] = schema.get("properties") or {}
+        keep_unknown = schema.get("x-kubernetes-preserve-unknown-fields") or not properties
+        extra = schema.get("additionalProperties")
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if not path and key in _ROOT_KEYS:
+                continue
+            if key in properties:
+                found += unknown_fields(item, properties[key], where)
+            elif isinstance(extra, Mapping):
+                found += unknown_fields(item, extra, where)
+            elif not keep_unknown and extra is not True:
+                found.append(where)
+    elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for index, item in enumerate(value):
+            found += unknown_fields(item, schema["items"], f"{path}[{index}]")
+    return found
+
+
 def _to_json_schema(schema: Any) -> Any:
     """Translate the OpenAPI v3 dialect (``nullable``, int-or-string) to JSON Schema."""
     if isinstance(schema, list):
@@ -82,11 +107,9 @@ def _to_json_schema(schema: Any) -> Any:
 
 
 @functools.cache
-def _validator_for(schema_text: str) -> Callable[[Any], list[tuple[str, str]]] | None:
-    try:
-        import jsonschema  # an optional dependency: without it, schemas only default and prune
-    except ImportError:  # pragma: no cover - the test environment has it
-        return None
+def _validator_for(schema_text: str) -> Callable[[Any], list[tuple[str, str]]]:
+    import jsonschema  # imported here: only the stand-in needs it, not the operator
+
     validator = jsonschema.Draft4Validator(_to_json_schema(json.loads(schema_text)))
 
     def validate(instance: Any) -> list[tuple[str, str]]:
@@ -128,12 +151,11 @@ def check_custom(rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         return obj
     obj = apply_schema(obj, rtype.schema, root=True)
     validate = _validator_for(json.dumps(rtype.schema, sort_keys=True))
-    if validate is not None:
-        body = {k: v for k, v in obj.items() if k not in _ROOT_KEYS}
-        causes = validate(body)
-        if causes:
-            name = obj.get("metadata", {}).get("name", "")
-            raise invalid(rtype.kind, rtype.group, name, causes)
+    body = {k: v for k, v in obj.items() if k not in _ROOT_KEYS}
+    causes = validate(body)
+    if causes:
+        name = obj.get("metadata", {}).get("name", "")
+        raise invalid(rtype.kind, rtype.group, name, causes)
     return obj
 
 
