@@ -119,8 +119,24 @@ class KubeClient:
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
 
+    async def allowed(self, verb: str, resource: str, name: str = "", namespace: str = "") -> bool:
+        """Whether this identity may do ``verb`` on ``resource`` (a SelfSubjectAccessReview,
+        which every identity may ask): so that nothing is tried that RBAC would refuse."""
+        attributes = {"verb": verb, "resource": resource, "name": name, "namespace": namespace}
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v}},
+        }
+        answer = await self.request(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=10.0
+        )
+        return bool(((answer or {}).get("status") or {}).get("allowed"))
+
     async def namespace_exists(self, name: str) -> bool | None:
         """Whether the Namespace exists; None when the API does not say (no permission)."""
+        if not await self.allowed("get", "namespaces", name):
+            return None
         try:
             await self.request("GET", f"/api/v1/namespaces/{name}", timeout=10.0)
         except ApiException as error:
