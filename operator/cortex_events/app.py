@@ -17,31 +17,31 @@ from typing import Any
 
 import kopf
 
-from cortex_events.cortex.client import CortexClient
-from cortex_events.delivery.dryrun import DryRunCortex
-from cortex_events.delivery.pipeline import CortexApi, Delivery
-from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
-from cortex_events.domain.model import WorkloadRef
-from cortex_events.entity_controller import (
+from cortex_events.controllers.entities import (
     EntityActivity,
     EntityController,
     StatusSnapshot,
     build_status,
     summarize,
 )
+from cortex_events.controllers.recorder import Recorder
+from cortex_events.controllers.relist import RelistReconciler
+from cortex_events.controllers.sweep import DowntimeSweep
+from cortex_events.cortex.client import CortexClient
+from cortex_events.delivery.dryrun import DryRunCortex
+from cortex_events.delivery.pipeline import CortexApi, Delivery
+from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
+from cortex_events.domain.model import WorkloadRef
 from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
-from cortex_events.health import HealthServer
-from cortex_events.kube import KubeClient
-from cortex_events.memory import release_free_memory
-from cortex_events.observability import Metrics, OperatorListener
-from cortex_events.recorder import Recorder
-from cortex_events.relist import RelistReconciler
+from cortex_events.kube.client import KubeClient
+from cortex_events.ops.health import HealthServer
+from cortex_events.ops.memory import release_free_memory
+from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.settings import Settings
-from cortex_events.sweep import DowntimeSweep
 
 logger = logging.getLogger("cortex_events.app")
 
-# Freed memory goes back to the system (see `cortex_events.memory`) once a burst of this many
+# Freed memory goes back to the system (see `cortex_events.ops.memory`) once a burst of this many
 # watch events is over (checked every few seconds), else at an interval.
 MEMORY_TRIM_AFTER_EVENTS = 1000
 MEMORY_CHECK_INTERVAL = 2.0

@@ -25,7 +25,7 @@ from cortex_events.domain.entities import (
     split_tags,
 )
 from cortex_events.domain.model import TAG_ANNOTATION
-from cortex_events.kube import call, check_cluster, load_api_client
+from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.permissions import REQUIRED
 from cortex_events.settings import Settings
 

@@ -226,9 +226,9 @@ def _settings_error(error: ValidationError, given: set[str], command: str | None
 
 def _run(args: argparse.Namespace) -> int:
     from cortex_events.app import OperatorApp
-    from cortex_events.health import ListenError
-    from cortex_events.kube import check_cluster
+    from cortex_events.kube.client import check_cluster
     from cortex_events.logconfig import configure_logging
+    from cortex_events.ops.health import ListenError
 
     settings = load_settings(args)
     secret = settings.api_key.get_secret_value() if settings.api_key else ""

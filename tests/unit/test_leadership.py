@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cortex_events.leadership import (
+from cortex_events.kube.leases import (
     ElectionSettings,
     LeaderElector,
     LeaseConflict,
@@ -168,7 +168,7 @@ async def test_denied_access_is_one_line_and_standby(
 ) -> None:
     api, clock, a, _ = world
     api.forbidden.add("a")
-    with caplog.at_level(logging.WARNING, logger="cortex_events.leadership"):
+    with caplog.at_level(logging.WARNING, logger="cortex_events.kube.leases"):
         for _ in range(5):
             clock.now += 2
             assert await a.attempt() is False

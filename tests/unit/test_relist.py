@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from cortex_events.relist import RelistReconciler
+from cortex_events.controllers.relist import RelistReconciler
 
 
 class Workloads:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import cast
 
+from cortex_events.controllers.recorder import Recorder
+from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagState
 from cortex_events.delivery.pipeline import Delivery, Outgoing
 from cortex_events.domain.render import MANAGED_BY
-from cortex_events.recorder import Recorder
-from cortex_events.sweep import DowntimeSweep
 
 T0 = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from typing import Any
 from kubernetes import config
 from kubernetes.client.exceptions import ApiException
 
-from cortex_events.kube import MERGE_PATCH, call
+from cortex_events.kube.client import MERGE_PATCH, call
 
 __all__ = ["RESOURCES", "ApiException", "Kubectl"]
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cortex_events.controllers.recorder import Recorder
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import CortexApi, Delivery
 from cortex_events.domain.entities import EntitySpec, SpecError
 from cortex_events.domain.render import is_owned
-from cortex_events.recorder import Recorder
 
 logger = logging.getLogger("cortex_events.entities")
 
