@@ -168,7 +168,7 @@ async def test_denied_access_is_one_line_and_standby(
 ) -> None:
     api, clock, a, _ = world
     api.forbidden.add("a")
-    with caplog.at_level(logging.WARNING, logger="cortex_events.kube.leases"):
+    with caplog.at_level(logging.WARNING, logger="cortex_events.leadership"):
         for _ in range(5):
             clock.now += 2
             assert await a.attempt() is False
