@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cortex_events.domain.entities import resolve
-from cortex_events.domain.lifecycle import pod_events
 from cortex_events.domain.model import pod_snapshot
+from cortex_events.domain.pods import pod_events
 from cortex_events.domain.render import render
 from cortex_events.sim import workloads
 from cortex_events.sim.fake_cortex import FakeCortex

@@ -18,6 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.domain.deployments import (
+    Revision,
+    deployment_events,
+    reports_on_revision,
+    revision_of,
+)
 from cortex_events.domain.entities import (
     EntitySpec,
     OwnerInfo,
@@ -27,15 +33,8 @@ from cortex_events.domain.entities import (
     parse_entity,
     resolve,
 )
-from cortex_events.domain.lifecycle import (
-    EventIntent,
-    Revision,
-    deployment_events,
-    pod_events,
-    reports_on_revision,
-    revision_of,
-    rollout_key,
-)
+from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
@@ -45,6 +44,7 @@ from cortex_events.domain.model import (
     pod_snapshot,
     replicaset_snapshot,
 )
+from cortex_events.domain.pods import pod_events
 from cortex_events.domain.render import render
 
 logger = logging.getLogger("cortex_events.recorder")

@@ -19,7 +19,7 @@ from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.ledger import TagLedger, TagState
 from cortex_events.delivery.pipeline import Delivery, Outgoing
 from cortex_events.domain.entities import Target
-from cortex_events.domain.lifecycle import EventIntent
+from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
 from cortex_events.domain.render import render
 

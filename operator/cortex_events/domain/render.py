@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.entities import Target
-from cortex_events.domain.lifecycle import EventIntent
+from cortex_events.domain.intents import EventIntent
 
 MANAGED_BY = "cortex-events-operator"
 """``customData.managedBy`` of every event this operator records; with ``cluster`` it tells

@@ -6,8 +6,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events.domain.lifecycle import EventIntent, pod_events
+from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.model import EventType, PodSnapshot, pod_snapshot
+from cortex_events.domain.pods import pod_events
 
 Factory = Callable[..., dict[str, Any]]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -8,16 +8,14 @@ from typing import Any
 
 import pytest
 
-from cortex_events.domain.lifecycle import (
-    EventIntent,
+from cortex_events.domain.deployments import (
     Revision,
     deployment_events,
-    format_duration,
     reports_on_revision,
     revision_of,
     rollout_result,
-    short_image,
 )
+from cortex_events.domain.intents import EventIntent, format_duration, short_image
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     EventType,

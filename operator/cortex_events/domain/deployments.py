@@ -1,0 +1,315 @@
+"""Deployment lifecycle rules: creation, rollouts with result and duration, scale, deletion.
+
+Level-based like the Pod rules (`cortex_events.domain.pods`). ``prev`` matters for a scale only
+(``spec.replicas`` differing from the previous state, or from ``recorded_replicas`` after a
+restart). A rollout is described from its own revision's ReplicaSet and from the status once it
+reports on that revision, so the order in which the deployment controller writes spec,
+ReplicaSet, annotation and status cannot make one revision's event describe another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cortex_events.domain.intents import (
+    EventIntent,
+    clip,
+    format_duration,
+    images_text,
+    iso,
+    replicas_text,
+    utc,
+)
+from cortex_events.domain.keys import deployment_key, rollout_key, scale_key
+from cortex_events.domain.model import DeploymentSnapshot, EventType, ReplicaSetSnapshot
+
+COMPLETE_REASON = "NewReplicaSetAvailable"
+TIMED_OUT_REASON = "ProgressDeadlineExceeded"
+
+ROLLOUT_IN_PROGRESS = "InProgress"
+ROLLOUT_COMPLETED = "Completed"
+ROLLOUT_FAILED = "Failed"
+ROLLOUT_SUPERSEDED = "Superseded"
+
+
+CHANGE_UPDATE = "update"
+CHANGE_ROLLBACK = "rollback"
+CHANGE_RESTART = "restart"
+
+# The Progressing reasons with which the deployment controller reports on the current
+# revision. Any other (DeploymentPaused, DeploymentResumed, ReplicaSetCreateError, none at all)
+# says nothing about how that revision's rollout is going.
+REPORTING_REASONS = frozenset(
+    {
+        "NewReplicaSetCreated",
+        "FoundNewReplicaSet",
+        "ReplicaSetUpdated",
+        COMPLETE_REASON,
+        TIMED_OUT_REASON,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One revision of a Deployment, as its ReplicaSet holds it.
+
+    ``images`` are that ReplicaSet's (a Deployment's own template may already belong to the
+    next revision); ``started`` is when the revision began rolling out; ``change`` tells an
+    update from a rollback (an earlier ReplicaSet made current again) and a restart (a new
+    ReplicaSet that differs from the previous one by ``kubectl rollout restart`` only).
+    """
+
+    number: int
+    images: tuple[str, ...]
+    started: datetime
+    change: str = CHANGE_UPDATE
+
+
+def revision_of(
+    replicaset: ReplicaSetSnapshot,
+    previous: ReplicaSetSnapshot | None,
+    *,
+    started: datetime | None = None,
+) -> Revision | None:
+    """The revision ``replicaset`` holds; ``previous`` is the one before it, if still known.
+
+    ``started`` overrides the ReplicaSet's creation as the start: a rollback reuses an old
+    ReplicaSet, so its start is when its revision changed.
+    """
+    if replicaset.revision is None:
+        return None
+    change = CHANGE_UPDATE
+    if replicaset.reused:
+        change = CHANGE_ROLLBACK
+    elif (
+        previous is not None
+        and replicaset.restarted_at
+        and replicaset.restarted_at != previous.restarted_at
+        and previous.images == replicaset.images
+    ):
+        change = CHANGE_RESTART
+    return Revision(
+        number=replicaset.revision,
+        images=replicaset.images,
+        started=utc(started or replicaset.created),
+        change=change,
+    )
+
+
+def deployment_events(
+    prev: DeploymentSnapshot | None,
+    new: DeploymentSnapshot,
+    *,
+    now: datetime,
+    revisions: Mapping[int, Revision] | None = None,
+    reported: DeploymentSnapshot | None = None,
+    recorded_replicas: int | None = None,
+) -> list[EventIntent]:
+    """Every event ``new`` implies: creation, the current rollout (revision 2 and later),
+    the end of a rollout a newer revision replaced, a scale, deletion.
+
+    ``revisions``: the Deployment's revisions by number, from its ReplicaSets; a rollout's
+    event describes its own revision's images and start, and waits until that ReplicaSet is
+    known. ``reported``: the last earlier state whose status reported on its revision (see
+    `reports_on_revision`); a rollout still in progress there and replaced since is closed as
+    superseded. ``recorded_replicas``: the replica count last recorded for this Deployment,
+    used when there is no ``prev`` (after a restart) to notice a scale made meanwhile.
+    """
+    now = utc(now)
+    revisions = revisions or {}
+    if prev is not None and prev.ref.uid != new.ref.uid:
+        prev = None  # a Deployment recreated under the same name starts afresh
+    if reported is not None and reported.ref.uid != new.ref.uid:
+        reported = None
+    events = [_deployment_created(new)]
+    superseded = _superseded(reported, new, revisions)
+    if superseded is not None:
+        events.append(superseded)
+    rollout = _rollout(new, revisions.get(new.revision) if new.revision else None)
+    if rollout is not None:
+        events.append(rollout)
+    before = prev.replicas if prev is not None else recorded_replicas
+    if before is not None and before != new.replicas:
+        events.append(_scaled(new, before, now))
+    if new.deleted_at is not None:
+        events.append(_deployment_deleted(new))
+    return events
+
+
+def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
+    replicas = replicas_text(d.replicas)
+    return EventIntent(
+        key=deployment_key(d.ref.uid, "created"),
+        type=EventType.DEPLOYMENT_CREATION,
+        subject=d.ref,
+        title=f"Deployment {d.ref.name} created",
+        description=f"{replicas} of {', '.join(d.images) or 'no container'}",
+        timestamp=utc(d.created),
+        details={"replicas": d.replicas, "images": list(d.images), "revision": d.revision},
+    )
+
+
+def reports_on_revision(d: DeploymentSnapshot) -> bool:
+    """Whether the Deployment's status describes the revision its annotation names.
+
+    The deployment controller writes a change in three steps: the user's spec (generation
+    moves on, the revision annotation still names the previous revision), then the new
+    ReplicaSet and the annotation, then the status (observedGeneration catches up). Only the
+    last state, with a Progressing reason about the rollout, tells how the revision is doing.
+    """
+    return (
+        d.revision is not None
+        and d.observed_generation >= d.generation
+        and d.progressing_reason in REPORTING_REASONS
+    )
+
+
+def rollout_result(d: DeploymentSnapshot) -> str:
+    """``Completed``, ``Failed`` or ``InProgress`` for the Deployment's current revision.
+
+    Completed needs the ``NewReplicaSetAvailable`` condition reported for the current
+    generation with every available pod an updated one. (A scale after completion leaves
+    the updated count below ``spec.replicas`` for a while; that does not reopen the rollout.)
+    """
+    current = d.observed_generation >= d.generation
+    if d.progressing_reason == TIMED_OUT_REASON and current:
+        return ROLLOUT_FAILED
+    if (
+        d.progressing_reason == COMPLETE_REASON
+        and current
+        and d.updated_replicas >= d.available_replicas
+        and (d.updated_replicas > 0 or d.replicas == 0)
+    ):
+        return ROLLOUT_COMPLETED
+    return ROLLOUT_IN_PROGRESS
+
+
+def _rollout_name(name: str, revision: Revision) -> str:
+    images = images_text(revision.images)
+    if revision.change == CHANGE_ROLLBACK:
+        return f"Rollback of {name} to {images}"
+    if revision.change == CHANGE_RESTART:
+        return f"Restart of {name} ({images})"
+    return f"Rollout of {name} to {images}"
+
+
+def _rollout_details(revision: Revision, result: str) -> dict[str, Any]:
+    return {
+        "revision": revision.number,
+        "images": list(revision.images),
+        "change": revision.change,
+        "result": result,
+    }
+
+
+def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent | None:
+    if revision is None or revision.number < 2 or not reports_on_revision(new):
+        return None  # revision 1 is the Deployment's creation
+    result = rollout_result(new)
+    start = revision.started
+    where = f"{new.ref.namespace}/{new.ref.name}"
+    what = _rollout_name(new.ref.name, revision)
+    details = _rollout_details(revision, result)
+    if result == ROLLOUT_IN_PROGRESS:
+        title = f"{what} started"
+        description = f"Revision {revision.number} of {where} is rolling out"
+    else:
+        # The end is the condition's update time: ``now`` would change the content on every
+        # look and replace the event for nothing.
+        end = utc(new.progressing_updated) if new.progressing_updated else None
+        duration = (end - start).total_seconds() if end is not None and end >= start else None
+        took = format_duration(duration) if duration is not None else None
+        if duration is not None:
+            details["durationSeconds"] = round(duration)
+        if end is not None:
+            details["finishedAt"] = iso(end)
+        if result == ROLLOUT_COMPLETED:
+            title = f"{what} completed" + (f" in {took}" if took else "")
+            description = f"Revision {revision.number} of {where} is available" + (
+                f"; the rollout took {took}" if took else ""
+            )
+        else:
+            message = clip(new.progressing_message or "progress deadline exceeded")
+            details["message"] = message
+            title = f"{what} failed" + (f" after {took}" if took else "") + f": {message}"
+            description = f"Revision {revision.number} of {where} did not progress: {message}"
+    return EventIntent(
+        key=rollout_key(new.ref.uid, revision.number),
+        type=EventType.DEPLOYMENT_ROLLOUT,
+        subject=new.ref,
+        title=title,
+        description=description,
+        timestamp=start,
+        details=details,
+        updatable=True,
+    )
+
+
+def _superseded(
+    reported: DeploymentSnapshot | None,
+    new: DeploymentSnapshot,
+    revisions: Mapping[int, Revision],
+) -> EventIntent | None:
+    """The rollout of ``reported``'s revision, closed because a newer revision replaced it
+    before it completed.
+
+    Seen only on the transition itself: after a restart there is no earlier state to compare.
+    """
+    if reported is None or reported.revision is None or new.revision is None:
+        return None
+    if reported.revision < 2 or new.revision <= reported.revision:
+        return None
+    if not reports_on_revision(reported) or rollout_result(reported) != ROLLOUT_IN_PROGRESS:
+        return None
+    revision = revisions.get(reported.revision)
+    if revision is None:
+        return None
+    where = f"{reported.ref.namespace}/{reported.ref.name}"
+    return EventIntent(
+        key=rollout_key(reported.ref.uid, revision.number),
+        type=EventType.DEPLOYMENT_ROLLOUT,
+        subject=reported.ref,
+        title=f"{_rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
+        description=f"Revision {revision.number} of {where} was replaced before it completed",
+        timestamp=revision.started,
+        details=_rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision},
+        updatable=True,
+    )
+
+
+def _scaled(d: DeploymentSnapshot, before: int, now: datetime) -> EventIntent:
+    direction = "up" if d.replicas > before else "down"
+    return EventIntent(
+        key=scale_key(d.ref.uid, d.generation),
+        type=EventType.DEPLOYMENT_SCALE,
+        subject=d.ref,
+        title=f"Scaled {d.ref.name} from {before} to {replicas_text(d.replicas)}",
+        description=f"Scaled {direction} {d.ref.namespace}/{d.ref.name} "
+        f"from {before} to {replicas_text(d.replicas)}",
+        timestamp=now,
+        details={
+            "fromReplicas": before,
+            "toReplicas": d.replicas,
+            "direction": direction,
+            "generation": d.generation,
+        },
+    )
+
+
+def _deployment_deleted(d: DeploymentSnapshot) -> EventIntent:
+    assert d.deleted_at is not None
+    revision = f" (revision {d.revision})" if d.revision is not None else ""
+    return EventIntent(
+        key=deployment_key(d.ref.uid, "deleted"),
+        type=EventType.DEPLOYMENT_DELETION,
+        subject=d.ref,
+        title=f"Deployment {d.ref.name} deleted",
+        description=f"Deleted with {replicas_text(d.replicas)} of "
+        f"{', '.join(d.images) or 'no container'}{revision}",
+        timestamp=utc(d.deleted_at),
+        details={"replicas": d.replicas, "images": list(d.images), "revision": d.revision},
+    )

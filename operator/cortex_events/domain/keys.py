@@ -1,0 +1,40 @@
+"""The eventKey of every event: a deterministic name of the change it records.
+
+The same change gets the same key whichever replica, restart or code path sees it; the
+delivery layer never records two events with one key on one entity. The formats are part of
+what Cortex holds, so they never change.
+"""
+
+from __future__ import annotations
+
+KIND_PREFIXES = {"Pod": "pod", "Deployment": "deployment"}
+
+
+def pod_key(uid: str, change: str) -> str:
+    """``pod/<uid>/<change>``: ``created``, ``deleted``, ``failed``, ``evicted``,
+    ``oomkilled/<container>/<n>``, ``crashloop/<container>``, ``imagepull/<container>/<image>``."""
+    return f"pod/{uid}/{change}"
+
+
+def deployment_key(uid: str, change: str) -> str:
+    """``deployment/<uid>/<change>``: ``created``, ``deleted``, ``rollout/<revision>``,
+    ``scale/<generation>``."""
+    return f"deployment/{uid}/{change}"
+
+
+def rollout_key(uid: str, revision: int) -> str:
+    return deployment_key(uid, f"rollout/{revision}")
+
+
+def scale_key(uid: str, generation: int) -> str:
+    return deployment_key(uid, f"scale/{generation}")
+
+
+def created_key(kind: str, uid: str) -> str:
+    """The key of a Pod's or Deployment's creation event."""
+    return f"{KIND_PREFIXES[kind]}/{uid}/created"
+
+
+def deleted_key(kind: str, uid: str) -> str:
+    """The key of a Pod's or Deployment's deletion event."""
+    return f"{KIND_PREFIXES[kind]}/{uid}/deleted"
