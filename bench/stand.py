@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events.domain.entities import resolve
+from cortex_events.domain.mapping import resolve
 from cortex_events.domain.model import pod_snapshot
 from cortex_events.domain.pods import pod_events
 from cortex_events.domain.render import render

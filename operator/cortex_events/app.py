@@ -30,8 +30,8 @@ from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.pipeline import CortexApi, Delivery
-from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
 from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient
 from cortex_events.ops.health import HealthServer

@@ -18,13 +18,9 @@ from kubernetes.client.exceptions import ApiException
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
-from cortex_events.domain.entities import (
-    SpecError,
-    describe_bad_tag,
-    parse_entity,
-    split_tags,
-)
 from cortex_events.domain.model import TAG_ANNOTATION
+from cortex_events.domain.specs import SpecError, parse_entity
+from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.permissions import REQUIRED
 from cortex_events.settings import Settings

@@ -11,8 +11,8 @@ from cortex_events.controllers.recorder import Recorder
 from cortex_events.cortex.errors import CortexAuthError, CortexNotFound
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 from cortex_events.delivery.pipeline import Delivery
-from cortex_events.domain.entities import EntitySpec, SpecError, parse_entity
 from cortex_events.domain.render import MANAGED_BY
+from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CLUSTER = "test"

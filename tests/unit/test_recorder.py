@@ -10,8 +10,9 @@ import pytest
 
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.pipeline import Outgoing
-from cortex_events.domain.entities import EntitySpec, SpecError, TagIssue
+from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.specs import EntitySpec, SpecError
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -21,8 +21,8 @@ from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotF
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import CortexApi, Delivery
-from cortex_events.domain.entities import EntitySpec, SpecError
 from cortex_events.domain.render import is_owned
+from cortex_events.domain.specs import EntitySpec, SpecError
 
 logger = logging.getLogger("cortex_events.entities")
 

@@ -24,17 +24,9 @@ from cortex_events.domain.deployments import (
     reports_on_revision,
     revision_of,
 )
-from cortex_events.domain.entities import (
-    EntitySpec,
-    OwnerInfo,
-    Resolution,
-    SpecError,
-    TagIssue,
-    parse_entity,
-    resolve,
-)
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.keys import rollout_key
+from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
@@ -46,6 +38,7 @@ from cortex_events.domain.model import (
 )
 from cortex_events.domain.pods import pod_events
 from cortex_events.domain.render import render
+from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
 
 logger = logging.getLogger("cortex_events.recorder")
 

@@ -18,8 +18,8 @@ from typing import Protocol
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.ledger import TagLedger, TagState
 from cortex_events.delivery.pipeline import Delivery, Outgoing
-from cortex_events.domain.entities import Target
 from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
 from cortex_events.domain.render import render
 

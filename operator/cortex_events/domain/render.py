@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cortex_events.domain.entities import Target
 from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Target
 
 MANAGED_BY = "cortex-events-operator"
 """``customData.managedBy`` of every event this operator records; with ``cluster`` it tells

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import kopf
 
-from cortex_events.domain.entities import EntitySpec, SpecError
+from cortex_events.domain.specs import EntitySpec, SpecError
 
 if TYPE_CHECKING:
     from cortex_events.app import OperatorApp

@@ -9,8 +9,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cortex_events.controllers.entities import EntityActivity
 from cortex_events.delivery.pipeline import Outgoing
-from cortex_events.domain.entities import TagIssue, parse_tags
+from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
+from cortex_events.domain.tags import parse_tags
 
 # Posts a Warning Kubernetes Event on a workload: (workload, reason, message).
 WarningPoster = Callable[[WorkloadRef, str, str], None]

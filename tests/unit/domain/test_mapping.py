@@ -7,20 +7,10 @@ from typing import Any
 
 import pytest
 
-from cortex_events.domain.entities import (
-    TAG_RULE,
-    EntitySpec,
-    OwnerInfo,
-    Resolution,
-    TagIssue,
-    Target,
-    parse_entity,
-    parse_tags,
-    resolve,
-    split_tags,
-    tag_problem,
-)
+from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, Target, resolve
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.domain.specs import EntitySpec, parse_entity
+from cortex_events.domain.tags import TAG_RULE, parse_tags, split_tags, tag_problem
 
 WEB_LABELS = {"app": "web", "pod-template-hash": "5d8f7c9b4"}
 

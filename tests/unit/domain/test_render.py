@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cortex_events.domain.entities import Target
 from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
 from cortex_events.domain.render import MANAGED_BY, body_fingerprint, is_owned, render
 

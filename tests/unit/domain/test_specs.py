@@ -8,16 +8,10 @@ from typing import Any
 
 import pytest
 
-from cortex_events.domain.entities import (
-    EntitySpec,
-    LabelRequirement,
-    LabelSelector,
-    SpecError,
-    parse_duration,
-    parse_entity,
-    tag_problem,
-)
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.domain.selectors import LabelRequirement, LabelSelector
+from cortex_events.domain.specs import EntitySpec, SpecError, parse_duration, parse_entity
+from cortex_events.domain.tags import tag_problem
 from cortex_events.resources import crd_manifest
 
 

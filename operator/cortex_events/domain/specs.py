@@ -1,0 +1,303 @@
+"""CortexEntity specs: ``parse_entity`` turns a raw object into a validated `EntitySpec`, or a
+`SpecError` naming the bad field (never an exception)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.domain.selectors import (
+    DNS_SUBDOMAIN,
+    SELECTOR_OPERATORS,
+    LabelRequirement,
+    LabelSelector,
+    label_key_error,
+    label_value_error,
+)
+from cortex_events.domain.tags import describe_bad_tag, tag_problem
+
+RETENTION_MINIMUM = timedelta(minutes=1)
+"""The shortest ``spec.retention`` accepted: shorter would delete events as soon as they land."""
+WORKLOAD_KINDS = frozenset({"Deployment", "Pod"})
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {
+    "ns": timedelta(microseconds=0.001),
+    "us": timedelta(microseconds=1),
+    "µs": timedelta(microseconds=1),
+    "ms": timedelta(milliseconds=1),
+    "s": timedelta(seconds=1),
+    "m": timedelta(minutes=1),
+    "h": timedelta(hours=1),
+}
+
+
+@dataclass(frozen=True)
+class EntitySpec:
+    """A validated CortexEntity. ``workloads`` holds ``(kind, name)`` pairs."""
+
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    tag: str
+    selector: LabelSelector | None
+    workloads: frozenset[tuple[str, str]]
+    event_types: frozenset[EventType]
+    custom_data: Mapping[str, Any]
+    retention: timedelta | None
+    cleanup_on_delete: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __hash__(self) -> int:
+        # customData is a dict; equal specs share key, uid and generation.
+        return hash((self.key, self.uid, self.generation, self.tag))
+
+    def names(self, kind: str, name: str) -> bool:
+        return (kind, name) in self.workloads
+
+    def matches(self, kind: str, name: str, labels: Mapping[str, str]) -> bool:
+        """True when this entity selects or names the workload."""
+        if self.names(kind, name):
+            return True
+        return self.selector is not None and self.selector.matches(labels)
+
+
+@dataclass(frozen=True)
+class SpecError:
+    """Why a CortexEntity spec is invalid; ``field`` is a path such as
+    ``spec.selector.matchExpressions[0].values``."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class _Invalid(Exception):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.error = SpecError(path, message)
+
+
+def parse_duration(text: str) -> timedelta:
+    """A Go-style duration (``"720h"``, ``"1h30m"``, ``"90s"``, ``"1.5h"``) as a timedelta.
+
+    Raises ValueError with a message a user can act on.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"expected a duration string such as 720h, got {type(text).__name__}")
+    value = text.strip()
+    hint = 'use numbers with units h, m or s, e.g. "720h", "1h30m" or "90s"'
+    if not value:
+        raise ValueError(f"empty duration: {hint}")
+    if value == "0":
+        return timedelta(0)
+    if value.startswith(("-", "+")):
+        raise ValueError(f"invalid duration {text!r}: a duration cannot carry a sign")
+    total = timedelta(0)
+    position = 0
+    while position < len(value):
+        match = _DURATION_PART.match(value, position)
+        if match is None:
+            if re.search(r"\dd", value):
+                raise ValueError(f"invalid duration {text!r}: days are not supported, {hint}")
+            raise ValueError(f"invalid duration {text!r}: {hint}")
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        position = match.end()
+    return total
+
+
+def _parse_selector(raw: object, path: str) -> LabelSelector | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _Invalid(path, "must be an object with matchLabels and/or matchExpressions")
+    unknown = sorted(set(raw) - {"matchLabels", "matchExpressions"})
+    if unknown:
+        raise _Invalid(f"{path}.{unknown[0]}", "unknown field (use matchLabels, matchExpressions)")
+    match_labels: dict[str, str] = {}
+    raw_labels = raw.get("matchLabels")
+    if raw_labels is not None:
+        if not isinstance(raw_labels, Mapping):
+            raise _Invalid(f"{path}.matchLabels", "must be an object of label key: value")
+        for key, value in raw_labels.items():
+            if problem := label_key_error(key):
+                raise _Invalid(f"{path}.matchLabels", problem)
+            if problem := label_value_error(value):
+                raise _Invalid(f"{path}.matchLabels.{key}", problem)
+            match_labels[key] = value
+    expressions: list[LabelRequirement] = []
+    raw_expressions = raw.get("matchExpressions")
+    if raw_expressions is not None:
+        if not isinstance(raw_expressions, list):
+            raise _Invalid(f"{path}.matchExpressions", "must be a list")
+        for index, item in enumerate(raw_expressions):
+            expressions.append(_parse_requirement(item, f"{path}.matchExpressions[{index}]"))
+    return LabelSelector(match_labels=match_labels, match_expressions=tuple(expressions))
+
+
+def _parse_requirement(raw: object, path: str) -> LabelRequirement:
+    if not isinstance(raw, Mapping):
+        raise _Invalid(path, "must be an object with key, operator and values")
+    key = raw.get("key")
+    if problem := label_key_error(key):
+        raise _Invalid(f"{path}.key", problem)
+    assert isinstance(key, str)
+    operator = raw.get("operator")
+    if operator not in SELECTOR_OPERATORS:
+        raise _Invalid(
+            f"{path}.operator",
+            f"must be one of In, NotIn, Exists, DoesNotExist (got {operator!r})",
+        )
+    assert isinstance(operator, str)
+    values = raw.get("values")
+    if values is None:
+        values = []
+    if not isinstance(values, list):
+        raise _Invalid(f"{path}.values", "must be a list of strings")
+    if operator in ("In", "NotIn") and not values:
+        raise _Invalid(f"{path}.values", f"operator {operator} needs at least one value")
+    if operator in ("Exists", "DoesNotExist") and values:
+        raise _Invalid(f"{path}.values", f"operator {operator} takes no values")
+    for index, value in enumerate(values):
+        if problem := label_value_error(value):
+            raise _Invalid(f"{path}.values[{index}]", problem)
+    return LabelRequirement(key=key, operator=operator, values=frozenset(values))
+
+
+def _parse_tag(raw: object) -> str:
+    if raw is None:
+        raise _Invalid("spec.tag", "is required: the Cortex entity's tag (x-cortex-tag) or id")
+    if not isinstance(raw, str):
+        raise _Invalid("spec.tag", "must be a string")
+    if not raw.strip():
+        raise _Invalid("spec.tag", "must not be empty")
+    problem = tag_problem(raw)
+    if problem is not None:
+        raise _Invalid("spec.tag", describe_bad_tag(raw, problem))
+    return raw
+
+
+def _parse_workloads(raw: object) -> frozenset[tuple[str, str]]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list):
+        raise _Invalid("spec.workloads", "must be a list of {kind, name}")
+    workloads: set[tuple[str, str]] = set()
+    for index, item in enumerate(raw):
+        path = f"spec.workloads[{index}]"
+        if not isinstance(item, Mapping):
+            raise _Invalid(path, "must be an object with kind and name")
+        kind = item.get("kind")
+        if kind not in WORKLOAD_KINDS:
+            raise _Invalid(f"{path}.kind", f"must be Deployment or Pod (got {kind!r})")
+        name = item.get("name")
+        if not isinstance(name, str) or not name:
+            raise _Invalid(f"{path}.name", "is required")
+        if len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+            raise _Invalid(f"{path}.name", f"{name!r} is not a valid Kubernetes object name")
+        assert isinstance(kind, str)
+        workloads.add((kind, name))
+    return frozenset(workloads)
+
+
+def _parse_event_types(raw: object) -> frozenset[EventType]:
+    if raw is None:
+        return ALL_EVENT_TYPES
+    if not isinstance(raw, list):
+        raise _Invalid("spec.eventTypes", "must be a list of event types")
+    if not raw:
+        raise _Invalid(
+            "spec.eventTypes", "must name at least one event type (omit it to record all types)"
+        )
+    types: set[EventType] = set()
+    for index, item in enumerate(raw):
+        try:
+            types.add(EventType(item))
+        except ValueError:
+            known = ", ".join(sorted(EventType))
+            raise _Invalid(
+                f"spec.eventTypes[{index}]", f"unknown event type {item!r} (known: {known})"
+            ) from None
+    return frozenset(types)
+
+
+def _parse_custom_data(raw: object) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise _Invalid("spec.customData", "must be an object")
+    try:
+        # Round-trip: a copy the caller cannot mutate, and proof that it is plain JSON.
+        copy = json.loads(json.dumps(raw, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise _Invalid("spec.customData", f"must hold JSON values only ({exc})") from None
+    assert isinstance(copy, dict)
+    return copy
+
+
+def _parse_retention(raw: object) -> timedelta | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise _Invalid("spec.retention", 'must be a duration string such as "720h"')
+    try:
+        retention = parse_duration(raw)
+    except ValueError as exc:
+        raise _Invalid("spec.retention", str(exc)) from None
+    if retention < RETENTION_MINIMUM:
+        raise _Invalid("spec.retention", f"{raw!r} is shorter than the minimum of 1m")
+    return retention
+
+
+def parse_entity(obj: Mapping[str, Any]) -> EntitySpec | SpecError:
+    """Validate a raw CortexEntity. Checks what the CRD schema cannot express (selector
+    operator/values rules, label syntax, durations) and, defensively, what it can."""
+    try:
+        return _parse_entity(obj)
+    except _Invalid as invalid:
+        return invalid.error
+
+
+def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, Mapping):
+        raise _Invalid("metadata", "is required")
+    name = metadata.get("name")
+    if not isinstance(name, str) or not name:
+        raise _Invalid("metadata.name", "is required")
+    namespace = metadata.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        raise _Invalid("metadata.namespace", "is required: CortexEntity is namespaced")
+    uid = metadata.get("uid")
+    generation = metadata.get("generation")
+    spec = obj.get("spec")
+    if not isinstance(spec, Mapping):
+        raise _Invalid("spec", "is required and must be an object")
+    cleanup = spec.get("cleanupOnDelete", False)
+    if cleanup is None:
+        cleanup = False
+    if not isinstance(cleanup, bool):
+        raise _Invalid("spec.cleanupOnDelete", "must be true or false")
+    return EntitySpec(
+        namespace=namespace,
+        name=name,
+        uid=uid if isinstance(uid, str) else "",
+        generation=generation if isinstance(generation, int) else 0,
+        tag=_parse_tag(spec.get("tag")),
+        selector=_parse_selector(spec.get("selector"), "spec.selector"),
+        workloads=_parse_workloads(spec.get("workloads")),
+        event_types=_parse_event_types(spec.get("eventTypes")),
+        custom_data=_parse_custom_data(spec.get("customData")),
+        retention=_parse_retention(spec.get("retention")),
+        cleanup_on_delete=cleanup,
+    )
