@@ -15,7 +15,7 @@ from cortex_events.cortex.errors import (
     error_from_response,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventPage, CustomEventRequest
-from cortex_events.cortex.ratelimit import TokenBucket, shared_bucket
+from cortex_events.cortex.ratelimit import TokenBucket
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -34,5 +34,4 @@ __all__ = [
     "CustomEventRequest",
     "TokenBucket",
     "error_from_response",
-    "shared_bucket",
 ]

@@ -47,7 +47,7 @@ from cortex_events.cortex.models import (
     CustomEventRequest,
     format_query_time,
 )
-from cortex_events.cortex.ratelimit import TokenBucket, shared_bucket
+from cortex_events.cortex.ratelimit import TokenBucket
 
 __all__ = ["DEFAULT_TIMEOUT", "ClientObserver", "CortexClient"]
 
@@ -131,9 +131,7 @@ class CortexClient:
             raise ValueError("max_retry_after, backoff_base and backoff_cap must be >= 0")
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self._limiter = (
-            rate_limiter if rate_limiter is not None else shared_bucket(api_key, per_minute)
-        )
+        self._limiter = rate_limiter if rate_limiter is not None else TokenBucket(per_minute)
         self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._max_retries = max_retries
         self._max_retry_after = max_retry_after

@@ -15,15 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import math
-import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from pydantic import SecretStr
-
-__all__ = ["TokenBucket", "clear_shared_buckets", "shared_bucket"]
+__all__ = ["TokenBucket"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -122,32 +118,3 @@ class TokenBucket:
     def __repr__(self) -> str:
         return f"TokenBucket(per_minute={self._per_minute:g}, burst={self._burst})"
 
-
-_registry: dict[tuple[str, float], TokenBucket] = {}
-_registry_lock = threading.Lock()
-
-
-def _key_digest(api_key: SecretStr) -> str:
-    return hashlib.sha256(api_key.get_secret_value().encode()).hexdigest()
-
-
-def shared_bucket(api_key: SecretStr, per_minute: float) -> TokenBucket:
-    """The process-wide bucket for this key and rate, created on first use.
-
-    The registry holds a SHA-256 digest of the key, never the key. Every client built for the
-    same key and rate shares one budget. The operator configures one rate per process; a
-    second rate for the same key (as in tests) gets a bucket of its own.
-    """
-    registry_key = (_key_digest(api_key), float(per_minute))
-    with _registry_lock:
-        bucket = _registry.get(registry_key)
-        if bucket is None:
-            bucket = TokenBucket(per_minute)
-            _registry[registry_key] = bucket
-        return bucket
-
-
-def clear_shared_buckets() -> None:
-    """Forget every shared bucket (for tests that need a fresh budget)."""
-    with _registry_lock:
-        _registry.clear()

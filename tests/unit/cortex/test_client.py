@@ -31,7 +31,7 @@ from cortex_events.cortex.errors import (
     CortexServerError,
 )
 from cortex_events.cortex.models import CustomEventRequest
-from cortex_events.cortex.ratelimit import TokenBucket, clear_shared_buckets
+from cortex_events.cortex.ratelimit import TokenBucket
 
 API_KEY = "ctx-secret-KEY-0123456789abcdef"
 BASE_URL = "https://cortex.test"
@@ -721,18 +721,16 @@ async def test_rate_limiter_holds_a_burst_of_requests_to_its_budget(
     assert sum(observer.waits) == pytest.approx(1.0)
 
 
-async def test_clients_for_one_key_share_one_bucket() -> None:
-    clear_shared_buckets()
-    key = "shared-" + API_KEY
+async def test_clients_given_one_bucket_share_its_budget() -> None:
+    bucket = TokenBucket(300)
     async with (
-        CortexClient(BASE_URL, SecretStr(key), per_minute=300) as first,
-        CortexClient(BASE_URL, SecretStr(key), per_minute=300) as second,
-        CortexClient(BASE_URL, SecretStr("other-" + API_KEY), per_minute=300) as other,
+        CortexClient(BASE_URL, SecretStr(API_KEY), rate_limiter=bucket) as first,
+        CortexClient(BASE_URL, SecretStr(API_KEY), rate_limiter=bucket) as second,
+        CortexClient(BASE_URL, SecretStr(API_KEY), per_minute=300) as own,
     ):
-        assert first.rate_limiter is second.rate_limiter
-        assert first.rate_limiter is not other.rate_limiter
-        assert first.rate_limiter.per_minute == 300
-    clear_shared_buckets()
+        assert first.rate_limiter is second.rate_limiter is bucket
+        assert own.rate_limiter is not bucket
+        assert own.rate_limiter.per_minute == 300
 
 
 # -- the key stays secret ---------------------------------------------------------------------
