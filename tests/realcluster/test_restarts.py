@@ -42,10 +42,10 @@ def test_changes_made_while_the_operator_was_stopped_are_recorded_once(
     plane.apply(deployment("web", namespace, replicas=2, tag=tag))
     wait_for(lambda: len(ready_creations(cortex, tag)) == 2, what="2 pods recorded")
     assert operator.stop() == 0
-    # While it is down: a scale, a pod deleted (its ReplicaSet replaces it), a new pod.
-    plane.kubectl("scale", "deployment/web", "-n", namespace, "--replicas=3")
-    victim = sorted(pod_names(plane, namespace))[0]
+    # While it is down: a recorded pod deleted (its ReplicaSet replaces it), a scale, a new pod.
+    victim = sorted(ready_creations(cortex, tag))[0]
     plane.kubectl("delete", "pod", victim, "-n", namespace)
+    plane.kubectl("scale", "deployment/web", "-n", namespace, "--replicas=3")
     plane.apply(pod("solo", namespace, tag=tag))
     wait_for(lambda: ready_pods(plane, namespace) == 4, what="4 ready pods")
     names = pod_names(plane, namespace)
