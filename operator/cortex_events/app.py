@@ -1,8 +1,9 @@
-"""The running operator: its parts wired together, kopf started, and a clean shutdown.
+"""The running operator: its parts built and wired together, kopf started, a clean shutdown.
 
-`OperatorApp` owns one of everything (client, delivery, recorder, CortexEntity controller,
-metrics) and hands itself to the kopf handlers, so nothing lives in module globals and several
-operators can run side by side in one process (tests, the demo).
+`OperatorApp` builds one of everything and hands each part only what it uses, so nothing lives
+in module globals and several operators can run side by side in one process (tests, the demo).
+It owns the state that several parts read: the ledger of what Cortex holds, the event queue,
+the CortexEntity store and the rate limiter's bucket.
 """
 
 from __future__ import annotations
@@ -12,28 +13,28 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import kopf
 
-from cortex_events.controllers.entities import (
-    EntityActivity,
-    EntityController,
-    StatusSnapshot,
-    build_status,
-    summarize,
-)
+from cortex_events.controllers.entities import EntityController, EntityStore
+from cortex_events.controllers.entity_status import EntityActivity
+from cortex_events.controllers.feed import WatchFeed
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
+from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery.dryrun import DryRunCortex
-from cortex_events.delivery.pipeline import CortexApi, Delivery
+from cortex_events.delivery.ledger import Ledger
+from cortex_events.delivery.pipeline import Delivery
+from cortex_events.delivery.ports import CortexApi
+from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.model import WorkloadRef
-from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
-from cortex_events.handlers.registry import CXE, FINALIZER, build_registry
-from cortex_events.kube.client import KubeClient
+from cortex_events.handlers.registry import FINALIZER, build_registry
+from cortex_events.kube.client import KubeClient, load_api_client
+from cortex_events.kube.events import EventPoster, InvolvedObject
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_free_memory
 from cortex_events.ops.observability import Metrics, OperatorListener
@@ -41,8 +42,8 @@ from cortex_events.settings import Settings
 
 logger = logging.getLogger("cortex_events.app")
 
-# Freed memory goes back to the system (see `cortex_events.ops.memory`) once a burst of this many
-# watch events is over (checked every few seconds), else at an interval.
+# Freed memory goes back to the system (see `cortex_events.ops.memory`) once a burst of this
+# many watch events is over (checked every few seconds), else at an interval.
 MEMORY_TRIM_AFTER_EVENTS = 1000
 MEMORY_CHECK_INTERVAL = 2.0
 MEMORY_TRIM_INTERVAL = 300.0
@@ -79,9 +80,14 @@ class OperatorApp:
     ) -> None:
         self.settings = settings
         self.listen_host = listen_host  # where /healthz and /metrics listen
+        cluster = settings.cluster_name
+        self.kube = kube if kube is not None else KubeClient(load_api_client())
+        self.notices = EventPoster(self.kube)
         self.metrics = Metrics()
         self.activity = EntityActivity()
-        self.listener = OperatorListener(self.metrics, self.activity, dry_run=settings.dry_run)
+        self.listener = OperatorListener(
+            self.metrics, self.activity, self._warn_on_workload, dry_run=settings.dry_run
+        )
         self._client: CortexClient | None = None
         if api is None:
             if settings.dry_run:
@@ -91,111 +97,79 @@ class OperatorApp:
                 self._client = CortexClient(
                     settings.base_url,
                     settings.api_key,
-                    per_minute=settings.rate_limit,
+                    rate_limiter=TokenBucket(settings.rate_limit),
                     observer=self.listener,
                 )
                 api = self._client
-        self.delivery = Delivery(
-            api,
-            cluster=settings.cluster_name,
-            listener=self.listener,
-            max_queued=settings.queue_size,
-        )
-        self.listener.post_warning = self._warn_on_workload
+        self.ledger = Ledger()
+        self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
+        self.entity_store = EntityStore()
         self.recorder = Recorder(
-            self.delivery,
-            cluster=settings.cluster_name,
-            recorded_replicas=self.delivery.ledger.recorded_replicas,
-            recorded_time=self.delivery.ledger.recorded_time,
+            self.queue,
+            self.entity_store,
+            cluster=cluster,
+            history=self.ledger,
             skips=self.listener,
             tag_issues=self.listener,
         )
-        self.delivery.on_loaded = lambda _tag: self.recorder.request_deployment_review()
-        self.entities = EntityController(
-            api, self.delivery, self.recorder, cluster=settings.cluster_name
+        self.delivery = Delivery(
+            api,
+            self.queue,
+            cluster=cluster,
+            ledger=self.ledger,
+            listener=self.listener,
+            on_loaded=self.recorder.request_deployment_review,
         )
-        self.kube = kube
-        self._entity_bodies: dict[str, kopf.RawBody] = {}
-        self._background: asyncio.Task[None] | None = None
-        self.sweep: DowntimeSweep | None = None
-        self.relists: RelistReconciler | None = None
-        self._last_retention = -float("inf")
-        self.health = HealthServer(self)
+        self.relists = RelistReconciler(
+            self.recorder, self.kube, per_namespace=bool(settings.namespaces)
+        )
+        self.feed = WatchFeed(self.recorder, self.relists)
+        self.entities = EntityController(
+            self.entity_store,
+            delivery=self.delivery,
+            ledger=self.ledger,
+            api=api,
+            matches=self.recorder,
+            status=self.kube,
+            notices=self.notices,
+            activity=self.activity,
+            on_mapping_changed=self.recorder.request_reevaluation,
+            cluster=cluster,
+            status_interval=settings.status_interval,
+            retention_interval=settings.retention_interval,
+            dry_run=settings.dry_run,
+        )
+        self.sweep = DowntimeSweep(
+            self.ledger,
+            self.recorder,
+            self.kube,
+            self.queue,
+            cluster=cluster,
+            delay=settings.sweep_delay,
+        )
+        self.health = HealthServer(
+            self.delivery, self.metrics.registry, wedged_after=settings.wedged_after
+        )
 
-    # -- support used by the handlers --------------------------------------------------------
-
-    def observed(self, kind: str, event: Mapping[str, Any]) -> None:
-        """Note a workload's watch event, so that a listing after a broken watch is checked."""
-        if self.relists is not None:
-            metadata = (event.get("object") or {}).get("metadata") or {}
-            self.relists.observed(
-                kind, str(metadata.get("namespace", "")), str(metadata.get("uid", "")),
-                event.get("type"),
-            )  # fmt: skip
-
-    def entity_seen(self, body: kopf.RawBody, event_type: str | None) -> None:
-        metadata = body.get("metadata") or {}
-        namespace, name = str(metadata.get("namespace")), str(metadata.get("name"))
-        key = f"{namespace}/{name}"
-        if event_type == "DELETED":
-            self._entity_bodies.pop(key, None)
-            self.recorder.entity_removed(namespace, name)
-        else:
-            self._entity_bodies[key] = body
-
-    def entity_status(
-        self,
-        body: Mapping[str, Any],
-        parsed: EntitySpec | SpecError,
-        snapshot: StatusSnapshot | None = None,
-    ) -> dict[str, Any]:
-        return build_status(self.entities.facts(body, parsed, snapshot), body.get("status"))
-
-    @staticmethod
-    def _warn_on_workload(workload: WorkloadRef, reason: str, message: str) -> None:
+    def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
-        namespace (kopf posts it), never a write to the workload itself."""
-        body: kopf.RawBody = {
-            "apiVersion": "apps/v1" if workload.kind == "Deployment" else "v1",
-            "kind": workload.kind,
-            "metadata": {
-                "name": workload.name,
-                "namespace": workload.namespace,
-                "uid": workload.uid,
-            },
-        }
-        try:
-            kopf.warn(kopf.Body(body), reason=reason, message=message)
-        except LookupError:  # outside kopf's context there is no Event queue: the log says it
-            logger.debug("No Kubernetes Event posted for %s: kopf is not running", workload.name)
+        namespace, never a write to the workload itself."""
+        api_version = "apps/v1" if workload.kind == "Deployment" else "v1"
+        about = InvolvedObject(
+            api_version, workload.kind, workload.namespace, workload.name, workload.uid
+        )
+        self.notices.warn(about, reason, message)
 
-    def start_background(self) -> None:
-        """Start the status/sweep loop once. Called from handlers, so that the loop runs in
-        kopf's context and can post Kubernetes Events."""
-        if self._background is None:
-            self._background = asyncio.get_running_loop().create_task(
-                self._status_loop(), name="cortex-entity-status"
-            )
+    # -- background loops ----------------------------------------------------------------------
 
-    async def stop_background(self) -> None:
-        if self._background is not None:
-            self._background.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._background
-            self._background = None
-
-    async def _status_loop(self) -> None:
+    async def _sweep_loop(self) -> None:
+        """After a restart: look for deletions missed while down, once each ledger is loaded."""
         while True:
             await asyncio.sleep(self.settings.status_interval)
             try:
-                await self.refresh_entities()
+                await self.sweep.run()
             except Exception:
-                logger.exception("Refreshing CortexEntity status failed; will retry")
-            if self.sweep is not None:
-                try:
-                    await self.sweep.run()
-                except Exception:
-                    logger.exception("Looking for deletions missed while down failed")
+                logger.exception("Looking for deletions missed while down failed")
 
     async def _release_memory(self) -> None:
         """Return freed memory once a burst of watch events (the initial listing above all)
@@ -210,57 +184,11 @@ class OperatorApp:
                 last_trim, seen_at_trim = time.monotonic(), seen
                 release_free_memory()
 
-    async def refresh_entities(self, *, retention: bool | None = None) -> None:
-        """Write each CortexEntity's status if it changed, post its activity, run retention."""
-        now = time.monotonic()
-        if retention is None:
-            retention = now - self._last_retention >= self.settings.retention_interval
-        if retention:
-            self._last_retention = now
-        snapshot = self.entities.snapshot()
-        for key, body in list(self._entity_bodies.items()):
-            parsed = parse_entity(body)
-            recorded, dropped = self.activity.take(key)
-            if recorded:
-                kopf.info(
-                    kopf.Body(body),
-                    reason="DryRun" if self.settings.dry_run else "Recorded",
-                    message=(
-                        f"Dry run: would record {summarize(recorded)}"
-                        if self.settings.dry_run
-                        else f"Recorded {summarize(recorded)}"
-                    ),
-                )
-            if dropped:
-                kopf.warn(
-                    kopf.Body(body),
-                    reason="NotRecorded",
-                    message=f"Could not record {summarize(dropped)}",
-                )
-            if retention and isinstance(parsed, EntitySpec) and parsed.retention is not None:
-                try:
-                    deleted = await self.entities.enforce_retention(parsed)
-                except Exception as error:
-                    logger.warning("Retention for %s failed, will retry: %s", key, error)
-                else:
-                    if deleted:
-                        kopf.info(
-                            kopf.Body(body),
-                            reason="Retention",
-                            message=f"Deleted {deleted} expired events",
-                        )
-            status = self.entity_status(body, parsed, snapshot)
-            current = body.get("status") or {}
-            if self.kube is not None and any(current.get(k) != v for k, v in status.items()):
-                namespace, name = key.split("/", 1)
-                await self.kube.patch_status(CXE, namespace, name, status)
-
     async def check_namespaces(self) -> None:
         """Warn about each namespace to watch that does not exist: most often a typo.
 
         Its workloads are still watched, should it be created later. Without permission to
         read Namespace objects (the Helm chart's Roles grant none) nothing is said."""
-        assert self.kube is not None
         for namespace in self.settings.namespaces:
             try:
                 exists = await self.kube.namespace_exists(namespace)
@@ -276,7 +204,6 @@ class OperatorApp:
 
     async def _probe_api(self) -> None:
         """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
-        assert self.kube is not None
         interval = min(30.0, self.settings.wedged_after / 3)
         failing = False
         while True:
@@ -303,18 +230,6 @@ class OperatorApp:
     ) -> None:
         """Run until stopped (SIGTERM/SIGINT or ``stop_flag``), then drain the queue."""
         settings = self.settings
-        if self.kube is None:
-            self.kube = await KubeClient.create()
-        self.sweep = DowntimeSweep(
-            self.delivery,
-            self.recorder,
-            self.kube,
-            cluster=settings.cluster_name,
-            delay=settings.sweep_delay,
-        )
-        self.relists = RelistReconciler(
-            self.recorder, self.kube, per_namespace=bool(settings.namespaces)
-        )
         try:
             await self.health.start(settings.health_port, settings.metrics_port, self.listen_host)
         except BaseException:
@@ -322,19 +237,18 @@ class OperatorApp:
                 await self._client.aclose()
             self.kube.close()
             raise
-        delivery_task = asyncio.get_running_loop().create_task(
-            self.delivery.run(), name="cortex-delivery"
-        )
-        relist_task = asyncio.get_running_loop().create_task(
-            self.relists.run(), name="relist-reconciler"
-        )
-        probe_task = asyncio.get_running_loop().create_task(
-            self._probe_api(), name="kubernetes-api-probe"
-        )
-        memory_task = asyncio.get_running_loop().create_task(
-            self._release_memory(), name="memory-release"
-        )
-        self.health.watch_tasks(delivery=delivery_task, probe=probe_task)
+        loop = asyncio.get_running_loop()
+        loops: dict[str, Coroutine[Any, Any, None]] = {
+            "delivery": self.delivery.run(),
+            "relist": self.relists.run(),
+            "entity-status": self.entities.run(),
+            "sweep": self._sweep_loop(),
+            "kubernetes-events": self.notices.run(),
+            "probe": self._probe_api(),
+            "memory": self._release_memory(),
+        }
+        tasks = {name: loop.create_task(coro, name=name) for name, coro in loops.items()}
+        self.health.watch_tasks(**tasks)
         # Let those tasks spawn their workers now: kopf cancels, on exit, every task created
         # after it started, and the delivery workers must outlive kopf to drain the queue.
         await asyncio.sleep(0)
@@ -351,7 +265,7 @@ class OperatorApp:
         await self.check_namespaces()
         try:
             await kopf.operator(
-                registry=build_registry(self),
+                registry=build_registry(self.feed, self.entities),
                 settings=kopf_settings(settings),
                 standalone=True,
                 clusterwide=not settings.namespaces,
@@ -362,13 +276,12 @@ class OperatorApp:
             )
         finally:
             await self.delivery.drain(settings.drain_timeout)
-            for task in (delivery_task, probe_task, memory_task, relist_task):
+            for task in tasks.values():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.health.stop()
             if self._client is not None:
                 await self._client.aclose()
-            if self.kube is not None:
-                self.kube.close()
+            self.kube.close()
             logger.info("Stopped")

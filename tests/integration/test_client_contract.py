@@ -8,7 +8,6 @@ delays the client chose are still checked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -30,10 +29,11 @@ from cortex_events.cortex.errors import (
 from cortex_events.cortex.models import CustomEventRequest
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery import pipeline
-from cortex_events.delivery.pipeline import Delivery, Outgoing
+from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.render import MANAGED_BY, EventBody
 from cortex_events.sim.fake_cortex import FakeCortex
 from cortex_events.sim.fake_cortex.faults import GarbleForm
+from tests.support.delivery_stack import DeliveryStack
 
 pytestmark = pytest.mark.integration
 
@@ -325,7 +325,7 @@ async def test_delivery_records_an_event_once_when_its_create_is_answered_garble
     client: CortexClient, fake: FakeCortex, monkeypatch: pytest.MonkeyPatch, form: GarbleForm
 ) -> None:
     monkeypatch.setattr(pipeline, "PAUSE_INITIAL_SECONDS", 0.01)
-    delivery = Delivery(client, cluster="contract")
+    stack = DeliveryStack(client, cluster="contract")
     body = EventBody(
         title="Pod web-1 created",
         type="POD_CREATION",
@@ -335,22 +335,20 @@ async def test_delivery_records_an_event_once_when_its_create_is_answered_garble
             "cluster": "contract",
             "managedBy": MANAGED_BY,
             "eventKey": "pod/u1/created",
+            "namespace": "shop",
+            "kind": "Pod",
+            "name": "web-1",
             "uid": "u1",
+            "cortexEntities": [],
         },
     )
     fake.faults.garble_next(1, form, method="POST")
-    workers = asyncio.create_task(delivery.run())
-    try:
-        await delivery.submit(
-            Outgoing(tag=TAG, key="pod/u1/created", body=body, updatable=True, entities=())
-        )
-        assert await delivery.wait_idle(timeout=10)
-    finally:
-        workers.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await workers
+    await stack.run_until_idle(
+        Outgoing(tag=TAG, key="pod/u1/created", body=body, updatable=True, entities=()),
+        timeout=10,
+    )
 
     (event,) = fake.state.events(TAG)
     assert (event.custom_data or {}).get("eventKey") == "pod/u1/created"
     assert [r.method for r in fake.state.requests].count("POST") == 1
-    assert delivery.ledger.tag(TAG).entries["pod/u1/created"].uuid == event.uuid
+    assert stack.ledger.tag(TAG).entries["pod/u1/created"].uuid == event.uuid

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
-from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.specs import EntitySpec, SpecError
@@ -23,6 +24,7 @@ def stamp(moment: datetime) -> str:
 
 class Collector:
     def __init__(self) -> None:
+        self.store = EntityStore()
         self.items: list[Outgoing] = []
         self.skips: list[tuple[str, str]] = []
         self.tag_issues: list[tuple[WorkloadRef, TagIssue]] = []
@@ -136,7 +138,10 @@ def entity(name: str = "payments", **spec: Any) -> dict[str, Any]:
 
 def make() -> tuple[Recorder, Collector]:
     collector = Collector()
-    return Recorder(collector, cluster="test", skips=collector, tag_issues=collector), collector
+    recorder = Recorder(
+        collector, collector.store, cluster="test", skips=collector, tag_issues=collector
+    )
+    return recorder, collector
 
 
 async def test_a_rejected_annotation_tag_is_reported_once_and_the_valid_ones_get_events() -> None:
@@ -237,9 +242,9 @@ async def test_new_cortex_entity_applies_to_existing_workloads_without_restart()
     recorder, out = make()
     await recorder.pod_changed(pod(labels={"app": "payments"}), None)
     assert out.items == []
-    parsed = recorder.entity_changed(
+    parsed = out.store.observe(
         entity(tag="payments-api", selector={"matchLabels": {"app": "payments"}})
-    )
+    ).parsed
     assert isinstance(parsed, EntitySpec)
     await recorder.reevaluate_namespace("shop")
     assert out.pairs() == [("payments-api", "POD_CREATION")]
@@ -249,7 +254,7 @@ async def test_new_cortex_entity_applies_to_existing_workloads_without_restart()
 
 async def test_entity_event_types_filter_what_is_recorded() -> None:
     recorder, out = make()
-    recorder.entity_changed(
+    out.store.observe(
         entity(
             tag="payments-api",
             workloads=[{"kind": "Pod", "name": "web-abc"}],
@@ -264,9 +269,9 @@ async def test_entity_event_types_filter_what_is_recorded() -> None:
 
 async def test_invalid_entity_maps_nothing() -> None:
     recorder, out = make()
-    parsed = recorder.entity_changed(
+    parsed = out.store.observe(
         entity(tag="x", selector={"matchExpressions": [{"key": "app", "operator": "In"}]})
-    )
+    ).parsed
     assert isinstance(parsed, SpecError)
     assert parsed.field.startswith("spec.selector.matchExpressions[0]")
     await recorder.pod_changed(pod(labels={"app": "x"}), None)
@@ -279,12 +284,12 @@ async def test_deleted_pod_gets_its_deletion_event_and_is_forgotten() -> None:
     await recorder.pod_changed(body, "ADDED")
     await recorder.pod_changed(body, "DELETED")
     assert ("web", "POD_DELETION") in out.pairs()
-    assert recorder.pods == {}
+    assert recorder.index.pods == {}
 
 
 async def test_history_older_than_the_retention_is_not_recorded() -> None:
     recorder, out = make()
-    recorder.entity_changed(
+    out.store.observe(
         entity(tag="payments-api", workloads=[{"kind": "Pod", "name": "web-abc"}], retention="1h")
     )
     await recorder.pod_changed(pod(created=NOW - timedelta(hours=2)), None)
@@ -305,10 +310,7 @@ async def test_pods_deleted_after_their_deployment_still_reach_its_entity() -> N
     assert ("web", "POD_DELETION") in out.pairs()
     assert ("web", "DEPLOYMENT_DELETION") in out.pairs()
     # Nothing is kept once the last Pod is gone.
-    assert recorder.pods == {}
-    assert recorder.deployments == {}
-    assert not recorder._departed
-    assert not recorder._replicasets
+    assert recorder.index.is_empty()
 
 
 async def test_a_rollback_is_timed_from_when_it_began_not_from_the_old_replicaset() -> None:
@@ -424,7 +426,7 @@ async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(recorder, "reevaluate_namespace", counting)
     for index in range(20):
-        recorder.entity_changed(
+        out.store.observe(
             entity(f"e{index}", tag=f"tag-{index}", selector={"matchLabels": {"app": "payments"}})
         )
         recorder.request_reevaluation("shop", delay=0.01)
@@ -440,5 +442,5 @@ async def test_a_pod_that_vanished_while_no_watch_ran_gets_its_deletion() -> Non
     assert recorder.known("Pod", "elsewhere") == {}
     await recorder.vanished("Pod", "pod-1")
     assert ("web", "POD_DELETION") in out.pairs()
-    assert recorder.pods == {}
+    assert recorder.index.pods == {}
     assert recorder.known("Pod", None) == {}

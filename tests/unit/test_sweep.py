@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import cast
 
+from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagState
-from cortex_events.delivery.pipeline import Delivery, Outgoing
-from cortex_events.domain.render import MANAGED_BY
+from cortex_events.delivery.queue import Outgoing
+from cortex_events.domain.render import MANAGED_BY, read_owned
 
 T0 = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
 
 
 class Capture:
-    """Stands in for Delivery: a ledger, and what was submitted."""
+    """Stands in for the queue: what was submitted; and the ledger beside it."""
 
     def __init__(self) -> None:
         self.ledger = Ledger()
@@ -55,19 +55,24 @@ def record(capture: Capture, kind: str, name: str, uid: str, key: str) -> None:
                 "namespace": "shop",
                 "name": name,
                 "uid": uid,
+                "cortexEntities": [],
             },
         }
     )
-    ledger.record(key, LedgerEntry.of(event, "fp"))
+    owned = read_owned(event.custom_data)
+    assert owned is not None
+    ledger.record(key, LedgerEntry.of(event, owned, "fp"))
 
 
 def sweep(capture: Capture, cluster: Cluster, recorder: Recorder | None = None) -> DowntimeSweep:
     return DowntimeSweep(
-        cast(Delivery, capture),
-        recorder or Recorder(capture, cluster="c"),
+        capture.ledger,
+        recorder or Recorder(capture, EntityStore(), cluster="c"),
         cluster,
+        capture,
         cluster="c",
         delay=0,
+        clock=lambda: T0,
     )
 
 
@@ -101,7 +106,12 @@ async def test_each_tag_is_swept_once_and_not_before_the_delay() -> None:
     capture = Capture()
     record(capture, "Pod", "web-1", "u1", "pod/u1/created")
     early = DowntimeSweep(
-        cast(Delivery, capture), Recorder(capture, cluster="c"), Cluster(), cluster="c", delay=60
+        capture.ledger,
+        Recorder(capture, EntityStore(), cluster="c"),
+        Cluster(),
+        capture,
+        cluster="c",
+        delay=60,
     )
     assert await early.run() == 0
     once = sweep(capture, Cluster())

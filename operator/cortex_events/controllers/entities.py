@@ -1,237 +1,346 @@
-"""CortexEntity behaviour behind the kopf handlers: status, retention and cleanup.
+"""CortexEntity objects: held once, their status written by one writer, retention and cleanup.
 
-`build_status` is pure: from what the operator knows about one CortexEntity it makes the
-``status`` block of SPEC.md (``Ready`` condition, matched workloads, events recorded, last event).
-`EntityController` does the I/O: it loads the entity's ledger (which checks that Cortex knows the
-tag), deletes expired events for retention, and deletes the object's events on cleanup.
+`EntityStore` holds every CortexEntity the operator watches, parsed once per generation; the
+recorder reads its specs from there. `EntityController` reacts to spec changes (a Warning Event
+for an invalid spec or an unknown tag, a new mapping applied at once), and runs the one loop
+that writes every CortexEntity's status (through the status subresource, only when it
+changes), posts what each recorded as aggregated Kubernetes Events, and enforces retention.
+Every deletion in Cortex, retention and cleanup alike, goes through delivery, which holds the
+events' keys meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from cortex_events.controllers.recorder import Recorder
-from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
-from cortex_events.cortex.models import CustomEvent
-from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.pipeline import CortexApi, Delivery
-from cortex_events.domain.render import is_owned
-from cortex_events.domain.specs import EntitySpec, SpecError
+from cortex_events.controllers.entity_status import (
+    EntityActivity,
+    EntityFacts,
+    StatusSnapshot,
+    build_status,
+    summarize,
+)
+from cortex_events.cortex.errors import CortexError
+from cortex_events.delivery.decisions import Listed, plan_retention
+from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
+from cortex_events.delivery.ports import CortexApi
+from cortex_events.domain.render import read_owned
+from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
+from cortex_events.kube.events import InvolvedObject
 
 logger = logging.getLogger("cortex_events.entities")
 
-
-@dataclass(frozen=True)
-class EntityFacts:
-    """What is known about one CortexEntity when its status is written."""
-
-    generation: int
-    parsed: EntitySpec | SpecError
-    tag_found: bool | None  # None: not known yet (Cortex not asked or not answering)
-    cortex_error: CortexError | None
-    matched_workloads: int
-    events_recorded: int
-    last_event: datetime | None
-
-
-def _condition(
-    status: str, reason: str, message: str, generation: int, previous: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    unchanged = previous is not None and previous.get("status") == status
-    since = previous.get("lastTransitionTime") if unchanged and previous else None
-    return {
-        "type": "Ready",
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": generation,
-        "lastTransitionTime": since or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
-def build_status(facts: EntityFacts, previous: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The status block for a CortexEntity; ``previous`` is its current status, if any."""
-    previous_ready = next(
-        (c for c in (previous or {}).get("conditions") or [] if c.get("type") == "Ready"), None
-    )
-    parsed = facts.parsed
-    if isinstance(parsed, SpecError):
-        ready = ("False", "InvalidSpec", str(parsed))
-    elif facts.tag_found is False:
-        ready = (
-            "False",
-            "EntityNotFound",
-            f"Cortex has no entity with tag or id {parsed.tag!r}; check spec.tag",
-        )
-    elif isinstance(facts.cortex_error, CortexAuthError):
-        ready = ("False", "CortexUnauthorized", f"Cortex refused the API key: {facts.cortex_error}")
-    elif facts.cortex_error is not None:
-        ready = ("Unknown", "CortexUnavailable", f"Cortex is not answering: {facts.cortex_error}")
-    elif facts.tag_found is None:
-        ready = ("Unknown", "Pending", f"Checking entity {parsed.tag!r} in Cortex")
-    else:
-        count = facts.matched_workloads
-        plural = "" if count == 1 else "s"
-        ready = (
-            "True",
-            "Synced",
-            f"Recording events of {count} workload{plural} to {parsed.tag!r}",
-        )
-    status: dict[str, Any] = {
-        "observedGeneration": facts.generation,
-        "conditions": [_condition(*ready, facts.generation, previous_ready)],
-        "matchedWorkloads": facts.matched_workloads,
-        "eventsRecorded": facts.events_recorded,
-    }
-    if facts.last_event is not None:
-        status["lastEventTime"] = facts.last_event.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return status
+CXE = ("cortex.io", "v1alpha1", "cortexentities")
+API_VERSION = "cortex.io/v1alpha1"
 
 
 @dataclass
-class EntityActivity:
-    """Events recorded per CortexEntity since its last Kubernetes Event was posted."""
+class EntityRecord:
+    """One CortexEntity as the operator knows it: its spec parsed, its status as last seen."""
 
-    since_report: dict[str, Counter[str]] = field(default_factory=dict)
-    dropped: dict[str, Counter[str]] = field(default_factory=dict)
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    parsed: EntitySpec | SpecError
+    status: Mapping[str, Any]
 
-    def recorded(self, entity_key: str, event_type: str) -> None:
-        self.since_report.setdefault(entity_key, Counter())[event_type] += 1
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
 
-    def failed(self, entity_key: str, reason: str) -> None:
-        self.dropped.setdefault(entity_key, Counter())[reason] += 1
-
-    def take(self, entity_key: str) -> tuple[Counter[str], Counter[str]]:
-        return (
-            self.since_report.pop(entity_key, Counter()),
-            self.dropped.pop(entity_key, Counter()),
-        )
-
-
-def summarize(counts: Counter[str]) -> str:
-    """``3 events (POD_CREATION 2, DEPLOYMENT_ROLLOUT 1)``."""
-    total = sum(counts.values())
-    parts = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
-    return f"{total} event{'' if total == 1 else 's'} ({parts})"
+    @property
+    def about(self) -> InvolvedObject:
+        return InvolvedObject(API_VERSION, "CortexEntity", self.namespace, self.name, self.uid)
 
 
-@dataclass(frozen=True)
-class StatusSnapshot:
-    """Per CortexEntity key: (events recorded, newest event time), and workloads matched."""
+class EntityStore:
+    """Every watched CortexEntity, by ``namespace/name``."""
 
-    recorded: dict[str, tuple[int, datetime | None]]
-    matched: dict[str, int]
+    def __init__(self) -> None:
+        self._records: dict[str, EntityRecord] = {}
+
+    def observe(self, body: Mapping[str, Any]) -> EntityRecord:
+        """Take a CortexEntity as the API server has it now; its spec is parsed again only
+        when its generation (or uid) moved."""
+        metadata = body.get("metadata") or {}
+        namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+        uid, generation = str(metadata.get("uid", "")), int(metadata.get("generation") or 0)
+        record = self._records.get(f"{namespace}/{name}")
+        if record is None or (record.uid, record.generation) != (uid, generation):
+            record = EntityRecord(namespace, name, uid, generation, parse_entity(body), {})
+            self._records[record.key] = record
+        record.status = dict(body.get("status") or {})
+        return record
+
+    def remove(self, namespace: str, name: str) -> EntityRecord | None:
+        return self._records.pop(f"{namespace}/{name}", None)
+
+    def records(self) -> list[EntityRecord]:
+        return list(self._records.values())
+
+    def in_namespace(self, namespace: str) -> list[EntitySpec]:
+        """The valid specs in ``namespace``: what maps its workloads."""
+        return [
+            r.parsed
+            for r in self._records.values()
+            if r.namespace == namespace and isinstance(r.parsed, EntitySpec)
+        ]
+
+    def spec(self, key: str) -> EntitySpec | None:
+        record = self._records.get(key)
+        return record.parsed if record and isinstance(record.parsed, EntitySpec) else None
+
+
+class Deleter(Protocol):
+    """The part of `cortex_events.delivery.pipeline.Delivery` the controller uses."""
+
+    failure: CortexError | None
+
+    async def ensure_loaded(self, tag: str) -> TagLedger | None: ...
+
+    async def delete(self, tag: str, doomed: list[tuple[str, str]]) -> int: ...
+
+    async def delete_type(
+        self, tag: str, event_type: str, until: datetime, doomed: list[tuple[str, str]]
+    ) -> int: ...
+
+
+class StatusWriter(Protocol):
+    async def patch_status(
+        self, resource: tuple[str, str, str], namespace: str, name: str, status: dict[str, Any]
+    ) -> None: ...
+
+
+class Notices(Protocol):
+    def info(self, about: InvolvedObject, reason: str, message: str) -> None: ...
+
+    def warn(self, about: InvolvedObject, reason: str, message: str) -> None: ...
+
+
+class MatchCounter(Protocol):
+    def matched_workloads(self) -> dict[str, int]: ...
 
 
 class EntityController:
     def __init__(
-        self, api: CortexApi, delivery: Delivery, recorder: Recorder, *, cluster: str
+        self,
+        store: EntityStore,
+        *,
+        delivery: Deleter,
+        ledger: Ledger,
+        api: CortexApi,
+        matches: MatchCounter,
+        status: StatusWriter,
+        notices: Notices,
+        activity: EntityActivity,
+        on_mapping_changed: Callable[[str], None],
+        cluster: str,
+        status_interval: float,
+        retention_interval: float,
+        dry_run: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._api = api
+        self.store = store
         self._delivery = delivery
-        self._recorder = recorder
+        self._ledger = ledger
+        self._api = api
+        self._matches = matches
+        self._status = status
+        self._notices = notices
+        self._activity = activity
+        self._mapping_changed = on_mapping_changed
         self._cluster = cluster
+        self._status_interval = status_interval
+        self._retention_interval = retention_interval
+        self._dry_run = dry_run
+        self._clock = clock
+        self._last_retention = -float("inf")
+        self._wakeup = asyncio.Event()
 
-    @property
-    def ledger(self) -> Ledger:
-        return self._delivery.ledger
+    # -- what the handlers report -----------------------------------------------------------
+
+    async def spec_changed(self, body: Mapping[str, Any]) -> EntitySpec | SpecError:
+        """A CortexEntity was created, resumed at start-up or had its spec changed."""
+        record = self.store.observe(body)
+        parsed = record.parsed
+        if isinstance(parsed, SpecError):
+            logger.error("Invalid CortexEntity %s: %s", record.key, parsed)
+            self._notices.warn(record.about, "InvalidSpec", str(parsed))
+        elif await self.check_tag(parsed.tag) is False:
+            self._notices.warn(
+                record.about,
+                "EntityNotFound",
+                f"Cortex has no entity with tag or id {parsed.tag!r}",
+            )
+        self._mapping_changed(record.namespace)
+        self.refresh_soon()
+        return parsed
+
+    def seen(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        """Any watch event of a CortexEntity: keep the store current."""
+        if event_type == "DELETED":
+            metadata = body.get("metadata") or {}
+            removed = self.store.remove(str(metadata.get("namespace")), str(metadata.get("name")))
+            if removed is not None:
+                self._mapping_changed(removed.namespace)
+        else:
+            self.store.observe(body)
+
+    async def deleting(self, body: Mapping[str, Any]) -> int:
+        """A CortexEntity with ``cleanupOnDelete`` is being deleted: delete what it recorded.
+
+        Raises when Cortex cannot be asked now (the finalizer stays; kopf tries again)."""
+        record = self.store.observe(body)
+        deleted = 0
+        if isinstance(record.parsed, EntitySpec):
+            deleted = await self.cleanup(record.parsed)
+        self.store.remove(record.namespace, record.name)
+        self._mapping_changed(record.namespace)
+        return deleted
 
     async def check_tag(self, tag: str) -> bool | None:
         """Whether Cortex knows the tag (loading its ledger); None when Cortex can't say now."""
         try:
-            found = await self._delivery.ensure_loaded(tag) is not None
+            return await self._delivery.ensure_loaded(tag) is not None
         except CortexError as error:
             logger.warning("Could not check entity %r in Cortex: %s", tag, error)
             return None
-        return found
 
-    def facts(
-        self,
-        body: Mapping[str, Any],
-        parsed: EntitySpec | SpecError,
-        snapshot: StatusSnapshot | None = None,
-    ) -> EntityFacts:
-        """What the status of this CortexEntity says; ``snapshot`` shares one pass over the
-        ledger and the workloads between many entities."""
-        snapshot = snapshot or self.snapshot()
-        metadata = body.get("metadata") or {}
-        key = f"{metadata.get('namespace')}/{metadata.get('name')}"
+    # -- the status loop ----------------------------------------------------------------------
+
+    def refresh_soon(self) -> None:
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        """Refresh every status each interval, and soon after a spec changed."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._status_interval):
+                    await self._wakeup.wait()
+            self._wakeup.clear()
+            try:
+                await self.refresh()
+            except Exception:
+                logger.exception("Refreshing CortexEntity status failed; will retry")
+
+    async def refresh(self, *, retention: bool | None = None) -> None:
+        """Write each CortexEntity's status if it changed, post its activity, run retention."""
+        now = time.monotonic()
+        if retention is None:
+            retention = now - self._last_retention >= self._retention_interval
+        if retention:
+            self._last_retention = now
+        snapshot = self.snapshot()
+        for record in self.store.records():
+            self._post_activity(record)
+            if retention and isinstance(record.parsed, EntitySpec) and record.parsed.retention:
+                await self._retain(record, record.parsed)
+            status = build_status(self.facts(record, snapshot), record.status, now=self._clock())
+            if any(record.status.get(k) != v for k, v in status.items()):
+                await self._status.patch_status(CXE, record.namespace, record.name, status)
+                record.status = {**record.status, **status}
+
+    def _post_activity(self, record: EntityRecord) -> None:
+        recorded, dropped = self._activity.take(record.key)
+        if recorded:
+            if self._dry_run:
+                self._notices.info(
+                    record.about, "DryRun", f"Dry run: would record {summarize(recorded)}"
+                )
+            else:
+                self._notices.info(record.about, "Recorded", f"Recorded {summarize(recorded)}")
+        if dropped:
+            self._notices.warn(
+                record.about, "NotRecorded", f"Could not record {summarize(dropped)}"
+            )
+
+    async def _retain(self, record: EntityRecord, spec: EntitySpec) -> None:
+        try:
+            deleted = await self.enforce_retention(spec)
+        except Exception as error:
+            logger.warning("Retention for %s failed, will retry: %s", record.key, error)
+            return
+        if deleted:
+            self._notices.info(record.about, "Retention", f"Deleted {deleted} expired events")
+
+    def snapshot(self) -> StatusSnapshot:
+        return StatusSnapshot(
+            recorded=self._ledger.entity_stats(), matched=self._matches.matched_workloads()
+        )
+
+    def facts(self, record: EntityRecord, snapshot: StatusSnapshot) -> EntityFacts:
         tag_found: bool | None = None
-        if isinstance(parsed, EntitySpec):
-            state = self.ledger.tag(parsed.tag).state.value
-            tag_found = {"loaded": True, "not-found": False}.get(state)
-        recorded, last = snapshot.recorded.get(key, (0, None))
+        if isinstance(record.parsed, EntitySpec):
+            state = self._ledger.tag(record.parsed.tag).state
+            tag_found = {TagState.LOADED: True, TagState.NOT_FOUND: False}.get(state)
+        recorded, last = snapshot.recorded.get(record.key, (0, None))
         return EntityFacts(
-            generation=int(metadata.get("generation") or 0),
-            parsed=parsed,
+            generation=record.generation,
+            parsed=record.parsed,
             tag_found=tag_found,
             cortex_error=self._delivery.failure,
-            matched_workloads=snapshot.matched.get(key, 0),
+            matched_workloads=snapshot.matched.get(record.key, 0),
             events_recorded=recorded,
             last_event=last,
         )
 
-    def snapshot(self) -> StatusSnapshot:
-        return StatusSnapshot(
-            recorded=self.ledger.entity_stats(), matched=self._recorder.matched_workloads()
-        )
+    # -- retention and cleanup ----------------------------------------------------------------
 
-    async def enforce_retention(self, spec: EntitySpec, *, now: datetime | None = None) -> int:
+    async def enforce_retention(self, spec: EntitySpec) -> int:
         """Delete the tag's operator-owned events older than ``spec.retention``; returns how many.
 
         One listing finds the expired events (all types at once, so a pass costs one call per
-        page, not one per type). Only typed, time-bounded deletes follow: for a type whose expired
-        events are all this operator's, one filtered delete up to the newest of them; for a type
-        that also has others' events in that window, each owned event by uuid.
+        page, not one per type); `plan_retention` turns them into typed, time-bounded deletes
+        where no one else's events share the window, and deletes by uuid where they do.
         """
         if spec.retention is None:
             return 0
-        cutoff = (now or datetime.now(UTC)) - spec.retention
-        expired: dict[str, list[CustomEvent]] = {}
-        shared_types: set[str] = set()
-        async for event in self._api.iter_events(spec.tag, end_time=cutoff):
-            if not is_owned(event.custom_data, cluster=self._cluster):
-                shared_types.add(event.type)
-            elif event.type in spec.event_types:
-                expired.setdefault(event.type, []).append(event)
-        ledger = self.ledger.tag(spec.tag)
-        deleted = 0
-        for event_type, events in sorted(expired.items()):
-            if event_type in shared_types:
-                for event in events:
-                    with contextlib.suppress(CortexNotFound):  # already gone
-                        await self._api.delete_event(spec.tag, event.uuid)
-            else:
-                newest = max(event.timestamp for event in events)
-                await self._api.delete_events(spec.tag, type=event_type, end_time=newest)
-            for event in events:
-                ledger.forget(event.uuid)
-            deleted += len(events)
-            logger.info(
-                "Retention: deleted %d %s events older than %s from entity %r",
-                len(events),
-                event_type,
-                _duration_text(spec.retention),
-                spec.tag,
-            )
-        return deleted
+        cutoff = self._clock() - spec.retention
+        listed = [
+            Listed(event.uuid, event.type, event.timestamp, self._owned_key(event.custom_data))
+            async for event in self._api.iter_events(spec.tag, end_time=cutoff)
+        ]
+        plan = plan_retention(listed, frozenset(spec.event_types))
+        for event_type, (until, doomed) in plan.by_type.items():
+            await self._delivery.delete_type(spec.tag, event_type, until, doomed)
+            self._log_retention(spec, event_type, len(doomed))
+        for event_type, doomed in plan.by_uuid.items():
+            await self._delivery.delete(spec.tag, doomed)
+            self._log_retention(spec, event_type, len(doomed))
+        return plan.count()
+
+    def _owned_key(self, custom_data: object) -> str | None:
+        owned = read_owned(custom_data, cluster=self._cluster)
+        return owned.key if owned is not None else None
+
+    def _log_retention(self, spec: EntitySpec, event_type: str, count: int) -> None:
+        assert spec.retention is not None
+        logger.info(
+            "Retention: deleted %d %s events older than %s from entity %r",
+            count,
+            event_type,
+            _duration_text(spec.retention),
+            spec.tag,
+        )
 
     async def cleanup(self, spec: EntitySpec) -> int:
         """Delete every event this CortexEntity recorded; returns how many."""
         if await self._delivery.ensure_loaded(spec.tag) is None:
             return 0
-        ledger = self.ledger.tag(spec.tag)
-        mine = [entry for tag, entry in self.ledger.entries_for_entity(spec.key) if tag == spec.tag]
-        for entry in mine:
-            with contextlib.suppress(CortexNotFound):  # already gone
-                await self._api.delete_event(spec.tag, entry.uuid)
-            ledger.forget(entry.uuid)
+        mine = [
+            (key, entry.uuid)
+            for key, entry in self._ledger.tag(spec.tag).entries.items()
+            if spec.key in entry.entities
+        ]
+        await self._delivery.delete(spec.tag, mine)
         logger.info(
             "Cleanup: deleted %d events recorded by %s from %r", len(mine), spec.key, spec.tag
         )

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from cortex_events.controllers.recorder import Recorder
-from cortex_events.delivery.ledger import TagLedger, TagState
-from cortex_events.delivery.pipeline import Delivery, Outgoing
+from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
+from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.keys import deleted_key
 from cortex_events.domain.mapping import Target
-from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
+from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
 from cortex_events.domain.render import render
 
 logger = logging.getLogger("cortex_events.sweep")
 
-DELETION = {
-    "Pod": ("pod", EventType.POD_DELETION),
-    "Deployment": ("deployment", EventType.DEPLOYMENT_DELETION),
-}
+DELETION_TYPES = {"Pod": EventType.POD_DELETION, "Deployment": EventType.DEPLOYMENT_DELETION}
 
 
 class WorkloadReader(Protocol):
@@ -37,20 +35,34 @@ class WorkloadReader(Protocol):
         ...
 
 
+class Watched(Protocol):
+    def knows(self, uid: str) -> bool: ...
+
+    def allows(self, entity_keys: tuple[str, ...], event_type: str) -> bool: ...
+
+
+class Submitter(Protocol):
+    async def submit(self, item: Outgoing) -> None: ...
+
+
 class DowntimeSweep:
     def __init__(
         self,
-        delivery: Delivery,
-        recorder: Recorder,
+        ledger: Ledger,
+        watched: Watched,
         reader: WorkloadReader,
+        submitter: Submitter,
         *,
         cluster: str,
         delay: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._delivery = delivery
-        self._recorder = recorder
+        self._ledger = ledger
+        self._watched = watched
         self._reader = reader
+        self._submitter = submitter
         self._cluster = cluster
+        self._clock = clock
         self._not_before = time.monotonic() + delay
         self._swept: set[str] = set()
 
@@ -59,7 +71,7 @@ class DowntimeSweep:
         if time.monotonic() < self._not_before:
             return 0
         submitted = 0
-        for ledger in self._delivery.ledger.tags():
+        for ledger in self._ledger.tags():
             if ledger.state is TagState.LOADED and ledger.tag not in self._swept:
                 self._swept.add(ledger.tag)
                 submitted += await self._sweep(ledger)
@@ -68,39 +80,39 @@ class DowntimeSweep:
     async def _sweep(self, ledger: TagLedger) -> int:
         submitted = 0
         for entry in list(ledger.entries.values()):
-            if not entry.subject:
+            subject = entry.subject
+            if subject is None or subject.kind not in DELETION_TYPES:
                 continue
-            kind, namespace, name = entry.subject.split("/", 2)
-            if kind not in DELETION or self._recorder.knows(entry.subject_uid):
+            if self._watched.knows(subject.uid):
                 continue
-            prefix, event_type = DELETION[kind]
-            key = f"{prefix}/{entry.subject_uid}/deleted"
-            if key in ledger.entries or not self._recorder.allows(entry.entities, event_type):
+            event_type = DELETION_TYPES[subject.kind]
+            key = deleted_key(subject.kind, subject.uid)
+            if key in ledger.entries or not self._watched.allows(entry.entities, event_type):
                 continue
+            where = f"{subject.kind} {subject.namespace}/{subject.name}"
             try:
-                current = await self._reader.current_uid(kind, namespace, name)
+                current = await self._reader.current_uid(
+                    subject.kind, subject.namespace, subject.name
+                )
             except Exception as error:
-                logger.warning("Could not look up %s %s/%s: %s", kind, namespace, name, error)
+                logger.warning("Could not look up %s: %s", where, error)
                 continue
-            if current == entry.subject_uid:
+            if current == subject.uid:
                 continue
             intent = EventIntent(
                 key=key,
                 type=event_type,
-                subject=WorkloadRef(kind, namespace, name, entry.subject_uid),
-                title=f"{kind} {name} deleted",
-                description=f"{kind} {namespace}/{name} was deleted while the operator was not "
-                "running; this is when the operator noticed",
-                timestamp=datetime.now(UTC),
+                subject=subject,
+                title=f"{subject.kind} {subject.name} deleted",
+                description=f"{where} was deleted while the operator was not running; this "
+                "is when the operator noticed",
+                timestamp=self._clock(),
                 details={"noticedAfterRestart": True},
             )
             target = Target(
-                tag=ledger.tag,
-                event_types=ALL_EVENT_TYPES,
-                custom_data={},
-                entities=entry.entities,
+                tag=ledger.tag, event_types=ALL_EVENT_TYPES, custom_data={}, entities=entry.entities
             )
-            await self._delivery.submit(
+            await self._submitter.submit(
                 Outgoing(
                     tag=ledger.tag,
                     key=key,

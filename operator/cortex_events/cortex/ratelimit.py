@@ -117,4 +117,3 @@ class TokenBucket:
 
     def __repr__(self) -> str:
         return f"TokenBucket(per_minute={self._per_minute:g}, burst={self._burst})"
-

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.cortex.models import CustomEvent
+from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.render import OwnedEvent
 
 CREATION_TYPES = frozenset({"POD_CREATION", "DEPLOYMENT_CREATION"})
 
@@ -30,31 +32,26 @@ class LedgerEntry:
     fingerprint: str
     entities: tuple[str, ...]
     subject_uid: str
-    # "Kind/namespace/name", kept for creation events only: what the downtime sweep checks.
-    subject: str = ""
+    # The workload, kept for creation events only: what the downtime sweep checks.
+    subject: WorkloadRef | None = None
 
     @classmethod
     def of(
-        cls, event: CustomEvent, fingerprint: str, entities: tuple[str, ...] | None = None
+        cls,
+        event: CustomEvent,
+        owned: OwnedEvent,
+        fingerprint: str,
+        entities: tuple[str, ...] | None = None,
     ) -> LedgerEntry:
         """The entry for an event Cortex holds; ``entities`` defaults to its customData's."""
-        data = event.custom_data
-        if entities is None:
-            listed = data.get("cortexEntities")
-            entities = (
-                tuple(e for e in listed if isinstance(e, str)) if isinstance(listed, list) else ()
-            )
-        subject = ""
-        if event.type in CREATION_TYPES:
-            subject = f"{data.get('kind', '')}/{data.get('namespace', '')}/{data.get('name', '')}"
         return cls(
             uuid=event.uuid,
             type=event.type,
             timestamp=event.timestamp,
             fingerprint=fingerprint,
-            entities=entities,
-            subject_uid=str(data.get("uid", "")),
-            subject=subject,
+            entities=owned.entities if entities is None else entities,
+            subject_uid=owned.subject.uid,
+            subject=owned.subject if event.type in CREATION_TYPES else None,
         )
 
 
@@ -122,8 +119,9 @@ class Ledger:
     def tags(self) -> Iterator[TagLedger]:
         return iter(list(self._tags.values()))
 
-    def note_replicas(self, uid: str, timestamp: datetime, custom_data: Mapping[str, Any]) -> None:
-        replicas = custom_data.get("toReplicas", custom_data.get("replicas"))
+    def note_replicas(self, uid: str, timestamp: datetime, details: Mapping[str, Any]) -> None:
+        """Remember the replica count a creation or scale event's details recorded."""
+        replicas = details.get("toReplicas", details.get("replicas"))
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             return
         known = self._replicas.get(uid)
@@ -152,12 +150,6 @@ class Ledger:
                     newest = entry.timestamp if last is None or entry.timestamp > last else last
                     stats[key] = (count + 1, newest)
         return stats
-
-    def entries_for_entity(self, entity_key: str) -> Iterator[tuple[str, LedgerEntry]]:
-        for ledger in self._tags.values():
-            for entry in ledger.entries.values():
-                if entity_key in entry.entities:
-                    yield ledger.tag, entry
 
     def size(self) -> int:
         return sum(len(t.entries) for t in self._tags.values())

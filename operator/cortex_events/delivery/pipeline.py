@@ -1,11 +1,12 @@
-"""Delivery: the bounded, coalescing queue between the domain and the Cortex client.
+"""Delivery: workers that take events from the queue and record them in Cortex, exactly once.
 
-Every event the domain wants goes through `Delivery.submit`. Submissions for the same
-(entity tag, eventKey) coalesce: many status changes of one Pod within a moment become one
-request. Workers take items in arrival order, at most one request in flight per key, and decide
-against the `Ledger` whether to create, update (PUT on the same uuid) or skip. Cortex being down,
-rate limiting or failing never loses an item: it stays queued and delivery pauses with a growing
-delay until Cortex answers again.
+For each item a worker loads the entity's `Ledger` if needed (one listing of what this
+operator recorded there), settles a create whose answer was lost, then creates, updates (PUT
+on the same uuid) or skips it as `decide` says. Cortex being down, rate limiting, failing or
+refusing the key never loses an item: it stays queued and delivery pauses with a growing delay
+(or the server's ``Retry-After``) until Cortex answers again. Deletions (retention, cleanup)
+go through here too, holding their keys in the queue so that no other request for those events
+is in flight meanwhile.
 """
 
 from __future__ import annotations
@@ -14,109 +15,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from cortex_events.cortex.errors import (
     CortexAuthError,
     CortexBadRequest,
     CortexError,
     CortexNotFound,
+    CortexRateLimited,
     may_have_acted,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+from cortex_events.delivery.decisions import Action, decide
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
-from cortex_events.domain.render import EventBody, body_fingerprint, is_owned
+from cortex_events.delivery.ports import CortexApi, DeliveryListener, NullListener
+from cortex_events.delivery.queue import EventQueue, Key, Outgoing
+from cortex_events.domain.render import EventBody, OwnedEvent, body_fingerprint, read_owned
 
 logger = logging.getLogger("cortex_events.delivery")
-
-Key = tuple[str, str]  # (entity tag, eventKey)
 
 # How long a tag that Cortex answered 404 for stays "not found" before it is asked again.
 NOT_FOUND_RECHECK_SECONDS = 300.0
 # Pause after a temporary failure (the client already retried): doubles up to the cap.
 PAUSE_INITIAL_SECONDS = 1.0
 PAUSE_CAP_SECONDS = 60.0
-
-
-class CortexApi(Protocol):
-    """The part of `cortex_events.cortex.client.CortexClient` that delivery uses."""
-
-    def iter_events(
-        self,
-        tag: str,
-        *,
-        type: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        page_size: int = 1000,
-    ) -> AsyncIterator[CustomEvent]: ...
-
-    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent: ...
-
-    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent: ...
-
-    async def delete_event(self, tag: str, uuid: str) -> None: ...
-
-    async def delete_events(
-        self,
-        tag: str,
-        *,
-        type: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> None: ...
-
-
-@dataclass(slots=True)
-class Outgoing:
-    """An event the domain wants on one entity's timeline."""
-
-    tag: str
-    key: str
-    body: EventBody
-    updatable: bool
-    entities: tuple[str, ...]
-    seen_at: float = field(default_factory=time.monotonic)
-
-
-class DeliveryListener(Protocol):
-    """What delivery reports: metrics, logs and CortexEntity status listen to it."""
-
-    def queue_changed(self, depth: int) -> None: ...
-
-    def delivered(self, item: Outgoing, result: str, latency: float) -> None: ...
-
-    def deduplicated(self, item: Outgoing) -> None: ...
-
-    def dropped(self, item: Outgoing, reason: str, detail: str) -> None: ...
-
-    def entity_missing(self, tag: str) -> None: ...
-
-    def cortex_failing(self, error: CortexError | None) -> None: ...
-
-
-class NullListener:
-    def queue_changed(self, depth: int) -> None:
-        pass
-
-    def delivered(self, item: Outgoing, result: str, latency: float) -> None:
-        pass
-
-    def deduplicated(self, item: Outgoing) -> None:
-        pass
-
-    def dropped(self, item: Outgoing, reason: str, detail: str) -> None:
-        pass
-
-    def entity_missing(self, tag: str) -> None:
-        pass
-
-    def cortex_failing(self, error: CortexError | None) -> None:
-        pass
 
 
 class _Retry(Exception):
@@ -144,72 +67,40 @@ def body_of(event: CustomEvent) -> EventBody:
 
 
 class Delivery:
-    """The queue and its workers. Start with `run()`; stop with `drain()` then cancel."""
+    """The workers. Start with `run()`; stop with `drain()` then cancel."""
 
     def __init__(
         self,
         api: CortexApi,
+        queue: EventQueue,
         *,
         cluster: str,
-        ledger: Ledger | None = None,
+        ledger: Ledger,
         listener: DeliveryListener | None = None,
-        max_queued: int = 20_000,
+        on_loaded: Callable[[str], None] | None = None,
         workers: int = 4,
     ) -> None:
         self._api = api
+        self._queue = queue
         self._cluster = cluster
-        self.ledger = ledger or Ledger()
+        self.ledger = ledger
         self._listener: DeliveryListener = listener or NullListener()
-        self._max_queued = max_queued
+        self._on_loaded = on_loaded  # told each tag whose ledger was loaded from Cortex
         self._workers = workers
-        self._pending: OrderedDict[Key, Outgoing] = OrderedDict()  # ready to send, in order
-        self._deferred: dict[Key, Outgoing] = {}  # newer content for a key already in flight
-        self._inflight: set[Key] = set()
-        self._changed = asyncio.Condition()
         self._tag_locks: dict[str, asyncio.Lock] = {}
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
         self.failure: CortexError | None = None  # the last failure, until Cortex answers again
-        self.on_loaded: Callable[[str], None] | None = None  # told each tag whose ledger loaded
-        self._waiting_retries = 0
         self.last_progress = time.monotonic()
-
-    # -- the domain side ---------------------------------------------------------------------
 
     @property
     def depth(self) -> int:
-        return (
-            len(self._pending) + len(self._deferred) + len(self._inflight) + self._waiting_retries
-        )
+        return self._queue.depth
 
     @property
     def paused(self) -> bool:
         """True while delivery waits out a Cortex failure."""
         return time.monotonic() < self._pause_until
-
-    async def submit(self, item: Outgoing) -> None:
-        """Queue an event, merging it with a queued one for the same key; waits when full."""
-        key = (item.tag, item.key)
-        async with self._changed:
-            if key in self._inflight:
-                older = self._deferred.get(key)
-                self._deferred[key] = _merged(older, item)
-            elif key in self._pending:
-                self._pending[key] = _merged(self._pending[key], item)
-            else:
-                await self._changed.wait_for(lambda: self.depth < self._max_queued)
-                self._pending[key] = item
-            self._changed.notify_all()
-        self._listener.queue_changed(self.depth)
-
-    async def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is queued or in flight; False if the timeout passed first."""
-        try:
-            async with asyncio.timeout(timeout), self._changed:
-                await self._changed.wait_for(lambda: self.depth == 0)
-        except TimeoutError:
-            return False
-        return True
 
     # -- the workers -------------------------------------------------------------------------
 
@@ -221,66 +112,23 @@ class Delivery:
 
     async def _worker(self) -> None:
         while True:
-            item = await self._take()
+            item = await self._queue.take()
             try:
                 await self._wait_pause()
                 await self._deliver(item)
             except _Retry:
-                self._requeue_later(item)
+                self._queue.retry_later(item, self._pause_until - time.monotonic())
             except asyncio.CancelledError:
-                self._putback(item)
+                self._queue.putback(item)
                 raise
             except Exception:
                 logger.exception(
                     "Unexpected error delivering %s to %s; will retry", item.key, item.tag
                 )
-                self._requeue_later(item)
+                self._queue.retry_later(item, self._pause_until - time.monotonic())
             finally:
-                await self._finish((item.tag, item.key))
+                await self._queue.finish(item.queue_key)
                 self.last_progress = time.monotonic()
-
-    async def _take(self) -> Outgoing:
-        async with self._changed:
-            await self._changed.wait_for(lambda: bool(self._pending))
-            key, item = self._pending.popitem(last=False)
-            self._inflight.add(key)
-            return item
-
-    async def _finish(self, key: Key) -> None:
-        async with self._changed:
-            self._inflight.discard(key)
-            newer = self._deferred.pop(key, None)
-            if newer is not None:
-                self._pending[key] = newer
-            self._changed.notify_all()
-        self._listener.queue_changed(self.depth)
-
-    def _putback(self, item: Outgoing) -> None:
-        key = (item.tag, item.key)
-        if key not in self._deferred and key not in self._pending:
-            self._pending[key] = item
-            self._pending.move_to_end(key, last=False)
-
-    def _requeue_later(self, item: Outgoing) -> None:
-        self._waiting_retries += 1
-
-        def again() -> None:
-            self._waiting_retries -= 1
-            key = (item.tag, item.key)
-            if key in self._inflight:
-                self._deferred[key] = _merged(item, self._deferred.get(key))
-            elif key in self._pending:
-                self._pending[key] = _merged(item, self._pending[key])
-            else:
-                self._pending[key] = item
-            asyncio.get_running_loop().create_task(self._notify())
-
-        delay = max(self._pause_until - time.monotonic(), 0.05)
-        asyncio.get_running_loop().call_later(delay, again)
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     async def _wait_pause(self) -> None:
         delay = self._pause_until - time.monotonic()
@@ -288,11 +136,15 @@ class Delivery:
             await asyncio.sleep(delay)
 
     def _failed_temporarily(self, error: CortexError) -> None:
+        """Pause delivery: for the growing back-off, or as long as a 429 asked, if longer."""
         now = time.monotonic()
         self.failure = error
         if now < self._pause_until:
             return  # another worker already paused delivery for this outage
-        self._pause_until = now + self._pause
+        pause = self._pause
+        if isinstance(error, CortexRateLimited) and error.retry_after is not None:
+            pause = max(pause, min(error.retry_after, PAUSE_CAP_SECONDS))
+        self._pause_until = now + pause
         hint = (
             " (check CORTEX_API_KEY and its permissions)"
             if isinstance(error, CortexAuthError)
@@ -302,7 +154,7 @@ class Delivery:
             "Cortex is not accepting events: %s%s; pausing delivery for %.0fs, %d queued",
             error,
             hint,
-            self._pause,
+            pause,
             self.depth,
         )
         self._pause = min(self._pause * 2, PAUSE_CAP_SECONDS)
@@ -326,16 +178,15 @@ class Delivery:
             await self._settle_uncertain(ledger, item)
         entry = ledger.entries.get(item.key)
         fingerprint = body_fingerprint(item.body)
+        action = decide(entry, updatable=item.updatable, fingerprint=fingerprint)
+        if action is Action.SKIP:
+            self._listener.deduplicated(item)
+            return
         try:
             if entry is None:
                 await self._create(ledger, item, fingerprint)
-                result = "created"
-            elif item.updatable and entry.fingerprint != fingerprint:
-                await self._update(ledger, item, entry, fingerprint)
-                result = "updated"
             else:
-                self._listener.deduplicated(item)
-                return
+                await self._update(ledger, item, entry, fingerprint)
         except CortexNotFound as error:
             ledger.mark_not_found()
             self._listener.entity_missing(item.tag)
@@ -349,7 +200,7 @@ class Delivery:
             self._failed_temporarily(error)
             raise _Retry from error
         self._succeeded()
-        self._listener.delivered(item, result, time.monotonic() - item.seen_at)
+        self._listener.delivered(item, action.value, time.monotonic() - item.seen_at)
 
     def _drop(self, item: Outgoing, reason: str, detail: str) -> None:
         """Give up on an event; reported once per event, not once per update of it."""
@@ -377,7 +228,7 @@ class Delivery:
             if may_have_acted(error):
                 ledger.uncertain[item.key] = request.timestamp
             raise
-        self._remember(ledger, item.key, event, fingerprint, item.entities)
+        self._remember(ledger, item, event, fingerprint)
 
     async def _update(
         self, ledger: TagLedger, item: Outgoing, entry: LedgerEntry, fingerprint: str
@@ -390,19 +241,31 @@ class Delivery:
             ledger.forget(entry.uuid)
             await self._create(ledger, item, fingerprint, timestamp=entry.timestamp)
             return
-        self._remember(ledger, item.key, event, fingerprint, item.entities)
+        self._remember(ledger, item, event, fingerprint)
 
     def _remember(
         self,
         ledger: TagLedger,
-        key: str,
+        item: Outgoing,
         event: CustomEvent,
         fingerprint: str,
-        entities: tuple[str, ...],
     ) -> None:
-        entry = LedgerEntry.of(event, fingerprint, entities)
-        ledger.record(key, entry)
-        self.ledger.note_replicas(entry.subject_uid, event.timestamp, event.custom_data)
+        """Record what was sent for ``item`` under the uuid Cortex gave it."""
+        owned = read_owned(item.body.custom_data, cluster=self._cluster)
+        assert owned is not None, "the operator renders every event it sends as its own"
+        self._remember_owned(ledger, event, owned, fingerprint, item.entities)
+
+    def _remember_owned(
+        self,
+        ledger: TagLedger,
+        event: CustomEvent,
+        owned: OwnedEvent,
+        fingerprint: str,
+        entities: tuple[str, ...] | None = None,
+    ) -> None:
+        entry = LedgerEntry.of(event, owned, fingerprint, entities)
+        ledger.record(owned.key, entry)
+        self.ledger.note_replicas(entry.subject_uid, event.timestamp, owned.details)
 
     async def _settle_uncertain(self, ledger: TagLedger, item: Outgoing) -> None:
         """A create whose answer was lost: look for the event before creating it again."""
@@ -411,11 +274,10 @@ class Delivery:
             async for event in self._api.iter_events(
                 item.tag, type=item.body.type, start_time=moment, end_time=moment
             ):
-                if event.custom_data.get("eventKey") == item.key and is_owned(
-                    event.custom_data, cluster=self._cluster
-                ):
+                owned = read_owned(event.custom_data, cluster=self._cluster)
+                if owned is not None and owned.key == item.key:
                     fingerprint = body_fingerprint(body_of(event))
-                    self._remember(ledger, item.key, event, fingerprint, item.entities)
+                    self._remember_owned(ledger, event, owned, fingerprint, item.entities)
                     return
         except CortexError as error:
             self._failed_temporarily(error)
@@ -462,18 +324,52 @@ class Delivery:
         """Rebuild one tag's ledger from the events this operator owns in Cortex."""
         entries: dict[str, LedgerEntry] = {}
         async for event in self._api.iter_events(ledger.tag, page_size=1000):
-            data = event.custom_data
-            key = data.get("eventKey")
-            if not isinstance(key, str) or not is_owned(data, cluster=self._cluster):
+            owned = read_owned(event.custom_data, cluster=self._cluster)
+            if owned is None:
                 continue
-            entry = entries[key] = LedgerEntry.of(event, body_fingerprint(body_of(event)))
-            self.ledger.note_replicas(entry.subject_uid, event.timestamp, data)
+            fingerprint = body_fingerprint(body_of(event))
+            entry = entries[owned.key] = LedgerEntry.of(event, owned, fingerprint)
+            self.ledger.note_replicas(entry.subject_uid, event.timestamp, owned.details)
         ledger.entries = entries
         ledger.state = TagState.LOADED
         ledger.not_found_since = None
         logger.info("Loaded %d recorded events for entity %r", len(entries), ledger.tag)
-        if self.on_loaded is not None:
-            self.on_loaded(ledger.tag)
+        if self._on_loaded is not None:
+            self._on_loaded(ledger.tag)
+
+    # -- deletions ---------------------------------------------------------------------------
+
+    async def delete(self, tag: str, doomed: Sequence[tuple[str, str]]) -> int:
+        """Delete these (eventKey, uuid) events of ``tag`` one by one; returns how many are
+        gone. Nothing else is sent for those keys meanwhile, and what waited for them is
+        dropped: the events are going."""
+        keys: list[Key] = [(tag, key) for key, _ in doomed]
+        await self._queue.hold(keys, discard=True)
+        ledger = self.ledger.tag(tag)
+        try:
+            for _, uuid in doomed:
+                with contextlib.suppress(CortexNotFound):  # already gone
+                    await self._api.delete_event(tag, uuid)
+                ledger.forget(uuid)
+        finally:
+            await self._queue.release(keys)
+        return len(doomed)
+
+    async def delete_type(
+        self, tag: str, event_type: str, until: datetime, doomed: Sequence[tuple[str, str]]
+    ) -> int:
+        """One typed, time-bounded delete on ``tag`` (never a delete-all), for ``doomed``:
+        every event of that type up to ``until``, all of them this operator's."""
+        keys: list[Key] = [(tag, key) for key, _ in doomed]
+        await self._queue.hold(keys, discard=True)
+        try:
+            await self._api.delete_events(tag, type=event_type, end_time=until)
+            ledger = self.ledger.tag(tag)
+            for _, uuid in doomed:
+                ledger.forget(uuid)
+        finally:
+            await self._queue.release(keys)
+        return len(doomed)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -482,7 +378,7 @@ class Delivery:
         if self.depth:
             logger.info("Delivering %d queued events before stopping", self.depth)
         with contextlib.suppress(TimeoutError):
-            await self.wait_idle(timeout)
+            await self._queue.wait_idle(timeout)
         remaining = self.depth
         if remaining:
             logger.warning(
@@ -494,13 +390,3 @@ class Delivery:
 
 def _loaded(ledger: TagLedger) -> bool:
     return ledger.state is TagState.LOADED
-
-
-def _merged(older: Outgoing | None, newer: Outgoing | None) -> Outgoing:
-    """The newer content, remembering when the change was first seen (for latency)."""
-    if older is None:
-        assert newer is not None
-        return newer
-    if newer is None:
-        return older
-    return replace(newer, seen_at=min(older.seen_at, newer.seen_at))

@@ -11,6 +11,7 @@ from typing import Any
 
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Target
+from cortex_events.domain.model import WorkloadRef
 
 MANAGED_BY = "cortex-events-operator"
 """``customData.managedBy`` of every event this operator records; with ``cluster`` it tells
@@ -52,17 +53,54 @@ def render(intent: EventIntent, target: Target, *, cluster: str) -> EventBody:
     )
 
 
-def is_owned(custom_data: Mapping[str, Any] | None, *, cluster: str) -> bool:
-    """True for an event this operator recorded for ``cluster`` (and so may update or delete)."""
-    if not isinstance(custom_data, Mapping):
-        return False
-    key = custom_data.get("eventKey")
-    return (
-        custom_data.get("managedBy") == MANAGED_BY
-        and custom_data.get("cluster") == cluster
-        and isinstance(key, str)
-        and bool(key)
+@dataclass(frozen=True)
+class OwnedEvent:
+    """What the customData of an event this operator recorded says: the inverse of `render`.
+
+    ``details`` is everything else in it: the event's details over its entity's customData.
+    """
+
+    key: str
+    cluster: str
+    subject: WorkloadRef
+    entities: tuple[str, ...]
+    details: Mapping[str, Any]
+
+
+OPERATOR_KEYS = frozenset(
+    {"cluster", "namespace", "kind", "name", "uid", "eventKey", "managedBy", "cortexEntities"}
+)
+
+
+def read_owned(custom_data: object, *, cluster: str | None = None) -> OwnedEvent | None:
+    """The operator's own keys of an event's customData, or None when the event is not one
+    this operator recorded (for ``cluster``, when given): it may update or delete only those.
+
+    Ownership is ``managedBy``, ``cluster`` and an ``eventKey``; the subject and entity keys
+    are read as rendered, and left empty where an event lacks them."""
+    if not isinstance(custom_data, Mapping) or custom_data.get("managedBy") != MANAGED_BY:
+        return None
+    key, owner = custom_data.get("eventKey"), custom_data.get("cluster")
+    if not (isinstance(key, str) and key and isinstance(owner, str)):
+        return None
+    if cluster is not None and owner != cluster:
+        return None
+    parts = [custom_data.get(k) for k in ("kind", "namespace", "name", "uid")]
+    entities = custom_data.get("cortexEntities")
+    return OwnedEvent(
+        key=key,
+        cluster=owner,
+        subject=WorkloadRef(*(part if isinstance(part, str) else "" for part in parts)),
+        entities=tuple(e for e in entities if isinstance(e, str))
+        if isinstance(entities, list)
+        else (),
+        details={k: v for k, v in custom_data.items() if k not in OPERATOR_KEYS},
     )
+
+
+def is_owned(custom_data: object, *, cluster: str) -> bool:
+    """True for an event this operator recorded for ``cluster`` (and so may update or delete)."""
+    return read_owned(custom_data, cluster=cluster) is not None
 
 
 def body_fingerprint(body: EventBody) -> str:

@@ -1,31 +1,40 @@
-"""The kopf handlers: thin wrappers that hand each object to the recorder or the controller.
+"""The kopf handlers: thin wrappers that hand each object to the part that deals with it.
 
 Workloads (Pods, ReplicaSets, Deployments) are watched with event handlers only: kopf keeps no
 state on them, adds no finalizer and writes nothing to them. Only CortexEntity objects get
-kopf's change handlers, a finalizer (when ``cleanupOnDelete`` is on), status and Kubernetes Events.
+kopf's change handlers and a finalizer (when ``cleanupOnDelete`` is on). The handlers know the
+rest of the operator only through the two small protocols below.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import kopf
 
-from cortex_events.domain.specs import EntitySpec, SpecError
-
-if TYPE_CHECKING:
-    from cortex_events.app import OperatorApp
-
 CXE = ("cortex.io", "v1alpha1", "cortexentities")
 FINALIZER = "cortex.io/cleanup-events"
+
+
+class Workloads(Protocol):
+    async def changed(self, kind: str, event: Mapping[str, Any]) -> None: ...
+
+
+class Entities(Protocol):
+    async def spec_changed(self, body: Mapping[str, Any]) -> object: ...
+
+    def seen(self, body: Mapping[str, Any], event_type: str | None) -> None: ...
+
+    async def deleting(self, body: Mapping[str, Any]) -> int: ...
 
 
 def _wants_cleanup(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("cleanupOnDelete"))
 
 
-def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
-    """Every handler of the operator, bound to one `OperatorApp`, in a fresh registry."""
+def build_registry(workloads: Workloads, entities: Entities) -> kopf.OperatorRegistry:
+    """Every handler of the operator, in a fresh registry."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry, id="login")
@@ -35,62 +44,32 @@ def build_registry(app: OperatorApp) -> kopf.OperatorRegistry:
 
     @kopf.on.event("v1", "pods", registry=registry, id="pods")
     async def pod_event(event: kopf.RawEvent, **_: Any) -> None:
-        app.start_background()
-        app.observed("Pod", event)
-        await app.recorder.pod_changed(event["object"], event.get("type"))
+        await workloads.changed("Pod", event)
 
     @kopf.on.event("apps", "v1", "replicasets", registry=registry, id="replicasets")
     async def replicaset_event(event: kopf.RawEvent, **_: Any) -> None:
-        app.start_background()
-        app.observed("ReplicaSet", event)
-        await app.recorder.replicaset_changed(event["object"], event.get("type"))
+        await workloads.changed("ReplicaSet", event)
 
     @kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployments")
     async def deployment_event(event: kopf.RawEvent, **_: Any) -> None:
-        app.start_background()
-        app.observed("Deployment", event)
-        await app.recorder.deployment_changed(event["object"], event.get("type"))
+        await workloads.changed("Deployment", event)
 
     @kopf.on.resume(*CXE, registry=registry, id="entity-resume")
     @kopf.on.create(*CXE, registry=registry, id="entity-create")
     @kopf.on.update(*CXE, field="spec", registry=registry, id="entity-update")
-    async def entity_spec(
-        body: kopf.Body, namespace: str | None, patch: kopf.Patch, logger: kopf.Logger, **_: Any
-    ) -> None:
-        parsed = app.recorder.entity_changed(body)
-        if isinstance(parsed, SpecError):
-            logger.error(f"Invalid CortexEntity: {parsed}")
-            kopf.warn(body, reason="InvalidSpec", message=str(parsed))
-        elif await app.entities.check_tag(parsed.tag) is False:
-            kopf.warn(
-                body,
-                reason="EntityNotFound",
-                message=f"Cortex has no entity with tag or id {parsed.tag!r}",
-            )
-        app.recorder.request_reevaluation(namespace or "")
-        patch.status.update(app.entity_status(body, parsed))
+    async def entity_spec(body: kopf.Body, **_: Any) -> None:
+        await entities.spec_changed(body)
 
     @kopf.on.delete(*CXE, registry=registry, id="entity-cleanup", when=_wants_cleanup)
     async def entity_cleanup(body: kopf.Body, logger: kopf.Logger, **_: Any) -> None:
-        parsed = app.recorder.entity_changed(body)
-        if isinstance(parsed, EntitySpec):
-            try:
-                deleted = await app.entities.cleanup(parsed)
-            except Exception as error:
-                raise kopf.TemporaryError(
-                    f"Cleanup failed, will retry: {error}", delay=30
-                ) from error
-            logger.info(f"Deleted {deleted} events recorded by this CortexEntity")
-        metadata = body.get("metadata") or {}
-        app.recorder.entity_removed(str(metadata.get("namespace")), str(metadata.get("name")))
+        try:
+            deleted = await entities.deleting(body)
+        except Exception as error:
+            raise kopf.TemporaryError(f"Cleanup failed, will retry: {error}", delay=30) from error
+        logger.info(f"Deleted {deleted} events recorded by this CortexEntity")
 
     @kopf.on.event(*CXE, registry=registry, id="entities")
     async def entity_event(event: kopf.RawEvent, **_: Any) -> None:
-        app.start_background()
-        app.entity_seen(event["object"], event.get("type"))
-
-    @kopf.on.cleanup(registry=registry, id="stop-background")
-    async def stop_background(**_: Any) -> None:
-        await app.stop_background()
+        entities.seen(event["object"], event.get("type"))
 
     return registry

@@ -6,13 +6,23 @@ import asyncio
 import json
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-if TYPE_CHECKING:
-    from cortex_events.app import OperatorApp
+
+class DeliveryState(Protocol):
+    """What liveness reads of delivery."""
+
+    @property
+    def depth(self) -> int: ...
+
+    @property
+    def paused(self) -> bool: ...
+
+    @property
+    def last_progress(self) -> float: ...
 
 
 class ListenError(Exception):
@@ -20,8 +30,15 @@ class ListenError(Exception):
 
 
 class HealthServer:
-    def __init__(self, app: OperatorApp) -> None:
-        self._app = app
+    """``wedged_after``: seconds the Kubernetes API may stay silent, or delivery stay without
+    progress while events wait, before liveness fails."""
+
+    def __init__(
+        self, delivery: DeliveryState, registry: CollectorRegistry, *, wedged_after: float
+    ) -> None:
+        self._delivery = delivery
+        self._registry = registry
+        self._wedged_after = wedged_after
         self._runners: list[web.AppRunner] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.api_answered = time.monotonic()
@@ -31,7 +48,7 @@ class HealthServer:
 
     def problems(self) -> list[str]:
         """Why the operator is not healthy; empty when it is."""
-        limit = self._app.settings.wedged_after
+        limit = self._wedged_after
         now = time.monotonic()
         found = [f"{name} loop has stopped" for name, task in self._tasks.items() if task.done()]
         silent_for = now - self.api_answered
@@ -40,7 +57,7 @@ class HealthServer:
                 f"the Kubernetes API has not answered for {silent_for:.0f}s "
                 "(watch streams cannot be alive)"
             )
-        delivery = self._app.delivery
+        delivery = self._delivery
         idle_for = now - delivery.last_progress
         if delivery.depth and idle_for > limit and not delivery.paused:
             found.append(
@@ -58,7 +75,7 @@ class HealthServer:
         )
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        payload = generate_latest(self._app.metrics.registry)
+        payload = generate_latest(self._registry)
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def start(self, health_port: int, metrics_port: int, host: str = "0.0.0.0") -> None:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from cortex_events.controllers.entities import EntityActivity
-from cortex_events.delivery.pipeline import Outgoing
+from cortex_events.controllers.entity_status import EntityActivity
+from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
 from cortex_events.domain.tags import parse_tags

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
-from cortex_events.domain.render import MANAGED_BY, body_fingerprint, is_owned, render
+from cortex_events.domain.render import (
+    MANAGED_BY,
+    OPERATOR_KEYS,
+    body_fingerprint,
+    is_owned,
+    read_owned,
+    render,
+)
 
 SUBJECT = WorkloadRef("Deployment", "shop", "web", "9a7d-deploy-0001")
 INTENT = EventIntent(
@@ -84,3 +91,41 @@ def test_fingerprint_changes_with_content() -> None:
     other_data = render(INTENT, replace(TARGET, custom_data={"team": "other"}), cluster="c")
     prints = {body_fingerprint(b) for b in (body, completed, other_description, other_data)}
     assert len(prints) == 4
+
+
+def test_read_owned_is_the_inverse_of_render() -> None:
+    for intent, target in (
+        (INTENT, TARGET),
+        (replace(INTENT, details={}), replace(TARGET, custom_data={}, entities=())),
+        (
+            replace(INTENT, subject=WorkloadRef("Pod", "default", "p-1", "uid-pod")),
+            replace(TARGET, entities=("default/x",)),
+        ),
+    ):
+        body = render(intent, target, cluster="prod-eu")
+        owned = read_owned(body.custom_data, cluster="prod-eu")
+        assert owned is not None
+        assert owned.key == intent.key
+        assert owned.cluster == "prod-eu"
+        assert owned.subject == intent.subject
+        assert owned.entities == target.entities
+        # What is left is exactly the event's details over its entity's customData.
+        rest = {k: v for k, v in target.custom_data.items() if k not in OPERATOR_KEYS}
+        assert owned.details == {**rest, **intent.details}
+
+
+def test_read_owned_refuses_what_the_operator_did_not_record() -> None:
+    data = render(INTENT, TARGET, cluster="prod-eu").custom_data
+    assert read_owned(data) is not None  # any cluster's
+    assert read_owned(data, cluster="prod-us") is None
+    for broken in (
+        {**data, "managedBy": "someone-else"},
+        {**data, "eventKey": ""},
+        {k: v for k, v in data.items() if k != "cluster"},
+        ["not", "a", "mapping"],
+    ):
+        assert read_owned(broken) is None
+    # Ownership is managedBy, cluster and eventKey; what else is missing is left empty.
+    sparse = read_owned({"managedBy": MANAGED_BY, "cluster": "prod-eu", "eventKey": "k"})
+    assert sparse is not None
+    assert (sparse.subject, sparse.entities) == (WorkloadRef("", "", "", ""), ())

@@ -1,0 +1,78 @@
+"""What delivery needs from the world and tells it: the Cortex API and a listener."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from cortex_events.cortex.errors import CortexError
+from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+
+if TYPE_CHECKING:
+    from cortex_events.delivery.queue import Outgoing
+
+
+class CortexApi(Protocol):
+    """The part of `cortex_events.cortex.client.CortexClient` that delivery uses."""
+
+    def iter_events(
+        self,
+        tag: str,
+        *,
+        type: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[CustomEvent]: ...
+
+    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent: ...
+
+    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent: ...
+
+    async def delete_event(self, tag: str, uuid: str) -> None: ...
+
+    async def delete_events(
+        self,
+        tag: str,
+        *,
+        type: str,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> None: ...
+
+
+class DeliveryListener(Protocol):
+    """What delivery reports: metrics, logs and CortexEntity status listen to it."""
+
+    def queue_changed(self, depth: int) -> None: ...
+
+    def delivered(self, item: Outgoing, result: str, latency: float) -> None: ...
+
+    def deduplicated(self, item: Outgoing) -> None: ...
+
+    def dropped(self, item: Outgoing, reason: str, detail: str) -> None: ...
+
+    def entity_missing(self, tag: str) -> None: ...
+
+    def cortex_failing(self, error: CortexError | None) -> None: ...
+
+
+class NullListener:
+    def queue_changed(self, depth: int) -> None:
+        pass
+
+    def delivered(self, item: Outgoing, result: str, latency: float) -> None:
+        pass
+
+    def deduplicated(self, item: Outgoing) -> None:
+        pass
+
+    def dropped(self, item: Outgoing, reason: str, detail: str) -> None:
+        pass
+
+    def entity_missing(self, tag: str) -> None:
+        pass
+
+    def cortex_failing(self, error: CortexError | None) -> None:
+        pass
