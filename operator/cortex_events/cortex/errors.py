@@ -1,9 +1,16 @@
 """Errors of the Cortex client: one base class and one class per kind of failure.
 
-`error_from_response` is the single place that maps an HTTP answer to a class. Callers decide
-what to do from the class alone: `CortexBadRequest`, `CortexAuthError` and `CortexNotFound` are
-permanent (fix the request, the key or the entity); `CortexRateLimited`, `CortexServerError`
-and `CortexConnectionError` are temporary (the client already retried them; try again later).
+`error_from_response` is the single place that maps an HTTP answer to a class, and the class
+alone says what to do with the request that failed:
+
+- `CortexBadRequest` and `CortexNotFound` refuse it for good: the request or the entity must
+  change (delivery gives the event up, once, and says why).
+- `CortexAuthError` (401 and 403) refuses the key, not the event: nothing is lost; the caller
+  waits and tries again, since a key can be fixed or regain its permission without a restart
+  of whoever holds the events. The client does not retry it by itself.
+- `CortexRateLimited`, `CortexServerError`, `CortexConnectionError` and `CortexResponseError`
+  are temporary: the client already retried what it safely could (honouring ``Retry-After``);
+  try again later.
 """
 
 from __future__ import annotations

@@ -93,10 +93,6 @@ class KubeClient:
     def __init__(self, api_client: client.ApiClient) -> None:
         self.api_client = api_client
 
-    @classmethod
-    async def create(cls) -> KubeClient:
-        return cls(await asyncio.to_thread(load_api_client))
-
     async def request(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
         return await asyncio.to_thread(call, self.api_client, method, path, body, **options)
 

@@ -376,3 +376,22 @@ async def test_drain_reports_what_could_not_be_delivered() -> None:
     assert isinstance(delivery.delivery.failure, CortexServerError), (
         "status can say Cortex is failing"
     )
+
+
+async def test_a_429_pauses_delivery_for_as_long_as_its_retry_after_asks(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(pipeline, "PAUSE_CAP_SECONDS", 60.0)
+    api = MemoryCortex()
+    api.failures = [CortexRateLimited("slow down", retry_after=30)]
+    delivery = DeliveryStack(api, cluster=CLUSTER)
+    async with delivery.running() as running:
+        await delivery.submit(outgoing())
+        for _ in range(100):
+            if running.paused:
+                break
+            await asyncio.sleep(0.01)
+        assert running.paused
+        assert delivery.queue.depth == 1, "the event waits, it is not dropped"
+    assert "pausing delivery for 30s" in caplog.text
+    assert api.count("create") == 1, "nothing was sent again before the server's delay"
