@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cortex_events.cortex.client import DEFAULT_TIMEOUT, ClientObserver, CortexClient
+from cortex_events.cortex.client import DEFAULT_TIMEOUT, CortexClient
 from cortex_events.cortex.errors import (
     CortexAuthError,
     CortexBadRequest,
@@ -15,6 +15,7 @@ from cortex_events.cortex.errors import (
     error_from_response,
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventPage, CustomEventRequest
+from cortex_events.cortex.observer import ClientObserver
 from cortex_events.cortex.ratelimit import TokenBucket
 
 __all__ = [

@@ -27,17 +27,15 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
 from cortex_events import __version__
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
-    CortexResponseError,
     error_from_response,
     parse_retry_after,
 )
@@ -45,11 +43,12 @@ from cortex_events.cortex.models import (
     CustomEvent,
     CustomEventPage,
     CustomEventRequest,
-    format_query_time,
 )
+from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.wire import decode, event_path, events_path, filters, parse
 
-__all__ = ["DEFAULT_TIMEOUT", "ClientObserver", "CortexClient"]
+__all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
 logger = logging.getLogger("cortex_events.cortex")
 
@@ -60,32 +59,6 @@ MAX_PAGE_SIZE = 1000
 
 # Exceptions after which the request surely never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-class ClientObserver(Protocol):
-    """Hooks for metrics. Every method is optional in spirit: see `NullObserver`."""
-
-    def request_finished(self, method: str, status: str, seconds: float) -> None:
-        """One attempt ended; ``status`` is the HTTP code (``"200"``) or ``"error"``."""
-
-    def rate_limit_waited(self, seconds: float) -> None:
-        """An attempt waited this long (possibly 0) for a rate-limit token."""
-
-    def retrying(self, method: str, attempt: int, delay: float, reason: str) -> None:
-        """Attempt ``attempt`` failed for ``reason``; the next one starts in ``delay`` s."""
-
-
-class NullObserver:
-    """The default observer: records nothing."""
-
-    def request_finished(self, method: str, status: str, seconds: float) -> None:
-        return None
-
-    def rate_limit_waited(self, seconds: float) -> None:
-        return None
-
-    def retrying(self, method: str, attempt: int, delay: float, reason: str) -> None:
-        return None
 
 
 class CortexClient:
@@ -197,11 +170,11 @@ class CortexClient:
             raise ValueError(f"page must be >= 0, got {page}")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        params = _filters(type, start_time, end_time)
+        params = filters(type, start_time, end_time)
         params["page"] = str(page)
         params["pageSize"] = str(page_size)
-        body = await self._request("GET", _events_path(tag), params=params)
-        return _parse(CustomEventPage, body, "GET", _events_path(tag))
+        body = await self._request("GET", events_path(tag), params=params)
+        return parse(CustomEventPage, body, "GET", events_path(tag))
 
     def iter_events(
         self,
@@ -217,10 +190,10 @@ class CortexClient:
         Arguments are checked at once, requests are made while iterating. Events created or
         deleted during the walk may shift pages (an event may be seen twice or missed).
         """
-        _events_path(tag)
+        events_path(tag)
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
-        _filters(type, start_time, end_time)
+        filters(type, start_time, end_time)
         return self._walk(tag, type, start_time, end_time, page_size)
 
     async def _walk(
@@ -249,9 +222,9 @@ class CortexClient:
 
     async def get_event(self, tag: str, uuid: str) -> CustomEvent:
         """One event by uuid; `CortexNotFound` if the entity or the event does not exist."""
-        path = _event_path(tag, uuid)
+        path = event_path(tag, uuid)
         body = await self._request("GET", path)
-        return _parse(CustomEvent, body, "GET", path)
+        return parse(CustomEvent, body, "GET", path)
 
     async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
         """Record a new event; returns it with the uuid Cortex assigned.
@@ -260,15 +233,15 @@ class CortexClient:
         `CortexServerError`, or a `CortexConnectionError` with ``request_sent=True``, leaves it
         unknown whether the event exists.
         """
-        path = _events_path(tag)
+        path = events_path(tag)
         body = await self._request("POST", path, json=event.to_json())
-        return _parse(CustomEvent, body, "POST", path)
+        return parse(CustomEvent, body, "POST", path)
 
     async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
         """Replace the event's content (PUT: fields not given are cleared)."""
-        path = _event_path(tag, uuid)
+        path = event_path(tag, uuid)
         body = await self._request("PUT", path, json=event.to_json())
-        return _parse(CustomEvent, body, "PUT", path)
+        return parse(CustomEvent, body, "PUT", path)
 
     async def delete_event(self, tag: str, uuid: str) -> None:
         """Delete one event.
@@ -276,7 +249,7 @@ class CortexClient:
         When a retry follows an attempt whose answer was lost, the event may already be gone
         and this raises `CortexNotFound`; callers that only want it gone can treat that as done.
         """
-        await self._request("DELETE", _event_path(tag, uuid), read_body=False)
+        await self._request("DELETE", event_path(tag, uuid), read_body=False)
 
     async def delete_events(
         self,
@@ -295,8 +268,8 @@ class CortexClient:
             raise ValueError("delete_events needs a non-empty event type filter")
         await self._request(
             "DELETE",
-            _events_path(tag),
-            params=_filters(type, start_time, end_time),
+            events_path(tag),
+            params=filters(type, start_time, end_time),
             read_body=False,
         )
 
@@ -353,7 +326,7 @@ class CortexClient:
                     self._clock() - started,
                 )
                 if response.is_success:
-                    return _decode(response, method, path) if read_body else None
+                    return decode(response, method, path) if read_body else None
                 error = error_from_response(response)
                 error.message = self._redact(error.message)
                 error.args = (error.describe(),)
@@ -411,61 +384,3 @@ class CortexClient:
             hook(*args)
         except Exception:
             logger.exception("Cortex client observer %s failed", getattr(hook, "__name__", hook))
-
-
-def _check_part(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    return quote(value, safe="")
-
-
-def _events_path(tag: str) -> str:
-    return f"/api/v1/catalog/{_check_part(tag, 'tag')}/custom-events"
-
-
-def _event_path(tag: str, uuid: str) -> str:
-    return f"{_events_path(tag)}/{_check_part(uuid, 'uuid')}"
-
-
-def _filters(
-    type: str | None, start_time: datetime | None, end_time: datetime | None
-) -> dict[str, str]:
-    params: dict[str, str] = {}
-    if type is not None:
-        if not type:
-            raise ValueError("type filter must not be empty (pass None for no filter)")
-        params["type"] = type
-    if start_time is not None:
-        params["startTime"] = format_query_time(start_time)
-    if end_time is not None:
-        params["endTime"] = format_query_time(end_time)
-    if start_time is not None and end_time is not None and start_time > end_time:
-        raise ValueError("start_time is after end_time")
-    return params
-
-
-def _decode(response: httpx.Response, method: str, path: str) -> Any:
-    if response.status_code == 204 or not response.content.strip():
-        return None
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise CortexResponseError(
-            "the answer is not JSON", status_code=response.status_code, method=method, path=path
-        ) from exc
-
-
-_Model = TypeVar("_Model", CustomEvent, CustomEventPage)
-
-
-def _parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        raise CortexResponseError(
-            f"the answer does not look like a {model.__name__}: "
-            f"{exc.error_count()} problem(s), first: {exc.errors()[0]['msg']}",
-            status_code=200,
-            method=method,
-            path=path,
-        ) from exc

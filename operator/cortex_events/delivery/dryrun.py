@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 
@@ -16,15 +17,8 @@ logger = logging.getLogger("cortex_events.dryrun")
 class DryRunCortex:
     """Answers like an empty Cortex that accepts everything, and logs what would be sent."""
 
-    async def iter_events(
-        self,
-        tag: str,
-        *,
-        type: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        page_size: int = 1000,
-    ) -> AsyncIterator[CustomEvent]:
+    async def iter_events(self, tag: str, **filters: Any) -> AsyncIterator[CustomEvent]:
+        """Lists nothing: a dry run starts from an empty Cortex every time."""
         for _ in ():
             yield _
 
@@ -50,18 +44,11 @@ class DryRunCortex:
     async def delete_event(self, tag: str, uuid: str) -> None:
         logger.info("Dry run: would delete event %s on entity %r", uuid, tag)
 
-    async def delete_events(
-        self,
-        tag: str,
-        *,
-        type: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> None:
+    async def delete_events(self, tag: str, *, type: str, **window: datetime | None) -> None:
         logger.info(
             "Dry run: would delete events of type %s on entity %r between %s and %s",
             type,
             tag,
-            start_time,
-            end_time,
+            window.get("start_time"),
+            window.get("end_time"),
         )
