@@ -26,15 +26,23 @@ from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.dryrun import DryRunCortex
+from cortex_events.delivery.fence import FencedCortex
 from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.pipeline import Delivery
+from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApi
 from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.events import EventPoster, InvolvedObject
+from cortex_events.kube.leases import (
+    ElectionSettings,
+    LeaderElector,
+    own_namespace,
+    replica_identity,
+)
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_free_memory
 from cortex_events.ops.observability import Metrics, OperatorListener
@@ -82,7 +90,24 @@ class OperatorApp:
         self.listen_host = listen_host  # where /healthz and /metrics listen
         cluster = settings.cluster_name
         self.kube = kube if kube is not None else KubeClient(load_api_client())
-        self.notices = EventPoster(self.kube)
+        self.identity = replica_identity()
+        self.election: LeaderElector | None = None
+        lease_namespace = own_namespace(settings.lease_namespace)
+        if settings.leader_election and lease_namespace:
+            self.election = LeaderElector(
+                self.kube,
+                ElectionSettings(
+                    namespace=lease_namespace,
+                    identity=self.identity,
+                    name=settings.lease_name,
+                    lease_duration=settings.lease_duration,
+                    renew_deadline=settings.renew_deadline,
+                    retry_period=settings.retry_period,
+                ),
+                on_change=self._leadership_changed,
+            )
+        leading = self.leading
+        self.notices = EventPoster(self.kube, instance=self.identity, leading=leading)
         self.metrics = Metrics()
         self.activity = EntityActivity()
         self.listener = OperatorListener(
@@ -101,6 +126,7 @@ class OperatorApp:
                     observer=self.listener,
                 )
                 api = self._client
+        api = FencedCortex(api, leading)
         self.ledger = Ledger()
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
         self.entity_store = EntityStore()
@@ -119,7 +145,9 @@ class OperatorApp:
             ledger=self.ledger,
             listener=self.listener,
             on_loaded=self.recorder.request_deployment_review,
+            leading=leading,
         )
+        self.deleter = Deleter(api, self.queue, self.ledger)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)
         )
@@ -127,6 +155,7 @@ class OperatorApp:
         self.entities = EntityController(
             self.entity_store,
             delivery=self.delivery,
+            deleter=self.deleter,
             ledger=self.ledger,
             api=api,
             matches=self.recorder,
@@ -138,6 +167,7 @@ class OperatorApp:
             status_interval=settings.status_interval,
             retention_interval=settings.retention_interval,
             dry_run=settings.dry_run,
+            leading=leading,
         )
         self.sweep = DowntimeSweep(
             self.ledger,
@@ -150,6 +180,39 @@ class OperatorApp:
         self.health = HealthServer(
             self.delivery, self.metrics.registry, wedged_after=settings.wedged_after
         )
+        self.metrics.leader.set(1 if self.leading() else 0)
+
+    # -- leadership ----------------------------------------------------------------------------
+
+    def leading(self) -> bool:
+        """Whether this replica sends to Cortex: it holds the Lease, or there is no election."""
+        return self.election is None or self.election.leading
+
+    def _leadership_changed(self, leading: bool) -> None:
+        assert self.election is not None
+        settings = self.election.settings
+        self.metrics.leader.set(1 if leading else 0)
+        self.metrics.leader_transitions.inc()
+        lease = InvolvedObject(
+            "coordination.k8s.io/v1", "Lease", settings.namespace, settings.name, ""
+        )
+        if leading:
+            logger.info("Leader election: %s leads: delivering to Cortex", self.identity)
+            self.notices.post(lease, "LeaderElected", f"{self.identity} became the leader",
+                              always=True)  # fmt: skip
+            # The previous leader's last requests may still land if its Lease expired.
+            expired = self.election.took_from is not None
+            self.delivery.took_over(TAKEOVER_CHECK_SECONDS if expired else 0.0)
+            self.recorder.request_full_review()
+            self.sweep.rearm()
+            self.entities.refresh_soon()
+        else:
+            logger.warning(
+                "Leader election: %s no longer leads: it sends nothing until it leads again",
+                self.identity,
+            )
+            self.notices.post(lease, "LeaderLost", f"{self.identity} stopped leading",
+                              always=True)  # fmt: skip
 
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
@@ -247,6 +310,8 @@ class OperatorApp:
             "probe": self._probe_api(),
             "memory": self._release_memory(),
         }
+        if self.election is not None:
+            loops["leader-election"] = self.election.run()
         tasks = {name: loop.create_task(coro, name=name) for name, coro in loops.items()}
         self.health.watch_tasks(**tasks)
         # Let those tasks spawn their workers now: kopf cancels, on exit, every task created
@@ -262,6 +327,19 @@ class OperatorApp:
             settings.rate_limit,
             " (dry run: nothing is sent)" if settings.dry_run else "",
         )
+        if self.election is not None:
+            s = self.election.settings
+            logger.info(
+                "Leader election on Lease %s/%s as %s: only the leader sends to Cortex",
+                s.namespace,
+                s.name,
+                self.identity,
+            )
+        elif settings.leader_election:
+            logger.info(
+                "Leader election is off: no namespace for its Lease outside a cluster "
+                "(set CORTEX_LEASE_NAMESPACE to elect one leader among several replicas)"
+            )
         await self.check_namespaces()
         try:
             await kopf.operator(
@@ -275,7 +353,10 @@ class OperatorApp:
                 memo=kopf.Memo(),
             )
         finally:
-            await self.delivery.drain(settings.drain_timeout)
+            if self.leading():
+                await self.delivery.drain(settings.drain_timeout)
+            if self.election is not None:
+                await self.election.release()  # a standby takes over at once
             for task in tasks.values():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

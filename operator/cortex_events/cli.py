@@ -105,6 +105,40 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         float,
         "SECONDS",
     ),
+    SettingFlag(
+        "leader_election",
+        "--leader-election",
+        "elect one leader among replicas on a Lease (true or false)",
+        metavar="BOOL",
+    ),
+    SettingFlag("lease_name", "--lease-name", "the Lease leader election holds", metavar="NAME"),
+    SettingFlag(
+        "lease_namespace",
+        "--lease-namespace",
+        "the Lease's namespace (default: the operator's own)",
+        metavar="NS",
+    ),
+    SettingFlag(
+        "lease_duration",
+        "--lease-duration",
+        "seconds a silent Lease is respected before a standby takes it",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "renew_deadline",
+        "--renew-deadline",
+        "seconds the leader may go without renewing before it stops sending",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "retry_period",
+        "--retry-period",
+        "seconds between renewals and tries to acquire",
+        float,
+        "SECONDS",
+    ),
 )
 FLAGS_BY_FIELD = {
     f.field: f

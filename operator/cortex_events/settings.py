@@ -69,6 +69,27 @@ class Settings(BaseSettings):
     sweep_delay: float = Field(default=60.0, ge=0)
     """Seconds after start before deletions missed while down are looked for."""
 
+    leader_election: bool = True
+    """Elect one leader among the replicas on a Lease: only the leader sends to Cortex and
+    writes CortexEntity status; the others watch, keep their state warm and take over."""
+
+    lease_name: str = Field(default="cortex-events-operator", min_length=1)
+    """The Lease that leader election holds."""
+
+    lease_namespace: str = ""
+    """The Lease's namespace; empty means the operator's own (``POD_NAMESPACE``, or the
+    service account's namespace in a cluster). Outside a cluster without either, leader
+    election is off."""
+
+    lease_duration: float = Field(default=15.0, gt=0)
+    """Seconds a Lease that stopped changing is respected before a standby takes it."""
+
+    renew_deadline: float = Field(default=10.0, gt=0)
+    """Seconds the leader keeps leading without renewing; past it, it stops sending."""
+
+    retry_period: float = Field(default=2.0, gt=0)
+    """Seconds between the leader's renewals and a standby's tries."""
+
     @field_validator("namespaces", mode="before")
     @classmethod
     def _split_namespaces(cls, value: object) -> object:
@@ -91,6 +112,17 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR (got {value!r})")
         return level
+
+    @model_validator(mode="after")
+    def _election_timings_nest(self) -> Settings:
+        if not self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError(
+                "leader election needs retry period < renew deadline < lease duration (got "
+                f"CORTEX_RETRY_PERIOD={self.retry_period:g}, "
+                f"CORTEX_RENEW_DEADLINE={self.renew_deadline:g}, "
+                f"CORTEX_LEASE_DURATION={self.lease_duration:g})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _key_required_unless_dry_run(self) -> Settings:

@@ -12,6 +12,7 @@ from cortex_events.controllers.entity_status import (
     build_status,
 )
 from cortex_events.cortex.errors import CortexAuthError
+from cortex_events.delivery.deletions import Deleter
 from cortex_events.domain.render import MANAGED_BY
 from cortex_events.domain.specs import EntitySpec, SpecError
 from cortex_events.kube.events import InvolvedObject
@@ -87,6 +88,7 @@ class Harness:
         self.controller = EntityController(
             self.store,
             delivery=self.stack.delivery,
+            deleter=Deleter(cortex, self.stack.queue, self.stack.ledger),
             ledger=self.stack.ledger,
             api=cortex,
             matches=Matches(),

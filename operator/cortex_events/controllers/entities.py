@@ -29,6 +29,7 @@ from cortex_events.controllers.entity_status import (
 )
 from cortex_events.cortex.errors import CortexError
 from cortex_events.delivery.decisions import Listed, plan_retention
+from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi
 from cortex_events.domain.render import read_owned
@@ -99,13 +100,15 @@ class EntityStore:
         return record.parsed if record and isinstance(record.parsed, EntitySpec) else None
 
 
-class Deleter(Protocol):
+class Loader(Protocol):
     """The part of `cortex_events.delivery.pipeline.Delivery` the controller uses."""
 
     failure: CortexError | None
 
     async def ensure_loaded(self, tag: str) -> TagLedger | None: ...
 
+
+class Deleter(Protocol):
     async def delete(self, tag: str, doomed: list[tuple[str, str]]) -> int: ...
 
     async def delete_type(
@@ -134,7 +137,8 @@ class EntityController:
         self,
         store: EntityStore,
         *,
-        delivery: Deleter,
+        delivery: Loader,
+        deleter: Deleter,
         ledger: Ledger,
         api: CortexApi,
         matches: MatchCounter,
@@ -146,10 +150,13 @@ class EntityController:
         status_interval: float,
         retention_interval: float,
         dry_run: bool = False,
+        leading: Callable[[], bool] = lambda: True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self._delivery = delivery
+        self._deleter = deleter
+        self._leading = leading
         self._ledger = ledger
         self._api = api
         self._matches = matches
@@ -171,15 +178,16 @@ class EntityController:
         """A CortexEntity was created, resumed at start-up or had its spec changed."""
         record = self.store.observe(body)
         parsed = record.parsed
-        if isinstance(parsed, SpecError):
-            logger.error("Invalid CortexEntity %s: %s", record.key, parsed)
-            self._notices.warn(record.about, "InvalidSpec", str(parsed))
-        elif await self.check_tag(parsed.tag) is False:
-            self._notices.warn(
-                record.about,
-                "EntityNotFound",
-                f"Cortex has no entity with tag or id {parsed.tag!r}",
-            )
+        if self._leading():  # a standby only keeps the mapping current; the leader reports
+            if isinstance(parsed, SpecError):
+                logger.error("Invalid CortexEntity %s: %s", record.key, parsed)
+                self._notices.warn(record.about, "InvalidSpec", str(parsed))
+            elif await self.check_tag(parsed.tag) is False:
+                self._notices.warn(
+                    record.about,
+                    "EntityNotFound",
+                    f"Cortex has no entity with tag or id {parsed.tag!r}",
+                )
         self._mapping_changed(record.namespace)
         self.refresh_soon()
         return parsed
@@ -197,7 +205,10 @@ class EntityController:
     async def deleting(self, body: Mapping[str, Any]) -> int:
         """A CortexEntity with ``cleanupOnDelete`` is being deleted: delete what it recorded.
 
-        Raises when Cortex cannot be asked now (the finalizer stays; kopf tries again)."""
+        Raises when Cortex cannot be asked now, or another replica leads (the finalizer
+        stays; kopf tries again)."""
+        if not self._leading():
+            raise NotLeading
         record = self.store.observe(body)
         deleted = 0
         if isinstance(record.parsed, EntitySpec):
@@ -210,6 +221,8 @@ class EntityController:
         """Whether Cortex knows the tag (loading its ledger); None when Cortex can't say now."""
         try:
             return await self._delivery.ensure_loaded(tag) is not None
+        except NotLeading:
+            return None
         except CortexError as error:
             logger.warning("Could not check entity %r in Cortex: %s", tag, error)
             return None
@@ -232,7 +245,10 @@ class EntityController:
                 logger.exception("Refreshing CortexEntity status failed; will retry")
 
     async def refresh(self, *, retention: bool | None = None) -> None:
-        """Write each CortexEntity's status if it changed, post its activity, run retention."""
+        """Write each CortexEntity's status if it changed, post its activity, run retention:
+        on the leader only, so that status has one writer."""
+        if not self._leading():
+            return
         now = time.monotonic()
         if retention is None:
             retention = now - self._last_retention >= self._retention_interval
@@ -310,10 +326,10 @@ class EntityController:
         ]
         plan = plan_retention(listed, frozenset(spec.event_types))
         for event_type, (until, doomed) in plan.by_type.items():
-            await self._delivery.delete_type(spec.tag, event_type, until, doomed)
+            await self._deleter.delete_type(spec.tag, event_type, until, doomed)
             self._log_retention(spec, event_type, len(doomed))
         for event_type, doomed in plan.by_uuid.items():
-            await self._delivery.delete(spec.tag, doomed)
+            await self._deleter.delete(spec.tag, doomed)
             self._log_retention(spec, event_type, len(doomed))
         return plan.count()
 
@@ -340,7 +356,7 @@ class EntityController:
             for key, entry in self._ledger.tag(spec.tag).entries.items()
             if spec.key in entry.entities
         ]
-        await self._delivery.delete(spec.tag, mine)
+        await self._deleter.delete(spec.tag, mine)
         logger.info(
             "Cleanup: deleted %d events recorded by %s from %r", len(mine), spec.key, spec.tag
         )

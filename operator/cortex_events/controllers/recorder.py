@@ -213,6 +213,15 @@ class Recorder:
         self._review_deployments = True
         self._soon(delay)
 
+    def request_full_review(self, delay: float = REEVALUATION_DELAY) -> None:
+        """Evaluate every workload again soon (this replica has become the leader: what the
+        previous one had not sent yet is derived again from the current state), and report
+        unusable tags again."""
+        self._tag_reported.clear()
+        self._pending_namespaces.update(namespace for namespace, _ in self.index.deployments)
+        self._pending_namespaces.update(pod.ref.namespace for pod in self.index.pods.values())
+        self._soon(delay)
+
     def _soon(self, delay: float) -> None:
         if self._reevaluation is None or self._reevaluation.done():
             self._reevaluation = asyncio.get_running_loop().create_task(

@@ -66,6 +66,11 @@ class DowntimeSweep:
         self._not_before = time.monotonic() + delay
         self._swept: set[str] = set()
 
+    def rearm(self) -> None:
+        """Sweep every tag again once its ledger is loaded (after a takeover: the previous
+        leader may have missed deletions, or not sent them yet)."""
+        self._swept.clear()
+
     async def run(self) -> int:
         """Sweep every loaded tag not swept yet; returns how many deletions were submitted."""
         if time.monotonic() < self._not_before:

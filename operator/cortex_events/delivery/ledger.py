@@ -110,6 +110,12 @@ class Ledger:
         # so a scale that happened while the operator was down is still noticed.
         self._replicas: dict[str, tuple[datetime, int]] = {}
 
+    def reset(self) -> None:
+        """Forget everything: each tag is listed from Cortex again before its next decision
+        (a new leader does not trust what it learnt while another replica was sending)."""
+        self._tags.clear()
+        self._replicas.clear()
+
     def tag(self, tag: str) -> TagLedger:
         ledger = self._tags.get(tag)
         if ledger is None:

@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from cortex_events.cortex.errors import (
     CortexAuthError,
@@ -28,9 +28,10 @@ from cortex_events.cortex.errors import (
 )
 from cortex_events.cortex.models import CustomEvent, CustomEventRequest
 from cortex_events.delivery.decisions import Action, decide
+from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi, DeliveryListener, NullListener
-from cortex_events.delivery.queue import EventQueue, Key, Outgoing
+from cortex_events.delivery.queue import EventQueue, Outgoing
 from cortex_events.domain.render import EventBody, OwnedEvent, body_fingerprint, read_owned
 
 logger = logging.getLogger("cortex_events.delivery")
@@ -40,6 +41,14 @@ NOT_FOUND_RECHECK_SECONDS = 300.0
 # Pause after a temporary failure (the client already retried): doubles up to the cap.
 PAUSE_INITIAL_SECONDS = 1.0
 PAUSE_CAP_SECONDS = 60.0
+# A standby keeps what it would send for this long: what the leader may not have sent yet.
+STANDBY_KEEP_SECONDS = 60.0
+STANDBY_PRUNE_INTERVAL = 5.0
+# After a takeover, creates are looked up first for this long: longer than a request that the
+# previous leader started before its renew deadline could take to land (the client's timeout).
+TAKEOVER_CHECK_SECONDS = 30.0
+TAKEOVER_LOOKBACK = timedelta(minutes=15)
+TAKEOVER_LOOKAHEAD = timedelta(minutes=1)
 
 
 class _Retry(Exception):
@@ -78,6 +87,7 @@ class Delivery:
         ledger: Ledger,
         listener: DeliveryListener | None = None,
         on_loaded: Callable[[str], None] | None = None,
+        leading: Callable[[], bool] = lambda: True,
         workers: int = 4,
     ) -> None:
         self._api = api
@@ -87,6 +97,9 @@ class Delivery:
         self._listener: DeliveryListener = listener or NullListener()
         self._on_loaded = on_loaded  # told each tag whose ledger was loaded from Cortex
         self._workers = workers
+        self._leading = leading  # only the leader sends (see cortex_events.kube.leases)
+        self._checks_creates_until = 0.0  # after a takeover: look each create up first
+        self._may_send = asyncio.Event()  # set again when this replica takes over
         self._tag_locks: dict[str, asyncio.Lock] = {}
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
@@ -99,8 +112,18 @@ class Delivery:
 
     @property
     def paused(self) -> bool:
-        """True while delivery waits out a Cortex failure."""
-        return time.monotonic() < self._pause_until
+        """True while delivery waits out a Cortex failure, or this replica does not lead."""
+        return not self._leading() or time.monotonic() < self._pause_until
+
+    def took_over(self, check_for: float = TAKEOVER_CHECK_SECONDS) -> None:
+        """This replica has just become the leader: trust nothing learnt before, and for
+        ``check_for`` seconds look each create up in Cortex before sending it, since a create
+        the previous leader had in flight may still land."""
+        self.ledger.reset()
+        self._checks_creates_until = time.monotonic() + check_for
+        self._pause_until = 0.0
+        self._pause = PAUSE_INITIAL_SECONDS
+        self._may_send.set()
 
     # -- the workers -------------------------------------------------------------------------
 
@@ -109,13 +132,26 @@ class Delivery:
         async with asyncio.TaskGroup() as group:
             for number in range(self._workers):
                 group.create_task(self._worker(), name=f"cortex-delivery-{number}")
+            group.create_task(self._standby(), name="cortex-delivery-standby")
+
+    async def _standby(self) -> None:
+        """While another replica leads, keep only what it may not have sent yet."""
+        while True:
+            await asyncio.sleep(STANDBY_PRUNE_INTERVAL)
+            if not self._leading():
+                self._queue.prune(time.monotonic() - STANDBY_KEEP_SECONDS)
 
     async def _worker(self) -> None:
         while True:
+            if not self._leading():
+                self._may_send.clear()
+                await self._may_send.wait()
             item = await self._queue.take()
             try:
                 await self._wait_pause()
                 await self._deliver(item)
+            except NotLeading:
+                self._queue.putback(item)  # the new leader's, or ours again later
             except _Retry:
                 self._queue.retry_later(item, self._pause_until - time.monotonic())
             except asyncio.CancelledError:
@@ -175,7 +211,15 @@ class Delivery:
             self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
             return
         if item.key in ledger.uncertain:
-            await self._settle_uncertain(ledger, item)
+            moment = ledger.uncertain[item.key]
+            await self._look_up(ledger, item, moment, moment)
+        elif item.key not in ledger.entries and time.monotonic() < self._checks_creates_until:
+            # Soon after a takeover: the previous leader may have sent this create, with a
+            # time of its own for events timed when they were noticed (a scale, a sweep).
+            moment = item.body.timestamp
+            await self._look_up(
+                ledger, item, moment - TAKEOVER_LOOKBACK, moment + TAKEOVER_LOOKAHEAD
+            )
         entry = ledger.entries.get(item.key)
         fingerprint = body_fingerprint(item.body)
         action = decide(entry, updatable=item.updatable, fingerprint=fingerprint)
@@ -267,12 +311,14 @@ class Delivery:
         ledger.record(owned.key, entry)
         self.ledger.note_replicas(entry.subject_uid, event.timestamp, owned.details)
 
-    async def _settle_uncertain(self, ledger: TagLedger, item: Outgoing) -> None:
-        """A create whose answer was lost: look for the event before creating it again."""
-        moment = ledger.uncertain[item.key]
+    async def _look_up(
+        self, ledger: TagLedger, item: Outgoing, start: datetime, end: datetime
+    ) -> None:
+        """Look for a create that may have been stored (its answer lost, or sent by the
+        previous leader) before creating it again."""
         try:
             async for event in self._api.iter_events(
-                item.tag, type=item.body.type, start_time=moment, end_time=moment
+                item.tag, type=item.body.type, start_time=start, end_time=end
             ):
                 owned = read_owned(event.custom_data, cluster=self._cluster)
                 if owned is not None and owned.key == item.key:
@@ -336,40 +382,6 @@ class Delivery:
         logger.info("Loaded %d recorded events for entity %r", len(entries), ledger.tag)
         if self._on_loaded is not None:
             self._on_loaded(ledger.tag)
-
-    # -- deletions ---------------------------------------------------------------------------
-
-    async def delete(self, tag: str, doomed: Sequence[tuple[str, str]]) -> int:
-        """Delete these (eventKey, uuid) events of ``tag`` one by one; returns how many are
-        gone. Nothing else is sent for those keys meanwhile, and what waited for them is
-        dropped: the events are going."""
-        keys: list[Key] = [(tag, key) for key, _ in doomed]
-        await self._queue.hold(keys, discard=True)
-        ledger = self.ledger.tag(tag)
-        try:
-            for _, uuid in doomed:
-                with contextlib.suppress(CortexNotFound):  # already gone
-                    await self._api.delete_event(tag, uuid)
-                ledger.forget(uuid)
-        finally:
-            await self._queue.release(keys)
-        return len(doomed)
-
-    async def delete_type(
-        self, tag: str, event_type: str, until: datetime, doomed: Sequence[tuple[str, str]]
-    ) -> int:
-        """One typed, time-bounded delete on ``tag`` (never a delete-all), for ``doomed``:
-        every event of that type up to ``until``, all of them this operator's."""
-        keys: list[Key] = [(tag, key) for key, _ in doomed]
-        await self._queue.hold(keys, discard=True)
-        try:
-            await self._api.delete_events(tag, type=event_type, end_time=until)
-            ledger = self.ledger.tag(tag)
-            for _, uuid in doomed:
-                ledger.forget(uuid)
-        finally:
-            await self._queue.release(keys)
-        return len(doomed)
 
     # -- shutdown ----------------------------------------------------------------------------
 

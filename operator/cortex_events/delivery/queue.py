@@ -136,6 +136,18 @@ class EventQueue:
         for key in set(keys):
             await self.finish(key)
 
+    def prune(self, seen_before: float) -> int:
+        """Forget queued items first seen before ``seen_before`` (monotonic seconds); returns
+        how many. A standby keeps only what the leader may not have sent yet."""
+        stale = [k for k, item in self._pending.items() if item.seen_at < seen_before]
+        stale += [k for k, item in self._deferred.items() if item.seen_at < seen_before]
+        for key in stale:
+            self._pending.pop(key, None)
+            self._deferred.pop(key, None)
+        if stale:
+            self._report()
+        return len(stale)
+
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued or in flight; False if the timeout passed first."""
         try:

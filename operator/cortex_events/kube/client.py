@@ -20,9 +20,12 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from cortex_events.kube.leases import LeaseConflict, LeaseForbidden
+
 logger = logging.getLogger("cortex_events.kube")
 
 MERGE_PATCH = "application/merge-patch+json"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 
 def load_api_client() -> client.ApiClient:
@@ -115,6 +118,32 @@ class KubeClient:
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
 
+    # -- Leases --------------------------------------------------------------------------------
+
+    async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            found = await self.request("GET", f"{LEASES.format(namespace=namespace)}/{name}")
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise _lease_error(error) from None
+        return dict(found)
+
+    async def create_lease(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(await self.request("POST", LEASES.format(namespace=namespace), body))
+        except ApiException as error:
+            raise _lease_error(error) from None
+
+    async def replace_lease(
+        self, namespace: str, name: str, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        try:
+            path = f"{LEASES.format(namespace=namespace)}/{name}"
+            return dict(await self.request("PUT", path, body))
+        except ApiException as error:
+            raise _lease_error(error) from None
+
     async def allowed(self, verb: str, resource: str, name: str = "", namespace: str = "") -> bool:
         """Whether this identity may do ``verb`` on ``resource`` (a SelfSubjectAccessReview,
         which every identity may ask): so that nothing is tried that RBAC would refuse."""
@@ -161,3 +190,12 @@ class KubeClient:
 
     def close(self) -> None:
         self.api_client.close()
+
+
+def _lease_error(error: ApiException) -> Exception:
+    """A Lease request's refusal as leader election understands it."""
+    if error.status == 403:
+        return LeaseForbidden(f"HTTP 403 {error.reason}")
+    if error.status in (404, 409):
+        return LeaseConflict(f"HTTP {error.status} {error.reason}")
+    return error

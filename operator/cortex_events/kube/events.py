@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -36,17 +37,32 @@ class Requester(Protocol):
 
 
 class EventPoster:
-    def __init__(self, kube: Requester, *, instance: str = "") -> None:
+    def __init__(
+        self,
+        kube: Requester,
+        *,
+        instance: str = "",
+        leading: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._kube = kube
         self._instance = instance
+        self._leading = leading  # only the leader reports; a replica says its own transitions
         self._waiting: asyncio.Queue[tuple[InvolvedObject, str, str, str]] = asyncio.Queue(
             MAX_WAITING
         )
 
     def post(
-        self, about: InvolvedObject, reason: str, message: str, *, warning: bool = False
+        self,
+        about: InvolvedObject,
+        reason: str,
+        message: str,
+        *,
+        warning: bool = False,
+        always: bool = False,
     ) -> None:
-        """Queue an Event; returns at once."""
+        """Queue an Event (on the leader, or ``always``); returns at once."""
+        if not (always or self._leading()):
+            return
         try:
             self._waiting.put_nowait((about, "Warning" if warning else "Normal", reason, message))
         except asyncio.QueueFull:

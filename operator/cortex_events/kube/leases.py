@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 logger = logging.getLogger("cortex_events.leadership")
-
-LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 
 
 class LeaseConflict(Exception):
@@ -73,6 +75,28 @@ class ElectionSettings:
             )
 
 
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+
+
+def own_namespace(configured: str = "") -> str | None:
+    """Where the Lease lives: as configured, else the operator's own namespace (the downward
+    API's ``POD_NAMESPACE``, or its service account's), else None (outside a cluster)."""
+    if configured:
+        return configured
+    if os.environ.get("POD_NAMESPACE"):
+        return os.environ["POD_NAMESPACE"]
+    try:
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def replica_identity() -> str:
+    """This replica's name in the Lease: its Pod's name and a suffix of its own, so that a
+    restarted Pod of the same name is a new holder."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4().hex[:6]}"
+
+
 def micro_time(moment: datetime) -> str:
     """Kubernetes' MicroTime format."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -103,6 +127,8 @@ class LeaderElector:
         self._problem: str | None = None
         self.transitions = 0
         self.holder: str | None = None
+        # The replica whose expired Lease this one took (None: it was free or released).
+        self.took_from: str | None = None
 
     # -- state ---------------------------------------------------------------------------
 
@@ -164,6 +190,7 @@ class LeaderElector:
         if lease is None:
             body = self._record(None, now)
             self._lease = await self._api.create_lease(s.namespace, body)
+            self.took_from = None
             logger.info("Leader election: created and acquired Lease %s/%s", s.namespace, s.name)
             self._won(began)
             return
@@ -181,7 +208,9 @@ class LeaderElector:
         body = self._record(lease, now)
         self._lease = await self._api.replace_lease(s.namespace, s.name, body)
         if holder != s.identity:
-            logger.info("Leader election: acquired Lease %s/%s", s.namespace, s.name)
+            self.took_from = holder
+            expired = f", expired, from {holder}" if holder else ""
+            logger.info("Leader election: acquired Lease %s/%s%s", s.namespace, s.name, expired)
         self._won(began)
 
     def _won(self, began: float) -> None:

@@ -66,6 +66,8 @@ class HealthServer:
         return found
 
     async def _healthz(self, request: web.Request) -> web.Response:
+        """Liveness, and readiness too: a standby that watches and keeps up is as ready as
+        the leader (it takes over within the lease duration)."""
         problems = self.problems()
         body = {"status": "ok" if not problems else "failing", "problems": problems}
         return web.Response(
@@ -83,7 +85,9 @@ class HealthServer:
         routes: dict[int, list[web.RouteDef]] = {}
         names: dict[int, list[str]] = {}
         if health_port:
-            routes.setdefault(health_port, []).append(web.get("/healthz", self._healthz))
+            routes.setdefault(health_port, []).extend(
+                [web.get("/healthz", self._healthz), web.get("/readyz", self._healthz)]
+            )
             names.setdefault(health_port, []).append("/healthz (--health-port, CORTEX_HEALTH_PORT)")
         if metrics_port:
             routes.setdefault(metrics_port, []).append(web.get("/metrics", self._metrics))

@@ -86,6 +86,16 @@ class Metrics:
             registry=r,
         )
         self.cortex_up.set(1)
+        self.leader = Gauge(
+            "cortex_events_leader",
+            "1 while this replica holds the Lease and sends to Cortex, 0 while it stands by.",
+            registry=r,
+        )
+        self.leader_transitions = Counter(
+            "cortex_events_leader_transitions",
+            "Times this replica became the leader or stopped being it.",
+            registry=r,
+        )
 
 
 class OperatorListener:
