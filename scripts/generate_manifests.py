@@ -52,6 +52,7 @@ FILE_FOR_KIND = {
     "RoleBinding": "20-rbac.yaml",
     "Secret": "30-secret.yaml",
     "Deployment": "40-deployment.yaml",
+    "PodDisruptionBudget": "45-poddisruptionbudget.yaml",
     "Service": "50-service.yaml",
 }
 

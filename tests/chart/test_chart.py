@@ -300,10 +300,74 @@ def test_container_has_requests_limits_and_a_liveness_probe(render: Render) -> N
     assert ports[probe["port"]] == 8080
 
 
-def test_one_replica_replaced_never_overlapping(render: Render) -> None:
-    deployment = only(render({}), "Deployment")
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+def test_two_replicas_with_leader_election_rolling_one_at_a_time(render: Render) -> None:
+    objects = render({})
+    deployment = only(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    variables = env(objects)
+    assert variables["CORTEX_LEADER_ELECTION"]["value"] == "true"
+    assert variables["CORTEX_LEASE_NAME"]["value"] == deployment["metadata"]["name"]
+    assert variables["POD_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"fieldPath": "metadata.namespace"}
+    }
+    assert variables["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    probe = container(objects)["readinessProbe"]["httpGet"]
+    assert probe["path"] == "/readyz"
+    pdb = only(objects, "PodDisruptionBudget")
+    assert pdb["spec"]["minAvailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    (preferred,) = pod_spec(objects)["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    assert preferred["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_leader_election_timings_reach_the_operator(render: Render) -> None:
+    variables = env(
+        render({"leaderElection": {"leaseDuration": 30, "renewDeadline": 20, "retryPeriod": 5}})
+    )
+    assert {k: variables[k]["value"] for k in ("CORTEX_LEASE_DURATION", "CORTEX_RENEW_DEADLINE",
+            "CORTEX_RETRY_PERIOD")} == {"CORTEX_LEASE_DURATION": "30",
+            "CORTEX_RENEW_DEADLINE": "20", "CORTEX_RETRY_PERIOD": "5"}  # fmt: skip
+
+
+def test_one_replica_may_run_without_leader_election(render: Render) -> None:
+    objects = render({"replicaCount": 1, "leaderElection": {"enabled": False}})
+    assert only(objects, "Deployment")["spec"]["replicas"] == 1
+    assert env(objects)["CORTEX_LEADER_ELECTION"]["value"] == "false"
+    assert of_kind(objects, "PodDisruptionBudget") == []
+    assert of_kind(objects, "Role") == []
+
+
+def test_several_replicas_without_leader_election_fail_with_a_message(render: Render) -> None:
+    with pytest.raises(helm_python.HelmRenderError) as failure:
+        render({"leaderElection": {"enabled": False}})
+    assert "replicaCount above 1 needs leaderElection.enabled" in str(failure.value)
+
+
+def test_leases_are_granted_in_the_release_namespace_only(render: Render) -> None:
+    for values in ({}, {"namespaces": ["shop"]}):
+        objects = render(values)
+        (role,) = [
+            r for r in of_kind(objects, "Role") if "leader-election" in r["metadata"]["name"]
+        ]
+        assert role["metadata"]["namespace"] == NAMESPACE
+        assert granted(role["rules"]) == {
+            ("coordination.k8s.io", "leases", "get"),
+            ("coordination.k8s.io", "leases", "create"),
+            ("coordination.k8s.io", "leases", "update"),
+            ("", "events", "create"),
+        }
+        (binding,) = [
+            b
+            for b in of_kind(objects, "RoleBinding")
+            if b["roleRef"]["name"] == role["metadata"]["name"]
+        ]
+        assert binding["subjects"][0]["namespace"] == NAMESPACE
 
 
 def test_objects_carry_standard_labels_and_selectors_match(render: Render) -> None:
@@ -325,8 +389,10 @@ def test_objects_carry_standard_labels_and_selectors_match(render: Render) -> No
 
 def test_default_grants_exactly_the_operator_calls_cluster_wide(render: Render) -> None:
     objects = render({})
-    assert of_kind(objects, "Role") == []
-    assert of_kind(objects, "RoleBinding") == []
+    # Besides the leader election Role in the release namespace (tested above), nothing.
+    assert [r["metadata"]["name"] for r in of_kind(objects, "Role")] == [
+        "cortex-events-operator-leader-election"
+    ]
     role = only(objects, "ClusterRole")
     assert granted(role["rules"]) == OPERATOR_CALLS
     binding = only(objects, "ClusterRoleBinding")
@@ -374,8 +440,13 @@ def test_namespaces_switch_to_a_role_in_each_and_nothing_cluster_wide(render: Re
     objects = render({"namespaces": ["shop", "payments"]})
     assert of_kind(objects, "ClusterRole") == []
     assert of_kind(objects, "ClusterRoleBinding") == []
-    roles = {obj["metadata"]["namespace"]: obj for obj in of_kind(objects, "Role")}
-    bindings = {obj["metadata"]["namespace"]: obj for obj in of_kind(objects, "RoleBinding")}
+    watch_roles = [r for r in of_kind(objects, "Role") if "leader" not in r["metadata"]["name"]]
+    roles = {obj["metadata"]["namespace"]: obj for obj in watch_roles}
+    bindings = {
+        obj["metadata"]["namespace"]: obj
+        for obj in of_kind(objects, "RoleBinding")
+        if "leader" not in obj["metadata"]["name"]
+    }
     assert set(roles) == set(bindings) == {"shop", "payments"}
     account = pod_spec(objects)["serviceAccountName"]
     for namespace, role in roles.items():
@@ -460,7 +531,12 @@ def test_dry_run_needs_no_key(render: Render) -> None:
 
 
 def test_defaults_reach_the_operator_environment(render: Render) -> None:
-    values = {name: entry.get("value") for name, entry in env(render({})).items()}
+    values = {
+        name: entry.get("value")
+        for name, entry in env(render({})).items()
+        if name not in {"POD_NAME", "POD_NAMESPACE"} and "LEASE" not in name
+        and name not in {"CORTEX_LEADER_ELECTION", "CORTEX_RENEW_DEADLINE", "CORTEX_RETRY_PERIOD"}
+    }  # fmt: skip
     assert values == {
         "CORTEX_BASE_URL": "https://api.getcortexapp.com",
         "CORTEX_CLUSTER_NAME": "default",

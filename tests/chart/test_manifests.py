@@ -52,7 +52,7 @@ def test_check_mode_names_drifted_and_stray_files(tmp_path: Path) -> None:
     assert run_generator("--check", "--output", str(copy)).returncode == 0
 
     deployment = copy / "40-deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("replicas: 1", "replicas: 2"))
+    deployment.write_text(deployment.read_text().replace("replicas: 2", "replicas: 3"))
     (copy / "99-extra.yaml").write_text("kind: ConfigMap\n")
     result = run_generator("--check", "--output", str(copy))
     assert result.returncode == 1
@@ -82,7 +82,10 @@ def test_manifests_install_into_cortex_events_with_the_users_secret() -> None:
             "ServiceAccount",
             "ClusterRole",
             "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
             "Deployment",
+            "PodDisruptionBudget",
             "Service",
         ]
     )
