@@ -28,7 +28,7 @@ from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.dryrun import DryRunCortex
-from cortex_events.delivery.fence import FencedCortex
+from cortex_events.delivery.fence import Fence, FencedCortex
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApi
@@ -107,6 +107,7 @@ class OperatorApp:
                 on_change=self._leadership_changed,
             )
         leading = self.leading
+        fence = Fence(leading)
         self.notices = EventPoster(self.kube, instance=self.identity, leading=leading)
         self.metrics = Metrics()
         self.activity = EntityActivity()
@@ -124,9 +125,10 @@ class OperatorApp:
                     settings.api_key,
                     rate_limiter=TokenBucket(settings.rate_limit),
                     observer=self.listener,
+                    gate=fence.check,
                 )
                 api = self._client
-        api = FencedCortex(api, leading)
+        api = FencedCortex(api, fence)
         self.ledger = Ledger()
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
         self.entity_store = EntityStore()

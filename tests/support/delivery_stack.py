@@ -21,6 +21,7 @@ class DeliveryStack:
         listener: DeliveryListener | None = None,
         max_queued: int = 20_000,
         on_loaded: Callable[[str], None] | None = None,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self.queue = EventQueue(max_queued)
         self.ledger = Ledger()
@@ -31,6 +32,7 @@ class DeliveryStack:
             ledger=self.ledger,
             listener=listener,
             on_loaded=on_loaded,
+            leading=leading,
         )
 
     async def submit(self, item: Outgoing) -> None:

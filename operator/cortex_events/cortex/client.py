@@ -74,6 +74,8 @@ class CortexClient:
     * ``backoff_base``/``backoff_cap``: exponential backoff ``base * 2**(attempt-1)`` capped,
       then jittered to between half and all of it.
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
+    * ``gate``: called before each attempt is sent; what it raises ends the call (leader
+      election's fence).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -92,6 +94,7 @@ class CortexClient:
         transport: httpx.AsyncBaseTransport | None = None,
         observer: ClientObserver | None = None,
         user_agent: str = f"cortex-events-operator/{__version__}",
+        gate: Callable[[], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -111,6 +114,7 @@ class CortexClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
+        self._gate = gate
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._clock = clock
         self._jitter = jitter
@@ -293,6 +297,8 @@ class CortexClient:
             attempt += 1
             waited = await self._limiter.acquire()
             self._notify(self._observer.rate_limit_waited, waited)
+            if self._gate is not None:
+                self._gate()  # may refuse the attempt (raises)
             started = self._clock()
             try:
                 response = await self._http.request(

@@ -17,20 +17,29 @@ class NotLeading(Exception):
         super().__init__("this replica is not the leader")
 
 
-class FencedCortex:
-    """The Cortex API, refusing every request while ``leading()`` is false.
+class Fence:
+    """Raises `NotLeading` from `check` while ``leading()`` is false."""
 
-    The check is made as each request starts, so a leader that passed its renew deadline
-    starts nothing more, well before another replica may take the Lease over.
-    """
-
-    def __init__(self, api: CortexApi, leading: Callable[[], bool]) -> None:
-        self._api = api
+    def __init__(self, leading: Callable[[], bool]) -> None:
         self._leading = leading
 
-    def _check(self) -> None:
+    def check(self) -> None:
         if not self._leading():
             raise NotLeading
+
+
+class FencedCortex:
+    """The Cortex API, refusing every request while this replica does not lead.
+
+    The check is made as each call starts; the Cortex client makes it again before each
+    attempt it sends (`CortexClient`'s ``gate``), so neither a retry after a back-off nor a
+    request that waited for the rate limiter leaves a replica that has passed its renew
+    deadline, well before another replica may take the Lease over.
+    """
+
+    def __init__(self, api: CortexApi, fence: Fence) -> None:
+        self._api = api
+        self._check = fence.check
 
     async def iter_events(self, tag: str, **filters: Any) -> AsyncIterator[CustomEvent]:
         self._check()

@@ -781,3 +781,30 @@ async def test_observer_failure_does_not_break_requests(
     cortex.reply(httpx.Response(204))
 
     await client.delete_event("svc", "e-1")
+
+
+# -- the gate (leader election's fence) ---------------------------------------------------------
+
+
+class Refused(Exception):
+    pass
+
+
+async def test_a_closed_gate_stops_an_attempt_before_it_is_sent(
+    make_client: MakeClient, cortex: ScriptedCortex
+) -> None:
+    open_ = [True]
+
+    def gate() -> None:
+        if not open_[0]:
+            raise Refused
+
+    client = make_client(gate=gate, max_retries=3)
+    # The first attempt fails with a 503; before the retry goes, the gate closes.
+    cortex.reply(lambda request: (open_.__setitem__(0, False), httpx.Response(503))[1])
+    with pytest.raises(Refused):
+        await client.get_event("svc", "e-1")
+    assert len(cortex.requests) == 1, "the retry was not sent"
+    with pytest.raises(Refused):
+        await client.delete_event("svc", "e-1")
+    assert len(cortex.requests) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -19,8 +21,10 @@ from cortex_events.cortex.errors import (
 )
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery import pipeline
+from cortex_events.delivery.fence import Fence, FencedCortex
+from cortex_events.delivery.ledger import TagState
 from cortex_events.delivery.ports import NullListener
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import EventQueue, Outgoing
 from cortex_events.domain.render import MANAGED_BY, EventBody
 from tests.support.cortex_double import MemoryCortex
 from tests.support.delivery_stack import DeliveryStack
@@ -395,3 +399,76 @@ async def test_a_429_pauses_delivery_for_as_long_as_its_retry_after_asks(
         assert delivery.queue.depth == 1, "the event waits, it is not dropped"
     assert "pausing delivery for 30s" in caplog.text
     assert api.count("create") == 1, "nothing was sent again before the server's delay"
+
+
+# -- leader election -----------------------------------------------------------------------------
+
+
+class Leadership:
+    def __init__(self, leading: bool) -> None:
+        self.leading = leading
+
+    def __call__(self) -> bool:
+        return self.leading
+
+
+def fenced_stack(api: MemoryCortex, leadership: Leadership) -> DeliveryStack:
+    return DeliveryStack(FencedCortex(api, Fence(leadership)), cluster=CLUSTER, leading=leadership)
+
+
+async def test_a_standby_sends_nothing_and_sends_once_it_takes_over() -> None:
+    api, leadership = MemoryCortex(), Leadership(False)
+    stack = fenced_stack(api, leadership)
+    async with stack.running() as delivery:
+        await stack.submit(outgoing())
+        await asyncio.sleep(0.1)
+        assert api.calls == [], "nothing at all reaches Cortex from a standby"
+        assert delivery.paused
+        leadership.leading = True
+        delivery.took_over(check_for=0)
+        assert await stack.queue.wait_idle(timeout=5)
+    assert api.count("create") == 1
+
+
+async def test_a_leader_that_loses_the_lease_mid_way_puts_the_event_back() -> None:
+    api, leadership = MemoryCortex(), Leadership(True)
+    stack = fenced_stack(api, leadership)
+
+    async def lose_then_answer(*_: object, **__: object) -> AsyncIterator[CustomEvent]:
+        leadership.leading = False  # the renew deadline passed while the ledger loaded
+        nothing: list[CustomEvent] = []
+        for event in nothing:
+            yield event
+
+    api.iter_events = lose_then_answer  # type: ignore[method-assign]
+    async with stack.running():
+        await stack.submit(outgoing())
+        await asyncio.sleep(0.2)
+        assert api.count("create") == 0
+        assert stack.queue.depth == 1, "kept for whoever leads next"
+
+
+async def test_a_new_leader_looks_up_creates_the_expired_leader_may_have_sent() -> None:
+    api = MemoryCortex()
+    first = DeliveryStack(api, cluster=CLUSTER)
+    await first.run_until_idle(outgoing("pod/u1/created"))
+    second = DeliveryStack(api, cluster=CLUSTER)
+    second.delivery.took_over(check_for=60)
+    # Its ledger was loaded before the old leader's create landed: it does not know u1.
+    second.ledger.tag("web").state = TagState.LOADED
+    await second.run_until_idle(outgoing("pod/u1/created"), outgoing("pod/u2/created"))
+    assert api.count("create") == 2, "u1 found by a look-up, u2 created"
+    assert sorted(e.custom_data["eventKey"] for e in api.events["web"].values()) == [
+        "pod/u1/created",
+        "pod/u2/created",
+    ]
+
+
+async def test_a_standby_keeps_only_the_last_minute_of_what_it_would_send() -> None:
+    queue = EventQueue()
+    old, recent = outgoing("a"), outgoing("b")
+    old.seen_at -= pipeline.STANDBY_KEEP_SECONDS + 1
+    await queue.submit(old)
+    await queue.submit(recent)
+    assert queue.prune(time.monotonic() - pipeline.STANDBY_KEEP_SECONDS) == 1
+    assert queue.depth == 1
