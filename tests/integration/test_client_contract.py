@@ -32,8 +32,8 @@ from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery import pipeline
 from cortex_events.delivery.pipeline import Delivery, Outgoing
 from cortex_events.domain.render import MANAGED_BY, EventBody
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.fake_cortex.faults import GarbleForm
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex.faults import GarbleForm
 
 pytestmark = pytest.mark.integration
 

@@ -28,7 +28,7 @@ from .tables import to_table, wants_table
 from .validation import unknown_fields
 
 if TYPE_CHECKING:
-    from cortex_events.sim.cluster import SimulatedCluster
+    from cortex_events_sim.cluster import SimulatedCluster
 
 logger = logging.getLogger(__name__)
 
@@ -740,7 +740,7 @@ def serve_in_thread(
         await server.start(host, port)
         sim: SimulatedCluster | None = None
         if cluster:
-            from cortex_events.sim.cluster import SimulatedCluster
+            from cortex_events_sim.cluster import SimulatedCluster
 
             sim = SimulatedCluster(server, **(cluster_options or {}))
             await sim.start()

@@ -53,10 +53,10 @@ reach the Python objects (another process, a kind cluster):
 
 from __future__ import annotations
 
-from cortex_events.sim.fake_cortex.app import RateLimiter, build_app
-from cortex_events.sim.fake_cortex.faults import FaultAction, Faults
-from cortex_events.sim.fake_cortex.server import FakeCortex, run_in_thread, serve
-from cortex_events.sim.fake_cortex.store import (
+from cortex_events_sim.fake_cortex.app import RateLimiter, build_app
+from cortex_events_sim.fake_cortex.faults import FaultAction, Faults
+from cortex_events_sim.fake_cortex.server import FakeCortex, run_in_thread, serve
+from cortex_events_sim.fake_cortex.store import (
     FakeCortexState,
     RecordedRequest,
     StoredEvent,

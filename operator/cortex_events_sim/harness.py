@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cortex_events.sim.kubeapi.server import ServerThread
+from cortex_events_sim.kubeapi.server import ServerThread
 
 T = TypeVar("T")
 

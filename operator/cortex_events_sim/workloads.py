@@ -1,6 +1,6 @@
 """Sample workload manifests for the demo and the tests, as plain dicts.
 
-``behavior`` sets the simulated kubelet's fate for the pods (see `cortex_events.sim.cluster`):
+``behavior`` sets the simulated kubelet's fate for the pods (see `cortex_events_sim.cluster`):
 ``Running`` (default), ``OOMKilled``, ``CrashLoopBackOff``, ``ImagePullBackOff``, ``Failed`` or
 ``Evicted``.
 """

@@ -12,13 +12,13 @@ from types import TracebackType
 
 from aiohttp import web
 
-from cortex_events.sim.fake_cortex.app import RateLimiter, build_app
-from cortex_events.sim.fake_cortex.faults import Faults
-from cortex_events.sim.fake_cortex.store import FakeCortexState
+from cortex_events_sim.fake_cortex.app import RateLimiter, build_app
+from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.store import FakeCortexState
 
 __all__ = ["FakeCortex", "run_in_thread", "serve"]
 
-logger = logging.getLogger("cortex_events.sim.fake_cortex")
+logger = logging.getLogger("cortex_events_sim.fake_cortex")
 
 # How long stop() lets in-flight requests (e.g. ones held by an injected delay) finish.
 _SHUTDOWN_GRACE_SECONDS = 1.0

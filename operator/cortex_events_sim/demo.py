@@ -27,12 +27,12 @@ from pydantic import SecretStr
 from cortex_events.app import OperatorApp
 from cortex_events.logconfig import configure_logging
 from cortex_events.settings import Settings
-from cortex_events.sim import workloads
-from cortex_events.sim.cluster import SimTimings
-from cortex_events.sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
-from cortex_events.sim.harness import free_port
-from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
-from cortex_events.sim.kubectl import Kubectl
+from cortex_events_sim import workloads
+from cortex_events_sim.cluster import SimTimings
+from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
+from cortex_events_sim.harness import free_port
+from cortex_events_sim.kubeapi.server import ServerThread, serve_in_thread
+from cortex_events_sim.kubectl import Kubectl
 
 NAMESPACE = "shop"
 DEMO_KEY = "demo-key"

@@ -25,8 +25,8 @@ from typing import Any, NoReturn, Protocol
 
 from aiohttp import web
 
-from cortex_events.sim.fake_cortex.faults import Faults
-from cortex_events.sim.fake_cortex.store import (
+from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.store import (
     EventFilter,
     EventInput,
     FakeCortexState,
@@ -37,7 +37,7 @@ from cortex_events.sim.fake_cortex.store import (
 
 __all__ = ["Emulator", "RateLimiter", "build_app"]
 
-logger = logging.getLogger("cortex_events.sim.fake_cortex")
+logger = logging.getLogger("cortex_events_sim.fake_cortex")
 
 API_PREFIX = "/api/v1/catalog"
 ADMIN_PREFIX = "/_fake/"
