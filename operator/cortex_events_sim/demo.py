@@ -30,9 +30,9 @@ from cortex_events.settings import Settings
 from cortex_events_sim import workloads
 from cortex_events_sim.cluster import SimTimings
 from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
-from cortex_events_sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.ports import free_port
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 NAMESPACE = "shop"
 DEMO_KEY = "demo-key"

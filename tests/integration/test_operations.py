@@ -21,9 +21,9 @@ import yaml
 from cortex_events.resources import crd_manifest
 from cortex_events_sim import workloads
 from cortex_events_sim.fake_cortex import FakeCortex
-from cortex_events_sim.kubeapi.server import ServerThread, serve_in_thread
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.ports import free_port
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 from .conftest import API_KEY

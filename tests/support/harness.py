@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cortex_events_sim.kubeapi.server import ServerThread
+from cortex_events_sim.server_thread import ServerThread
 
 T = TypeVar("T")
 

@@ -2,7 +2,8 @@
 
 It serves core, apps, events, coordination and apiextensions resources plus any CRD,
 with server-set metadata, every patch format, finalizers, the status subresource, CRD
-schema validation and defaults, and watches that resume from a resourceVersion.
+schema validation and defaults, and watches that resume from a resourceVersion. To run it in
+a thread of its own, with or without the simulated cluster, see `cortex_events_sim.server_thread`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from .server import (
     OPERATOR_USER,
     KubeApiServer,
     RecordedRequest,
-    ServerThread,
-    serve_in_thread,
 )
 from .store import Listener, Store
 
@@ -29,8 +28,6 @@ __all__ = [
     "RecordedRequest",
     "ResourceType",
     "Selector",
-    "ServerThread",
     "Store",
     "label_selector_matches",
-    "serve_in_thread",
 ]
