@@ -95,7 +95,7 @@ def serve_in_thread(
         await server.start(host, port)
         sim: SimulatedCluster | None = None
         if cluster:
-            sim = SimulatedCluster(server, **(cluster_options or {}))
+            sim = SimulatedCluster(server.store, **(cluster_options or {}))
             await sim.start()
         return server, sim
 
