@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cortex_events_sim.cluster import SimulatedCluster
-from cortex_events_sim.kubeapi.server import (
+from cortex_events_sim.kubeapi import (
     DRIVER_USER,
     OPERATOR_USER,
     KubeApiServer,

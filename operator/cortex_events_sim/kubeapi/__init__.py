@@ -9,14 +9,10 @@ a thread of its own, with or without the simulated cluster, see `cortex_events_s
 from __future__ import annotations
 
 from .errors import KubeApiError
+from .recording import DRIVER_USER, OPERATOR_USER, RecordedRequest
 from .resources import ResourceType
 from .selectors import Selector, label_selector_matches
-from .server import (
-    DRIVER_USER,
-    OPERATOR_USER,
-    KubeApiServer,
-    RecordedRequest,
-)
+from .server import KubeApiServer
 from .store import Listener, Store
 
 __all__ = [
