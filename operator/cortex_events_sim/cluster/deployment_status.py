@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cortex_events_sim.kubeapi.store import now_iso
+from cortex_events_sim.kubeapi.objects import now_iso
 
 from .objects import REVISION_ANNOTATION
 

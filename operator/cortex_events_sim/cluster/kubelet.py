@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cortex_events_sim.kubeapi.store import Store, now_iso
+from cortex_events_sim.kubeapi.objects import now_iso
+from cortex_events_sim.kubeapi.store import Store
 
 from .objects import PODS
 

@@ -19,10 +19,11 @@ from aiohttp import web
 
 from cortex_events.resources import crd_manifest
 
+from .objects import clone
 from .recording import DRIVER_USER, OPERATOR_USER, RecordedRequest
 from .routing import Router
 from .selectors import Selector
-from .store import CRD_KEY, Store, clone
+from .store import CRD_KEY, Store
 
 
 class KubeApiServer:

@@ -18,7 +18,8 @@ from aiohttp import web
 from .errors import KubeApiError
 from .resources import ResourceType
 from .selectors import Selector
-from .store import Store, encode_event
+from .store import Store
+from .watches import encode_event
 
 
 async def stream_watch(
