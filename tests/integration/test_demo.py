@@ -18,7 +18,7 @@ import pytest
 
 from cortex_events_sim.demo import Palette, summary
 from cortex_events_sim.fake_cortex import FakeCortex
-from cortex_events_sim.fake_cortex.store import EventInput
+from cortex_events_sim.fake_cortex.validation import EventInput
 
 pytestmark = pytest.mark.integration
 

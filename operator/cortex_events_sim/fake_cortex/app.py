@@ -26,14 +26,9 @@ from typing import Any, NoReturn, Protocol
 from aiohttp import web
 
 from cortex_events_sim.fake_cortex.faults import Faults
-from cortex_events_sim.fake_cortex.store import (
-    EventFilter,
-    EventInput,
-    FakeCortexState,
-    InvalidRequest,
-    Page,
-    RecordedRequest,
-)
+from cortex_events_sim.fake_cortex.records import RecordedRequest
+from cortex_events_sim.fake_cortex.store import FakeCortexState
+from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, InvalidRequest, Page
 
 __all__ = ["Emulator", "RateLimiter", "build_app"]
 

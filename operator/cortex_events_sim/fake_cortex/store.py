@@ -1,255 +1,42 @@
-"""The emulator's in-memory store: events, recorded requests and the rules Cortex applies to them.
+"""The emulator's in-memory store of entities, events and recorded API requests.
 
-Everything here is plain data and pure validation; the HTTP layer lives in `app`. The store is
-shared between the server's event loop and test code on other threads, so every access goes
-through one lock and readers get copies.
+The store is shared between the server's event loop and test code on other threads, so every
+access goes through one lock and readers get copies. The rules requests must follow are in
+`validation`; the HTTP layer is in `app`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import dataclasses
 import itertools
 import math
 import threading
 import uuid as uuidlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = [
-    "EventFilter",
-    "EventInput",
-    "FakeCortexState",
-    "InvalidRequest",
-    "Page",
-    "RecordedRequest",
-    "StoredEvent",
-    "format_time",
-    "parse_body_time",
-    "parse_query_time",
-]
+from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredEvent
+from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
 
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 250
+__all__ = ["FakeCortexState"]
 
 
-class InvalidRequest(ValueError):
-    """A request Cortex would answer with 400; the message names the offending field."""
-
-
-def _parse_iso(value: str) -> datetime | None:
-    text = value.strip()
-    # A date alone is not a date-time; Cortex wants the time of the event.
-    if "T" not in text and " " not in text:
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def parse_body_time(value: object, field_name: str = "timestamp") -> datetime:
-    """A body timestamp: ISO-8601 with ``Z``, an offset, or no zone (read as UTC)."""
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{field_name} must be an ISO-8601 date-time string")
-    parsed = _parse_iso(value)
-    if parsed is None:
-        raise InvalidRequest(
-            f"{field_name} is not an ISO-8601 date-time: {value!r} "
-            "(expected e.g. 2025-05-20T05:16:49.990Z)"
-        )
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
-def parse_query_time(value: str, param: str) -> datetime:
-    """A ``startTime``/``endTime`` query value: a date-time **without** a zone, read as UTC.
-
-    Cortex documents these parameters as zone-less; a value with ``Z`` or an offset is
-    rejected so that a client which sends one is caught here rather than in production.
-    """
-    parsed = _parse_iso(value)
-    if parsed is None:
-        raise InvalidRequest(
-            f"{param} is not an ISO-8601 date-time: {value!r} "
-            "(expected e.g. 2025-05-20T05:16:49.990)"
-        )
-    if parsed.tzinfo is not None:
-        raise InvalidRequest(
-            f"{param} must be a date-time without a time zone (read as UTC), got {value!r}"
-        )
-    return parsed.replace(tzinfo=UTC)
-
-
-def format_time(value: datetime) -> str:
-    """UTC ISO-8601 with ``Z``; fractional seconds in groups of three digits, none when zero."""
-    utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
-    if utc.microsecond % 1000 == 0 and utc.microsecond:
-        text += f".{utc.microsecond // 1000:03d}"
-    elif utc.microsecond:
-        text += f".{utc.microsecond:06d}"
-    return text + "Z"
-
-
-@dataclass(frozen=True)
-class EventInput:
-    """A validated create/update body. Fields the client did not send are ``None``."""
-
-    title: str
-    type: str
-    timestamp: datetime
-    description: str | None = None
-    url: str | None = None
-    custom_data: dict[str, Any] | None = None
-
-    @classmethod
-    def from_body(cls, body: object) -> EventInput:
-        """Validate a decoded JSON body the way Cortex does; unknown fields are ignored."""
-        if not isinstance(body, Mapping):
-            raise InvalidRequest("request body must be a JSON object")
-        for name in ("title", "type"):
-            value = body.get(name)
-            if value is None:
-                raise InvalidRequest(f"{name} is required")
-            if not isinstance(value, str):
-                raise InvalidRequest(f"{name} must be a string")
-            if not value.strip():
-                raise InvalidRequest(f"{name} must not be blank")
-        if body.get("timestamp") is None:
-            raise InvalidRequest("timestamp is required")
-        timestamp = parse_body_time(body["timestamp"])
-        for name in ("description", "url"):
-            value = body.get(name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidRequest(f"{name} must be a string")
-        custom_data = body.get("customData")
-        if custom_data is not None and not isinstance(custom_data, Mapping):
-            raise InvalidRequest("customData must be a JSON object")
-        return cls(
-            title=body["title"],
-            type=body["type"],
-            timestamp=timestamp,
-            description=body.get("description"),
-            url=body.get("url"),
-            custom_data=dict(custom_data) if custom_data is not None else None,
-        )
-
-
-@dataclass
-class StoredEvent:
-    """One custom event as the emulator holds it."""
-
-    uuid: str
-    tag: str
-    title: str
-    type: str
-    timestamp: datetime
-    description: str | None = None
-    url: str | None = None
-    custom_data: dict[str, Any] | None = None
-    created_seq: int = 0
-
-    def to_api(self) -> dict[str, Any]:
-        """The event as Cortex returns it; optional fields that are unset are left out."""
-        data: dict[str, Any] = {
-            "uuid": self.uuid,
-            "title": self.title,
-            "type": self.type,
-            "timestamp": format_time(self.timestamp),
-        }
-        if self.description is not None:
-            data["description"] = self.description
-        if self.url is not None:
-            data["url"] = self.url
-        if self.custom_data is not None:
-            data["customData"] = self.custom_data
-        return data
-
-    def sort_key(self) -> tuple[datetime, int]:
-        """The emulator's list order: oldest timestamp first, then creation order."""
-        return (self.timestamp, self.created_seq)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request to the Cortex API surface (admin requests are not recorded).
-
-    ``status`` is 0 for a request whose connection was dropped without an answer; ``body``
-    is the decoded JSON, the raw text when it was not JSON, or ``None`` when empty; ``at``
-    is wall-clock seconds (`time.time`); ``tag`` is the entity tag in the path, if any.
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    status: int
-    body: Any | None
-    at: float
-    tag: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """The ``type``/``startTime``/``endTime`` filters of List and Delete-all (all inclusive)."""
-
-    type: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-    def matches(self, event: StoredEvent) -> bool:
-        if self.type is not None and event.type != self.type:
-            return False
-        if self.start is not None and event.timestamp < self.start:
-            return False
-        return not (self.end is not None and event.timestamp > self.end)
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> EventFilter:
-        """Read the filters; deprecated ``timestamp`` acts as ``startTime`` if that is absent."""
-        start_param = "startTime" if "startTime" in query else "timestamp"
-        start = query.get(start_param)
-        end = query.get("endTime")
-        return cls(
-            type=query.get("type"),
-            start=parse_query_time(start, start_param) if start is not None else None,
-            end=parse_query_time(end, "endTime") if end is not None else None,
-        )
-
-
-@dataclass(frozen=True)
-class Page:
-    """Validated ``page``/``pageSize`` of a List request."""
-
-    number: int = 0
-    size: int = DEFAULT_PAGE_SIZE
-
-    @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> Page:
-        number = _int_param(query, "page", 0)
-        size = _int_param(query, "pageSize", DEFAULT_PAGE_SIZE)
-        if not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}, got {size}")
-        if number < 0:
-            raise InvalidRequest(f"page must be 0 or greater, got {number}")
-        return cls(number=number, size=size)
-
-
-def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
-    raw = query.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an integer, got {raw!r}") from None
+def _stored(event_uuid: str, tag: str, data: EventInput, created_seq: int) -> StoredEvent:
+    """The event as stored from a validated body; its customData is the store's own copy."""
+    return StoredEvent(
+        uuid=event_uuid,
+        tag=tag,
+        title=data.title,
+        type=data.type,
+        timestamp=data.timestamp,
+        description=data.description,
+        url=data.url,
+        custom_data=copy.deepcopy(data.custom_data),
+        created_seq=created_seq,
+    )
 
 
 @dataclass(eq=False)
@@ -298,11 +85,7 @@ class FakeCortexState:
     def events(self, tag: str | None = None) -> list[StoredEvent]:
         """Copies of the stored events (of one entity, or all), in the emulator's list order."""
         with self._lock:
-            found = [
-                dataclasses.replace(e, custom_data=_copy(e.custom_data))
-                for e in self._events.values()
-                if tag is None or e.tag == tag
-            ]
+            found = [e.copy() for e in self._events.values() if tag is None or e.tag == tag]
         return sorted(found, key=StoredEvent.sort_key)
 
     def get(self, tag: str, event_uuid: str) -> StoredEvent | None:
@@ -310,25 +93,15 @@ class FakeCortexState:
             event = self._events.get(event_uuid)
             if event is None or event.tag != tag:
                 return None
-            return dataclasses.replace(event, custom_data=_copy(event.custom_data))
+            return event.copy()
 
     def create(self, tag: str, data: EventInput) -> StoredEvent:
         """Store a new event with a fresh uuid and return a copy of it."""
         with self._lock:
-            event = StoredEvent(
-                uuid=str(uuidlib.uuid4()),
-                tag=tag,
-                title=data.title,
-                type=data.type,
-                timestamp=data.timestamp,
-                description=data.description,
-                url=data.url,
-                custom_data=_copy(data.custom_data),
-                created_seq=next(self._seq),
-            )
+            event = _stored(str(uuidlib.uuid4()), tag, data, next(self._seq))
             self._events[event.uuid] = event
             self._changed.notify_all()
-            return dataclasses.replace(event, custom_data=_copy(event.custom_data))
+            return event.copy()
 
     def add_event(
         self,
@@ -360,20 +133,10 @@ class FakeCortexState:
             old = self._events.get(event_uuid)
             if old is None or old.tag != tag:
                 return None
-            new = StoredEvent(
-                uuid=old.uuid,
-                tag=tag,
-                title=data.title,
-                type=data.type,
-                timestamp=data.timestamp,
-                description=data.description,
-                url=data.url,
-                custom_data=_copy(data.custom_data),
-                created_seq=old.created_seq,
-            )
+            new = _stored(old.uuid, tag, data, old.created_seq)
             self._events[event_uuid] = new
             self._changed.notify_all()
-            return dataclasses.replace(new, custom_data=_copy(new.custom_data))
+            return new.copy()
 
     def delete(self, tag: str, event_uuid: str) -> bool:
         with self._lock:
@@ -441,10 +204,3 @@ class FakeCortexState:
     ) -> None:
         """`wait_for` without blocking the caller's event loop (which may run the server)."""
         await asyncio.to_thread(self.wait_for, predicate, timeout)
-
-
-def _copy(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    # customData holds JSON values; a deep copy keeps callers from mutating the store.
-    if data is None:
-        return None
-    return copy.deepcopy(data)
