@@ -12,8 +12,9 @@ from types import TracebackType
 
 from aiohttp import web
 
-from cortex_events_sim.fake_cortex.app import RateLimiter, build_app
+from cortex_events_sim.fake_cortex.app import build_app
 from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
 from cortex_events_sim.fake_cortex.store import FakeCortexState
 
 __all__ = ["FakeCortex", "run_in_thread", "serve"]
