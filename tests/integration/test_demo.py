@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cortex_events_sim.demo import Palette, summary
+from cortex_events_sim.demo.output import Palette, summary
 from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.fake_cortex.validation import EventInput
 
