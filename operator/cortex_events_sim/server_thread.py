@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +21,7 @@ from cortex_events_sim.kubeapi import (
     KubeApiServer,
     RecordedRequest,
 )
+from cortex_events_sim.loop_thread import loop_in_thread
 
 T = TypeVar("T")
 
@@ -86,9 +86,6 @@ def serve_in_thread(
     ``stop_timeout`` is given.
     """
     stop_within = timeout if stop_timeout is None else stop_timeout
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="kubeapi-sim", daemon=True)
-    thread.start()
 
     async def start() -> tuple[KubeApiServer, SimulatedCluster | None]:
         server = KubeApiServer(**server_options)
@@ -107,14 +104,9 @@ def serve_in_thread(
 
     server: KubeApiServer | None = None
     sim: SimulatedCluster | None = None
-    try:
-        server, sim = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout)
-        yield ServerThread(server, sim, loop)
-    finally:
+    with loop_in_thread("kubeapi-sim", stop_timeout=stop_within) as loop:
         try:
-            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(stop_within)
+            server, sim = asyncio.run_coroutine_threadsafe(start(), loop).result(timeout)
+            yield ServerThread(server, sim, loop)
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(stop_within)
-            if not thread.is_alive():
-                loop.close()
+            asyncio.run_coroutine_threadsafe(stop(server, sim), loop).result(stop_within)

@@ -13,6 +13,16 @@ from .owners import OwnerIndex
 MAX_FAILED_REPLACEMENTS = 5
 
 
+def _active(pods: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The pods that count towards ``spec.replicas``: not being deleted, not finished."""
+    return [
+        p
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
+    ]
+
+
 def _available(pod: Mapping[str, Any], min_ready_seconds: int) -> bool:
     if not is_ready(pod):
         return False
@@ -52,12 +62,7 @@ class ReplicaSetController:
         spec = rs["spec"]
         desired = int(spec.get("replicas", 1))
         pods = self.owners.owned(rs, PODS)
-        active = [
-            p
-            for p in pods
-            if not p["metadata"].get("deletionTimestamp")
-            and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
-        ]
+        active = _active(pods)
         failed = (
             len(pods) - len(active) - sum(1 for p in pods if p["metadata"].get("deletionTimestamp"))
         )
@@ -95,16 +100,9 @@ class ReplicaSetController:
             doomed = ranked[: len(active) - desired]
             for pod in doomed:
                 self.store.delete(PODS, pod["metadata"]["name"], namespace)
-            gone = {id(p) for p in doomed}
-            active = [p for p in active if id(p) not in gone]
         min_ready = int(spec.get("minReadySeconds") or 0)
-        current = self.owners.owned(rs, PODS)
-        current_active = [
-            p
-            for p in current
-            if not p["metadata"].get("deletionTimestamp")
-            and (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")
-        ]
+        # The status counts the pods as they are after this round's creations and deletions.
+        current_active = _active(self.owners.owned(rs, PODS))
         status = {
             "replicas": len(current_active),
             "fullyLabeledReplicas": len(current_active),
