@@ -16,6 +16,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY crds/ crds/
+# operator/ holds two packages and the wheel installs both: cortex_events, the operator, and
+# cortex_events_sim, the stand-ins and the demo. The image carries the second only because the
+# kind e2e suite (tests/e2e/test_kind.py) runs the Cortex emulator, `cortex-events fake-cortex`,
+# from this same image; `cortex-events run` never imports it.
 COPY operator/ operator/
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from bench.procinfo import Usage, usage
-from cortex_events.sim.harness import free_port
+from cortex_events_sim.ports import free_port
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 

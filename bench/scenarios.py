@@ -21,8 +21,8 @@ from typing import Any
 
 from bench import stand
 from bench.procs import BenchError, Proc, clean_env, wait_settled
-from cortex_events.sim.fake_cortex import FakeCortex, RecordedRequest, run_in_thread
-from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
+from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest, run_in_thread
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 logger = logging.getLogger("bench")
 

@@ -16,9 +16,10 @@ from cortex_events.domain.mapping import resolve
 from cortex_events.domain.model import pod_snapshot
 from cortex_events.domain.pods import pod_events
 from cortex_events.domain.render import render
-from cortex_events.sim import workloads
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.kubeapi.server import KubeApiServer, ServerThread
+from cortex_events_sim import workloads
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.kubeapi.server import KubeApiServer
+from cortex_events_sim.server_thread import ServerThread
 
 NAMESPACE = "bench"
 API_KEY = "bench-key-0123456789"

@@ -278,7 +278,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from cortex_events.sim.demo import run_demo
+    from cortex_events_sim.demo import run_demo
 
     return run_demo(keep=args.keep)
 
@@ -290,7 +290,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fake_cortex(args: argparse.Namespace) -> int:
-    from cortex_events.sim.fake_cortex import serve
+    from cortex_events_sim.fake_cortex import serve
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")

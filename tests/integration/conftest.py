@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cortex_events.sim.cluster import SimTimings
-from cortex_events.sim.fake_cortex import FakeCortex, run_in_thread
-from cortex_events.sim.harness import OperatorProcess, free_port
-from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
-from cortex_events.sim.kubectl import Kubectl
+from cortex_events_sim.cluster import SimTimings
+from cortex_events_sim.fake_cortex import FakeCortex, run_in_thread
+from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.ports import free_port
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
+from tests.support.harness import OperatorProcess
 
 API_KEY = "it-secret-key-0123456789"
 CLUSTER = "it-cluster"

@@ -31,8 +31,8 @@ from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery import pipeline
 from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.render import MANAGED_BY, EventBody
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.fake_cortex.faults import GarbleForm
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex.faults import GarbleForm
 from tests.support.delivery_stack import DeliveryStack
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex, run_in_thread
+from cortex_events_sim.fake_cortex import FakeCortex, run_in_thread
 
 pytestmark = pytest.mark.integration
 

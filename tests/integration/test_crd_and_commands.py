@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from cortex_events.resources import crd_manifest
-from cortex_events.sim import workloads
-from cortex_events.sim.harness import free_port, wait_for
-from cortex_events.sim.kubectl import ApiException, Kubectl
+from cortex_events_sim import workloads
+from cortex_events_sim.kubectl import ApiException, Kubectl
+from cortex_events_sim.ports import free_port
+from tests.support.harness import wait_for
 
 pytestmark = pytest.mark.integration
 

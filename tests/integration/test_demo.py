@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cortex_events.sim.demo import Palette, summary
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.fake_cortex.store import EventInput
+from cortex_events_sim.demo.output import Palette, summary
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex.validation import EventInput
 
 pytestmark = pytest.mark.integration
 

@@ -19,11 +19,12 @@ import pytest
 import yaml
 
 from cortex_events.resources import crd_manifest
-from cortex_events.sim import workloads
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.harness import OperatorProcess, free_port, start_watching, wait_for
-from cortex_events.sim.kubeapi.server import ServerThread, serve_in_thread
-from cortex_events.sim.kubectl import Kubectl
+from cortex_events_sim import workloads
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.ports import free_port
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
+from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 from .conftest import API_KEY
 

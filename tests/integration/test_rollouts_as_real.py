@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from cortex_events.sim import workloads
-from cortex_events.sim.cluster import BEHAVIOR_ANNOTATION
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.harness import OperatorProcess, start_watching, wait_for
-from cortex_events.sim.kubeapi.server import ServerThread
-from cortex_events.sim.kubectl import Kubectl
+from cortex_events_sim import workloads
+from cortex_events_sim.cluster import BEHAVIOR_ANNOTATION
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.server_thread import ServerThread
+from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 pytestmark = pytest.mark.integration
 

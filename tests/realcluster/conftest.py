@@ -24,10 +24,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
-from cortex_events.sim.harness import OperatorProcess, free_port
+from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
+from cortex_events_sim.ports import free_port
 from testbed.assets import AssetsUnavailable, go_missing, locate
 from testbed.controlplane import ControlPlane
+from tests.support.harness import OperatorProcess
 
 T = TypeVar("T")
 

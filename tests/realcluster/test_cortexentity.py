@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import Operator, data, deployment, events, ready_pods, wait_for

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import Release, deployment, events, install, make_operator, wait_for

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import (

@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import FATE_LABEL, Operator, assert_once_per_key, data, deployment, events, wait_for

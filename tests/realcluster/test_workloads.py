@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
 from .conftest import (

@@ -13,8 +13,8 @@ import httpx
 import kubernetes
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex
-from cortex_events.sim.kubeapi import ServerThread
+from cortex_events_sim.fake_cortex import FakeCortex
+from cortex_events_sim.server_thread import ServerThread
 
 # The kubernetes 37 client's generated types make mypy --strict noisy; it is used through Any.
 _kubernetes: Any = kubernetes

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 import kubernetes
 import pytest
 
-from cortex_events.sim.cluster import BEHAVIOR_ANNOTATION
-from cortex_events.sim.kubeapi import ServerThread, serve_in_thread
+from cortex_events_sim.cluster import BEHAVIOR_ANNOTATION
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 # The generated client types every field as optional and leaves its helpers untyped;
 # tests drive it dynamically, as a user's script would.

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex
+from cortex_events_sim.fake_cortex import FakeCortex
 
 KEY = "test-key"
 EVENTS = "/api/v1/catalog/payments/custom-events"

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from cortex_events.sim.fake_cortex import FakeCortex, Faults, RateLimiter
+from cortex_events_sim.fake_cortex import FakeCortex, Faults, RateLimiter
 
 KEY = "test-key"
 EVENTS = "/api/v1/catalog/payments/custom-events"

@@ -13,7 +13,7 @@ import threading
 import httpx
 import pytest
 
-from cortex_events.sim.fake_cortex import run_in_thread, serve
+from cortex_events_sim.fake_cortex import run_in_thread, serve
 
 BODY = {"title": "Created K8s pod", "type": "POD_CREATION", "timestamp": "2025-05-20T05:16:49Z"}
 
@@ -35,7 +35,7 @@ def test_run_in_thread_serves_synchronous_clients_until_the_block_ends() -> None
 async def test_serve_logs_its_url_never_the_key_and_exits_cleanly_on_sigterm() -> None:
     secret = "s3cret-key-value"
     code = (
-        "import sys; from cortex_events.sim.fake_cortex import serve; "
+        "import sys; from cortex_events_sim.fake_cortex import serve; "
         f"sys.exit(serve(0, api_key={secret!r}, entities=['payments'], rate_limit=100))"
     )
     proc = await asyncio.create_subprocess_exec(

@@ -10,7 +10,7 @@ from typing import Any
 import kubernetes
 import pytest
 
-from cortex_events.sim.kubeapi import ServerThread, serve_in_thread
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 # The generated client types every field as optional and leaves its helpers untyped;
 # tests drive it dynamically, as a user's script would.

@@ -12,7 +12,8 @@ import kubernetes
 import pytest
 from kopf.testing import KopfRunner
 
-from cortex_events.sim.kubeapi import OPERATOR_USER, ServerThread, serve_in_thread
+from cortex_events_sim.kubeapi import OPERATOR_USER
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 # The generated client types every field as optional and leaves its helpers untyped;
 # tests drive it dynamically, as a user's script would.

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from cortex_events.sim import workloads
-from cortex_events.sim.kubeapi import ServerThread, serve_in_thread
-from cortex_events.sim.kubeapi.tables import human_duration, json_path
-from cortex_events.sim.kubectl import Kubectl
+from cortex_events_sim import workloads
+from cortex_events_sim.kubeapi.tables import human_duration, json_path
+from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
 pytestmark = pytest.mark.integration
 

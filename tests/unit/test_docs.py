@@ -68,9 +68,7 @@ MESSAGES = [
 
 
 def test_troubleshooting_names_each_message_a_user_can_see() -> None:
-    source = "\n".join(
-        path.read_text() for path in (ROOT / "operator" / "cortex_events").rglob("*.py")
-    )
+    source = "\n".join(path.read_text() for path in (ROOT / "operator").rglob("*.py"))
     troubleshooting = " ".join(section("Troubleshooting").split())
     for message in MESSAGES:
         assert message in source, f"the code no longer says {message!r}"

@@ -45,8 +45,8 @@ def test_the_wheel_carries_the_crd_the_types_marker_and_the_command(tmp_path: Pa
         entry_points = next(
             archive.read(name).decode() for name in names if name.endswith("entry_points.txt")
         )
-    assert "cortex_events/py.typed" in names
-    assert "cortex_events/sim/demo.py" in names
+    assert {"cortex_events/py.typed", "cortex_events_sim/py.typed"} <= names
+    assert "cortex_events_sim/demo/run.py" in names
     assert not any(name.startswith(("operator/", "tests/")) for name in names)
     source_crd = (ROOT / "crds" / "cortexentities.cortex.io.yaml").read_bytes()
     assert packaged_crd == source_crd
@@ -77,13 +77,14 @@ def test_every_module_the_package_imports_is_a_runtime_dependency() -> None:
     declared = {_requirement_name(r) for r in project["dependencies"]}
     distributions = importlib.metadata.packages_distributions()
     imported: set[str] = set()
-    for path in (ROOT / "operator" / "cortex_events").rglob("*.py"):
+    for path in (ROOT / "operator").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 imported.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"cortex_events", "__future__"}
+    ours = {"cortex_events", "cortex_events_sim", "__future__"}
+    third_party = imported - set(sys.stdlib_module_names) - ours
     missing = {
         module: distributions.get(module)
         for module in sorted(third_party)

@@ -59,6 +59,11 @@ def status_object(
     return body
 
 
+def no_such_path() -> KubeApiError:
+    """404 for a path that names nothing the server serves."""
+    return KubeApiError(404, "the server could not find the requested resource")
+
+
 def not_found(group: str, plural: str, name: str) -> KubeApiError:
     what = f"{plural}.{group}" if group else plural
     return KubeApiError(

@@ -1,10 +1,12 @@
-"""Run the operator as users do (a subprocess) against stand-ins: for tests and benchmarks."""
+"""Run the operator as users do (a subprocess) against the stand-ins, and wait on what it does.
+
+Test-only: a timeout here fails the test (AssertionError).
+"""
 
 from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cortex_events.sim.kubeapi.server import ServerThread
+from cortex_events_sim.server_thread import ServerThread
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 20.0, what: str = "condition") -> T:
@@ -51,7 +47,7 @@ class OperatorProcess:
         assert self.process is None, "already running"
         self.starts += 1
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (fixed command, this interpreter)
+        self.process = subprocess.Popen(
             [sys.executable, "-m", "cortex_events", "run", "--log-format", "json", *args],
             env=self.env,
             stdout=log,

@@ -6,19 +6,20 @@ import asyncio
 import contextlib
 import logging
 import signal
-import threading
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 
 from aiohttp import web
 
-from cortex_events.sim.fake_cortex.app import RateLimiter, build_app
-from cortex_events.sim.fake_cortex.faults import Faults
-from cortex_events.sim.fake_cortex.store import FakeCortexState
+from cortex_events_sim.fake_cortex.app import build_app
+from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
+from cortex_events_sim.fake_cortex.store import FakeCortexState
+from cortex_events_sim.loop_thread import loop_in_thread
 
 __all__ = ["FakeCortex", "run_in_thread", "serve"]
 
-logger = logging.getLogger("cortex_events.sim.fake_cortex")
+logger = logging.getLogger("cortex_events_sim.fake_cortex")
 
 # How long stop() lets in-flight requests (e.g. ones held by an injected delay) finish.
 _SHUTDOWN_GRACE_SECONDS = 1.0
@@ -123,20 +124,12 @@ def run_in_thread(
     """
     stop_within = timeout if stop_timeout is None else stop_timeout
     fake = FakeCortex(api_key=api_key, entities=entities, rate_limit=rate_limit)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="fake-cortex", daemon=True)
-    thread.start()
-    try:
-        asyncio.run_coroutine_threadsafe(fake.start(host, port), loop).result(timeout)
-        yield fake
-    finally:
+    with loop_in_thread("fake-cortex", stop_timeout=stop_within) as loop:
         try:
-            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(stop_within)
+            asyncio.run_coroutine_threadsafe(fake.start(host, port), loop).result(timeout)
+            yield fake
         finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(stop_within)
-            if not thread.is_alive():
-                loop.close()
+            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(stop_within)
 
 
 def serve(

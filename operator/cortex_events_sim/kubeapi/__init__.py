@@ -2,22 +2,17 @@
 
 It serves core, apps, events, coordination and apiextensions resources plus any CRD,
 with server-set metadata, every patch format, finalizers, the status subresource, CRD
-schema validation and defaults, and watches that resume from a resourceVersion.
+schema validation and defaults, and watches that resume from a resourceVersion. To run it in
+a thread of its own, with or without the simulated cluster, see `cortex_events_sim.server_thread`.
 """
 
 from __future__ import annotations
 
 from .errors import KubeApiError
+from .recording import DRIVER_USER, OPERATOR_USER, RecordedRequest
 from .resources import ResourceType
 from .selectors import Selector, label_selector_matches
-from .server import (
-    DRIVER_USER,
-    OPERATOR_USER,
-    KubeApiServer,
-    RecordedRequest,
-    ServerThread,
-    serve_in_thread,
-)
+from .server import KubeApiServer
 from .store import Listener, Store
 
 __all__ = [
@@ -29,8 +24,6 @@ __all__ = [
     "RecordedRequest",
     "ResourceType",
     "Selector",
-    "ServerThread",
     "Store",
     "label_selector_matches",
-    "serve_in_thread",
 ]

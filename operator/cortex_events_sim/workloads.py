@@ -1,8 +1,8 @@
 """Sample workload manifests for the demo and the tests, as plain dicts.
 
-``behavior`` sets the simulated kubelet's fate for the pods (see `cortex_events.sim.cluster`):
-``Running`` (default), ``OOMKilled``, ``CrashLoopBackOff``, ``ImagePullBackOff``, ``Failed`` or
-``Evicted``.
+``behavior`` sets the simulated kubelet's fate for the pods (see
+`cortex_events_sim.cluster.kubelet`): ``Running`` (default), ``OOMKilled``, ``CrashLoopBackOff``,
+``ImagePullBackOff``, ``Failed`` or ``Evicted``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-BEHAVIOR_ANNOTATION = "sim.cortex-events.io/behavior"
+from cortex_events_sim.cluster import BEHAVIOR_ANNOTATION
+
 TAG_ANNOTATION = "cortex.io/tag"
 
 

@@ -53,15 +53,12 @@ reach the Python objects (another process, a kind cluster):
 
 from __future__ import annotations
 
-from cortex_events.sim.fake_cortex.app import RateLimiter, build_app
-from cortex_events.sim.fake_cortex.faults import FaultAction, Faults
-from cortex_events.sim.fake_cortex.server import FakeCortex, run_in_thread, serve
-from cortex_events.sim.fake_cortex.store import (
-    FakeCortexState,
-    RecordedRequest,
-    StoredEvent,
-    format_time,
-)
+from cortex_events_sim.fake_cortex.app import build_app
+from cortex_events_sim.fake_cortex.faults import FaultAction, Faults
+from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
+from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredEvent, format_time
+from cortex_events_sim.fake_cortex.server import FakeCortex, run_in_thread, serve
+from cortex_events_sim.fake_cortex.store import FakeCortexState
 
 __all__ = [
     "FakeCortex",

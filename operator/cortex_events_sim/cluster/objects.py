@@ -1,0 +1,40 @@
+"""What the simulated controllers read from the objects they work on.
+
+Resource keys, owner references, readiness and revisions: plain functions of stored objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+PODS = "pods"
+DEPLOYMENTS = "deployments.apps"
+REPLICASETS = "replicasets.apps"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+Key = tuple[str, str, str]  # (resource key, namespace, name)
+
+
+def owner_uids(obj: Mapping[str, Any] | None) -> set[str]:
+    if obj is None:
+        return set()
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return {ref["uid"] for ref in refs if ref.get("uid")}
+
+
+def controller_of(obj: Mapping[str, Any], kind: str) -> str | None:
+    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+        if ref.get("kind") == kind and ref.get("controller", True):
+            return str(ref["name"])
+    return None
+
+
+def is_ready(pod: Mapping[str, Any]) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def revision(rs: Mapping[str, Any]) -> int:
+    text = (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, "0")
+    return int(text) if text.isdigit() else 0

@@ -1,0 +1,133 @@
+"""The demo's scenario: sample workloads applied step by step, as a user would with kubectl."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from cortex_events.app import OperatorApp
+from cortex_events_sim import workloads
+from cortex_events_sim.demo.interrupts import Interrupts
+from cortex_events_sim.demo.output import LiveView, Palette
+from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.server_thread import ServerThread
+
+__all__ = ["NAMESPACE", "STEP_TIMEOUT", "Scenario"]
+
+NAMESPACE = "shop"
+STEP_TIMEOUT = 20.0
+
+
+class Scenario:
+    """The sample workloads, applied step by step with the official Kubernetes client."""
+
+    def __init__(
+        self,
+        kube: ServerThread,
+        app: OperatorApp,
+        view: LiveView,
+        out: TextIO,
+        paint: Palette,
+        interrupts: Interrupts,
+    ) -> None:
+        self.kubectl = Kubectl(kube.kubeconfig("demo-user"))
+        self.app = app
+        self.view = view
+        self.out = out
+        self.paint = paint
+        self.interrupts = interrupts
+
+    def step(self, text: str) -> None:
+        print(f"\n{self.paint.bold('>')} {self.paint.bold(text)}", file=self.out, flush=True)
+
+    def wait(self, probe: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while not probe():
+            self.view.poll()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the simulated cluster did not reach: {what}")
+            self.interrupts.sleep(0.1)
+        self.settle()
+
+    def settle(self, quiet: float = 1.0) -> None:
+        """Wait until the operator has delivered everything and Cortex stays quiet."""
+        deadline = time.monotonic() + STEP_TIMEOUT
+        last_count, last_change = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            self.view.poll()
+            count = len(self.view.cortex.state.requests)
+            if count != last_count:
+                last_count, last_change = count, time.monotonic()
+            elif self.app.delivery.depth == 0 and time.monotonic() - last_change >= quiet:
+                return
+            self.interrupts.sleep(0.1)
+
+    def _rollout_done(self, name: str, revision: str) -> bool:
+        deployment = self.kubectl.get("Deployment", name, NAMESPACE)
+        annotations = deployment["metadata"].get("annotations") or {}
+        conditions = (deployment.get("status") or {}).get("conditions") or []
+        return annotations.get("deployment.kubernetes.io/revision") == revision and any(
+            c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
+            for c in conditions
+        )
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            self.kubectl.close()
+
+    def _run(self) -> None:
+        self.step("CortexEntity 'payments' maps pods labelled app=payments to entity payments-api")
+        self.kubectl.create(
+            workloads.cortex_entity(
+                "payments",
+                "payments-api",
+                namespace=NAMESPACE,
+                match_labels={"app": "payments"},
+                custom_data={"team": "payments"},
+            ),
+        )
+        self.settle(0.5)
+
+        self.step("Deployment 'web' (cortex.io/tag: shop-web) with 2 replicas of nginx:1.25")
+        self.kubectl.create(
+            workloads.deployment("web", namespace=NAMESPACE, tag="shop-web", replicas=2)
+        )
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 2, "2 ready pods of web")
+
+        self.step("Rollout: web to nginx:1.26")
+        self.kubectl.patch(
+            "Deployment",
+            "web",
+            NAMESPACE,
+            {
+                "spec": {
+                    "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}
+                }
+            },
+        )
+        self.wait(lambda: self._rollout_done("web", "2"), "rollout of web revision 2")
+
+        self.step("Scale: web to 3 replicas")
+        self.kubectl.patch("Deployment", "web", NAMESPACE, {"spec": {"replicas": 3}})
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 3, "3 ready pods of web")
+
+        self.step("A payments worker that runs out of memory")
+        self.kubectl.create(
+            workloads.pod(
+                "payments-worker",
+                namespace=NAMESPACE,
+                labels={"app": "payments"},
+                behavior="OOMKilled",
+            ),
+        )
+        self.wait(lambda: self._failure_recorded("payments-api"), "an OOMKilled event")
+
+        self.step("Deletion: Deployment web")
+        self.kubectl.delete("Deployment", "web", NAMESPACE)
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") == 0, "web's pods gone")
+
+    def _failure_recorded(self, tag: str) -> bool:
+        return any(e.type == "POD_FAILURE" for e in self.view.cortex.state.events(tag))

@@ -1,0 +1,196 @@
+"""The gate every Cortex API request passes, in this order: injected faults (outage, delay,
+rate limit, failure, drop, garble), Bearer authentication (401), the per-key rate limit (429),
+then the operation. Each API request is recorded with the status it got; admin requests
+(``/_fake/...``) pass straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+from aiohttp import web
+
+from cortex_events_sim.fake_cortex.answers import error, too_many
+from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
+from cortex_events_sim.fake_cortex.records import RecordedRequest
+from cortex_events_sim.fake_cortex.store import FakeCortexState
+from cortex_events_sim.fake_cortex.validation import InvalidRequest
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
+
+__all__ = ["ADMIN_PREFIX", "Emulator", "api_gate", "read_body"]
+
+logger = logging.getLogger("cortex_events_sim.fake_cortex")
+
+ADMIN_PREFIX = "/_fake/"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Emulator(Protocol):
+    """What the HTTP layer needs from the server object."""
+
+    @property
+    def state(self) -> FakeCortexState: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def limiter(self) -> RateLimiter: ...
+
+
+@dataclass(frozen=True)
+class _Body:
+    raw: bytes
+    value: Any
+    is_json: bool
+
+    @property
+    def recorded(self) -> Any | None:
+        if not self.raw:
+            return None
+        return self.value if self.is_json else self.raw.decode("utf-8", "replace")
+
+
+PROXY_PAGE = (
+    "<html><head><title>Service Temporarily Unavailable</title></head>"
+    "<body><h1>Please wait</h1><p>The gateway is busy; your request was forwarded.</p>"
+    "</body></html>"
+)
+
+
+def _garbled(response: web.StreamResponse, form: str) -> web.StreamResponse:
+    """A success answer spoiled after the work was done; error answers pass unchanged."""
+    if not 200 <= response.status < 300 or not isinstance(response, web.Response):
+        return response
+    if form == "truncated":
+        body = bytes(response.body or b"") if isinstance(response.body, bytes) else b""
+        return web.Response(
+            status=response.status, body=body[: len(body) // 2], content_type="application/json"
+        )
+    return web.Response(status=response.status, text=PROXY_PAGE, content_type="text/html")
+
+
+def _drop(request: web.Request) -> NoReturn:
+    """Close the connection without an answer; the raised cancellation ends the handler."""
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError
+
+
+def _bearer_key(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return None
+    return key.strip()
+
+
+async def read_body(request: web.Request) -> _Body:
+    raw = await request.read()
+    if not raw:
+        return _Body(raw, None, is_json=False)
+    try:
+        return _Body(raw, json.loads(raw), is_json=True)
+    except (ValueError, UnicodeDecodeError):
+        return _Body(raw, None, is_json=False)
+
+
+def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
+    """The middleware for ``emulator``'s application. Once ``stopping`` is set, API requests
+    (held ones included) are dropped, so that stopping the server does not wait on them."""
+    state = emulator.state
+
+    async def gated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        body = await read_body(request)
+        tag = request.match_info.get("tag")
+
+        def record(status: int) -> None:
+            state.record(
+                RecordedRequest(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(request.query),
+                    status=status,
+                    body=body.recorded,
+                    at=time.time(),
+                    tag=tag,
+                )
+            )
+            logger.info(
+                "fake-cortex %s %s -> %s", request.method, request.path_qs, status or "dropped"
+            )
+
+        action = emulator.faults.take(request.method)
+        if action.delay:
+            # A server that is stopping drops held requests instead of making stop() wait.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=action.delay)
+        response: web.StreamResponse
+        if action.kind == "drop" or stopping.is_set():
+            record(0)
+            _drop(request)
+        if action.kind == "rate_limit":
+            response = too_many(action.retry_after, "Rate limit exceeded (injected)")
+        elif action.kind == "fail":
+            reason = "Service unavailable (outage)" if action.outage else "Failure"
+            response = error(action.status, f"{reason}: injected by the Cortex emulator")
+        elif action.kind == "garble":
+            response = _garbled(await authorized(request, handler), action.form)
+        else:
+            response = await authorized(request, handler)
+        record(response.status)
+        return response
+
+    async def authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = _bearer_key(request)
+        expected = emulator.api_key
+        if key is None or (
+            expected is not None and not hmac.compare_digest(key.encode(), expected.encode())
+        ):
+            return error(
+                401,
+                "Missing or invalid API key: send Authorization: Bearer <API key>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        wait = emulator.limiter.admit(key)
+        if wait is not None:
+            return too_many(
+                float(max(1, math.ceil(wait))),
+                f"Rate limit of {emulator.limiter.per_minute} requests per minute exceeded",
+            )
+        try:
+            return await handler(request)
+        except InvalidRequest as exc:
+            return error(400, str(exc))
+        except web.HTTPMethodNotAllowed as exc:
+            return error(
+                405,
+                f"Method {request.method} is not allowed on {request.path}",
+                headers={"Allow": exc.headers.get("Allow", "")},
+            )
+        except web.HTTPException as exc:
+            return error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)
+        return await gated(request, handler)
+
+    return middleware

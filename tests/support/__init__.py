@@ -1,0 +1,1 @@
+"""Helpers that tests in every directory share (``from tests.support.harness import ...``)."""
