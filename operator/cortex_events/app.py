@@ -18,6 +18,7 @@ from typing import Any
 
 import kopf
 
+from cortex_events import __version__
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
@@ -126,6 +127,7 @@ class OperatorApp:
                     rate_limiter=TokenBucket(settings.rate_limit),
                     observer=self.listener,
                     gate=fence.check,
+                    user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
                 )
                 api = self._client
         api = FencedCortex(api, fence)

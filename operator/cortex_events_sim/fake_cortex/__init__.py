@@ -38,7 +38,8 @@ reach the Python objects (another process, a kind cluster):
 * ``GET /_fake/events[?tag=T]``: the stored events in list order, each the API form plus
   ``"tag"``.
 * ``GET /_fake/requests``: the recorded API requests, oldest first: ``method``, ``path``,
-  ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds), ``tag``.
+  ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds, answered),
+  ``received_at`` (arrived), ``tag``, ``agent`` (the User-Agent).
 * ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1 and ``method``
   (optional) limiting a rule to one HTTP method:
   ``{"kind": "rate_limit", "count", "retry_after"}``, ``{"kind": "fail", "count", "status"}``,

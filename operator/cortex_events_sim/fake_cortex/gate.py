@@ -117,6 +117,7 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
     state = emulator.state
 
     async def gated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        received = time.time()
         body = await read_body(request)
         tag = request.match_info.get("tag")
 
@@ -130,6 +131,8 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
                     body=body.recorded,
                     at=time.time(),
                     tag=tag,
+                    received_at=received,
+                    agent=request.headers.get("User-Agent", ""),
                 )
             )
             logger.info(

@@ -67,7 +67,8 @@ class RecordedRequest:
 
     ``status`` is 0 for a request whose connection was dropped without an answer; ``body``
     is the decoded JSON, the raw text when it was not JSON, or ``None`` when empty; ``at``
-    is wall-clock seconds (`time.time`); ``tag`` is the entity tag in the path, if any.
+    is wall-clock seconds (`time.time`) when it was answered, ``received_at`` when it
+    arrived; ``tag`` is the entity tag in the path, if any; ``agent`` its User-Agent.
     """
 
     method: str
@@ -77,6 +78,8 @@ class RecordedRequest:
     body: Any | None
     at: float
     tag: str | None
+    received_at: float = 0.0
+    agent: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
