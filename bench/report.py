@@ -133,6 +133,11 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _cluster(cluster: dict[str, Any]) -> list[str]:
+    """What the Pods ran on."""
+    return [f"Cluster: {cluster['description']}"] if cluster else []
+
+
 def render(results: dict[str, Any]) -> str:
     """The human-readable table of a run."""
     out: list[str] = []
@@ -141,6 +146,15 @@ def render(results: dict[str, Any]) -> str:
         f"Machine: {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown model'}), "
         f"{machine['memory_gib']} GiB; Python {machine['python']}, kopf {machine['kopf']}"
     )
+    if "load_average_at_start" in results:
+        out.append(
+            "Load average (1, 5, 15 min): "
+            + " ".join(f"{v:g}" for v in results["load_average_at_start"])
+            + " at the start, "
+            + " ".join(f"{v:g}" for v in results.get("load_average_at_end", []))
+            + " at the end"
+        )
+    out += _cluster(results.get("cluster") or {})
     delivery = results.get("delivery")
     if delivery:
         out += [
@@ -259,6 +273,8 @@ def render(results: dict[str, Any]) -> str:
             "5. Workload writes per pod over the whole run: "
             + ", ".join(f"{name} {value:g}" for name, value in writes.items()),
         ]
+    if "wall_seconds" in results:
+        out += ["", f"Wall time: {results['wall_seconds']:g} s, setup included"]
     found = results.get("targets") or []
     if found:
         out += ["", "Targets"]
