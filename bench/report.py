@@ -134,8 +134,36 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 
 def _cluster(cluster: dict[str, Any]) -> list[str]:
-    """What the Pods ran on."""
-    return [f"Cluster: {cluster['description']}"] if cluster else []
+    """What the Pods ran on and, for a real control plane, what setting it up took."""
+    if cluster.get("kind") != "real":
+        return ["Cluster: the Kubernetes API stand-in"] if cluster else []
+    versions = cluster.get("versions", {})
+    setup = cluster.get("setup", {})
+    out = [
+        f"Cluster: real control plane on loopback, Kubernetes {versions.get('kubernetes', '?')}, "
+        f"kwok {versions.get('kwok', '?')}, {cluster.get('nodes')} kwok nodes; started in "
+        f"{_fmt(setup.get('control_plane_start_seconds'), 1)} s, chart and identities in "
+        f"{_fmt(setup.get('identities_seconds'), 1)} s; audit log "
+        f"{_fmt(cluster.get('audit_log_mib'), 1)} MiB"
+    ]
+    pods = setup.get("pods") or []
+    if pods:
+        out += ["", "Setup: bare Pods created through the API, until all are Running and Ready"]
+        out += _grid(
+            ["namespace", "pods before", "created", "create s", "running s", "pods/s"],
+            [
+                [
+                    row["namespace"],
+                    str(row["pods_before"]),
+                    str(row["pods_created"]),
+                    _fmt(row["create_seconds"], 1),
+                    _fmt(row["running_seconds"], 1),
+                    _fmt(row["pods_per_second"], 1),
+                ]
+                for row in pods
+            ],
+        )
+    return out
 
 
 def render(results: dict[str, Any]) -> str:
