@@ -71,6 +71,9 @@ DEFAULT_NODES = 10
 CREATE_CONCURRENCY = 16
 """Pod creations in flight at once: enough to keep the API server busy on two cores."""
 PAGE = 500
+STATUS_QUIET = 3.0
+"""Seconds without a status write by kwok after which a namespace's Pods are taken as final:
+kwok's Stages wait up to 1.9 s, and now and then write a Pod's status a second time."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +86,15 @@ class Identity:
 
 @dataclass
 class Audit:
-    """The audit log, read as it grows: the processes' requests in order, and when kwok
-    first wrote each Pod's status (the moment it made the Pod Running and Ready)."""
+    """The audit log, read as it grows: the processes' requests in order, when kwok first
+    wrote each Pod's status (the moment it made the Pod Running and Ready), and when it last
+    wrote a status in each namespace (kwok sometimes writes a Pod's status twice)."""
 
     plane: ControlPlane
     offset: int = 0
     records: list[AuditRecord] = field(default_factory=list)
     status_written: dict[tuple[str, str], float] = field(default_factory=dict)
+    last_status_write: dict[str, float] = field(default_factory=dict)
 
     def refresh(self) -> list[AuditRecord]:
         new, self.offset = self.plane.audit_since(self.offset)
@@ -98,6 +103,7 @@ class Audit:
                 key = (record.namespace, record.name)
                 if 200 <= record.code < 300 and record.at is not None:
                     self.status_written.setdefault(key, record.at.timestamp())
+                    self.last_status_write[record.namespace] = record.at.timestamp()
             else:
                 self.records.append(record)
         return self.records
@@ -428,6 +434,11 @@ class RealStands(Stands):
         found = self._get(self._pods_path, fieldSelector="status.phase!=Running", limit="1")
         return not found.get("items")
 
+    def _statuses_settled(self) -> bool:
+        """kwok has written no Pod status in the namespace for `STATUS_QUIET` seconds."""
+        self.audit.refresh()
+        return time.time() - self.audit.last_status_write.get(self.namespace, 0.0) >= STATUS_QUIET
+
     def _list(self, names: set[str]) -> list[dict[str, Any]]:
         pods: list[dict[str, Any]] = []
         token = ""
@@ -451,9 +462,11 @@ class RealStands(Stands):
         created = time.monotonic() - began
         timeout = 300 + len(batch) / 10
         _wait(self.pods_running, timeout, f"{len(batch)} pods in {self.namespace} to run")
+        running = time.monotonic() - began
         names = {name for name, _ in batch}
         pods: list[dict[str, Any]] = []
-        if objects:
+        if objects:  # as they stay: the events seeded from them must be what the operator sees
+            _wait(self._statuses_settled, 60, f"kwok to finish with the pods in {self.namespace}")
             deadline = time.monotonic() + 60
             while True:
                 pods = self._list(names)
@@ -462,7 +475,6 @@ class RealStands(Stands):
                 if time.monotonic() > deadline:
                     raise BenchError(f"pods in {self.namespace} are not all Running and Ready")
                 time.sleep(1.0)
-        running = time.monotonic() - began
         self.cluster.setup["pods"].append(
             {
                 "namespace": self.namespace,
@@ -471,6 +483,7 @@ class RealStands(Stands):
                 "create_seconds": round(created, 1),
                 "running_seconds": round(running, 1),
                 "pods_per_second": round(len(batch) / running, 1),
+                "setup_seconds": round(time.monotonic() - began, 1),
             }
         )
         logger.info(

@@ -148,9 +148,13 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
     ]
     pods = setup.get("pods") or []
     if pods:
-        out += ["", "Setup: bare Pods created through the API, until all are Running and Ready"]
+        out += [
+            "",
+            "Setup: bare Pods created through the API (create s), until all are Running and "
+            "Ready (running s); setup s adds kwok's last status writes and reading them back",
+        ]
         out += _grid(
-            ["namespace", "pods before", "created", "create s", "running s", "pods/s"],
+            ["namespace", "pods before", "created", "create s", "running s", "pods/s", "setup s"],
             [
                 [
                     row["namespace"],
@@ -159,6 +163,7 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
                     _fmt(row["create_seconds"], 1),
                     _fmt(row["running_seconds"], 1),
                     _fmt(row["pods_per_second"], 1),
+                    _fmt(row.get("setup_seconds"), 1),
                 ]
                 for row in pods
             ],
