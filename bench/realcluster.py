@@ -22,10 +22,11 @@ does not fill the log. What the processes asked of the API is read from that log
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,11 +173,11 @@ class RealCluster(Backend):
         ServiceAccounts; a token and a kubeconfig for each."""
         for namespace in (OPERATOR_NAMESPACE, *NAMESPACES.values()):
             plane.api("POST", "/api/v1/namespaces", _object("v1", "Namespace", namespace))
-        for namespace in NAMESPACES.values():  # Pods can be created once it exists
+        # A namespace takes Pods once its default ServiceAccount exists.
+        for namespace in NAMESPACES.values():
+            default = f"/api/v1/namespaces/{namespace}/serviceaccounts/default"
             _wait(
-                lambda ns=namespace: _exists(
-                    plane, f"/api/v1/namespaces/{ns}/serviceaccounts/default"
-                ),
+                functools.partial(_exists, plane, default),
                 60,
                 f"the default ServiceAccount of {namespace}",
             )
@@ -282,7 +283,7 @@ def _exists(plane: ControlPlane, path: str) -> bool:
         return False
 
 
-def _wait(probe: Any, timeout: float, what: str) -> None:
+def _wait(probe: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
         if time.monotonic() > deadline:
