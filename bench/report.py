@@ -133,6 +133,44 @@ def _fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _cluster(cluster: dict[str, Any]) -> list[str]:
+    """What the Pods ran on and, for a real control plane, what setting it up took."""
+    if cluster.get("kind") != "real":
+        return ["Cluster: the Kubernetes API stand-in"] if cluster else []
+    versions = cluster.get("versions", {})
+    setup = cluster.get("setup", {})
+    out = [
+        f"Cluster: real control plane on loopback, Kubernetes {versions.get('kubernetes', '?')}, "
+        f"kwok {versions.get('kwok', '?')}, {cluster.get('nodes')} kwok nodes; started in "
+        f"{_fmt(setup.get('control_plane_start_seconds'), 1)} s, chart and identities in "
+        f"{_fmt(setup.get('identities_seconds'), 1)} s; audit log "
+        f"{_fmt(cluster.get('audit_log_mib'), 1)} MiB"
+    ]
+    pods = setup.get("pods") or []
+    if pods:
+        out += [
+            "",
+            "Setup: bare Pods created through the API (create s), until all are Running and "
+            "Ready (running s); setup s adds kwok's last status writes and reading them back",
+        ]
+        out += _grid(
+            ["namespace", "pods before", "created", "create s", "running s", "pods/s", "setup s"],
+            [
+                [
+                    row["namespace"],
+                    str(row["pods_before"]),
+                    str(row["pods_created"]),
+                    _fmt(row["create_seconds"], 1),
+                    _fmt(row["running_seconds"], 1),
+                    _fmt(row["pods_per_second"], 1),
+                    _fmt(row.get("setup_seconds"), 1),
+                ]
+                for row in pods
+            ],
+        )
+    return out
+
+
 def render(results: dict[str, Any]) -> str:
     """The human-readable table of a run."""
     out: list[str] = []
@@ -141,6 +179,15 @@ def render(results: dict[str, Any]) -> str:
         f"Machine: {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown model'}), "
         f"{machine['memory_gib']} GiB; Python {machine['python']}, kopf {machine['kopf']}"
     )
+    if "load_average_at_start" in results:
+        out.append(
+            "Load average (1, 5, 15 min): "
+            + " ".join(f"{v:g}" for v in results["load_average_at_start"])
+            + " at the start, "
+            + " ".join(f"{v:g}" for v in results.get("load_average_at_end", []))
+            + " at the end"
+        )
+    out += _cluster(results.get("cluster") or {})
     delivery = results.get("delivery")
     if delivery:
         out += [
@@ -259,6 +306,8 @@ def render(results: dict[str, Any]) -> str:
             "5. Workload writes per pod over the whole run: "
             + ", ".join(f"{name} {value:g}" for name, value in writes.items()),
         ]
+    if "wall_seconds" in results:
+        out += ["", f"Wall time: {results['wall_seconds']:g} s, setup included"]
     found = results.get("targets") or []
     if found:
         out += ["", "Targets"]

@@ -1,9 +1,12 @@
 """The benchmark's scenarios. Each returns plain data (JSON-ready dicts).
 
 * `delivery_and_latency`: the operator under a backlog larger than its budget, then at a steady
-  rate below it (one operator process, stand-ins of its own).
+  rate below it (one operator process, stands of its own).
 * `scale`: the operator, the no-op kopf baseline and the naive kopf baseline with growing
   numbers of Pods, ending with a restart of the operator and of the naive baseline.
+
+Both run against the `Stands` a `bench.backends.Backend` makes: the Kubernetes API stand-in, or a
+real control plane (`bench.realcluster`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench import stand
-from bench.procs import BenchError, Proc, clean_env, wait_settled
-from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest, run_in_thread
-from cortex_events_sim.server_thread import ServerThread, serve_in_thread
+from bench.backends import Backend, Stands
+from bench.procs import BenchError, Proc, wait_settled
+from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest
 
 logger = logging.getLogger("bench")
 
@@ -73,54 +76,6 @@ SMOKE = Config(
     entities=8,
     quiet=1.0,
 )
-
-
-@dataclass
-class Stands:
-    """A Kubernetes API stand-in and a Cortex emulator, with a kubeconfig per user."""
-
-    kube: ServerThread
-    cortex: FakeCortex
-    workdir: Path
-    kubeconfigs: dict[str, Path] = field(default_factory=dict)
-
-    def env(self, user: str, **extra: str) -> dict[str, str]:
-        path = self.kubeconfigs.get(user)
-        if path is None:
-            path = self.kubeconfigs[user] = self.kube.write_kubeconfig(
-                self.workdir / f"kubeconfig-{user}-{id(self)}", user
-            )
-        return clean_env(
-            KUBECONFIG=str(path),
-            CORTEX_API_KEY=stand.API_KEY,
-            CORTEX_BASE_URL=self.cortex.base_url,
-            CORTEX_CLUSTER_NAME=stand.CLUSTER,
-            **extra,
-        )
-
-    def requests(self, since: int = 0) -> list[RecordedRequest]:
-        return self.cortex.state.requests[since:]
-
-    def request_count(self) -> int:
-        return len(self.cortex.state.requests)
-
-    def kube_request_count(self) -> int:
-        return self.kube.call(len, self.kube.server.requests)
-
-    def activity(self) -> int:
-        return self.request_count() + self.kube_request_count()
-
-    def listed_since(self, user: str, mark: int) -> bool:
-        recent = self.kube.call(lambda: list(self.kube.server.requests)[mark:])
-        return any(r.user == user and r.verb == "list" and r.resource == "pods" for r in recent)
-
-
-@contextmanager
-def stands(workdir: Path, *, rate_limit: int | None) -> Iterator[Stands]:
-    with ExitStack() as stack:
-        kube = stack.enter_context(serve_in_thread(namespaces=(stand.NAMESPACE,)))
-        cortex = stack.enter_context(run_in_thread(api_key=stand.API_KEY, rate_limit=rate_limit))
-        yield Stands(kube, cortex, workdir)
 
 
 def wait_until(probe: Callable[[], bool], *, timeout: float, what: str, proc: Proc) -> None:
@@ -175,16 +130,38 @@ def duplicate_keys(cortex: FakeCortex) -> int:
 # --- 1 and 2: delivery under backlog, latency at a steady rate --------------------------------
 
 
-def delivery_and_latency(config: Config, workdir: Path) -> dict[str, Any]:
-    with stands(workdir, rate_limit=config.cortex_limit) as st:
+def wait_drained(st: Stands, proc: Proc, *, timeout: float, what: str) -> None:
+    """Until the Pods have stopped changing and the operator has delivered every change: each
+    Pod in the phase it stays in, the operator's queue empty, Cortex asked nothing for 1 s."""
+    deadline = time.monotonic() + timeout
+    seen, quiet_since = -1, time.monotonic()
+    while True:
+        proc.check_alive()
+        now = time.monotonic()
+        if (count := st.request_count()) != seen:
+            seen, quiet_since = count, now
+        elif (
+            now - quiet_since >= 1.0
+            and st.pods_running()
+            and proc.metrics().get("cortex_events_queue_depth", 1.0) == 0
+        ):
+            return
+        if now > deadline:
+            raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def delivery_and_latency(config: Config, workdir: Path, backend: Backend) -> dict[str, Any]:
+    with backend.stands(workdir, rate_limit=config.cortex_limit, role="delivery") as st:
         proc = Proc.ours(
             st.env(OUR_USER, CORTEX_RATE_LIMIT=str(config.budget)),
             workdir / "operator-delivery.log",
         )
+        kube_mark = st.kube_request_count()
         proc.start()
         try:
             wait_until(
-                lambda: st.listed_since(OUR_USER, 0),
+                lambda: st.listed_since(OUR_USER, kube_mark),
                 timeout=60,
                 what="the operator to list pods",
                 proc=proc,
@@ -195,18 +172,19 @@ def delivery_and_latency(config: Config, workdir: Path) -> dict[str, Any]:
                 (stand.pod_name("warm", i), stand.entity_tag(i))
                 for i in range(config.delivery_entities)
             ]
-            st.kube.call(stand.create_pods, st.kube.server, warm, running=False)
+            st.create_pods(warm)
             wait_until(
                 lambda: len(accepted(st.requests(), "POST")) >= len(warm),
                 timeout=60,
                 what="the warm-up events",
                 proc=proc,
             )
+            wait_drained(st, proc, timeout=60, what="the warm-up pods' changes")
             time.sleep(2.0)  # the token bucket refills
             delivery = _backlog(config, st, proc)
             time.sleep(2.0)
             latency = _steady(config, st, proc)
-            writes = stand.workload_writes(st.kube, OUR_USER)
+            writes = st.workload_writes(OUR_USER, since=kube_mark)
             duplicates = duplicate_keys(st.cortex)
             too_many = sum(1 for r in st.requests() if r.status == 429)
         finally:
@@ -221,20 +199,33 @@ def delivery_and_latency(config: Config, workdir: Path) -> dict[str, Any]:
 
 
 def _backlog(config: Config, st: Stands, proc: Proc) -> dict[str, Any]:
+    """Many new Pods at once; timed until Cortex holds every change made to them. Where the
+    cluster moves Pods on (scheduled, then Running and Ready), a Pod whose event was sent
+    before it moved is updated in place: those PUTs are part of the backlog too."""
     mark = st.request_count()
     batch = [
         (stand.pod_name("backlog", i), stand.entity_tag(i % config.delivery_entities))
         for i in range(config.backlog)
     ]
+    names = {name for name, _ in batch}
+
+    def recorded() -> int:
+        return len(
+            {custom_data(r).get("name") for r in accepted(st.requests(mark), "POST")} & names
+        )
+
     began = time.time()
-    st.kube.call(stand.create_pods, st.kube.server, batch, running=False)
+    st.create_pods(batch)
+    created = time.time() - began
     per_second = config.budget / 60.0
+    timeout = config.backlog / per_second * 2 + 60
     wait_until(
-        lambda: len(accepted(st.requests(mark), "POST", "PUT")) >= config.backlog,
-        timeout=config.backlog / per_second * 2 + 60,
-        what=f"{config.backlog} events from the backlog",
+        lambda: recorded() >= config.backlog,
+        timeout=timeout,
+        what=f"an event for each of the {config.backlog} pods of the backlog",
         proc=proc,
     )
+    wait_drained(st, proc, timeout=timeout, what="the backlog's last changes")
     requests = st.requests(mark)
     events = accepted(requests, "POST", "PUT")
     seconds = max(r.at for r in events) - began
@@ -242,7 +233,11 @@ def _backlog(config: Config, st: Stands, proc: Proc) -> dict[str, Any]:
     return {
         "budget_per_minute": config.budget,
         "backlog": config.backlog,
+        "create_seconds": round(created, 2),
+        "pods_recorded": recorded(),
         "events_accepted": len(events),
+        "posts": len(accepted(requests, "POST")),
+        "puts": len(accepted(requests, "PUT")),
         "seconds": round(seconds, 2),
         "events_per_second": round(rate, 3),
         "ratio_to_budget": round(rate / per_second, 4),
@@ -252,31 +247,17 @@ def _backlog(config: Config, st: Stands, proc: Proc) -> dict[str, Any]:
 
 
 def _steady(config: Config, st: Stands, proc: Proc) -> dict[str, Any]:
-    """Alternately a new Pod (its event is created) and the previous Pod becoming ready (its
-    event is updated in place), ``latency_rate`` changes a second."""
+    """New Pods (each one's event is created) and those Pods becoming ready (the event is
+    updated in place), ``latency_rate`` changes a second in all.
+
+    On the stand-in the benchmark makes each Pod ready itself, alternating with the creations;
+    where the cluster does (kwok), Pods are created at half the rate and each becomes ready
+    when kwok writes its status, which the audit log dates."""
     mark = st.request_count()
-    changes: list[tuple[str, str, float]] = []  # (what, pod uid, wall-clock time of the change)
-    uids: dict[int, str] = {}
-    interval = 1.0 / config.latency_rate
-    start = time.monotonic()
-    for number in range(config.latency_changes):
-        delay = start + number * interval - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        index = number // 2
-        name = stand.pod_name("steady", index)
-        if number % 2 == 0:
-            tag = stand.entity_tag(index % config.delivery_entities)
-            at = time.time()
-            (obj,) = st.kube.call(stand.create_pods, st.kube.server, [(name, tag)], running=False)
-            uids[index] = obj["metadata"]["uid"]
-            changes.append(("created", uids[index], at))
-        else:
-            at = time.time()
-            st.kube.call(
-                st.kube.server.patch_status, "pods", name, stand.running_status(), stand.NAMESPACE
-            )
-            changes.append(("ready", uids[index], at))
+    # (what, pod uid, wall-clock time of the change)
+    changes = (
+        _created_then_readied(config, st, proc) if st.kubelet else _created_and_readied(config, st)
+    )
 
     def accepted_at() -> dict[tuple[str, str], float]:
         seen: dict[tuple[str, str], float] = {}
@@ -300,12 +281,67 @@ def _steady(config: Config, st: Stands, proc: Proc) -> dict[str, Any]:
     return {
         "changes_per_second": config.latency_rate,
         "changes": len(latencies),
+        "made_ready_by": "kwok" if st.kubelet else "the benchmark",
         "p50_seconds": round(percentile(latencies, 0.50), 4),
         "p95_seconds": round(percentile(latencies, 0.95), 4),
         "p99_seconds": round(percentile(latencies, 0.99), 4),
         "max_seconds": round(max(latencies), 4),
         "mean_seconds": round(statistics.fmean(latencies), 4),
     }
+
+
+def _created_and_readied(config: Config, st: Stands) -> list[tuple[str, str, float]]:
+    """Alternately a new Pod and the previous Pod made ready, by the benchmark."""
+    changes: list[tuple[str, str, float]] = []
+    uids: dict[int, str] = {}
+    interval = 1.0 / config.latency_rate
+    start = time.monotonic()
+    for number in range(config.latency_changes):
+        delay = start + number * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        index = number // 2
+        name = stand.pod_name("steady", index)
+        if number % 2 == 0:
+            tag = stand.entity_tag(index % config.delivery_entities)
+            at = time.time()
+            (obj,) = st.create_pods([(name, tag)])
+            uids[index] = obj["metadata"]["uid"]
+            changes.append(("created", uids[index], at))
+        else:
+            at = time.time()
+            st.mark_ready(name)
+            changes.append(("ready", uids[index], at))
+    return changes
+
+
+def _created_then_readied(config: Config, st: Stands, proc: Proc) -> list[tuple[str, str, float]]:
+    """New Pods at half the rate; the cluster makes each ready (the other half of the changes)."""
+    changes: list[tuple[str, str, float]] = []
+    uids: dict[str, str] = {}
+    interval = 2.0 / config.latency_rate
+    count = (config.latency_changes + 1) // 2
+    start = time.monotonic()
+    for index in range(count):
+        delay = start + index * interval - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        name = stand.pod_name("steady", index)
+        tag = stand.entity_tag(index % config.delivery_entities)
+        at = time.time()
+        (obj,) = st.create_pods([(name, tag)])
+        uids[name] = obj["metadata"]["uid"]
+        changes.append(("created", uids[name], at))
+    readied = list(uids)[: config.latency_changes // 2]
+    wait_until(
+        lambda: len(st.ready_changed_at(readied)) == len(readied),
+        timeout=60,
+        what="the steady pods to become ready",
+        proc=proc,
+    )
+    for name, at in st.ready_changed_at(readied).items():
+        changes.append(("ready", uids[name], at))
+    return changes
 
 
 # --- 3, 4 and 5: memory and CPU at scale, restart cost, baselines ----------------------------
@@ -413,30 +449,34 @@ def _start_naive(config: Config, st: Stands, pods: int, log: Path) -> tuple[Proc
     row["duplicate_posts"] = sum(
         1 for r in accepted(requests, "POST") if custom_data(r).get("uid") in uids_before
     )
-    recent = st.kube.call(lambda: list(st.kube.server.requests)[kube_mark:])
-    row["workload_writes"] = sum(
-        1
-        for r in recent
-        if r.user == NAIVE_USER and r.resource in stand.WORKLOAD_RESOURCES and r.is_write
-    )
+    row["workload_writes"] = len(st.workload_writes(NAIVE_USER, since=kube_mark))
     return proc, row
 
 
-def scale(config: Config, workdir: Path) -> dict[str, Any]:
+def scale(config: Config, workdir: Path, backend: Backend) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     restart: dict[str, Any] = {}
     with ExitStack() as stack:
-        ours = stack.enter_context(stands(workdir, rate_limit=config.cortex_limit))
+        ours = stack.enter_context(
+            backend.stands(workdir, rate_limit=config.cortex_limit, role="scale")
+        )
         # The naive baseline writes to its Pods, so it gets Pods of its own; its emulator has
         # no rate limit, else 10,000 Pods would take it over ten minutes at Cortex's limit.
-        naive = stack.enter_context(stands(workdir, rate_limit=None)) if config.baselines else None
+        naive = (
+            stack.enter_context(backend.stands(workdir, rate_limit=None, role="naive"))
+            if config.baselines
+            else None
+        )
+        ours_mark = ours.kube_request_count()
+        naive_mark = naive.kube_request_count() if naive is not None else 0
         pods = 0
         for size in config.scales:
             logger.info("scale: %d pods over %d entities", size, config.entities)
-            created = stand.grow(ours.kube, pods, size, config.entities)
+            created = ours.grow(pods, size, config.entities)
             stand.seed_recorded(ours.cortex, created)
+            del created  # 10,000 Pods as the API returned them: not kept while processes run
             if naive is not None:
-                stand.grow(naive.kube, pods, size, config.entities)
+                naive.grow(pods, size, config.entities, objects=False)
             pods = size
             last = size == config.scales[-1]
             row: dict[str, Any] = {"pods": size, "entities": config.entities}
@@ -471,12 +511,12 @@ def scale(config: Config, workdir: Path) -> dict[str, Any]:
             rows.append(row)
         restart["pods"] = pods
         writes = {
-            "operator": len(stand.workload_writes(ours.kube, OUR_USER)),
-            "noop": len(stand.workload_writes(ours.kube, NOOP_USER)),
+            "operator": len(ours.workload_writes(OUR_USER, since=ours_mark)),
+            "noop": len(ours.workload_writes(NOOP_USER, since=ours_mark)),
         }
         duplicates = {"operator": duplicate_keys(ours.cortex)}
         if naive is not None:
-            writes["naive"] = len(stand.workload_writes(naive.kube, NAIVE_USER))
+            writes["naive"] = len(naive.workload_writes(NAIVE_USER, since=naive_mark))
             duplicates["naive"] = _naive_duplicates(naive.cortex)
     return {
         "scale": rows,

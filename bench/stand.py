@@ -1,9 +1,11 @@
-"""The stand-ins the benchmark runs against, and the workloads it puts into them.
+"""The workloads the benchmark creates, the Cortex events it seeds, and the stand-in's Pods.
 
-Pods are written straight into the Kubernetes API stand-in's store on its own loop (no HTTP, no
-simulated kubelet), with the status the benchmark chooses, so that thousands of them exist in a
-second. Cortex events that a previous run of the operator would have recorded are rendered
-with the operator's own domain code and put straight into the emulator's store.
+On the stand-in, Pods are written straight into the Kubernetes API stand-in's store on its own
+loop (no HTTP, no simulated kubelet), with the status the benchmark chooses, so that thousands
+of them exist in a second; on a real cluster (`bench.realcluster`) the same manifests are
+created through the API. In both, Cortex events that a previous run of the operator would have
+recorded are rendered with the operator's own domain code and put straight into the emulator's
+store.
 """
 
 from __future__ import annotations
@@ -69,9 +71,11 @@ def running_status(*, started: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def pod_manifest(name: str, tag: str, *, on_node: bool) -> dict[str, Any]:
+def pod_manifest(
+    name: str, tag: str, *, on_node: bool, namespace: str = NAMESPACE
+) -> dict[str, Any]:
     """A bare Pod mapped to ``tag`` by its ``cortex.io/tag`` annotation."""
-    manifest = workloads.pod(name, namespace=NAMESPACE, image=IMAGE, tag=tag)
+    manifest = workloads.pod(name, namespace=namespace, image=IMAGE, tag=tag)
     if on_node:
         manifest["spec"]["nodeName"] = NODE
     return manifest
@@ -138,18 +142,3 @@ def seed_recorded(cortex: FakeCortex, pods: Iterable[Mapping[str, Any]]) -> int:
                 )
                 count += 1
     return count
-
-
-def workload_writes(kube: ServerThread, user: str) -> list[tuple[str, str]]:
-    """Writes ``user`` made to Pods, ReplicaSets or Deployments: (method, path)."""
-    return [
-        (r.method, r.path)
-        for r in kube.requests
-        if r.user == user and r.resource in WORKLOAD_RESOURCES and r.is_write
-    ]
-
-
-def listed(kube: ServerThread, user: str, resource: str = "pods") -> bool:
-    return any(
-        r.user == user and r.verb == "list" and r.resource == resource for r in kube.requests
-    )

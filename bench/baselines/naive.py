@@ -3,7 +3,8 @@
 ``@kopf.on.create`` with kopf's default state storage: kopf records each handled Pod in
 annotations on the Pod itself (so it writes to every Pod) and, after a restart, skips the Pods
 that carry them. The event goes to the entity in the Pod's ``cortex.io/tag``. Reads
-CORTEX_BASE_URL and CORTEX_API_KEY; run as ``python naive.py`` with KUBECONFIG set.
+CORTEX_BASE_URL, CORTEX_API_KEY and (to watch only those namespaces) CORTEX_NAMESPACES; run as
+``python naive.py`` with KUBECONFIG set.
 """
 
 from __future__ import annotations
@@ -62,4 +63,6 @@ async def pod_created(
 
 if __name__ == "__main__":
     kopf.configure(verbose=False)
-    kopf.run(standalone=True, clusterwide=True)
+    # CORTEX_NAMESPACES, as for the operator: these namespaces only, else every namespace.
+    watched = [n.strip() for n in os.environ.get("CORTEX_NAMESPACES", "").split(",") if n.strip()]
+    kopf.run(standalone=True, clusterwide=not watched, namespaces=watched)

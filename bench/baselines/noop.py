@@ -2,11 +2,13 @@
 
 It watches what the operator watches (Pods, ReplicaSets, Deployments and CortexEntities) with
 event handlers that return at once, so its memory and CPU are the framework's floor for the
-same objects. Scanning is off, as in the operator. Run as ``python noop.py`` with KUBECONFIG set.
+same objects. Scanning is off, as in the operator. Run as ``python noop.py`` with KUBECONFIG set
+(and CORTEX_NAMESPACES to watch only those namespaces, as the operator does).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import kopf
@@ -39,4 +41,6 @@ async def entity_event(**_: Any) -> None:
 
 if __name__ == "__main__":
     kopf.configure(verbose=False)
-    kopf.run(standalone=True, clusterwide=True)
+    # CORTEX_NAMESPACES, as for the operator: these namespaces only, else every namespace.
+    watched = [n.strip() for n in os.environ.get("CORTEX_NAMESPACES", "").split(",") if n.strip()]
+    kopf.run(standalone=True, clusterwide=not watched, namespaces=watched)
