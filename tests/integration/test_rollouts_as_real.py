@@ -46,11 +46,11 @@ def test_each_revision_keeps_an_event_of_its_own(
     start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, image="nginx:1.21", tag=TAG))
     # As `kubectl rollout status`: revision 1 is out before the next change is made.
-    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, 30, "revision 1's pods")
+    wait_for(lambda: kubectl.ready_pods(NS, "web-") == 2, 60, "revision 1's pods")
 
     def roll(revision: int, patch: dict[str, Any], result: str = "Completed") -> None:
         kubectl.patch("Deployment", "web", NS, patch)
-        wait_for(lambda: result_of(cortex, revision) == result, 30, f"revision {revision}")
+        wait_for(lambda: result_of(cortex, revision) == result, 60, f"revision {revision}")
 
     roll(2, template_patch("nginx:1.22"))
     # Never ready: revision 3 is still rolling out when revision 4 replaces it.
@@ -70,7 +70,7 @@ def test_each_revision_keeps_an_event_of_its_own(
         [{"op": "replace", "path": "/spec/template", "value": template}],
         content_type="application/json-patch+json",
     )
-    wait_for(lambda: result_of(cortex, 5) == "Completed", 30, "revision 5")
+    wait_for(lambda: result_of(cortex, 5) == "Completed", 60, "revision 5")
     restarted = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     roll(6, {"spec": {"template": {"metadata": {
         "annotations": {"kubectl.kubernetes.io/restartedAt": restarted}}}}})  # fmt: skip

@@ -136,7 +136,8 @@ def namespace(plane: ControlPlane) -> Iterator[str]:
     wait_for(
         lambda: plane.run(plane.binary("kubectl"), "get", "serviceaccount", "default",
                           "-n", name, check=False).returncode == 0,
-        what="the namespace's default ServiceAccount",
+        120,
+        "the namespace's default ServiceAccount",
     )  # fmt: skip
     yield name
     plane.kubectl("delete", "namespace", name, "--wait=false")
