@@ -143,6 +143,7 @@ async def test_a_leader_that_cannot_renew_stops_before_anyone_else_may_start(
     assert b_started == pytest.approx(1015.0)  # the lease duration, as b observed it
     assert api.spec()["holderIdentity"] == "b"
     assert api.spec()["leaseTransitions"] == 1
+    assert b.elector.took_from == "a", "an expired Lease: a's last requests may still land"
     # a comes back: its renewal is refused (b wrote since), and it does not lead again.
     assert await a.attempt() is False
     assert a.changes == [True, False]
@@ -160,6 +161,7 @@ async def test_a_released_lease_is_taken_at_once(
     assert api.spec()["holderIdentity"] is None
     clock.now += 0.1
     assert await b.attempt() is True
+    assert b.elector.took_from is None, "a released Lease: a sent everything before"
 
 
 async def test_denied_access_is_one_line_and_standby(
