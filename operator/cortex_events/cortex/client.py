@@ -1,4 +1,5 @@
-"""Async client for the six Cortex Custom Events operations.
+"""Async client for the six Cortex Custom Events operations, and the Deploys API's (see
+`cortex_events.cortex.deploys`).
 
 Every attempt (retries included) first takes a token from the key's `TokenBucket`. Failures
 are retried with jittered exponential backoff, honouring ``Retry-After`` up to
@@ -33,6 +34,7 @@ import httpx
 from pydantic import SecretStr
 
 from cortex_events import __version__
+from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
@@ -46,7 +48,15 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
-from cortex_events.cortex.wire import decode, event_path, events_path, filters, parse
+from cortex_events.cortex.wire import (
+    MAX_PAGE_SIZE,
+    check_page,
+    decode,
+    event_path,
+    events_path,
+    filters,
+    parse,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
@@ -55,14 +65,14 @@ logger = logging.getLogger("cortex_events.cortex")
 # Connecting to Cortex takes well under a second when it works; reads get more room because a
 # list of 1000 events is a large answer.
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-MAX_PAGE_SIZE = 1000
 
 # Exceptions after which the request surely never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-class CortexClient:
-    """The Cortex Custom Events API over one `httpx.AsyncClient`.
+class CortexClient(DeployOperations):
+    """The Cortex Custom Events API, and the Deploys API (`DeployOperations`), over one
+    `httpx.AsyncClient`.
 
     Use it as ``async with CortexClient(url, key) as client: ...`` or call `aclose`. Parameters:
 
@@ -170,10 +180,7 @@ class CortexClient:
         page_size: int = 250,
     ) -> CustomEventPage:
         """One page of the entity's events, optionally filtered by type and time range."""
-        if page < 0:
-            raise ValueError(f"page must be >= 0, got {page}")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        check_page(page, page_size)
         params = filters(type, start_time, end_time)
         params["page"] = str(page)
         params["pageSize"] = str(page_size)
@@ -195,8 +202,7 @@ class CortexClient:
         deleted during the walk may shift pages (an event may be seen twice or missed).
         """
         events_path(tag)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        check_page(0, page_size)
         filters(type, start_time, end_time)
         return self._walk(tag, type, start_time, end_time, page_size)
 

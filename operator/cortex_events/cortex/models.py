@@ -1,15 +1,17 @@
-"""Pydantic models of the Cortex Custom Events API and its wire formats for time.
+"""Pydantic models of the Cortex Custom Events and Deploys APIs and their wire formats for time.
 
 Field names are snake_case in Python and camelCase on the wire (``custom_data`` is
 ``customData``, ``total_pages`` is ``totalPages``); both spellings are accepted on input.
 
 Two directions, two policies:
 
-* What Cortex sends (`CustomEvent`, `CustomEventPage`) is read leniently: unknown fields are
-  kept (``extra="allow"``) so a newer Cortex does not break the operator, and a timestamp
-  without a zone is read as UTC (that is how Cortex itself reads zone-less times).
-* What the operator sends (`CustomEventRequest`) is strict: unknown fields, empty titles or
-  types and **naive datetimes are rejected**. A naive ``datetime`` is ambiguous (local time or
+* What Cortex sends (`CustomEvent`, `CustomEventPage`, `Deploy`, `DeployPage`) is read
+  leniently: unknown fields are kept (``extra="allow"``) so a newer Cortex does not break the
+  operator, and a timestamp without a zone is read as UTC (that is how Cortex itself reads
+  zone-less times).
+* What the operator sends (`CustomEventRequest`, `DeployRequest`) is strict: unknown fields,
+  empty titles or types (a deploy's type one of `DEPLOY_TYPES`) and **naive datetimes are
+  rejected**. A naive ``datetime`` is ambiguous (local time or
   UTC?) and guessing would silently shift events by hours, so the caller must say which zone
   it means. Aware datetimes in any zone are converted to UTC.
 """
@@ -23,9 +25,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "DEPLOY_TYPES",
     "CustomEvent",
     "CustomEventPage",
     "CustomEventRequest",
+    "Deploy",
+    "DeployPage",
+    "DeployRequest",
+    "Deployer",
     "format_event_time",
     "format_query_time",
 ]
@@ -34,6 +41,13 @@ __all__ = [
 def _require_aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+def _read_as_utc(value: datetime) -> datetime:
+    """A time Cortex sent: zone-less is UTC (as Cortex reads it), any zone converted to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
@@ -76,9 +90,7 @@ class CustomEvent(BaseModel):
     @field_validator("timestamp")
     @classmethod
     def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _read_as_utc(value)
 
     @field_validator("custom_data", mode="before")
     @classmethod
@@ -149,3 +161,99 @@ class CustomEventPage(BaseModel):
     def has_next(self) -> bool:
         """Whether a page after this one exists."""
         return self.page + 1 < self.total_pages
+
+
+DEPLOY_TYPES = ("DEPLOY", "SCALE", "ROLLBACK", "RESTART")
+"""The deploy types Cortex's Deploys API accepts."""
+
+
+class Deployer(BaseModel):
+    """Who deployed: ``{"email", "name"}``, each optional."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    email: str | None = None
+    name: str | None = None
+
+
+class Deploy(BaseModel):
+    """A deploy as Cortex returns it (read leniently, like `CustomEvent`)."""
+
+    model_config = ConfigDict(
+        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    uuid: str
+    title: str
+    type: str
+    timestamp: datetime
+    sha: str | None = None
+    environment: str | None = None
+    url: str | None = None
+    deployer: Deployer | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return _read_as_utc(value)
+
+    @field_validator("custom_data", mode="before")
+    @classmethod
+    def _null_custom_data(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class DeployRequest(BaseModel):
+    """The body of a deploy's create (POST) or replacement (PUT); it has no ``uuid``."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    title: NonEmptyStr
+    type: NonEmptyStr
+    timestamp: AwareDatetime
+    sha: str | None = None
+    environment: str | None = None
+    url: str | None = None
+    deployer: Deployer | None = None
+    custom_data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in DEPLOY_TYPES:
+            raise ValueError(f"must be one of {', '.join(DEPLOY_TYPES)} (got {value!r})")
+        return value
+
+    @field_validator("title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("timestamp")
+    @classmethod
+    def _timestamp_in_utc(cls, value: datetime) -> datetime:
+        return _require_aware(value, "timestamp")
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body: camelCase names, ``None`` fields left out, timestamp with ``Z``."""
+        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        body["timestamp"] = format_event_time(self.timestamp)
+        return body
+
+
+class DeployPage(BaseModel):
+    """One page of a deploy list: ``{"deployments": [...], "page", "total", "totalPages"}``."""
+
+    model_config = ConfigDict(
+        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+    deployments: list[Deploy]
+    page: int
+    total: int
+    total_pages: int

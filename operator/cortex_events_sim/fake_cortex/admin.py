@@ -23,6 +23,7 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
             {
                 "status": "ok",
                 "events": len(state.events()),
+                "deploys": len(state.deploys()),
                 "requests": len(state.requests),
                 "outage": faults.in_outage,
             }
@@ -33,6 +34,10 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
         return web.json_response(
             [{"tag": e.tag, **e.to_api()} for e in state.events(tag)],
         )
+
+    async def deploys(request: web.Request) -> web.StreamResponse:
+        tag = request.query.get("tag") or None
+        return web.json_response([{"tag": d.tag, **d.to_api()} for d in state.deploys(tag)])
 
     async def requests(_: web.Request) -> web.StreamResponse:
         return web.json_response([r.to_json() for r in state.requests])
@@ -53,6 +58,7 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
 
     app.router.add_get("/_fake/health", health)
     app.router.add_get("/_fake/events", events)
+    app.router.add_get("/_fake/deploys", deploys)
     app.router.add_get("/_fake/requests", requests)
     app.router.add_post("/_fake/reset", reset)
     app.router.add_post("/_fake/faults", arm_fault)

@@ -1,4 +1,5 @@
-"""What the emulator records: the custom events it stores, and the API requests it answered."""
+"""What the emulator records: the custom events and deploys it stores, and the API requests it
+answered."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["RecordedRequest", "StoredEvent", "format_time"]
+__all__ = ["RecordedRequest", "StoredDeploy", "StoredEvent", "format_time"]
 
 
 def format_time(value: datetime) -> str:
@@ -58,6 +59,51 @@ class StoredEvent:
 
     def sort_key(self) -> tuple[datetime, int]:
         """The emulator's list order: oldest timestamp first, then creation order."""
+        return (self.timestamp, self.created_seq)
+
+
+@dataclass
+class StoredDeploy:
+    """One deploy as the emulator holds it; ``deployer`` is ``{"email", "name"}``."""
+
+    uuid: str
+    tag: str
+    title: str
+    type: str
+    timestamp: datetime
+    sha: str | None = None
+    environment: str | None = None
+    url: str | None = None
+    deployer: dict[str, str] | None = None
+    custom_data: dict[str, Any] | None = None
+    created_seq: int = 0
+
+    def to_api(self) -> dict[str, Any]:
+        """The deploy as Cortex returns it; optional fields that are unset are left out."""
+        data: dict[str, Any] = {
+            "uuid": self.uuid,
+            "title": self.title,
+            "type": self.type,
+            "timestamp": format_time(self.timestamp),
+        }
+        for name in ("sha", "environment", "url"):
+            if (value := getattr(self, name)) is not None:
+                data[name] = value
+        if self.deployer is not None:
+            data["deployer"] = dict(self.deployer)
+        if self.custom_data is not None:
+            data["customData"] = self.custom_data
+        return data
+
+    def copy(self) -> StoredDeploy:
+        return dataclasses.replace(
+            self,
+            custom_data=copy.deepcopy(self.custom_data),
+            deployer=dict(self.deployer) if self.deployer is not None else None,
+        )
+
+    def sort_key(self) -> tuple[datetime, int]:
+        """The emulator's list order, as for events: oldest timestamp first, then creation."""
         return (self.timestamp, self.created_seq)
 
 

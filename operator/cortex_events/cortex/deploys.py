@@ -1,0 +1,87 @@
+"""The Deploys API operations of `cortex_events.cortex.client.CortexClient`.
+
+Only the per-entity operations: the deletes across every entity (``DELETE
+/api/v1/catalog/deploys`` and ``.../deploys/all``) are not here, and an entity's filtered
+delete needs at least one filter, since without one it deletes every deploy of the entity.
+Requests go through the client's ``_request``: the same rate limiter, retries and fence; a
+create is retried only where Cortex surely did not act on it, as for custom events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from cortex_events.cortex.models import Deploy, DeployPage, DeployRequest
+from cortex_events.cortex.wire import (
+    MAX_PAGE_SIZE,
+    check_page,
+    deploy_filters,
+    deploy_path,
+    deploys_path,
+    parse,
+)
+
+
+class DeployOperations:
+    """Mixed into the client, which provides ``_request``."""
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        read_body: bool = True,
+    ) -> Any:
+        raise NotImplementedError
+
+    async def list_deploys(self, tag: str, *, page: int = 0, page_size: int = 250) -> DeployPage:
+        """One page of the entity's deploys (the API has no filters)."""
+        check_page(page, page_size)
+        path = deploys_path(tag)
+        params = {"page": str(page), "pageSize": str(page_size)}
+        return parse(DeployPage, await self._request("GET", path, params=params), "GET", path)
+
+    async def iter_deploys(
+        self, tag: str, *, page_size: int = MAX_PAGE_SIZE
+    ) -> AsyncIterator[Deploy]:
+        """Every deploy of the entity, page by page from page 0 (see `iter_events` on pages
+        that shift during the walk)."""
+        page = 0
+        while True:
+            result = await self.list_deploys(tag, page=page, page_size=page_size)
+            for deploy in result.deployments:
+                yield deploy
+            if not result.deployments or page + 1 >= result.total_pages:
+                return
+            page += 1
+
+    async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
+        """Record a new deploy; retried like `create_event` (never once Cortex may have it)."""
+        path = deploys_path(tag)
+        body = await self._request("POST", path, json=deploy.to_json())
+        return parse(Deploy, body, "POST", path)
+
+    async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
+        """Replace a deploy's content (PUT)."""
+        path = deploy_path(tag, uuid)
+        body = await self._request("PUT", path, json=deploy.to_json())
+        return parse(Deploy, body, "PUT", path)
+
+    async def delete_deploy(self, tag: str, uuid: str) -> None:
+        """Delete one deploy; `CortexNotFound` when it is gone already."""
+        await self._request("DELETE", deploy_path(tag, uuid), read_body=False)
+
+    async def delete_deploys(
+        self,
+        tag: str,
+        *,
+        sha: str | None = None,
+        environment: str | None = None,
+        type: str | None = None,
+    ) -> None:
+        """Delete the entity's deploys that match every filter given (at least one)."""
+        params = deploy_filters(sha, environment, type)
+        await self._request("DELETE", deploys_path(tag), params=params, read_body=False)
