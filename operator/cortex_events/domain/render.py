@@ -29,21 +29,28 @@ class EventBody:
     custom_data: dict[str, Any]
 
 
+def operator_keys(
+    subject: WorkloadRef, key: str, entities: tuple[str, ...], *, cluster: str
+) -> dict[str, Any]:
+    """The customData keys that make an event (or a deploy) this operator's: `read_owned`
+    reads them back."""
+    return {
+        "cluster": cluster,
+        "namespace": subject.namespace,
+        "kind": subject.kind,
+        "name": subject.name,
+        "uid": subject.uid,
+        "eventKey": key,
+        "managedBy": MANAGED_BY,
+        "cortexEntities": list(entities),
+    }
+
+
 def render(intent: EventIntent, target: Target, *, cluster: str) -> EventBody:
     """The body for ``intent`` on ``target``: the entity's customData, then the event's
     details, then the operator's own keys, which always win."""
-    subject = intent.subject
     custom_data: dict[str, Any] = {**target.custom_data, **intent.details}
-    custom_data.update(
-        cluster=cluster,
-        namespace=subject.namespace,
-        kind=subject.kind,
-        name=subject.name,
-        uid=subject.uid,
-        eventKey=intent.key,
-        managedBy=MANAGED_BY,
-        cortexEntities=list(target.entities),
-    )
+    custom_data.update(operator_keys(intent.subject, intent.key, target.entities, cluster=cluster))
     return EventBody(
         title=intent.title,
         type=intent.type.value,
