@@ -32,7 +32,7 @@ from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.fence import Fence, FencedCortex
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
-from cortex_events.delivery.ports import CortexApi
+from cortex_events.delivery.ports import CortexApis
 from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.handlers.registry import FINALIZER, build_registry
@@ -83,7 +83,7 @@ class OperatorApp:
         self,
         settings: Settings,
         *,
-        api: CortexApi | None = None,
+        api: CortexApis | None = None,
         kube: KubeClient | None = None,
         listen_host: str = "0.0.0.0",
     ) -> None:
