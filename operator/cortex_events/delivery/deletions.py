@@ -1,26 +1,65 @@
-"""Deleting events in Cortex (retention, cleanup) under delivery's rule for keys.
+"""Deleting events and deploys in Cortex (retention, cleanup) under delivery's rule for keys.
 
 A deletion holds its events' keys in the queue: no create or update of those events is in
-flight meanwhile, and what waited for them is dropped, since the events are going.
+flight meanwhile, and what waited for them is dropped, since the events are going. Deploys are
+deleted one by one by uuid, and only this operator's (this cluster's): the Deploys API's
+filtered delete matches other tools' deploys too, and its deletes across entities are never
+used.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cortex_events.cortex.errors import CortexNotFound
 from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.ports import CortexApi
+from cortex_events.delivery.ports import CortexApi, DeployApi
 from cortex_events.delivery.queue import EventQueue, Key
+from cortex_events.domain.render import read_owned
+
+# Which of this operator's deploys to delete: (its time, the CortexEntity keys that recorded it).
+DeploySelector = Callable[[datetime, tuple[str, ...]], bool]
 
 
 class Deleter:
-    def __init__(self, api: CortexApi, queue: EventQueue, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        api: CortexApi,
+        queue: EventQueue,
+        ledger: Ledger,
+        *,
+        deploys: DeployApi | None = None,
+        cluster: str = "",
+    ) -> None:
         self._api = api
         self._queue = queue
         self._ledger = ledger
+        self._deploys = deploys
+        self._cluster = cluster
+
+    async def delete_deploys(self, tag: str, select: DeploySelector) -> int:
+        """Delete the deploys this operator recorded on ``tag`` that ``select`` picks, one by one
+        (listed first, in one pass); returns how many."""
+        if self._deploys is None:
+            return 0
+        doomed: list[tuple[str, str]] = []
+        async for deploy in self._deploys.iter_deploys(tag):
+            owned = read_owned(deploy.custom_data, cluster=self._cluster)
+            if owned is not None and select(deploy.timestamp, owned.entities):
+                doomed.append((owned.key, deploy.uuid))
+        keys: list[Key] = [(tag, key) for key, _ in doomed]
+        await self._queue.hold(keys, discard=True)
+        ledger = self._ledger.deploys(tag)
+        try:
+            for _, uuid in doomed:
+                with contextlib.suppress(CortexNotFound):  # already gone
+                    await self._deploys.delete_deploy(tag, uuid)
+                ledger.forget(uuid)
+        finally:
+            await self._queue.release(keys)
+        return len(doomed)
 
     async def delete(self, tag: str, doomed: Sequence[tuple[str, str]]) -> int:
         """Delete these (eventKey, uuid) events of ``tag`` one by one; returns how many are
