@@ -201,3 +201,21 @@ async def test_admin_api_lists_deploys_and_reset_forgets_them(
     assert listed == [{"tag": "payments", **created}]
     assert health["deploys"] == 1
     assert fake.state.deploys() == []
+
+
+async def test_a_fault_can_be_limited_to_the_deploys_path(
+    fake: FakeCortex, client: httpx.AsyncClient
+) -> None:
+    fake.faults.garble_next(1, method="POST", path="/deploys")
+
+    event = await client.post(
+        "/api/v1/catalog/payments/custom-events",
+        json={"title": "t", "type": "POD_CREATION", "timestamp": "2025-05-20T05:16:49Z"},
+    )
+    garbled = await client.post(DEPLOYS, json=deploy_body())
+
+    assert event.status_code == 200
+    assert event.json()["title"] == "t"
+    assert garbled.status_code == 200
+    assert garbled.text.lstrip().startswith("<"), "an HTML page, not the deploy"
+    assert len(fake.state.deploys("payments")) == 1, "carried out, its answer spoilt"

@@ -52,8 +52,9 @@ reach the Python objects (another process, a kind cluster):
 * ``GET /_fake/requests``: the recorded API requests, oldest first: ``method``, ``path``,
   ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds, answered),
   ``received_at`` (arrived), ``tag``, ``agent`` (the User-Agent).
-* ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1 and ``method``
-  (optional) limiting a rule to one HTTP method:
+* ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1, ``method``
+  (optional) limiting a rule to one HTTP method and ``path`` (optional) to paths containing
+  it:
   ``{"kind": "rate_limit", "count", "retry_after"}``, ``{"kind": "fail", "count", "status"}``,
   ``{"kind": "delay", "count", "seconds"}``, ``{"kind": "drop", "count"}``,
   ``{"kind": "garble", "count", "form"}`` (``form`` ``html`` or ``truncated``: the request is
