@@ -5,9 +5,6 @@ Cortex's official CLI listing what was recorded."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +16,7 @@ from cortex_events_sim import workloads
 from cortex_events_sim.fake_cortex import FakeCortex, StoredDeploy
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.server_thread import ServerThread
+from tests.support.cortex_cli import cortex_cli_json
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 pytestmark = pytest.mark.integration
@@ -26,7 +24,6 @@ pytestmark = pytest.mark.integration
 NS = "shop"
 TAG = "sim-deploys"
 ENVIRONMENT = "production"
-CORTEX_CLI = Path(sys.executable).with_name("cortex")
 
 
 @pytest.fixture
@@ -151,18 +148,8 @@ def test_rollout_undo_and_restart_are_deploys_recorded_once_and_never_beside_arg
     assert not [r for r in cortex.state.requests if r.path.startswith("/api/v1/catalog/deploys")]
 
     # Cortex's official CLI lists them.
-    if not CORTEX_CLI.exists():
-        pytest.skip(f"cortexapps-cli is not installed next to {sys.executable}")
-    env = {
-        "HOME": str(tmp_path), "CORTEX_CONFIG": str(tmp_path / ".cortex" / "config"),
-        "CORTEX_BASE_URL": cortex.base_url, "CORTEX_API_KEY": operator.env["CORTEX_API_KEY"],
-        "PATH": "/usr/bin:/bin",
-    }  # fmt: skip
-    listed = subprocess.run(
-        [str(CORTEX_CLI), "deploys", "list", "--tag", TAG], env=env, capture_output=True,
-        text=True, timeout=60, check=True, stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    shown = json.loads(listed.stdout)["deployments"]
-    assert sorted((d["type"], d["sha"]) for d in shown) == [
+    key = operator.env["CORTEX_API_KEY"]
+    listed = cortex_cli_json(tmp_path, cortex.base_url, key, "deploys", "list", "--tag", TAG)
+    assert sorted((d["type"], d["sha"]) for d in listed["deployments"]) == [
         ("DEPLOY", "s2"), ("DEPLOY", "s3"), ("RESTART", "s2"), ("ROLLBACK", "s2")
     ]  # fmt: skip
