@@ -56,6 +56,7 @@ from cortex_events.cortex.wire import (
     events_path,
     filters,
     parse,
+    walk_pages,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
@@ -214,8 +215,7 @@ class CortexClient(DeployOperations):
         end_time: datetime | None,
         page_size: int,
     ) -> AsyncIterator[CustomEvent]:
-        page = 0
-        while True:
+        async def fetch(page: int) -> tuple[list[CustomEvent], int]:
             result = await self.list_events(
                 tag,
                 type=type,
@@ -224,11 +224,10 @@ class CortexClient(DeployOperations):
                 page=page,
                 page_size=page_size,
             )
-            for event in result.events:
-                yield event
-            if not result.events or page + 1 >= result.total_pages:
-                return
-            page += 1
+            return result.events, result.total_pages
+
+        async for event in walk_pages(fetch):
+            yield event
 
     async def get_event(self, tag: str, uuid: str) -> CustomEvent:
         """One event by uuid; `CortexNotFound` if the entity or the event does not exist."""

@@ -9,7 +9,7 @@ create is retried only where Cortex surely did not act on it, as for custom even
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cortex_events.cortex.models import Deploy, DeployPage, DeployRequest
@@ -20,22 +20,14 @@ from cortex_events.cortex.wire import (
     deploy_path,
     deploys_path,
     parse,
+    walk_pages,
 )
 
 
 class DeployOperations:
-    """Mixed into the client, which provides ``_request``."""
+    """Mixed into the client, which provides ``_request`` (rate limit, retries, fence)."""
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: dict[str, Any] | None = None,
-        read_body: bool = True,
-    ) -> Any:
-        raise NotImplementedError
+    _request: Callable[..., Awaitable[Any]]
 
     async def list_deploys(self, tag: str, *, page: int = 0, page_size: int = 250) -> DeployPage:
         """One page of the entity's deploys (the API has no filters)."""
@@ -49,26 +41,24 @@ class DeployOperations:
     ) -> AsyncIterator[Deploy]:
         """Every deploy of the entity, page by page from page 0 (see `iter_events` on pages
         that shift during the walk)."""
-        page = 0
-        while True:
+
+        async def fetch(page: int) -> tuple[list[Deploy], int]:
             result = await self.list_deploys(tag, page=page, page_size=page_size)
-            for deploy in result.deployments:
-                yield deploy
-            if not result.deployments or page + 1 >= result.total_pages:
-                return
-            page += 1
+            return result.deployments, result.total_pages
+
+        async for deploy in walk_pages(fetch):
+            yield deploy
 
     async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
         """Record a new deploy; retried like `create_event` (never once Cortex may have it)."""
-        path = deploys_path(tag)
-        body = await self._request("POST", path, json=deploy.to_json())
-        return parse(Deploy, body, "POST", path)
+        return await self._send("POST", deploys_path(tag), deploy)
 
     async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
         """Replace a deploy's content (PUT)."""
-        path = deploy_path(tag, uuid)
-        body = await self._request("PUT", path, json=deploy.to_json())
-        return parse(Deploy, body, "PUT", path)
+        return await self._send("PUT", deploy_path(tag, uuid), deploy)
+
+    async def _send(self, method: str, path: str, deploy: DeployRequest) -> Deploy:
+        return parse(Deploy, await self._request(method, path, json=deploy.to_json()), method, path)
 
     async def delete_deploy(self, tag: str, uuid: str) -> None:
         """Delete one deploy; `CortexNotFound` when it is gone already."""

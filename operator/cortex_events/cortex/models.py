@@ -72,18 +72,21 @@ def format_query_time(value: datetime) -> str:
     return _millis(_require_aware(value, "startTime/endTime"))
 
 
-class CustomEvent(BaseModel):
-    """A custom event as Cortex returns it."""
+_READ = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True)
+_SENT = ConfigDict(
+    extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+)
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+
+class _Answer(BaseModel):
+    """What an event and a deploy have in common as Cortex returns them."""
+
+    model_config = _READ
 
     uuid: str
     title: str
     type: str
     timestamp: datetime
-    description: str | None = None
     url: str | None = None
     custom_data: dict[str, Any] = Field(default_factory=dict)
 
@@ -96,6 +99,12 @@ class CustomEvent(BaseModel):
     @classmethod
     def _null_custom_data(cls, value: Any) -> Any:
         return {} if value is None else value
+
+
+class CustomEvent(_Answer):
+    """A custom event as Cortex returns it."""
+
+    description: str | None = None
 
     def to_request(self) -> CustomEventRequest:
         """The body that would recreate (or fully replace with) this event's content."""
@@ -112,17 +121,15 @@ class CustomEvent(BaseModel):
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
-class CustomEventRequest(BaseModel):
-    """The body of a create (POST) or full replacement (PUT); it has no ``uuid``."""
+class _Request(BaseModel):
+    """What the body of an event's and a deploy's create (POST) or full replacement (PUT)
+    have in common; neither has a ``uuid``."""
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = _SENT
 
     title: NonEmptyStr
     type: NonEmptyStr
     timestamp: AwareDatetime
-    description: str | None = None
     url: str | None = None
     custom_data: dict[str, Any] = Field(default_factory=dict)
 
@@ -145,12 +152,16 @@ class CustomEventRequest(BaseModel):
         return body
 
 
+class CustomEventRequest(_Request):
+    """The body of a custom event's create (POST) or full replacement (PUT)."""
+
+    description: str | None = None
+
+
 class CustomEventPage(BaseModel):
     """One page of a List answer: ``{"events": [...], "page": N, "total": N, "totalPages": N}``."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = _READ
 
     events: list[CustomEvent]
     page: int
@@ -176,49 +187,21 @@ class Deployer(BaseModel):
     name: str | None = None
 
 
-class Deploy(BaseModel):
+class Deploy(_Answer):
     """A deploy as Cortex returns it (read leniently, like `CustomEvent`)."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-    uuid: str
-    title: str
-    type: str
-    timestamp: datetime
     sha: str | None = None
     environment: str | None = None
-    url: str | None = None
     deployer: Deployer | None = None
-    custom_data: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        return _read_as_utc(value)
-
-    @field_validator("custom_data", mode="before")
-    @classmethod
-    def _null_custom_data(cls, value: Any) -> Any:
-        return {} if value is None else value
 
 
-class DeployRequest(BaseModel):
-    """The body of a deploy's create (POST) or replacement (PUT); it has no ``uuid``."""
+class DeployRequest(_Request):
+    """The body of a deploy's create (POST) or replacement (PUT); ``type`` is one of
+    `DEPLOY_TYPES`."""
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
-
-    title: NonEmptyStr
-    type: NonEmptyStr
-    timestamp: AwareDatetime
     sha: str | None = None
     environment: str | None = None
-    url: str | None = None
     deployer: Deployer | None = None
-    custom_data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod
@@ -227,31 +210,11 @@ class DeployRequest(BaseModel):
             raise ValueError(f"must be one of {', '.join(DEPLOY_TYPES)} (got {value!r})")
         return value
 
-    @field_validator("title")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("timestamp")
-    @classmethod
-    def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        return _require_aware(value, "timestamp")
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON body: camelCase names, ``None`` fields left out, timestamp with ``Z``."""
-        body = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        body["timestamp"] = format_event_time(self.timestamp)
-        return body
-
 
 class DeployPage(BaseModel):
     """One page of a deploy list: ``{"deployments": [...], "page", "total", "totalPages"}``."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = _READ
 
     deployments: list[Deploy]
     page: int

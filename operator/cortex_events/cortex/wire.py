@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -106,3 +107,21 @@ def parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:
             method=method,
             path=path,
         ) from exc
+
+
+_Item = TypeVar("_Item")
+
+
+async def walk_pages(
+    fetch: Callable[[int], Awaitable[tuple[Sequence[_Item], int]]],
+) -> AsyncIterator[_Item]:
+    """Every item of a paged list, from page 0: ``fetch(page)`` answers the page's items and
+    the number of pages."""
+    page = 0
+    while True:
+        items, total_pages = await fetch(page)
+        for item in items:
+            yield item
+        if not items or page + 1 >= total_pages:
+            return
+        page += 1

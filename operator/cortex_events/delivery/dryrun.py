@@ -31,11 +31,7 @@ class DryRunCortex:
 
     async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
         body = event.to_json()
-        logger.info(
-            "Dry run: would record a new event on entity %r: %s",
-            tag,
-            json.dumps(body, sort_keys=True),
-        )
+        logger.info("Dry run: would record a new event on entity %r: %s", tag, _text(body))
         return CustomEvent.model_validate({**body, "uuid": str(uuid.uuid4())})
 
     async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
@@ -70,11 +66,7 @@ class DryRunCortex:
 
     async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
         body = deploy.to_json()
-        logger.info(
-            "Dry run: would record a new deploy on entity %r: %s",
-            tag,
-            json.dumps(body, sort_keys=True),
-        )
+        logger.info("Dry run: would record a new deploy on entity %r: %s", tag, _text(body))
         return Deploy.model_validate({**body, "uuid": str(uuid.uuid4())})
 
     async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
@@ -86,3 +78,7 @@ class DryRunCortex:
 
     async def delete_deploys(self, tag: str, **filters: str | None) -> None:
         logger.info("Dry run: would delete the deploys of entity %r matching %s", tag, filters)
+
+
+def _text(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True)

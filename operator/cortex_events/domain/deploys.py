@@ -35,7 +35,7 @@ from cortex_events.domain.model import (
     EventType,
     WorkloadRef,
 )
-from cortex_events.domain.render import operator_keys
+from cortex_events.domain.render import owned_custom_data
 from cortex_events.domain.specs import EntitySpec
 
 DEFAULT_SHA_ANNOTATION = "cortex.io/sha"
@@ -241,8 +241,9 @@ def render_deploy(
 ) -> DeployBody:
     """The deploy's body on ``target``: the entity's customData, the deploy's details, then
     the operator's own keys (those of every event it records), which always win."""
-    custom_data: dict[str, Any] = {**target.custom_data, **intent.details}
-    custom_data.update(operator_keys(intent.subject, intent.key, target.entities, cluster=cluster))
+    custom_data = owned_custom_data(
+        intent.details, intent.subject, intent.key, target, cluster=cluster
+    )
     return DeployBody(
         title=intent.title,
         type=intent.type.value,

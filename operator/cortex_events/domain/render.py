@@ -29,12 +29,14 @@ class EventBody:
     custom_data: dict[str, Any]
 
 
-def operator_keys(
-    subject: WorkloadRef, key: str, entities: tuple[str, ...], *, cluster: str
+def owned_custom_data(
+    details: Mapping[str, Any], subject: WorkloadRef, key: str, target: Target, *, cluster: str
 ) -> dict[str, Any]:
-    """The customData keys that make an event (or a deploy) this operator's: `read_owned`
-    reads them back."""
+    """The customData of an event (or a deploy) on ``target``: the entity's customData, then
+    the ``details``, then the operator's own keys, which always win (`read_owned` reads them)."""
     return {
+        **target.custom_data,
+        **details,
         "cluster": cluster,
         "namespace": subject.namespace,
         "kind": subject.kind,
@@ -42,21 +44,21 @@ def operator_keys(
         "uid": subject.uid,
         "eventKey": key,
         "managedBy": MANAGED_BY,
-        "cortexEntities": list(entities),
+        "cortexEntities": list(target.entities),
     }
 
 
 def render(intent: EventIntent, target: Target, *, cluster: str) -> EventBody:
     """The body for ``intent`` on ``target``: the entity's customData, then the event's
     details, then the operator's own keys, which always win."""
-    custom_data: dict[str, Any] = {**target.custom_data, **intent.details}
-    custom_data.update(operator_keys(intent.subject, intent.key, target.entities, cluster=cluster))
     return EventBody(
         title=intent.title,
         type=intent.type.value,
         timestamp=intent.timestamp,
         description=intent.description,
-        custom_data=custom_data,
+        custom_data=owned_custom_data(
+            intent.details, intent.subject, intent.key, target, cluster=cluster
+        ),
     )
 
 

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from cortex_events_sim.fake_cortex.answers import error
 from cortex_events_sim.fake_cortex.gate import Emulator, read_body
+from cortex_events_sim.fake_cortex.records import StoredDeploy
 from cortex_events_sim.fake_cortex.validation import (
     DeployFilter,
     DeployInput,
@@ -71,40 +72,34 @@ def add_deploy_routes(app: web.Application, emulator: Emulator, prefix: str) -> 
             }
         )
 
+    def answer(deploy: StoredDeploy) -> web.Response:
+        return web.json_response(deploy.to_api())
+
     async def create_deploy(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
         data = DeployInput.from_body(await json_body(request))
-        if (missing := entity_missing(tag)) is not None:
-            return missing
-        return web.json_response(state.create_deploy(tag, data).to_api())
+        return entity_missing(tag) or answer(state.create_deploy(tag, data))
 
     async def update_deploy(request: web.Request) -> web.StreamResponse:
-        tag = request.match_info["tag"]
-        deploy_uuid = path_uuid(request)
+        tag, deploy_uuid = request.match_info["tag"], path_uuid(request)
         data = DeployInput.from_body(await json_body(request))
-        if (missing := entity_missing(tag)) is not None:
-            return missing
-        deploy = state.replace_deploy(tag, deploy_uuid, data)
-        if deploy is None:
-            return deploy_missing(tag, deploy_uuid)
-        return web.json_response(deploy.to_api())
+        # The entity first (404 for it), then the deploy.
+        replaced = entity_missing(tag) or state.replace_deploy(tag, deploy_uuid, data)
+        if isinstance(replaced, web.Response):
+            return replaced
+        return deploy_missing(tag, deploy_uuid) if replaced is None else answer(replaced)
 
     async def delete_deploy(request: web.Request) -> web.StreamResponse:
-        tag = request.match_info["tag"]
-        deploy_uuid = path_uuid(request)
-        if (missing := entity_missing(tag)) is not None:
-            return missing
-        if not state.delete_deploy(tag, deploy_uuid):
-            return deploy_missing(tag, deploy_uuid)
-        return web.Response(status=204)
+        tag, deploy_uuid = request.match_info["tag"], path_uuid(request)
+        deleted = entity_missing(tag) or state.delete_deploy(tag, deploy_uuid)
+        if isinstance(deleted, web.Response):
+            return deleted
+        return web.Response(status=204) if deleted else deploy_missing(tag, deploy_uuid)
 
     async def delete_entity_deploys(request: web.Request) -> web.StreamResponse:
-        tag = request.match_info["tag"]
-        deploy_filter = DeployFilter.from_query(request.query)
-        if (missing := entity_missing(tag)) is not None:
-            return missing
-        state.delete_deploys_matching(tag, deploy_filter)
-        return web.Response(status=204)
+        tag, deploy_filter = request.match_info["tag"], DeployFilter.from_query(request.query)
+        deleted = entity_missing(tag) or state.delete_deploys_matching(tag, deploy_filter)
+        return deleted if isinstance(deleted, web.Response) else web.Response(status=204)
 
     async def delete_across_entities(request: web.Request) -> web.StreamResponse:
         deploy_filter = DeployFilter.from_query(request.query)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import itertools
 import math
 import threading
@@ -191,15 +192,8 @@ class FakeCortexState:
             deploy = StoredDeploy(
                 uuid=deploy_uuid or str(uuidlib.uuid4()),
                 tag=tag,
-                title=data.title,
-                type=data.type,
-                timestamp=data.timestamp,
-                sha=data.sha,
-                environment=data.environment,
-                url=data.url,
-                deployer=dict(data.deployer) if data.deployer is not None else None,
-                custom_data=copy.deepcopy(data.custom_data),
                 created_seq=old.created_seq if old is not None else next(self._seq),
+                **dataclasses.asdict(data),  # deep copies: the store's own
             )
             self._deploys[deploy.uuid] = deploy
             self._changed.notify_all()
