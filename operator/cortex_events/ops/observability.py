@@ -188,9 +188,13 @@ class OperatorListener:
         body = item.body
         if not self.dry_run:
             self.metrics.deploys_sent.labels(body.type).inc()
+        text = (
+            "Dry run: would record deploy %s on %r (sha %s, environment %s): %s"
+            if self.dry_run
+            else "Recorded deploy %s on %r (sha %s, environment %s): %s"
+        )
         logger.info(
-            "%s deploy %s on %r (sha %s, environment %s): %s",
-            "Dry run: would record" if self.dry_run else "Recorded",
+            text,
             body.type,
             item.tag,
             body.sha or "none",

@@ -97,17 +97,12 @@ class Scenario:
         )
         self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 2, "2 ready pods of web")
 
-        self.step("Rollout: web to nginx:1.26")
-        self.kubectl.patch(
-            "Deployment",
-            "web",
-            NAMESPACE,
-            {
-                "spec": {
-                    "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}
-                }
-            },
-        )
+        self.step("Rollout: web to nginx:1.26 (cortex.io/sha: 4f2a9c1), recorded as a deploy too")
+        template = {
+            "metadata": {"annotations": {"cortex.io/sha": "4f2a9c1"}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]},
+        }
+        self.kubectl.patch("Deployment", "web", NAMESPACE, {"spec": {"template": template}})
         self.wait(lambda: self._rollout_done("web", "2"), "rollout of web revision 2")
 
         self.step("Scale: web to 3 replicas")
