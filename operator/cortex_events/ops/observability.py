@@ -193,7 +193,9 @@ class OperatorListener:
             if self.dry_run
             else "Recorded deploy %s on %r (sha %s, environment %s): %s"
         )
-        logger.info(
+        # In a dry run the stand-in client has logged the deploy in full already.
+        logger.log(
+            logging.DEBUG if self.dry_run else logging.INFO,
             text,
             body.type,
             item.tag,
