@@ -43,7 +43,6 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 """Set on the pod template by ``kubectl rollout restart``."""
 VERSION_LABEL = "app.kubernetes.io/version"
-"""The recommended label of an application's version (a pod template's, for a revision)."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Stands in for a creation time the object does not carry (the API server always sets one)."""
@@ -149,7 +148,9 @@ class ReplicaSetSnapshot:
 
     ``deployment`` is the name of the Deployment that controls it; ``images`` are its pod
     template's (fixed for the life of a ReplicaSet, whatever the Deployment's template says
-    now); ``reused`` is true once a rollback has given it a later revision than its first.
+    now); ``reused`` is true once a rollback has given it a later revision than its first;
+    ``annotations`` are its ``cortex.io/`` ones and those asked to be kept, the pod template's
+    over its own (copied from the Deployment); ``version`` its template's version label.
     """
 
     namespace: str
@@ -162,10 +163,7 @@ class ReplicaSetSnapshot:
     reused: bool
     restarted_at: str | None
     annotations: Mapping[str, str] = field(default_factory=dict)
-    """Its ``cortex.io/`` annotations (and those asked to be kept), the pod template's over
-    the ReplicaSet's own (which the deployment controller copies from the Deployment)."""
     version: str | None = None
-    """The pod template's ``app.kubernetes.io/version`` label."""
 
 
 def is_disabled(annotations: Mapping[str, str]) -> bool:
