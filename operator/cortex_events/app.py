@@ -351,6 +351,13 @@ class OperatorApp:
             settings.rate_limit,
             " (dry run: nothing is sent)" if settings.dry_run else "",
         )
+        if settings.deploys:
+            logger.info(
+                "Deploys: completed rollouts%s are recorded as Cortex deploys, environment %r, "
+                "unless a CortexEntity says otherwise",
+                " and scales" if settings.deploy_scales else "",
+                settings.deploy_environment or settings.cluster_name,
+            )
         if self.election is not None:
             s = self.election.settings
             logger.info(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cortex_events.cortex.errors import CortexBadRequest
+from cortex_events.cortex.errors import CortexBadRequest, CortexServerError
 from cortex_events.delivery.decisions import scan_pages
 from cortex_events.delivery.fence import Fence, FencedCortex, NotLeading
 from cortex_events.delivery.queue import OutgoingDeploy
@@ -203,3 +203,17 @@ async def test_the_fence_covers_every_deploy_operation() -> None:
     with pytest.raises(NotLeading):
         await fenced.delete_deploys(TAG, type="DEPLOY")
     assert cortex.calls == []
+
+
+async def test_a_create_cortex_may_have_stored_is_looked_up_over_more_pages_then_sent() -> None:
+    cortex = MemoryCortex()
+    for number in range(4500):  # five pages of 1000, none this operator's
+        cortex.add_deploy(TAG, f"old-{number}", timestamp=STARTED - timedelta(days=9))
+    cortex.failures.append(CortexServerError("internal error", status_code=500))
+
+    await stack(cortex).run_until_idle(deploy(), timeout=10)
+
+    assert cortex.count("create-deploy") == 2, "refused once, then sent again"
+    assert len(cortex.deploys[TAG]) == 4501
+    pages = [c.params["page"] for c in cortex.of("list-deploys")]
+    assert pages[-5:] == [0, 1, 2, 3, 4], "after a 500 the whole list (within 50 pages a side)"
