@@ -27,7 +27,6 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -142,12 +141,7 @@ class CortexClient(DeployOperations):
     async def __aenter__(self) -> CortexClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:

@@ -33,8 +33,10 @@ class Outgoing:
     key: str
     body: EventBody
     updatable: bool
+    """Replaced in place (PUT) when its content changes; else created once and left alone."""
     entities: tuple[str, ...]
     seen_at: float = field(default_factory=time.monotonic)
+    """When the change was first seen (monotonic seconds): latency, and a standby's pruning."""
 
     @property
     def queue_key(self) -> Key:
