@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.workloads import WorkloadIndex
 from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.deployments import deployment_events, reports_on_revision
@@ -80,6 +81,7 @@ class Recorder:
         history: History | None = None,
         skips: SkipListener | None = None,
         tag_issues: TagIssueListener | None = None,
+        deploys: DeployRecorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._submitter = submitter
@@ -89,6 +91,8 @@ class Recorder:
         self._skips = skips
         self._tag_issues = tag_issues
         self._clock = clock
+        self._deploys = deploys
+        self._keep = deploys.annotations if deploys is not None else frozenset()
         self.index = WorkloadIndex()
         # uid -> the cortex.io/tag value last reported as unusable on that workload.
         self._tag_reported: dict[str, str] = {}
@@ -127,7 +131,7 @@ class Recorder:
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
         deleted = event_type == "DELETED"
-        snapshot = deployment_snapshot(body)
+        snapshot = deployment_snapshot(body, keep=self._keep)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())
         await self._deployment_seen(snapshot, deleted=deleted)
@@ -155,7 +159,7 @@ class Recorder:
 
     async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
-        snapshot = replicaset_snapshot(body)
+        snapshot = replicaset_snapshot(body, keep=self._keep)
         key = (snapshot.namespace, snapshot.name)
         if event_type == "DELETED":
             self.index.replicaset_deleted(key)
@@ -316,17 +320,20 @@ class Recorder:
             return
         now = self._clock()
         history = self._history
+        revisions = self.index.revisions(
+            deployment, now=now, recorded_time=history.recorded_time if history else None
+        )
         intents = deployment_events(
             previous if previous is not deployment else None,
             deployment,
             now=now,
-            revisions=self.index.revisions(
-                deployment, now=now, recorded_time=history.recorded_time if history else None
-            ),
+            revisions=revisions,
             reported=self.index.reported.get(ref.uid),
             recorded_replicas=history.recorded_replicas(ref.uid) if history else None,
         )
         await self._submit(resolution, intents)
+        if self._deploys is not None:
+            await self._deploys.deployment(resolution, deployment, intents, revisions)
 
     def _report_tag_issues(
         self,

@@ -8,6 +8,9 @@ what Cortex holds, so they never change.
 from __future__ import annotations
 
 KIND_PREFIXES = {"Pod": "pod", "Deployment": "deployment"}
+DEPLOY_PREFIX = "deploy/"
+"""Every Cortex deploy's key starts with this, and no custom event's does: the two share the
+delivery queue, whose keys are (entity tag, key)."""
 
 
 def pod_key(uid: str, change: str) -> str:
@@ -38,3 +41,9 @@ def created_key(kind: str, uid: str) -> str:
 def deleted_key(kind: str, uid: str) -> str:
     """The key of a Pod's or Deployment's deletion event."""
     return f"{KIND_PREFIXES[kind]}/{uid}/deleted"
+
+
+def deploy_key(kind: str, uid: str, change: str) -> str:
+    """``deploy/<kind>/<uid>/<change>``, the key of a Cortex deploy: ``revision/<revision>``
+    (a completed rollout) or ``scale/<generation>``."""
+    return f"{DEPLOY_PREFIX}{kind.lower()}/{uid}/{change}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -42,6 +42,7 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 """The earlier revisions of a ReplicaSet that a rollback made current again."""
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 """Set on the pod template by ``kubectl rollout restart``."""
+VERSION_LABEL = "app.kubernetes.io/version"
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Stands in for a creation time the object does not carry (the API server always sets one)."""
@@ -147,7 +148,9 @@ class ReplicaSetSnapshot:
 
     ``deployment`` is the name of the Deployment that controls it; ``images`` are its pod
     template's (fixed for the life of a ReplicaSet, whatever the Deployment's template says
-    now); ``reused`` is true once a rollback has given it a later revision than its first.
+    now); ``reused`` is true once a rollback has given it a later revision than its first;
+    ``annotations`` are its ``cortex.io/`` ones and those asked to be kept, the pod template's
+    over its own (copied from the Deployment); ``version`` its template's version label.
     """
 
     namespace: str
@@ -159,6 +162,8 @@ class ReplicaSetSnapshot:
     created: datetime
     reused: bool
     restarted_at: str | None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    version: str | None = None
 
 
 def is_disabled(annotations: Mapping[str, str]) -> bool:
@@ -221,11 +226,16 @@ def _labels(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _cortex_annotations(metadata: Mapping[str, Any]) -> dict[str, str]:
+def _cortex_annotations(
+    metadata: Mapping[str, Any], keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The ``cortex.io/`` annotations, and the others named in ``keep``."""
     return {
         _intern(k): v
         for k, v in _map(metadata.get("annotations")).items()
-        if isinstance(k, str) and k.startswith(ANNOTATION_PREFIX) and isinstance(v, str)
+        if isinstance(k, str)
+        and (k.startswith(ANNOTATION_PREFIX) or k in keep)
+        and isinstance(v, str)
     }
 
 
@@ -340,8 +350,11 @@ def revision_number(annotations: Mapping[str, Any]) -> int | None:
     return revision if revision >= 1 else None
 
 
-def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
-    """Snapshot a raw ``apps/v1`` ReplicaSet dict."""
+def replicaset_snapshot(
+    obj: Mapping[str, Any], *, keep: frozenset[str] = frozenset()
+) -> ReplicaSetSnapshot:
+    """Snapshot a raw ``apps/v1`` ReplicaSet dict; ``keep`` names annotations to keep beside
+    the ``cortex.io/`` ones."""
     metadata = _map(obj.get("metadata"))
     annotations = _map(metadata.get("annotations"))
     template = _map(_map(obj.get("spec")).get("template"))
@@ -354,7 +367,9 @@ def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
         ),
         None,
     )
-    restarted = _map(_map(template.get("metadata")).get("annotations")).get(RESTARTED_AT_ANNOTATION)
+    template_metadata = _map(template.get("metadata"))
+    restarted = _map(template_metadata.get("annotations")).get(RESTARTED_AT_ANNOTATION)
+    version = _labels(template_metadata).get(VERSION_LABEL)
     return ReplicaSetSnapshot(
         namespace=_intern(_str(metadata.get("namespace")) or "default"),
         name=_str(metadata.get("name")) or "",
@@ -365,13 +380,20 @@ def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
         created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
         reused=bool(_str(annotations.get(REVISION_HISTORY_ANNOTATION))),
         restarted_at=_str(restarted),
+        annotations=_cortex_annotations(metadata, keep)
+        | _cortex_annotations(template_metadata, keep),
+        version=version or None,
     )
 
 
 def deployment_snapshot(
-    obj: Mapping[str, Any], *, deleted_at: datetime | None = None
+    obj: Mapping[str, Any],
+    *,
+    deleted_at: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> DeploymentSnapshot:
-    """Snapshot a raw ``apps/v1`` Deployment dict."""
+    """Snapshot a raw ``apps/v1`` Deployment dict; ``keep`` names annotations to keep beside
+    the ``cortex.io/`` ones."""
     metadata = _map(obj.get("metadata"))
     spec = _map(obj.get("spec"))
     status = _map(obj.get("status"))
@@ -380,7 +402,7 @@ def deployment_snapshot(
     return DeploymentSnapshot(
         ref=_ref("Deployment", metadata),
         labels=_labels(metadata),
-        annotations=_cortex_annotations(metadata),
+        annotations=_cortex_annotations(metadata, keep),
         created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
         deleted_at=_deleted_at(metadata, deleted_at),
         generation=_int(metadata.get("generation")),
