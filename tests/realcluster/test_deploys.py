@@ -85,14 +85,14 @@ def test_each_deploy_type_from_the_real_controller_recorded_once(
     manifest = deployment("web", namespace, image="nginx:1.21", replicas=2, tag=TAG)
     manifest["spec"]["template"]["metadata"]["annotations"] = {"cortex.io/sha": "s1"}
     plane.apply(manifest)
-    plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+    plane.rollout_status("deployment/web", namespace)
 
     def roll(image: str, sha: str) -> None:
         pod = {"metadata": {"annotations": {"cortex.io/sha": sha}},
                "spec": {"containers": [{"name": "app", "image": image}]}}  # fmt: skip
         plane.kubectl("patch", "deployment/web", *kubectl, "--type=strategic", "-p",
                       json.dumps({"spec": {"template": pod}}))  # fmt: skip
-        plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+        plane.rollout_status("deployment/web", namespace)
 
     # Revision 2: Cortex stores the deploy, but the answer to the POST is lost.
     cortex.faults.garble_next(1, method="POST", path="/deploys")
@@ -102,10 +102,10 @@ def test_each_deploy_type_from_the_real_controller_recorded_once(
     roll("nginx:1.23", "s3")
     wait_for(lambda: rollout_completed(cortex, 3), what="revision 3's rollout event")
     plane.kubectl("rollout", "undo", "deployment/web", *kubectl, "--to-revision=2")
-    plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+    plane.rollout_status("deployment/web", namespace)
     wait_for(lambda: 4 in by_revision(cortex), what="the rollback's deploy")
     plane.kubectl("rollout", "restart", "deployment/web", *kubectl)
-    plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+    plane.rollout_status("deployment/web", namespace)
     wait_for(lambda: 5 in by_revision(cortex), what="the restart's deploy")
     plane.kubectl("scale", "deployment/web", *kubectl, "--replicas=3")
     wait_for(lambda: any(d.type == "SCALE" for d in ours(cortex)), what="the scale's deploy")
