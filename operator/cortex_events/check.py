@@ -22,7 +22,8 @@ from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
-from cortex_events.permissions import REQUIRED
+from cortex_events.kube.leases import own_namespace
+from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission
 from cortex_events.settings import Settings
 
 # A tag no one uses: Cortex answers 404 for it with a valid key and 401/403 with a bad one.
@@ -60,7 +61,8 @@ def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
     found = Found()
     try:
         results.extend(_namespace_checks(api_client, settings))
-        results.extend(_rbac_checks(api_client, settings))
+        results.extend(_rbac_checks(api_client, REQUIRED, settings.namespaces or (None,)))
+        results.extend(_leader_election_checks(api_client, settings))
         found.entities = _list_entities(api_client, settings, results)
         _collect_annotation_tags(api_client, settings, found, results)
     finally:
@@ -125,11 +127,17 @@ def _collect_annotation_tags(
                     found.bad_tags.setdefault(tag, (problem, []))[1].append(where)
 
 
-def _rbac_checks(api_client: Any, settings: Settings) -> list[Result]:
+def _rbac_checks(
+    api_client: Any,
+    permissions: tuple[Permission, ...],
+    namespaces: tuple[str | None, ...],
+    purpose: str = "",
+) -> list[Result]:
+    """One row per permission: whether this identity has each of its verbs in every namespace
+    (None: cluster-wide), as the API server's SelfSubjectAccessReview answers."""
     authz = client.AuthorizationV1Api(api_client)
-    namespaces: tuple[str | None, ...] = settings.namespaces or (None,)
     results = []
-    for permission in REQUIRED:
+    for permission in permissions:
         resource, _, subresource = permission.resource.partition("/")
         missing = []
         for namespace in namespaces:
@@ -153,12 +161,30 @@ def _rbac_checks(api_client: Any, settings: Settings) -> list[Result]:
                     ]
                 if answer.status is None or not answer.status.allowed:
                     missing.append(f"{verb}" + (f" in {namespace}" if namespace else ""))
-        name = f"RBAC {permission.resource}"
+        name = f"RBAC {permission.resource}{purpose}"
         if missing:
             results.append(Result(name, False, "missing: " + ", ".join(missing)))
         else:
             results.append(Result(name, True, " ".join(permission.verbs)))
     return results
+
+
+def _leader_election_checks(api_client: Any, settings: Settings) -> list[Result]:
+    """The Lease's permissions where the operator would elect a leader, as `run` decides."""
+    if not settings.leader_election:
+        return [Result("Leader election", True, "off: run one replica only")]
+    namespace = own_namespace(settings.lease_namespace)
+    if namespace is None:
+        return [
+            Result(
+                "Leader election",
+                True,
+                "off outside a cluster (set CORTEX_LEASE_NAMESPACE to elect a leader)",
+            )
+        ]
+    lease = f"Lease {namespace}/{settings.lease_name}"
+    rows = [Result("Leader election", True, f"on {lease}")]
+    return rows + _rbac_checks(api_client, LEADER_ELECTION, (namespace,), f" ({lease})")
 
 
 def _list_entities(

@@ -23,3 +23,9 @@ REQUIRED: tuple[Permission, ...] = (
     Permission("cortex.io", "cortexentities/status", ("get", "patch"), "CortexEntity status"),
     Permission("", "events", ("create",), "Kubernetes Events on CortexEntity objects"),
 )
+
+LEADER_ELECTION: tuple[Permission, ...] = (
+    Permission("coordination.k8s.io", "leases", ("get", "create", "update"), "leader election"),
+    Permission("", "events", ("create",), "LeaderElected and LeaderLost Events on the Lease"),
+)
+"""What leader election needs, in the Lease's namespace only (the chart's own Role)."""

@@ -356,6 +356,23 @@ def test_check_with_a_wrong_key(
     assert "not-the-right-key" not in result.stdout + result.stderr
 
 
+def test_check_asks_for_the_lease_where_the_operator_would_elect_a_leader(
+    kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
+) -> None:
+    lease = f"Lease {NS}/cortex-events-operator"
+    _, rows = run_check(operator_env)
+    assert "off outside a cluster" in rows["Leader election"]
+    assert not any(name.startswith("RBAC leases") for name in rows)
+    kube.server.denied.add(("update", "coordination.k8s.io", "leases"))
+    result, rows = run_check(dict(operator_env, CORTEX_LEASE_NAMESPACE=NS))
+    assert result.returncode == 1, result.stdout
+    assert f"on {lease}" in rows["Leader election"]
+    leases = rows[f"RBAC leases ({lease})"]
+    assert "FAIL" in leases
+    assert f"missing: update in {NS}" in leases
+    assert " ok " in rows[f"RBAC events ({lease})"]
+
+
 def _rbac_rules() -> list[dict[str, Any]]:
     for path in sorted((ROOT / "manifests").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):

@@ -13,9 +13,10 @@ from .conftest import Release, operator_env
 
 
 def check(release: Release, cortex: FakeCortex) -> subprocess.CompletedProcess[str]:
+    # As in the cluster, where the Lease's namespace is the operator's own.
     return subprocess.run(
         [sys.executable, "-m", "cortex_events", "check"],
-        env=operator_env(release, cortex),
+        env=operator_env(release, cortex, CORTEX_LEASE_NAMESPACE=release.namespace),
         capture_output=True,
         text=True,
         timeout=60,
@@ -34,6 +35,8 @@ def test_check_passes_with_the_charts_service_account(
     rbac = [line for key, line in rows.items() if key.startswith("RBAC ")]
     assert len(rbac) >= 5
     assert all("  ok  " in line for line in rbac), result.stdout
+    lease = f"(Lease {release.namespace}/cortex-events-operator)"
+    assert any(line.startswith(f"RBAC leases {lease}") for line in rbac), result.stdout
 
 
 def test_check_names_what_a_service_account_without_the_role_misses(
@@ -49,3 +52,5 @@ def test_check_names_what_a_service_account_without_the_role_misses(
     pods = next(line for line in result.stdout.splitlines() if line.startswith("RBAC pods"))
     assert "FAIL" in pods
     assert "missing: get, list, watch" in pods
+    leases = next(line for line in result.stdout.splitlines() if line.startswith("RBAC leases"))
+    assert f"missing: get in {namespace}, create in {namespace}, update in {namespace}" in leases
