@@ -159,8 +159,8 @@ class ControlPlane:
     startups: list[tuple[datetime, datetime]] = field(default_factory=list)
     watch_cache: bool = True
     audit_policy: str = AUDIT_POLICY
-    _probes: int = field(default=0, repr=False)
     """The API server's audit policy (YAML); the default records every request's metadata."""
+    _probes: int = field(default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -542,7 +542,7 @@ class ControlPlane:
                 },
             },
         }
-        # The namespace's ServiceAccount may not exist yet right after a restart: retry.
+        # A request may still meet a refusal of the API server's start-up (see `startups`).
         wait_until(lambda: bool(self.apply(probe)), 60, "the probe Deployment to be created")
         self.rollout_status(f"deployment/{name}", PROBE_NAMESPACE, timeout)
         self.kubectl("delete", "deployment", name, "-n", PROBE_NAMESPACE, "--wait=false")
