@@ -380,6 +380,8 @@ class ControlPlane:
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-gc-syncs=30",
+                # HorizontalPodAutoscalers are looked at every second rather than every 15.
+                "--horizontal-pod-autoscaler-sync-period=1s",
                 "--v=0",
             ],
         )

@@ -14,14 +14,17 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
 from cortex_events import __version__
+from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
+from cortex_events.controllers.namespaces import NamespaceGate
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
@@ -35,6 +38,7 @@ from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApi
 from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.events import EventPoster, InvolvedObject
@@ -48,6 +52,7 @@ from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_free_memory
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.settings import Settings
+from cortex_events.watched import BY_KIND, NAMESPACE, WatchedKind
 
 logger = logging.getLogger("cortex_events.app")
 
@@ -134,6 +139,7 @@ class OperatorApp:
         self.ledger = Ledger()
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
         self.entity_store = EntityStore()
+        selector = settings.namespace_label_selector
         self.recorder = Recorder(
             self.queue,
             self.entity_store,
@@ -141,6 +147,9 @@ class OperatorApp:
             history=self.ledger,
             skips=self.listener,
             tag_issues=self.listener,
+            quiet=QuietDefaults(settings.scale_events, settings.job_pod_events),
+            summary_window=timedelta(seconds=settings.scale_summary_window),
+            namespaces=NamespaceGate(selector) if selector is not None else None,
         )
         self.delivery = Delivery(
             api,
@@ -219,9 +228,10 @@ class OperatorApp:
                               always=True)  # fmt: skip
 
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
-        """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
-        namespace, never a write to the workload itself."""
-        api_version = "apps/v1" if workload.kind == "Deployment" else "v1"
+        """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
+        never a write to the workload itself."""
+        watched = BY_KIND.get(workload.kind)
+        api_version = watched.api_version if watched is not None else "v1"
         about = InvolvedObject(
             api_version, workload.kind, workload.namespace, workload.name, workload.uid
         )
@@ -237,6 +247,23 @@ class OperatorApp:
                 await self.sweep.run()
             except Exception:
                 logger.exception("Looking for deletions missed while down failed")
+
+    async def _check_schedules(self) -> None:
+        """Now and then, look for the runs CronJobs missed: no watch event tells of them."""
+        while True:
+            await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
+            try:
+                await self.recorder.check_schedules()
+            except Exception:
+                logger.exception("Looking for missed CronJob runs failed")
+
+    async def watched_extra(self) -> list[WatchedKind]:
+        """The kinds watched besides the workloads always watched: Namespaces for the
+        namespace selector."""
+        extra: list[WatchedKind] = []
+        if self.settings.namespace_selector:
+            extra.append(NAMESPACE)
+        return extra
 
     async def _release_memory(self) -> None:
         """Return freed memory once a burst of watch events (the initial listing above all)
@@ -310,6 +337,7 @@ class OperatorApp:
             "relist": self.relists.run(),
             "entity-status": self.entities.run(),
             "sweep": self._sweep_loop(),
+            "schedules": self._check_schedules(),
             "kubernetes-events": self.notices.run(),
             "probe": self._probe_api(),
             "memory": self._release_memory(),
@@ -345,9 +373,10 @@ class OperatorApp:
                 "(set CORTEX_LEASE_NAMESPACE to elect one leader among several replicas)"
             )
         await self.check_namespaces()
+        extra = await self.watched_extra()
         try:
             await kopf.operator(
-                registry=build_registry(self.feed, self.entities),
+                registry=build_registry(self.feed, self.entities, extra),
                 settings=kopf_settings(settings),
                 standalone=True,
                 clusterwide=not settings.namespaces,
