@@ -39,6 +39,7 @@ T = TypeVar("T")
 STAGES = Path(__file__).with_name("stages.yaml")
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 SERVICE_CIDR = "10.96.0.0/16"
+PROBE_NAMESPACE = "testbed-probe"
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -158,6 +159,7 @@ class ControlPlane:
     startups: list[tuple[datetime, datetime]] = field(default_factory=list)
     watch_cache: bool = True
     audit_policy: str = AUDIT_POLICY
+    _probes: int = field(default=0, repr=False)
     """The API server's audit policy (YAML); the default records every request's metadata."""
 
     def __post_init__(self) -> None:
@@ -268,6 +270,36 @@ class ControlPlane:
 
     def get(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", *args, "-o", "json"))
+
+    def rollout_status(self, workload: str, namespace: str, timeout: float = 120) -> None:
+        """Wait for ``workload`` (``deployment/web``) to finish its rollout; on a timeout the
+        error tells what the namespace and the control plane looked like."""
+        try:
+            self.kubectl(
+                "rollout", "status", workload, "-n", namespace, f"--timeout={int(timeout)}s",
+                timeout=timeout + 30,
+            )  # fmt: skip
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{self.describe(namespace)}") from None
+
+    def describe(self, namespace: str) -> str:
+        """What a person would look at when a workload does not become ready: the namespace's
+        workloads, pods and Events, the nodes, and the last lines of each controller's log."""
+        parts = []
+        for args in (
+            ("get", "deployments,replicasets,pods", "-n", namespace, "-o", "wide"),
+            ("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"),
+            ("get", "nodes"),
+        ):
+            result = self.run(self.binary("kubectl"), *args, check=False, timeout=30)
+            parts.append(f"$ kubectl {' '.join(args)}\n{result.stdout}{result.stderr}")
+        dead = self.dead_components()
+        parts.append(f"components not running: {', '.join(dead) or 'none'}")
+        for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+            component = self.components.get(name)
+            if component is not None:
+                parts.append(f"--- {name} log, last lines:\n{component.tail(10)}")
+        return "\n".join(parts)
 
     # -- the API, directly -------------------------------------------------------------------
 
@@ -455,6 +487,7 @@ class ControlPlane:
             self._start(self._kwok(), self._healthy("kwok", scheme="http"), 60)
             self.add_nodes(self.nodes)
             wait_until(self._default_service_account, 60, "the default ServiceAccount")
+            self.wait_whole()
         except BaseException:
             self.stop()
             raise
@@ -477,9 +510,44 @@ class ControlPlane:
         self.components["kube-apiserver"].stop()
 
     def restart_apiserver(self, *, watch_cache: bool | None = None, down_for: float = 0) -> None:
+        """Restart the API server; return once the controllers work through it again."""
         self.stop_apiserver()
         time.sleep(down_for)
         self.start_apiserver(watch_cache=watch_cache)
+        self.wait_whole()
+
+    def wait_whole(self, timeout: float = 180) -> None:
+        """Wait until a Deployment of one replica becomes available, then delete it.
+
+        A ready API server is not yet a working cluster: after a restart the controller
+        manager, the scheduler and kwok reconnect their watches with back-off, and until they
+        have, a new workload stays without pods. A test that follows a restart starts from a
+        control plane whose every part answers."""
+        self._probes += 1
+        name = f"probe-{self._probes}"
+        if self.run(self.binary("kubectl"), "get", "namespace", PROBE_NAMESPACE,
+                    check=False, timeout=30).returncode != 0:  # fmt: skip
+            self.kubectl("create", "namespace", PROBE_NAMESPACE)
+        probe = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": PROBE_NAMESPACE},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"probe": name}},
+                "template": {
+                    "metadata": {"labels": {"probe": name}},
+                    "spec": {
+                        "containers": [{"name": "probe", "image": "probe"}],
+                        "terminationGracePeriodSeconds": 0,
+                    },
+                },
+            },
+        }
+        # The namespace's ServiceAccount may not exist yet right after a restart: retry.
+        wait_until(lambda: bool(self.apply(probe)), 60, "the probe Deployment to be created")
+        self.rollout_status(f"deployment/{name}", PROBE_NAMESPACE, timeout)
+        self.kubectl("delete", "deployment", name, "-n", PROBE_NAMESPACE, "--wait=false")
 
     def stop(self) -> None:
         for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):

@@ -21,6 +21,7 @@ import kopf
 
 from cortex_events import __version__
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
+from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
@@ -31,12 +32,14 @@ from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.delivery.deletions import Deleter
+from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.fence import Fence, FencedCortex
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
-from cortex_events.delivery.ports import CortexApi
+from cortex_events.delivery.ports import CortexApis
 from cortex_events.delivery.queue import EventQueue
+from cortex_events.domain.deploys import DeployDefaults
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
@@ -88,7 +91,7 @@ class OperatorApp:
         self,
         settings: Settings,
         *,
-        api: CortexApi | None = None,
+        api: CortexApis | None = None,
         kube: KubeClient | None = None,
         listen_host: str = "0.0.0.0",
     ) -> None:
@@ -140,6 +143,18 @@ class OperatorApp:
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
         self.entity_store = EntityStore()
         selector = settings.namespace_label_selector
+        self.deploys = DeployRecorder(
+            self.queue,
+            self.entity_store,
+            DeployDefaults(
+                enabled=settings.deploys,
+                scales=settings.deploy_scales,
+                environment=settings.deploy_environment,
+                sha_annotation=settings.deploy_sha_annotation,
+            ),
+            cluster=cluster,
+            settle=settings.deploy_settle,
+        )
         self.recorder = Recorder(
             self.queue,
             self.entity_store,
@@ -150,6 +165,7 @@ class OperatorApp:
             quiet=QuietDefaults(settings.scale_events, settings.job_pod_events),
             summary_window=timedelta(seconds=settings.scale_summary_window),
             namespaces=NamespaceGate(selector) if selector is not None else None,
+            deploys=self.deploys,
         )
         self.delivery = Delivery(
             api,
@@ -159,8 +175,11 @@ class OperatorApp:
             listener=self.listener,
             on_loaded=self.recorder.request_deployment_review,
             leading=leading,
+            deploys=DeployDelivery(
+                api, self.queue, self.ledger, cluster=cluster, listener=self.listener
+            ),
         )
-        self.deleter = Deleter(api, self.queue, self.ledger)
+        self.deleter = Deleter(api, self.queue, self.ledger, deploys=api, cluster=cluster)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)
         )
@@ -181,6 +200,7 @@ class OperatorApp:
             retention_interval=settings.retention_interval,
             dry_run=settings.dry_run,
             leading=leading,
+            records_deploys=self.deploys.enabled_for,
         )
         self.sweep = DowntimeSweep(
             self.ledger,
@@ -359,6 +379,13 @@ class OperatorApp:
             settings.rate_limit,
             " (dry run: nothing is sent)" if settings.dry_run else "",
         )
+        if settings.deploys:
+            logger.info(
+                "Deploys: completed rollouts%s are recorded as Cortex deploys, environment %r, "
+                "unless a CortexEntity says otherwise",
+                " and scales" if settings.deploy_scales else "",
+                settings.deploy_environment or settings.cluster_name,
+            )
         if self.election is not None:
             s = self.election.settings
             logger.info(

@@ -170,6 +170,34 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         float,
         "SECONDS",
     ),
+    SettingFlag(
+        "deploys", "--deploys", "record rollouts as Cortex deploys (true or false)", metavar="BOOL"
+    ),
+    SettingFlag(
+        "deploy_environment",
+        "--deploy-environment",
+        "the deploys' environment (default: the cluster name)",
+        metavar="ENV",
+    ),
+    SettingFlag(
+        "deploy_scales",
+        "--deploy-scales",
+        "also record manual scales as SCALE deploys (true or false)",
+        metavar="BOOL",
+    ),
+    SettingFlag(
+        "deploy_sha_annotation",
+        "--deploy-sha-annotation",
+        "the annotation a deploy's sha is read from",
+        metavar="NAME",
+    ),
+    SettingFlag(
+        "deploy_settle",
+        "--deploy-settle",
+        "seconds after a rollout went live before its deploy is sent",
+        float,
+        "SECONDS",
+    ),
 )
 FLAGS_BY_FIELD = {
     f.field: f

@@ -8,8 +8,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.quiet import ScaleEvents
-from cortex_events.domain.selectors import LabelSelector, parse_selector
+from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 MISSING_KEY = "CORTEX_API_KEY is required"
@@ -110,6 +111,32 @@ class Settings(BaseSettings):
 
     retry_period: float = Field(default=2.0, gt=0)
     """Seconds between the leader's renewals and a standby's tries."""
+
+    deploys: bool = False
+    """Record completed rollouts as Cortex deploys (DEPLOY, ROLLBACK, RESTART) on every entity
+    whose CortexEntity does not say otherwise (``spec.deploys.enabled``)."""
+
+    deploy_environment: str = ""
+    """The deploys' environment where no CortexEntity names one; empty means the cluster name."""
+
+    deploy_scales: bool = False
+    """Also record manual scales (``spec.replicas`` changed) as SCALE deploys."""
+
+    deploy_sha_annotation: str = DEFAULT_SHA_ANNOTATION
+    """The annotation a deploy's sha is read from (the pod template's, then the Deployment's),
+    before the ``app.kubernetes.io/version`` label and the image's digest or tag."""
+
+    deploy_settle: float = Field(default=30.0, ge=0)
+    """Seconds after a rollout went live before its deploy is sent: time for a deploy that
+    another tool posts for the same sync (Argo CD's notifications) to be there to be found."""
+
+    @field_validator("deploy_sha_annotation")
+    @classmethod
+    def _check_annotation(cls, value: str) -> str:
+        problem = label_key_error(value)
+        if problem:
+            raise ValueError(problem.replace("label key", "annotation name"))
+        return value
 
     @field_validator("namespaces", mode="before")
     @classmethod

@@ -586,9 +586,25 @@ def test_defaults_reach_the_operator_environment(render: Render) -> None:
         "CORTEX_DRY_RUN": "false",
         "CORTEX_LOG_LEVEL": "INFO",
         "CORTEX_LOG_FORMAT": "json",
+        "CORTEX_DEPLOYS": "false",
+        "CORTEX_DEPLOY_ENVIRONMENT": "",
+        "CORTEX_DEPLOY_SCALES": "false",
+        "CORTEX_DEPLOY_SHA_ANNOTATION": "cortex.io/sha",
         "CORTEX_API_KEY": None,  # from the Secret
     }
     assert container(render({}))["args"] == ["run"]
+
+
+def test_deploy_values_reach_the_operator_environment(render: Render) -> None:
+    deploys = {"enabled": True, "environment": "production", "scales": True,
+               "shaAnnotation": "ci.example.com/commit"}  # fmt: skip
+    values = {name: entry.get("value") for name, entry in env(render({"deploys": deploys})).items()}
+    assert values["CORTEX_DEPLOYS"] == "true"
+    assert values["CORTEX_DEPLOY_ENVIRONMENT"] == "production"
+    assert values["CORTEX_DEPLOY_SCALES"] == "true"
+    assert values["CORTEX_DEPLOY_SHA_ANNOTATION"] == "ci.example.com/commit"
+    with pytest.raises(helm_python.HelmValuesError, match="enable"):
+        render({"deploys": {"enable": True}})  # a typo fails the install
 
 
 def test_values_reach_the_operator_environment(render: Render) -> None:

@@ -32,9 +32,11 @@ class Cli:
     fake: FakeCortex
     env: dict[str, str]
 
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = True, command: str = "custom-events"
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [str(CORTEX), "custom-events", *args],
+            [str(CORTEX), command, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -46,8 +48,8 @@ class Cli:
             assert done.returncode == 0, done.stdout + done.stderr
         return done
 
-    def run_json(self, *args: str) -> Any:
-        return json.loads(self.run(*args).stdout)
+    def run_json(self, *args: str, command: str = "custom-events") -> Any:
+        return json.loads(self.run(*args, command=command).stdout)
 
 
 @pytest.fixture(scope="module")
@@ -160,3 +162,54 @@ def test_the_cli_reports_the_emulators_errors(cli: Cli) -> None:
     assert "404" in done.stdout
     assert "Entity nobody not found" in done.stdout
     assert cli.fake.state.events() == []
+
+
+def test_the_deploys_commands_add_list_update_and_delete(cli: Cli) -> None:
+    added = cli.run_json(
+        "add",
+        "--tag", "payments",
+        "--title", "Rollout of web to nginx:1.26 completed in 42s",
+        "--type", "DEPLOY",
+        "--sha", "abc123",
+        "--environment", "prod",
+        "--email", "ada@example.com",
+        "--name", "Ada",
+        "--timestamp", "2025-05-20T05:16:49",
+        "-c", "team=payments",
+        command="deploys",
+    )  # fmt: skip
+    for minute in range(300):  # more than one of the CLI's pages of 250
+        cli.fake.state.add_deploy(
+            "payments", title=f"old {minute}", type="DEPLOY", sha="old", environment="prod",
+            timestamp=datetime(2025, 5, 19, minute // 60, minute % 60, tzinfo=UTC),
+        )  # fmt: skip
+
+    listed = cli.run_json("list", "--tag", "payments", command="deploys")
+    cli.run(
+        "update-by-uuid", "--tag", "payments", "--uuid", added["uuid"],
+        "-f", str(write_json(cli, {"title": "Rolled back", "type": "ROLLBACK",
+                                   "timestamp": "2025-05-20T05:20:00Z", "sha": "def456"})),
+        command="deploys",
+    )  # fmt: skip
+    (mine,) = [d for d in cli.fake.state.deploys("payments") if d.uuid == added["uuid"]]
+    cli.run("delete", "--tag", "payments", "--sha", "old", command="deploys")
+    left = cli.fake.state.deploys("payments")
+    cli.run("delete-by-uuid", "--tag", "payments", "--uuid", added["uuid"], command="deploys")
+
+    assert listed["total"] == 301
+    (shown,) = [d for d in listed["deployments"] if d["uuid"] == added["uuid"]]
+    assert (shown["sha"], shown["environment"], shown["deployer"]) == (
+        "abc123", "prod", {"email": "ada@example.com", "name": "Ada"}
+    )  # fmt: skip
+    assert shown["customData"] == {"team": "payments"}
+    assert (mine.title, mine.type, mine.sha, mine.deployer) == (
+        "Rolled back", "ROLLBACK", "def456", None
+    )  # fmt: skip
+    assert [d.uuid for d in left] == [added["uuid"]]
+    assert cli.fake.state.deploys() == []
+
+
+def write_json(cli: Cli, body: dict[str, Any]) -> Path:
+    path = Path(cli.env["HOME"]) / "deploy.json"
+    path.write_text(json.dumps(body))
+    return path

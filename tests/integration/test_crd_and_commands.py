@@ -48,6 +48,8 @@ def test_kubectl_get_cxe_shows_the_first_answers() -> None:
         ({"tag": "web", "retention": "30d"}, "spec.retention"),
         ({"tag": "web", "workloads": [{"kind": "ReplicaSet", "name": "db"}]}, "spec.workloads"),
         ({"tag": "web", "cleanupOnDelete": "yes"}, "spec.cleanupOnDelete"),
+        ({"tag": "web", "deploys": {"enabled": "yes"}}, "spec.deploys.enabled"),
+        ({"tag": "web", "deploys": {"environment": ""}}, "spec.deploys.environment"),
     ],
 )
 def test_the_schema_rejects_what_a_schema_can_and_names_the_field(

@@ -34,6 +34,7 @@ def entity(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
         ({"tag": "svc", "eventTypes": ["POD_EXPLODED"]}, "spec.eventTypes[0]"),
         ({"tag": "svc", "workloads": [{"kind": "Job", "name": "x"}]}, "spec.workloads[0].kind"),
         ({"selector": {}}, "spec.tag"),
+        ({"tag": "svc", "deploys": {"scales": "often"}}, "spec.deploys.scales"),
     ],
 )
 def test_the_api_server_rejects_an_invalid_spec_naming_the_field(

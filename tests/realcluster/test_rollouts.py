@@ -45,7 +45,7 @@ def test_each_revision_keeps_an_event_of_its_own(
     operator.start()
     kubectl = ("-n", namespace)
     plane.apply(deployment("web", namespace, image="nginx:1.21", replicas=2, tag=TAG))
-    plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+    plane.rollout_status("deployment/web", namespace)
     changed_at: dict[int, datetime] = {}
 
     def set_image(revision: int, image: str, *, fate: str | None = None) -> None:
@@ -62,7 +62,7 @@ def test_each_revision_keeps_an_event_of_its_own(
                       json.dumps(patch))  # fmt: skip
 
     def completed(revision: int) -> None:
-        plane.kubectl("rollout", "status", "deployment/web", *kubectl, "--timeout=60s")
+        plane.rollout_status("deployment/web", namespace)
         wait_for(lambda: result_of(cortex, revision) == "Completed", what=f"rev {revision} done")
 
     set_image(2, "nginx:1.22")

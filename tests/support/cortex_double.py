@@ -1,5 +1,5 @@
-"""The one in-memory Cortex for unit tests: the Custom Events API delivery and the controllers
-use, with programmable failures, and every call recorded."""
+"""The one in-memory Cortex for unit tests: the Custom Events and Deploys APIs delivery and the
+controllers use, with programmable failures, and every call recorded."""
 
 from __future__ import annotations
 
@@ -15,12 +15,19 @@ from cortex_events.cortex.errors import (
     CortexNotFound,
     CortexServerError,
 )
-from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+from cortex_events.cortex.models import (
+    CustomEvent,
+    CustomEventRequest,
+    Deploy,
+    DeployPage,
+    DeployRequest,
+)
 
 
 @dataclass(frozen=True)
 class Call:
-    kind: str  # list, create, update, delete, delete-type
+    kind: str  # list, create, update, delete, delete-type; deploys: list-deploys, create-deploy,
+    # update-deploy, delete-deploy, delete-deploys
     tag: str
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -28,6 +35,7 @@ class Call:
 class MemoryCortex:
     def __init__(self, *, entities: set[str] | None = None) -> None:
         self.events: dict[str, dict[str, CustomEvent]] = {}
+        self.deploys: dict[str, dict[str, Deploy]] = {}  # in list order
         self.calls: list[Call] = []
         self.entities = entities  # None: every tag exists
         self.failures: list[CortexError] = []  # raised, in order, by the next creates/updates
@@ -131,3 +139,57 @@ class MemoryCortex:
         for uuid, event in list(self.events.get(tag, {}).items()):
             if event.type == type and (end_time is None or event.timestamp <= end_time):
                 del self.events[tag][uuid]
+
+    # -- deploys ---------------------------------------------------------------------------------
+
+    def add_deploy(self, tag: str, uuid: str, **fields: Any) -> Deploy:
+        """A deploy already in Cortex (this operator's from an earlier run, or another tool's)."""
+        deploy = Deploy.model_validate({"uuid": uuid, "title": uuid, "type": "DEPLOY", **fields})
+        self.deploys.setdefault(tag, {})[uuid] = deploy
+        return deploy
+
+    async def list_deploys(self, tag: str, *, page: int = 0, page_size: int = 250) -> DeployPage:
+        self.calls.append(Call("list-deploys", tag, {"page": page, "page_size": page_size}))
+        self._check(tag)
+        deploys = list(self.deploys.get(tag, {}).values())
+        pages = -(-len(deploys) // page_size)
+        chunk = deploys[page * page_size : (page + 1) * page_size]
+        return DeployPage(deployments=chunk, page=page, total=len(deploys), total_pages=pages)
+
+    async def iter_deploys(self, tag: str, *, page_size: int = 1000) -> AsyncIterator[Deploy]:
+        page = 0
+        while True:
+            found = await self.list_deploys(tag, page=page, page_size=page_size)
+            for deploy in found.deployments:
+                yield deploy
+            page += 1
+            if page >= found.total_pages:
+                return
+
+    async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
+        self.calls.append(Call("create-deploy", tag, {"key": deploy.custom_data.get("eventKey")}))
+        self._check(tag)
+        if self.failures:
+            raise self.failures.pop(0)
+        stored = self.add_deploy(tag, f"deploy-{next(self._ids)}", **deploy.to_json())
+        if self.lose_answer_once:
+            self.lose_answer_once = False
+            raise CortexConnectionError(
+                "connection reset while reading the answer", request_sent=True
+            )
+        return stored
+
+    async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
+        self.calls.append(Call("update-deploy", tag, {"uuid": uuid}))
+        if uuid not in self.deploys.get(tag, {}):
+            raise CortexNotFound("deploy not found", status_code=404)
+        return self.add_deploy(tag, uuid, **deploy.to_json())
+
+    async def delete_deploy(self, tag: str, uuid: str) -> None:
+        self.calls.append(Call("delete-deploy", tag, {"uuid": uuid}))
+        if self.deploys.get(tag, {}).pop(uuid, None) is None:
+            raise CortexNotFound("no such deploy", status_code=404)
+
+    async def delete_deploys(self, tag: str, **filters: str | None) -> None:
+        self.calls.append(Call("delete-deploys", tag, dict(filters)))
+        raise AssertionError("the operator deletes deploys one by one, never by filter")

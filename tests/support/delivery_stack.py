@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import Delivery
-from cortex_events.delivery.ports import CortexApi, DeliveryListener
-from cortex_events.delivery.queue import EventQueue, Outgoing
+from cortex_events.delivery.ports import CortexApi, DeliveryListener, DeployApi, DeployListener
+from cortex_events.delivery.queue import EventQueue, Item
 
 
 class DeliveryStack:
@@ -22,9 +23,18 @@ class DeliveryStack:
         max_queued: int = 20_000,
         on_loaded: Callable[[str], None] | None = None,
         leading: Callable[[], bool] = lambda: True,
+        deploys: DeployApi | None = None,
+        deploy_listener: DeployListener | None = None,
     ) -> None:
         self.queue = EventQueue(max_queued)
         self.ledger = Ledger()
+        self.deploys = (
+            DeployDelivery(
+                deploys, self.queue, self.ledger, cluster=cluster, listener=deploy_listener
+            )
+            if deploys is not None
+            else None
+        )
         self.delivery = Delivery(
             api,
             self.queue,
@@ -33,12 +43,13 @@ class DeliveryStack:
             listener=listener,
             on_loaded=on_loaded,
             leading=leading,
+            deploys=self.deploys,
         )
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
         await self.queue.submit(item)
 
-    async def run_until_idle(self, *items: Outgoing, timeout: float = 5) -> None:
+    async def run_until_idle(self, *items: Item, timeout: float = 5) -> None:
         async with self.running():
             for item in items:
                 await self.submit(item)

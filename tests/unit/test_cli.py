@@ -63,13 +63,29 @@ def test_a_bad_variable_is_named_as_the_variable(
 
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--health-port", "70000"), ("--metrics-port", "-1"), ("--queue-size", "1")],
+    [
+        ("--health-port", "70000"),
+        ("--metrics-port", "-1"),
+        ("--queue-size", "1"),
+        ("--deploys", "maybe"),
+        ("--deploy-settle", "-5"),
+        ("--deploy-sha-annotation", "not an annotation"),
+    ],
 )
 def test_each_setting_flag_names_itself_when_its_value_is_refused(
     capsys: pytest.CaptureFixture[str], flag: str, value: str
 ) -> None:
     assert main(["run", "--dry-run", flag, value]) == 2
     assert f"{flag} (CORTEX_" in error_line(capsys)
+
+
+def test_a_bad_sha_annotation_says_what_an_annotation_name_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["run", "--dry-run", "--deploy-sha-annotation", "ci/x/sha"]) == 2
+    line = error_line(capsys)
+    assert line.startswith("cortex-events: error: --deploy-sha-annotation ")
+    assert "invalid annotation name 'ci/x/sha': at most one '/'" in line
 
 
 def test_run_has_a_flag_for_every_setting() -> None:

@@ -64,6 +64,9 @@ MESSAGES = [
     "InvalidSpec: ",
     "Cortex has no entity",
     "strict decoding error: ",
+    "Recorded deploy",
+    "Deploy not recorded on",
+    "another source recorded sha",
 ]
 
 

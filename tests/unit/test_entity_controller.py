@@ -88,7 +88,9 @@ class Harness:
         self.controller = EntityController(
             self.store,
             delivery=self.stack.delivery,
-            deleter=Deleter(cortex, self.stack.queue, self.stack.ledger),
+            deleter=Deleter(
+                cortex, self.stack.queue, self.stack.ledger, deploys=cortex, cluster=CLUSTER
+            ),
             ledger=self.stack.ledger,
             api=cortex,
             matches=Matches(),
@@ -100,6 +102,7 @@ class Harness:
             status_interval=60,
             retention_interval=600,
             clock=lambda: NOW,
+            records_deploys=lambda spec: spec.deploys.enabled is True,
         )
 
     def spec(self, **fields: Any) -> EntitySpec:
@@ -236,6 +239,48 @@ async def test_cleanup_deletes_exactly_the_events_this_entity_recorded() -> None
     assert set(cortex.events[TAG]) == {"via-other", "via-annotation", "foreign"}
     assert harness.store.records() == []
     assert harness.stack.ledger.tag(TAG).entries.keys() == {"b", "c"}
+
+
+def seed_deploys(cortex: MemoryCortex) -> None:
+    def deploy(uuid: str, age: timedelta, data: dict[str, Any]) -> None:
+        cortex.add_deploy(TAG, uuid, timestamp=NOW - age, sha="abc", customData=data)
+
+    deploy("ours-old", timedelta(days=40), ours("deploy/deployment/u/2"))
+    deploy("ours-new", timedelta(days=1), ours("deploy/deployment/u/3"))
+    deploy("ours-other-entity", timedelta(days=40),
+           ours("deploy/deployment/v/2", cortexEntities=["shop/other"]))  # fmt: skip
+    deploy("argo-old", timedelta(days=40), {"source": "argocd"})
+    deploy("other-cluster-old", timedelta(days=40), ours("deploy/deployment/w/2", cluster="eu"))
+
+
+async def test_retention_and_cleanup_delete_this_operators_deploys_one_by_one() -> None:
+    cortex = MemoryCortex()
+    seed_deploys(cortex)
+    harness = Harness(cortex)
+
+    deleted = await harness.controller.enforce_retention(
+        harness.spec(retention="720h", deploys={"enabled": True})
+    )
+
+    assert deleted == 2
+    assert set(cortex.deploys[TAG]) == {"ours-new", "argo-old", "other-cluster-old"}
+    assert cortex.count("delete-deploys") == 0, "never a filtered delete"
+    cleaned = await harness.controller.deleting(
+        body(generation=3, cleanupOnDelete=True, deploys={"enabled": True})
+    )
+    assert cleaned == 1
+    assert set(cortex.deploys[TAG]) == {"argo-old", "other-cluster-old"}
+
+
+async def test_deploys_are_not_listed_for_an_entity_that_records_none() -> None:
+    cortex = MemoryCortex()
+    seed_deploys(cortex)
+    harness = Harness(cortex)
+
+    await harness.controller.enforce_retention(harness.spec(retention="720h"))
+
+    assert cortex.count("list-deploys") == 0
+    assert len(cortex.deploys[TAG]) == 5
 
 
 # -- the status block, pure --------------------------------------------------------------------

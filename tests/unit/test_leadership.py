@@ -132,9 +132,12 @@ async def test_a_leader_that_cannot_renew_stops_before_anyone_else_may_start(
     await b.attempt()  # b observes a's record now
     # a is cut off (a partition): it renews no more. Step through time in half seconds.
     leaders_at: list[tuple[float, bool, bool]] = []
+    took_from: list[str | None] = []
     for _ in range(40):
         clock.now += 0.5
         b_leads = await b.attempt()
+        if b_leads and not took_from:
+            took_from.append(b.elector.took_from)
         leaders_at.append((clock.now, a.elector.leading, b_leads))
     assert not any(a_leads and b_leads for _, a_leads, b_leads in leaders_at)
     a_stopped = next(t for t, a_leads, _ in leaders_at if not a_leads)
@@ -143,6 +146,8 @@ async def test_a_leader_that_cannot_renew_stops_before_anyone_else_may_start(
     assert b_started == pytest.approx(1015.0)  # the lease duration, as b observed it
     assert api.spec()["holderIdentity"] == "b"
     assert api.spec()["leaseTransitions"] == 1
+    assert took_from == ["a"], "an expired Lease: a's last requests may still land"
+    assert b.elector.took_from is None, "once renewed, there is no one to take over from"
     # a comes back: its renewal is refused (b wrote since), and it does not lead again.
     assert await a.attempt() is False
     assert a.changes == [True, False]
@@ -160,6 +165,7 @@ async def test_a_released_lease_is_taken_at_once(
     assert api.spec()["holderIdentity"] is None
     clock.now += 0.1
     assert await b.attempt() is True
+    assert b.elector.took_from is None, "a released Lease: a sent everything before"
 
 
 async def test_denied_access_is_one_line_and_standby(

@@ -111,6 +111,10 @@ class Loader(Protocol):
 class Deleter(Protocol):
     async def delete(self, tag: str, doomed: list[tuple[str, str]]) -> int: ...
 
+    async def delete_deploys(
+        self, tag: str, select: Callable[[datetime, tuple[str, ...]], bool]
+    ) -> int: ...
+
     async def delete_type(
         self, tag: str, event_type: str, until: datetime, doomed: list[tuple[str, str]]
     ) -> int: ...
@@ -152,8 +156,10 @@ class EntityController:
         dry_run: bool = False,
         leading: Callable[[], bool] = lambda: True,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        records_deploys: Callable[[EntitySpec], bool] = lambda _: False,
     ) -> None:
         self.store = store
+        self._records_deploys = records_deploys
         self._delivery = delivery
         self._deleter = deleter
         self._leading = leading
@@ -331,7 +337,12 @@ class EntityController:
         for event_type, doomed in plan.by_uuid.items():
             await self._deleter.delete(spec.tag, doomed)
             self._log_retention(spec, event_type, len(doomed))
-        return plan.count()
+        deploys = 0
+        if self._records_deploys(spec):
+            deploys = await self._deleter.delete_deploys(spec.tag, lambda when, _: when <= cutoff)
+            logger.info("Retention: deleted %d deploys older than %s from entity %r",
+                        deploys, _duration_text(spec.retention), spec.tag)  # fmt: skip
+        return plan.count() + deploys
 
     def _owned_key(self, custom_data: object) -> str | None:
         owned = read_owned(custom_data, cluster=self._cluster)
@@ -357,10 +368,14 @@ class EntityController:
             if spec.key in entry.entities
         ]
         await self._deleter.delete(spec.tag, mine)
+        deploys = 0
+        if self._records_deploys(spec):
+            deploys = await self._deleter.delete_deploys(spec.tag, lambda _, by: spec.key in by)
         logger.info(
-            "Cleanup: deleted %d events recorded by %s from %r", len(mine), spec.key, spec.tag
-        )
-        return len(mine)
+            "Cleanup: deleted %d events and %d deploys recorded by %s from %r",
+            len(mine), deploys, spec.key, spec.tag,
+        )  # fmt: skip
+        return len(mine) + deploys
 
 
 def _duration_text(value: timedelta) -> str:

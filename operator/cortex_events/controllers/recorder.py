@@ -24,6 +24,7 @@ from cortex_events.controllers.apps_kinds import (
     revision_changed,
 )
 from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
+from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.kinds import Context, KindTracker
 from cortex_events.controllers.namespaces import NamespaceGate
 from cortex_events.controllers.routing import (
@@ -35,7 +36,9 @@ from cortex_events.controllers.routing import (
 )
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
-from cortex_events.domain.deployments import deployment_events, reports_on_revision
+from cortex_events.domain.deployments import Revision, deployment_events, reports_on_revision
+from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
@@ -77,6 +80,7 @@ class Recorder:
         history: History | None = None,
         skips: SkipListener | None = None,
         tag_issues: TagIssueListener | None = None,
+        deploys: DeployRecorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         quiet: QuietDefaults | None = None,
         summary_window: timedelta = DEFAULT_SUMMARY_WINDOW,
@@ -84,6 +88,8 @@ class Recorder:
     ) -> None:
         self._history = history
         self._clock = clock
+        self._deploys = deploys
+        self._keep = deploys.annotations if deploys is not None else frozenset()
         self.namespaces = namespaces
         self.router = Router(
             submitter,
@@ -176,7 +182,7 @@ class Recorder:
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
         deleted = event_type == "DELETED"
-        snapshot = deployment_snapshot(body)
+        snapshot = deployment_snapshot(body, keep=self._keep)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())
         await self._deployment_seen(snapshot, deleted=deleted)
@@ -208,7 +214,7 @@ class Recorder:
 
     async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
-        snapshot = replicaset_snapshot(body)
+        snapshot = replicaset_snapshot(body, keep=self._keep)
         key = (snapshot.namespace, snapshot.name)
         if event_type == "DELETED":
             self.index.replicaset_deleted(key)
@@ -372,19 +378,28 @@ class Recorder:
         ref = deployment.ref
         history = self._history
 
+        revisions: dict[int, Revision] = {}
+
         def events() -> list[Any]:
             now = self._clock()
+            revisions.update(
+                self.index.revisions_of(
+                    deployment, now=now, recorded_time=history.recorded_time if history else None
+                )
+            )
             intents = deployment_events(
                 previous if previous is not deployment else None,
                 deployment,
                 now=now,
-                revisions=self.index.revisions_of(
-                    deployment, now=now, recorded_time=history.recorded_time if history else None
-                ),
+                revisions=revisions,
                 reported=self.index.reported.get(ref.uid),
                 recorded_replicas=history.recorded_replicas(ref.uid) if history else None,
             )
             return self.scales.with_summaries(intents)
+
+        async def deploys(resolution: Resolution, intents: list[EventIntent]) -> None:
+            if self._deploys is not None:
+                await self._deploys.deployment(resolution, deployment, intents, revisions)
 
         await self.router.route(
             ref,
@@ -394,4 +409,5 @@ class Recorder:
             events,
             first=previous is None,
             gone=frozenset({ref.uid} if deployment.deleted_at is not None else ()),
+            then=deploys,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -83,10 +83,13 @@ class Router:
         *,
         first: bool,
         gone: frozenset[str] = frozenset(),
+        then: Callable[[Resolution, list[EventIntent]], Awaitable[None]] | None = None,
     ) -> None:
         """Submit the events ``events()`` gives to the workload's entities, if it has any.
         ``first``: the workload is new (a skip is told once); ``gone``: uids being deleted
-        (an unusable tag on them is not worth telling)."""
+        (an unusable tag on them is not worth telling); ``then``: called with the resolution
+        and the events once they are submitted (deploys are made from them), only for a
+        workload that was admitted."""
         entities = self._entities.in_namespace(ref.namespace)
         resolution = resolve(
             ref.kind,
@@ -99,7 +102,10 @@ class Router:
         )
         self._report_tag_issues(ref, resolution, gone)
         if await self._admit(ref, resolution, first=first):
-            await self._submit(resolution, events())
+            intents = events()
+            await self._submit(resolution, intents)
+            if then is not None:
+                await then(resolution, intents)
 
     def forget(self, uid: str) -> None:
         self._matches.pop(uid, None)

@@ -1,4 +1,4 @@
-"""The Cortex Custom Events API client: models, errors, rate limit, retries, pagination."""
+"""The Cortex Custom Events and Deploys API client: models, errors, rate limit, retries, paging."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from cortex_events.cortex.errors import (
     CortexServerError,
     error_from_response,
 )
-from cortex_events.cortex.models import CustomEvent, CustomEventPage, CustomEventRequest
+from cortex_events.cortex.models import (
+    CustomEvent,
+    CustomEventPage,
+    CustomEventRequest,
+    Deploy,
+    DeployPage,
+    DeployRequest,
+)
 from cortex_events.cortex.observer import ClientObserver
 from cortex_events.cortex.ratelimit import TokenBucket
 
@@ -33,6 +40,9 @@ __all__ = [
     "CustomEvent",
     "CustomEventPage",
     "CustomEventRequest",
+    "Deploy",
+    "DeployPage",
+    "DeployRequest",
     "TokenBucket",
     "error_from_response",
 ]

@@ -1,4 +1,5 @@
-"""Async client for the six Cortex Custom Events operations.
+"""Async client for the six Cortex Custom Events operations, and the Deploys API's (see
+`cortex_events.cortex.deploys`).
 
 Every attempt (retries included) first takes a token from the key's `TokenBucket`. Failures
 are retried with jittered exponential backoff, honouring ``Retry-After`` up to
@@ -26,13 +27,13 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
 from pydantic import SecretStr
 
 from cortex_events import __version__
+from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
@@ -46,7 +47,16 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
-from cortex_events.cortex.wire import decode, event_path, events_path, filters, parse
+from cortex_events.cortex.wire import (
+    MAX_PAGE_SIZE,
+    check_page,
+    decode,
+    event_path,
+    events_path,
+    filters,
+    parse,
+    walk_pages,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
@@ -55,14 +65,14 @@ logger = logging.getLogger("cortex_events.cortex")
 # Connecting to Cortex takes well under a second when it works; reads get more room because a
 # list of 1000 events is a large answer.
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-MAX_PAGE_SIZE = 1000
 
 # Exceptions after which the request surely never reached the server.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-class CortexClient:
-    """The Cortex Custom Events API over one `httpx.AsyncClient`.
+class CortexClient(DeployOperations):
+    """The Cortex Custom Events API, and the Deploys API (`DeployOperations`), over one
+    `httpx.AsyncClient`.
 
     Use it as ``async with CortexClient(url, key) as client: ...`` or call `aclose`. Parameters:
 
@@ -131,12 +141,7 @@ class CortexClient:
     async def __aenter__(self) -> CortexClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
@@ -170,10 +175,7 @@ class CortexClient:
         page_size: int = 250,
     ) -> CustomEventPage:
         """One page of the entity's events, optionally filtered by type and time range."""
-        if page < 0:
-            raise ValueError(f"page must be >= 0, got {page}")
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        check_page(page, page_size)
         params = filters(type, start_time, end_time)
         params["page"] = str(page)
         params["pageSize"] = str(page_size)
@@ -195,8 +197,7 @@ class CortexClient:
         deleted during the walk may shift pages (an event may be seen twice or missed).
         """
         events_path(tag)
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        check_page(0, page_size)
         filters(type, start_time, end_time)
         return self._walk(tag, type, start_time, end_time, page_size)
 
@@ -208,8 +209,7 @@ class CortexClient:
         end_time: datetime | None,
         page_size: int,
     ) -> AsyncIterator[CustomEvent]:
-        page = 0
-        while True:
+        async def fetch(page: int) -> tuple[list[CustomEvent], int]:
             result = await self.list_events(
                 tag,
                 type=type,
@@ -218,11 +218,10 @@ class CortexClient:
                 page=page,
                 page_size=page_size,
             )
-            for event in result.events:
-                yield event
-            if not result.events or page + 1 >= result.total_pages:
-                return
-            page += 1
+            return result.events, result.total_pages
+
+        async for event in walk_pages(fetch):
+            yield event
 
     async def get_event(self, tag: str, uuid: str) -> CustomEvent:
         """One event by uuid; `CortexNotFound` if the entity or the event does not exist."""

@@ -1,15 +1,17 @@
-"""Pydantic models of the Cortex Custom Events API and its wire formats for time.
+"""Pydantic models of the Cortex Custom Events and Deploys APIs and their wire formats for time.
 
 Field names are snake_case in Python and camelCase on the wire (``custom_data`` is
 ``customData``, ``total_pages`` is ``totalPages``); both spellings are accepted on input.
 
 Two directions, two policies:
 
-* What Cortex sends (`CustomEvent`, `CustomEventPage`) is read leniently: unknown fields are
-  kept (``extra="allow"``) so a newer Cortex does not break the operator, and a timestamp
-  without a zone is read as UTC (that is how Cortex itself reads zone-less times).
-* What the operator sends (`CustomEventRequest`) is strict: unknown fields, empty titles or
-  types and **naive datetimes are rejected**. A naive ``datetime`` is ambiguous (local time or
+* What Cortex sends (`CustomEvent`, `CustomEventPage`, `Deploy`, `DeployPage`) is read
+  leniently: unknown fields are kept (``extra="allow"``) so a newer Cortex does not break the
+  operator, and a timestamp without a zone is read as UTC (that is how Cortex itself reads
+  zone-less times).
+* What the operator sends (`CustomEventRequest`, `DeployRequest`) is strict: unknown fields,
+  empty titles or types (a deploy's type one of `DEPLOY_TYPES`) and **naive datetimes are
+  rejected**. A naive ``datetime`` is ambiguous (local time or
   UTC?) and guessing would silently shift events by hours, so the caller must say which zone
   it means. Aware datetimes in any zone are converted to UTC.
 """
@@ -23,9 +25,14 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "DEPLOY_TYPES",
     "CustomEvent",
     "CustomEventPage",
     "CustomEventRequest",
+    "Deploy",
+    "DeployPage",
+    "DeployRequest",
+    "Deployer",
     "format_event_time",
     "format_query_time",
 ]
@@ -34,6 +41,13 @@ __all__ = [
 def _require_aware(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (got naive {value.isoformat()})")
+    return value.astimezone(UTC)
+
+
+def _read_as_utc(value: datetime) -> datetime:
+    """A time Cortex sent: zone-less is UTC (as Cortex reads it), any zone converted to UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
@@ -58,32 +72,39 @@ def format_query_time(value: datetime) -> str:
     return _millis(_require_aware(value, "startTime/endTime"))
 
 
-class CustomEvent(BaseModel):
-    """A custom event as Cortex returns it."""
+_READ = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True)
+_SENT = ConfigDict(
+    extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+)
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+
+class _Answer(BaseModel):
+    """What an event and a deploy have in common as Cortex returns them."""
+
+    model_config = _READ
 
     uuid: str
     title: str
     type: str
     timestamp: datetime
-    description: str | None = None
     url: str | None = None
     custom_data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("timestamp")
     @classmethod
     def _timestamp_in_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None or value.utcoffset() is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return _read_as_utc(value)
 
     @field_validator("custom_data", mode="before")
     @classmethod
     def _null_custom_data(cls, value: Any) -> Any:
         return {} if value is None else value
+
+
+class CustomEvent(_Answer):
+    """A custom event as Cortex returns it."""
+
+    description: str | None = None
 
     def to_request(self) -> CustomEventRequest:
         """The body that would recreate (or fully replace with) this event's content."""
@@ -100,17 +121,15 @@ class CustomEvent(BaseModel):
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 
-class CustomEventRequest(BaseModel):
-    """The body of a create (POST) or full replacement (PUT); it has no ``uuid``."""
+class _Request(BaseModel):
+    """What the body of an event's and a deploy's create (POST) or full replacement (PUT)
+    have in common; neither has a ``uuid``."""
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = _SENT
 
     title: NonEmptyStr
     type: NonEmptyStr
     timestamp: AwareDatetime
-    description: str | None = None
     url: str | None = None
     custom_data: dict[str, Any] = Field(default_factory=dict)
 
@@ -133,12 +152,16 @@ class CustomEventRequest(BaseModel):
         return body
 
 
+class CustomEventRequest(_Request):
+    """The body of a custom event's create (POST) or full replacement (PUT)."""
+
+    description: str | None = None
+
+
 class CustomEventPage(BaseModel):
     """One page of a List answer: ``{"events": [...], "page": N, "total": N, "totalPages": N}``."""
 
-    model_config = ConfigDict(
-        extra="allow", alias_generator=to_camel, populate_by_name=True, frozen=True
-    )
+    model_config = _READ
 
     events: list[CustomEvent]
     page: int
@@ -149,3 +172,51 @@ class CustomEventPage(BaseModel):
     def has_next(self) -> bool:
         """Whether a page after this one exists."""
         return self.page + 1 < self.total_pages
+
+
+DEPLOY_TYPES = ("DEPLOY", "SCALE", "ROLLBACK", "RESTART")
+"""The deploy types Cortex's Deploys API accepts."""
+
+
+class Deployer(BaseModel):
+    """Who deployed: ``{"email", "name"}``, each optional."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    email: str | None = None
+    name: str | None = None
+
+
+class Deploy(_Answer):
+    """A deploy as Cortex returns it (read leniently, like `CustomEvent`)."""
+
+    sha: str | None = None
+    environment: str | None = None
+    deployer: Deployer | None = None
+
+
+class DeployRequest(_Request):
+    """The body of a deploy's create (POST) or replacement (PUT); ``type`` is one of
+    `DEPLOY_TYPES`."""
+
+    sha: str | None = None
+    environment: str | None = None
+    deployer: Deployer | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if value not in DEPLOY_TYPES:
+            raise ValueError(f"must be one of {', '.join(DEPLOY_TYPES)} (got {value!r})")
+        return value
+
+
+class DeployPage(BaseModel):
+    """One page of a deploy list: ``{"deployments": [...], "page", "total", "totalPages"}``."""
+
+    model_config = _READ
+
+    deployments: list[Deploy]
+    page: int
+    total: int
+    total_pages: int

@@ -1,7 +1,8 @@
-"""How the Custom Events API looks on the wire: its paths, its query filters, its answers."""
+"""How the Custom Events and Deploys APIs look on the wire: paths, query filters, answers."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -10,7 +11,23 @@ import httpx
 from pydantic import ValidationError
 
 from cortex_events.cortex.errors import CortexResponseError
-from cortex_events.cortex.models import CustomEvent, CustomEventPage, format_query_time
+from cortex_events.cortex.models import (
+    DEPLOY_TYPES,
+    CustomEvent,
+    CustomEventPage,
+    Deploy,
+    DeployPage,
+    format_query_time,
+)
+
+MAX_PAGE_SIZE = 1000
+
+
+def check_page(page: int, page_size: int) -> None:
+    if page < 0:
+        raise ValueError(f"page must be >= 0, got {page}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
 
 
 def check_part(value: str, what: str) -> str:
@@ -25,6 +42,27 @@ def events_path(tag: str) -> str:
 
 def event_path(tag: str, uuid: str) -> str:
     return f"{events_path(tag)}/{check_part(uuid, 'uuid')}"
+
+
+def deploys_path(tag: str) -> str:
+    return f"/api/v1/catalog/{check_part(tag, 'tag')}/deploys"
+
+
+def deploy_path(tag: str, uuid: str) -> str:
+    return f"{deploys_path(tag)}/{check_part(uuid, 'uuid')}"
+
+
+def deploy_filters(sha: str | None, environment: str | None, type: str | None) -> dict[str, str]:
+    """The filters of an entity's deploy delete; at least one, since none deletes them all."""
+    params = {k: v for k, v in (("sha", sha), ("environment", environment), ("type", type)) if v}
+    if not params:
+        raise ValueError(
+            "delete_deploys needs a sha, environment or type filter: without one it would "
+            "delete every deploy of the entity, other tools' included"
+        )
+    if type is not None and type not in DEPLOY_TYPES:
+        raise ValueError(f"type must be one of {', '.join(DEPLOY_TYPES)}, got {type!r}")
+    return params
 
 
 def filters(
@@ -55,7 +93,7 @@ def decode(response: httpx.Response, method: str, path: str) -> Any:
         ) from exc
 
 
-_Model = TypeVar("_Model", CustomEvent, CustomEventPage)
+_Model = TypeVar("_Model", CustomEvent, CustomEventPage, Deploy, DeployPage)
 
 
 def parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:
@@ -69,3 +107,21 @@ def parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:
             method=method,
             path=path,
         ) from exc
+
+
+_Item = TypeVar("_Item")
+
+
+async def walk_pages(
+    fetch: Callable[[int], Awaitable[tuple[Sequence[_Item], int]]],
+) -> AsyncIterator[_Item]:
+    """Every item of a paged list, from page 0: ``fetch(page)`` answers the page's items and
+    the number of pages."""
+    page = 0
+    while True:
+        items, total_pages = await fetch(page)
+        for item in items:
+            yield item
+        if not items or page + 1 >= total_pages:
+            return
+        page += 1

@@ -1,13 +1,19 @@
-"""Delivery's decisions, pure: what to do with an event, and how to delete expired ones."""
+"""Delivery's decisions, pure: what to do with an event or a deploy, and how to delete expired
+events."""
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from cortex_events.delivery.ledger import LedgerEntry
+from cortex_events.delivery.ledger import DeployEntry, LedgerEntry, OtherDeploy
+
+OTHER_SOURCE_SLACK = timedelta(minutes=15)
+"""Another source's deploy of the same sha and environment counts as this rollout's when its
+time is within this much of the rollout (from its start to when it went live): Argo CD's
+notification carries the sync's time, which comes before the rollout completes."""
 
 
 class Action(enum.Enum):
@@ -72,3 +78,60 @@ def plan_retention(expired: Iterable[Listed], types: frozenset[str]) -> Retentio
         else:
             plan.by_type[event_type] = (max(e.timestamp for e in events), doomed)
     return plan
+
+
+class DeployAction(enum.Enum):
+    CREATE = "create"
+    RECORDED = "recorded"  # this operator's deploy is in Cortex already
+    ELSEWHERE = "other_source"  # another source's deploy of the same rollout is
+
+
+def other_source(
+    others: Iterable[OtherDeploy],
+    *,
+    sha: str | None,
+    environment: str,
+    started: datetime,
+    finished: datetime,
+    slack: timedelta = OTHER_SOURCE_SLACK,
+) -> OtherDeploy | None:
+    """Another source's deploy of this rollout: the same sha and environment, at a time within
+    ``slack`` of the rollout. A rollout without a sha matches nothing."""
+    if not sha:
+        return None
+    low, high = min(started, finished) - slack, max(started, finished) + slack
+    matches = [
+        o
+        for o in others
+        if o.sha == sha and o.environment == environment and low <= o.timestamp <= high
+    ]
+    return min(matches, key=lambda o: o.timestamp, default=None)
+
+
+def decide_deploy(
+    entry: DeployEntry | None,
+    others: Iterable[OtherDeploy],
+    *,
+    sha: str | None,
+    environment: str,
+    started: datetime,
+    finished: datetime,
+) -> tuple[DeployAction, OtherDeploy | None]:
+    """Create a deploy unless this operator's is there, or another source's of the same rollout
+    (that one is returned): a rollout is counted once, whoever recorded it."""
+    if entry is not None:
+        return DeployAction.RECORDED, None
+    found = other_source(
+        others, sha=sha, environment=environment, started=started, finished=finished
+    )
+    if found is not None:
+        return DeployAction.ELSEWHERE, found
+    return DeployAction.CREATE, None
+
+
+def scan_pages(total_pages: int, from_each_end: int) -> list[int]:
+    """The pages after page 0 that a bounded look-up reads: up to ``from_each_end`` pages at
+    each end of the list, so that the newest deploys are read whichever way it is ordered."""
+    ends = set(range(min(from_each_end, total_pages)))
+    ends |= set(range(max(total_pages - from_each_end, 0), total_pages))
+    return sorted(ends - {0})

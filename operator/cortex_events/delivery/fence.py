@@ -6,8 +6,14 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from cortex_events.cortex.models import CustomEvent, CustomEventRequest
-from cortex_events.delivery.ports import CortexApi
+from cortex_events.cortex.models import (
+    CustomEvent,
+    CustomEventRequest,
+    Deploy,
+    DeployPage,
+    DeployRequest,
+)
+from cortex_events.delivery.ports import CortexApis
 
 
 class NotLeading(Exception):
@@ -29,7 +35,8 @@ class Fence:
 
 
 class FencedCortex:
-    """The Cortex API, refusing every request while this replica does not lead.
+    """The Cortex APIs (custom events and deploys), refusing every request while this replica
+    does not lead.
 
     The check is made as each call starts; the Cortex client makes it again before each
     attempt it sends (`CortexClient`'s ``gate``), so neither a retry after a back-off nor a
@@ -37,7 +44,7 @@ class FencedCortex:
     deadline, well before another replica may take the Lease over.
     """
 
-    def __init__(self, api: CortexApi, fence: Fence) -> None:
+    def __init__(self, api: CortexApis, fence: Fence) -> None:
         self._api = api
         self._check = fence.check
 
@@ -61,3 +68,28 @@ class FencedCortex:
     async def delete_events(self, tag: str, *, type: str, **window: datetime | None) -> None:
         self._check()
         await self._api.delete_events(tag, type=type, **window)
+
+    async def list_deploys(self, tag: str, *, page: int = 0, page_size: int = 250) -> DeployPage:
+        self._check()
+        return await self._api.list_deploys(tag, page=page, page_size=page_size)
+
+    async def iter_deploys(self, tag: str, *, page_size: int = 1000) -> AsyncIterator[Deploy]:
+        self._check()
+        async for deploy in self._api.iter_deploys(tag, page_size=page_size):
+            yield deploy
+
+    async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
+        self._check()
+        return await self._api.create_deploy(tag, deploy)
+
+    async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
+        self._check()
+        return await self._api.update_deploy(tag, uuid, deploy)
+
+    async def delete_deploy(self, tag: str, uuid: str) -> None:
+        self._check()
+        await self._api.delete_deploy(tag, uuid)
+
+    async def delete_deploys(self, tag: str, **filters: str | None) -> None:
+        self._check()
+        await self._api.delete_deploys(tag, **filters)

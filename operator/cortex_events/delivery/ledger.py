@@ -4,6 +4,8 @@ The ledger is the memory behind "exactly once": before anything is sent for a ta
 operator-owned events are listed from Cortex once (a handful of pages, not one call per workload),
 and every later decision (create, update or skip) is taken against it. It keeps only what those
 decisions need: the event's uuid, its first timestamp and a fingerprint of its content.
+Deploys have a ledger of their own per tag (`DeployLedger`), rebuilt from the entity's deploy
+list the same way.
 """
 
 from __future__ import annotations
@@ -110,11 +112,63 @@ class TagLedger:
         self.dropped.clear()
 
 
+@dataclass(frozen=True)
+class OtherDeploy:
+    """A deploy on the entity that this operator did not record (for this cluster)."""
+
+    sha: str
+    environment: str | None
+    timestamp: datetime
+
+
+@dataclass(slots=True)
+class DeployEntry:
+    """One deploy this operator recorded (or found recorded) in Cortex."""
+
+    uuid: str
+    type: str
+    timestamp: datetime
+    entities: tuple[str, ...]
+
+
+@dataclass
+class DeployLedger:
+    """The deploys of one Cortex entity: this operator's by key, and the others' that carry a
+    sha (what tells a rollout another tool already recorded)."""
+
+    tag: str
+    state: TagState = TagState.UNLOADED
+    entries: dict[str, DeployEntry] = field(default_factory=dict)
+    others: set[OtherDeploy] = field(default_factory=set)
+    not_found_since: float | None = None
+    # Keys whose create may have been stored although no readable answer came back.
+    uncertain: set[str] = field(default_factory=set)
+    # Keys not sent, and already reported: found recorded by another source, or rejected.
+    settled: set[str] = field(default_factory=set)
+
+    def not_found_recently(self, recheck_after: float) -> bool:
+        if self.state is not TagState.NOT_FOUND:
+            return False
+        return time.monotonic() - (self.not_found_since or 0.0) < recheck_after
+
+    def mark_not_found(self) -> None:
+        self.state = TagState.NOT_FOUND
+        self.not_found_since = time.monotonic()
+        self.entries.clear()
+        self.others.clear()
+        self.settled.clear()
+
+    def forget(self, uuid: str) -> None:
+        for key in [k for k, e in self.entries.items() if e.uuid == uuid]:
+            del self.entries[key]
+
+
 class Ledger:
     """Every tag's ledger, plus the few cross-tag facts that restarts need."""
 
     def __init__(self) -> None:
         self._tags: dict[str, TagLedger] = {}
+        self._deploys: dict[str, DeployLedger] = {}
         # Deployment uid -> (event timestamp, replicas) from the newest creation/scale event seen,
         # so a scale that happened while the operator was down is still noticed.
         self._replicas: dict[str, tuple[datetime, int]] = {}
@@ -126,6 +180,7 @@ class Ledger:
         """Forget everything: each tag is listed from Cortex again before its next decision
         (a new leader does not trust what it learnt while another replica was sending)."""
         self._tags.clear()
+        self._deploys.clear()
         self._replicas.clear()
         self._summaries.clear()
 
@@ -133,6 +188,13 @@ class Ledger:
         ledger = self._tags.get(tag)
         if ledger is None:
             ledger = self._tags[tag] = TagLedger(tag)
+        return ledger
+
+    def deploys(self, tag: str) -> DeployLedger:
+        """The tag's deploy ledger (unloaded until delivery lists the entity's deploys)."""
+        ledger = self._deploys.get(tag)
+        if ledger is None:
+            ledger = self._deploys[tag] = DeployLedger(tag)
         return ledger
 
     def tags(self) -> Iterator[TagLedger]:

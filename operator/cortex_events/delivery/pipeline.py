@@ -6,7 +6,8 @@ on the same uuid) or skips it as `decide` says. Cortex being down, rate limiting
 refusing the key never loses an item: it stays queued and delivery pauses with a growing delay
 (or the server's ``Retry-After``) until Cortex answers again. Deletions (retention, cleanup)
 go through here too, holding their keys in the queue so that no other request for those events
-is in flight meanwhile.
+is in flight meanwhile. Deploys share the workers, the pauses and the queue; what is done with
+each is `cortex_events.delivery.deploys`.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ from cortex_events.cortex.errors import (
     CortexRateLimited,
     may_have_acted,
 )
-from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.decisions import Action, decide
+from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi, DeliveryListener, NullListener
-from cortex_events.delivery.queue import EventQueue, Outgoing
-from cortex_events.domain.render import EventBody, OwnedEvent, body_fingerprint, read_owned
+from cortex_events.delivery.queue import EventQueue, Item, Outgoing, OutgoingDeploy
+from cortex_events.delivery.requests import body_of, to_request
+from cortex_events.domain.render import OwnedEvent, body_fingerprint, read_owned
 
 logger = logging.getLogger("cortex_events.delivery")
 
@@ -55,26 +58,6 @@ class _Retry(Exception):
     """An item could not be delivered now; it goes back to the queue."""
 
 
-def to_request(body: EventBody, *, timestamp: datetime | None = None) -> CustomEventRequest:
-    return CustomEventRequest(
-        title=body.title,
-        type=body.type,
-        timestamp=timestamp or body.timestamp,
-        description=body.description or None,
-        custom_data=body.custom_data,
-    )
-
-
-def body_of(event: CustomEvent) -> EventBody:
-    return EventBody(
-        title=event.title,
-        type=event.type,
-        timestamp=event.timestamp,
-        description=event.description or "",
-        custom_data=dict(event.custom_data),
-    )
-
-
 class Delivery:
     """The workers. Start with `run()`; stop with `drain()` then cancel."""
 
@@ -89,6 +72,7 @@ class Delivery:
         on_loaded: Callable[[str], None] | None = None,
         leading: Callable[[], bool] = lambda: True,
         workers: int = 4,
+        deploys: DeployDelivery | None = None,
     ) -> None:
         self._api = api
         self._queue = queue
@@ -97,6 +81,7 @@ class Delivery:
         self._listener: DeliveryListener = listener or NullListener()
         self._on_loaded = on_loaded  # told each tag whose ledger was loaded from Cortex
         self._workers = workers
+        self._deploys = deploys
         self._leading = leading  # only the leader sends (see cortex_events.kube.leases)
         self._checks_creates_until = 0.0  # after a takeover: look each create up first
         self._may_send = asyncio.Event()  # set again when this replica takes over
@@ -121,6 +106,8 @@ class Delivery:
         the previous leader had in flight may still land."""
         self.ledger.reset()
         self._checks_creates_until = time.monotonic() + check_for
+        if self._deploys is not None:
+            self._deploys.took_over(check_for)
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
         self._may_send.set()
@@ -205,7 +192,10 @@ class Delivery:
 
     # -- one item ----------------------------------------------------------------------------
 
-    async def _deliver(self, item: Outgoing) -> None:
+    async def _deliver(self, item: Item) -> None:
+        if isinstance(item, OutgoingDeploy):
+            await self._deliver_deploy(item)
+            return
         ledger = await self._ledger_for(item.tag)
         if ledger is None:
             self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
@@ -245,6 +235,18 @@ class Delivery:
             raise _Retry from error
         self._succeeded()
         self._listener.delivered(item, action.value, time.monotonic() - item.seen_at)
+
+    async def _deliver_deploy(self, item: OutgoingDeploy) -> None:
+        if self._deploys is None:
+            logger.error("Deploy %s on %r not recorded: deploys are not set up", item.key, item.tag)
+            return
+        try:
+            asked = await self._deploys.deliver(item)
+        except CortexError as error:
+            self._failed_temporarily(error)
+            raise _Retry from error
+        if asked:
+            self._succeeded()
 
     def _drop(self, item: Outgoing, reason: str, detail: str) -> None:
         """Give up on an event; reported once per event, not once per update of it."""

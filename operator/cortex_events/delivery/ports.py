@@ -1,4 +1,4 @@
-"""What delivery needs from the world and tells it: the Cortex API and a listener."""
+"""What delivery needs from the world and tells it: the Cortex APIs and listeners."""
 
 from __future__ import annotations
 
@@ -7,10 +7,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from cortex_events.cortex.errors import CortexError
-from cortex_events.cortex.models import CustomEvent, CustomEventRequest
+from cortex_events.cortex.models import (
+    CustomEvent,
+    CustomEventRequest,
+    Deploy,
+    DeployPage,
+    DeployRequest,
+)
 
 if TYPE_CHECKING:
-    from cortex_events.delivery.queue import Outgoing
+    from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 
 
 class CortexApi(Protocol):
@@ -40,6 +46,52 @@ class CortexApi(Protocol):
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> None: ...
+
+
+class DeployApi(Protocol):
+    """The client's Deploys API (`cortex_events.cortex.deploys`)."""
+
+    async def list_deploys(
+        self, tag: str, *, page: int = 0, page_size: int = 250
+    ) -> DeployPage: ...
+
+    def iter_deploys(self, tag: str, *, page_size: int = 1000) -> AsyncIterator[Deploy]: ...
+
+    async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy: ...
+
+    async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy: ...
+
+    async def delete_deploy(self, tag: str, uuid: str) -> None: ...
+
+    async def delete_deploys(
+        self,
+        tag: str,
+        *,
+        sha: str | None = None,
+        environment: str | None = None,
+        type: str | None = None,
+    ) -> None: ...
+
+
+class CortexApis(CortexApi, DeployApi, Protocol):
+    """Both APIs, as the operator's one client speaks them."""
+
+
+class DeployListener(Protocol):
+    """What deploy delivery reports: one line and one count per deploy."""
+
+    def deploy_sent(self, item: OutgoingDeploy) -> None: ...
+
+    def deploy_not_sent(self, item: OutgoingDeploy, reason: str, detail: str) -> None:
+        """``reason``: ``other_source``, ``entity_not_found`` or ``rejected``; told once."""
+
+
+class NullDeployListener:
+    def deploy_sent(self, item: OutgoingDeploy) -> None:
+        pass
+
+    def deploy_not_sent(self, item: OutgoingDeploy, reason: str, detail: str) -> None:
+        pass
 
 
 class DeliveryListener(Protocol):

@@ -1,6 +1,8 @@
 """The bounded, coalescing queue between the domain and delivery's workers.
 
-Items are keyed by (entity tag, eventKey). Submissions for one key coalesce: many status
+Items are custom events (`Outgoing`) and Cortex deploys (`OutgoingDeploy`), keyed by (entity
+tag, key); a deploy's key starts with ``deploy/`` and no event's does, so the two never share
+a key. Submissions for one key coalesce: many status
 changes of one Pod within a moment become one request. Workers take items in arrival order,
 and a key is *in flight* from `take` to `finish`: at most one request per key at a time, and
 newer content for a key in flight waits beside it. `hold` reserves keys the same way for a
@@ -15,7 +17,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
+from cortex_events.domain.deploys import DeployBody
 from cortex_events.domain.render import EventBody
 
 Key = tuple[str, str]  # (entity tag, eventKey)
@@ -29,12 +33,36 @@ class Outgoing:
     key: str
     body: EventBody
     updatable: bool
+    """Replaced in place (PUT) when its content changes; else created once and left alone."""
     entities: tuple[str, ...]
+    seen_at: float = field(default_factory=time.monotonic)
+    """When the change was first seen (monotonic seconds): latency, and a standby's pruning."""
+
+    @property
+    def queue_key(self) -> Key:
+        return (self.tag, self.key)
+
+
+@dataclass(slots=True)
+class OutgoingDeploy:
+    """A deploy the domain wants on one entity. ``started`` is when its rollout began (another
+    source's deploy of the same rollout is looked for from then); it is sent no sooner than
+    ``not_before``, a wall-clock time."""
+
+    tag: str
+    key: str
+    body: DeployBody
+    entities: tuple[str, ...]
+    started: datetime
+    not_before: datetime
     seen_at: float = field(default_factory=time.monotonic)
 
     @property
     def queue_key(self) -> Key:
         return (self.tag, self.key)
+
+
+Item = Outgoing | OutgoingDeploy
 
 
 class EventQueue:
@@ -43,8 +71,8 @@ class EventQueue:
     ) -> None:
         self._max_queued = max_queued
         self._on_depth = on_depth
-        self._pending: OrderedDict[Key, Outgoing] = OrderedDict()  # ready to send, in order
-        self._deferred: dict[Key, Outgoing] = {}  # newer content for a key already in flight
+        self._pending: OrderedDict[Key, Item] = OrderedDict()  # ready to send, in order
+        self._deferred: dict[Key, Item] = {}  # newer content for a key already in flight
         self._inflight: set[Key] = set()
         self._waiting_retries = 0
         self._changed = asyncio.Condition()
@@ -59,7 +87,7 @@ class EventQueue:
         if self._on_depth is not None:
             self._on_depth(self.depth)
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
         """Queue an event, merging it with a queued one for the same key; waits when full."""
         key = item.queue_key
         async with self._changed:
@@ -73,7 +101,7 @@ class EventQueue:
             self._changed.notify_all()
         self._report()
 
-    async def take(self) -> Outgoing:
+    async def take(self) -> Item:
         """The oldest item whose key is not in flight; its key is in flight until `finish`."""
         async with self._changed:
             await self._changed.wait_for(lambda: bool(self._pending))
@@ -91,14 +119,14 @@ class EventQueue:
             self._changed.notify_all()
         self._report()
 
-    def putback(self, item: Outgoing) -> None:
+    def putback(self, item: Item) -> None:
         """Return an item taken but not sent (a worker cancelled) to the front of the queue."""
         key = item.queue_key
         if key not in self._deferred and key not in self._pending:
             self._pending[key] = item
             self._pending.move_to_end(key, last=False)
 
-    def retry_later(self, item: Outgoing, delay: float) -> None:
+    def retry_later(self, item: Item, delay: float) -> None:
         """Queue ``item`` again after ``delay`` seconds (it counts as queued meanwhile)."""
         self._waiting_retries += 1
 
@@ -158,7 +186,7 @@ class EventQueue:
         return True
 
 
-def merged(older: Outgoing | None, newer: Outgoing | None) -> Outgoing:
+def merged(older: Item | None, newer: Item | None) -> Item:
     """The newer content, remembering when the change was first seen (for latency)."""
     if older is None:
         assert newer is not None

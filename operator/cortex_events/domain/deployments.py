@@ -10,7 +10,7 @@ ReplicaSet, annotation and status cannot make one revision's event describe anot
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -68,6 +68,9 @@ class Revision:
     images: tuple[str, ...]
     started: datetime
     change: str = CHANGE_UPDATE
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """The ReplicaSet's kept annotations (see `ReplicaSetSnapshot.annotations`)."""
+    version: str | None = None
 
 
 def revision_of(
@@ -88,6 +91,8 @@ def revision_of(
         images=replicaset.images,
         started=utc(started or replicaset.created),
         change=change_of(replicaset, previous, rollback=replicaset.reused),
+        annotations=replicaset.annotations,
+        version=replicaset.version,
     )
 
 

@@ -18,6 +18,9 @@ KIND_PREFIXES = {
     "CronJob": "cronjob",
     "Rollout": "argo-rollout",
 }
+DEPLOY_PREFIX = "deploy/"
+"""Every Cortex deploy's key starts with this, and no custom event's does: the two share the
+delivery queue, whose keys are (entity tag, key)."""
 
 
 def pod_key(uid: str, change: str) -> str:
@@ -74,3 +77,9 @@ def created_key(kind: str, uid: str) -> str:
 def deleted_key(kind: str, uid: str) -> str:
     """The key of a workload's deletion event."""
     return workload_key(kind, uid, "deleted")
+
+
+def deploy_key(kind: str, uid: str, change: str) -> str:
+    """``deploy/<kind>/<uid>/<change>``, the key of a Cortex deploy: ``revision/<revision>``
+    (a completed rollout) or ``scale/<generation>``."""
+    return f"{DEPLOY_PREFIX}{kind.lower()}/{uid}/{change}"

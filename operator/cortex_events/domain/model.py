@@ -9,7 +9,7 @@ Parsing is tolerant: a missing or malformed field becomes its empty value, never
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -88,6 +88,7 @@ RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 """Set on the pod template by ``kubectl rollout restart``."""
 ARGO_REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 """Set by the Argo Rollouts controller on a Rollout and on each of its ReplicaSets."""
+VERSION_LABEL = "app.kubernetes.io/version"
 
 AUTOSCALER_MANAGER = "kube-controller-manager"
 """The field manager of the HorizontalPodAutoscaler controller's writes."""
@@ -128,13 +129,17 @@ class Workload:
 
 
 def workload_fields(
-    kind: str, metadata: Mapping[str, Any], deleted_at: datetime | None
+    kind: str,
+    metadata: Mapping[str, Any],
+    deleted_at: datetime | None,
+    keep: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The `Workload` fields of a raw object's metadata, as keyword arguments."""
+    """The `Workload` fields of a raw object's metadata, as keyword arguments; ``keep`` names
+    annotations to keep beside the ``cortex.io/`` ones."""
     return {
         "ref": workload_ref(kind, metadata),
         "labels": labels_of(metadata),
-        "annotations": cortex_annotations(metadata),
+        "annotations": cortex_annotations(metadata, keep),
         "created": created_of(metadata),
         "deleted_at": deleted_at_of(metadata, deleted_at),
     }
@@ -218,7 +223,9 @@ class ReplicaSetSnapshot:
     ``deployment`` is the name of the Deployment that controls it (``rollout``: of the Argo
     Rollout); ``images`` are its pod
     template's (fixed for the life of a ReplicaSet, whatever the Deployment's template says
-    now); ``reused`` is true once a rollback has given it a later revision than its first.
+    now); ``reused`` is true once a rollback has given it a later revision than its first;
+    ``annotations`` are its ``cortex.io/`` ones and those asked to be kept, the pod template's
+    over its own (copied from the Deployment); ``version`` its template's version label.
     """
 
     namespace: str
@@ -233,6 +240,8 @@ class ReplicaSetSnapshot:
     rollout: str | None = None
     rollout_revision: int | None = None
     """``rollout.argoproj.io/revision``: the revision of an Argo Rollout it holds."""
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    version: str | None = None
 
 
 def is_disabled(annotations: Mapping[str, str], labels: Mapping[str, str] | None = None) -> bool:
@@ -333,8 +342,11 @@ def revision_number(
     return revision if revision >= 1 else None
 
 
-def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
-    """Snapshot a raw ``apps/v1`` ReplicaSet dict."""
+def replicaset_snapshot(
+    obj: Mapping[str, Any], *, keep: frozenset[str] = frozenset()
+) -> ReplicaSetSnapshot:
+    """Snapshot a raw ``apps/v1`` ReplicaSet dict; ``keep`` names annotations to keep beside
+    the ``cortex.io/`` ones."""
     metadata = as_map(obj.get("metadata"))
     annotations = as_map(metadata.get("annotations"))
     template = as_map(as_map(obj.get("spec")).get("template"))
@@ -350,8 +362,10 @@ def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
         )
         for kind in ("Deployment", "Rollout")
     )
-    template_annotations = as_map(as_map(template.get("metadata")).get("annotations"))
+    template_metadata = as_map(template.get("metadata"))
+    template_annotations = as_map(template_metadata.get("annotations"))
     restarted = template_annotations.get(RESTARTED_AT_ANNOTATION)
+    version = labels_of(template_metadata).get(VERSION_LABEL)
     return ReplicaSetSnapshot(
         namespace=namespace_of(metadata),
         name=as_str(metadata.get("name")) or "",
@@ -364,19 +378,26 @@ def replicaset_snapshot(obj: Mapping[str, Any]) -> ReplicaSetSnapshot:
         restarted_at=as_str(restarted),
         rollout=rollout,
         rollout_revision=revision_number(annotations, ARGO_REVISION_ANNOTATION),
+        annotations=cortex_annotations(metadata, keep)
+        | cortex_annotations(template_metadata, keep),
+        version=version or None,
     )
 
 
 def deployment_snapshot(
-    obj: Mapping[str, Any], *, deleted_at: datetime | None = None
+    obj: Mapping[str, Any],
+    *,
+    deleted_at: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> DeploymentSnapshot:
-    """Snapshot a raw ``apps/v1`` Deployment dict."""
+    """Snapshot a raw ``apps/v1`` Deployment dict; ``keep`` names annotations to keep beside
+    the ``cortex.io/`` ones."""
     metadata = as_map(obj.get("metadata"))
     spec = as_map(obj.get("spec"))
     status = as_map(obj.get("status"))
     progressing = condition(status, "Progressing")
     return DeploymentSnapshot(
-        **workload_fields("Deployment", metadata, deleted_at),
+        **workload_fields("Deployment", metadata, deleted_at, keep),
         generation=as_int(metadata.get("generation")),
         observed_generation=as_int(status.get("observedGeneration")),
         replicas=as_int(spec.get("replicas"), default=1),

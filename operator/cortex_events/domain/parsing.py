@@ -71,12 +71,17 @@ def labels_of(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def cortex_annotations(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """Only the ``cortex.io/`` annotations: the rest is never read."""
+def cortex_annotations(
+    metadata: Mapping[str, Any], keep: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Only the ``cortex.io/`` annotations, and the others named in ``keep``: the rest is
+    never read."""
     return {
         intern(k): v
         for k, v in as_map(metadata.get("annotations")).items()
-        if isinstance(k, str) and k.startswith(ANNOTATION_PREFIX) and isinstance(v, str)
+        if isinstance(k, str)
+        and (k.startswith(ANNOTATION_PREFIX) or k in keep)
+        and isinstance(v, str)
     }
 
 

@@ -29,27 +29,36 @@ class EventBody:
     custom_data: dict[str, Any]
 
 
+def owned_custom_data(
+    details: Mapping[str, Any], subject: WorkloadRef, key: str, target: Target, *, cluster: str
+) -> dict[str, Any]:
+    """The customData of an event (or a deploy) on ``target``: the entity's customData, then
+    the ``details``, then the operator's own keys, which always win (`read_owned` reads them)."""
+    return {
+        **target.custom_data,
+        **details,
+        "cluster": cluster,
+        "namespace": subject.namespace,
+        "kind": subject.kind,
+        "name": subject.name,
+        "uid": subject.uid,
+        "eventKey": key,
+        "managedBy": MANAGED_BY,
+        "cortexEntities": list(target.entities),
+    }
+
+
 def render(intent: EventIntent, target: Target, *, cluster: str) -> EventBody:
     """The body for ``intent`` on ``target``: the entity's customData, then the event's
     details, then the operator's own keys, which always win."""
-    subject = intent.subject
-    custom_data: dict[str, Any] = {**target.custom_data, **intent.details}
-    custom_data.update(
-        cluster=cluster,
-        namespace=subject.namespace,
-        kind=subject.kind,
-        name=subject.name,
-        uid=subject.uid,
-        eventKey=intent.key,
-        managedBy=MANAGED_BY,
-        cortexEntities=list(target.entities),
-    )
     return EventBody(
         title=intent.title,
         type=intent.type.value,
         timestamp=intent.timestamp,
         description=intent.description,
-        custom_data=custom_data,
+        custom_data=owned_custom_data(
+            intent.details, intent.subject, intent.key, target, cluster=cluster
+        ),
     )
 
 

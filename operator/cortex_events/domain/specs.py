@@ -41,6 +41,16 @@ _DURATION_UNITS = {
 
 
 @dataclass(frozen=True)
+class DeploySpec:
+    """``spec.deploys``: each field None where the CortexEntity leaves it to the global
+    setting."""
+
+    enabled: bool | None = None
+    environment: str | None = None
+    scales: bool | None = None
+
+
+@dataclass(frozen=True)
 class EntitySpec:
     """A validated CortexEntity. ``workloads`` holds ``(kind, name)`` pairs."""
 
@@ -57,6 +67,7 @@ class EntitySpec:
     cleanup_on_delete: bool
     scale_events: ScaleEvents | None = None
     job_pod_events: bool | None = None
+    deploys: DeploySpec = DeploySpec()
 
     @property
     def key(self) -> str:
@@ -281,6 +292,25 @@ def _parse_flag(raw: object, path: str) -> bool | None:
     raise _Invalid(path, "must be true or false")
 
 
+def _parse_deploys(raw: object) -> DeploySpec:
+    if raw is None:
+        return DeploySpec()
+    if not isinstance(raw, Mapping):
+        raise _Invalid("spec.deploys", "must be an object with enabled, environment and scales")
+    unknown = sorted(set(raw) - {"enabled", "environment", "scales"})
+    if unknown:
+        raise _Invalid(
+            f"spec.deploys.{unknown[0]}", "unknown field (use enabled, environment, scales)"
+        )
+    for name in ("enabled", "scales"):
+        if raw.get(name) is not None and not isinstance(raw.get(name), bool):
+            raise _Invalid(f"spec.deploys.{name}", "must be true or false")
+    environment = raw.get("environment")
+    if environment is not None and (not isinstance(environment, str) or not environment.strip()):
+        raise _Invalid("spec.deploys.environment", "must be a non-empty string")
+    return DeploySpec(raw.get("enabled"), environment, raw.get("scales"))
+
+
 def parse_entity(obj: Mapping[str, Any]) -> EntitySpec | SpecError:
     """Validate a raw CortexEntity. Checks what the CRD schema cannot express (selector
     operator/values rules, label syntax, durations) and, defensively, what it can."""
@@ -320,4 +350,5 @@ def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:
         cleanup_on_delete=cleanup,
         scale_events=_parse_scale_events(spec.get("scaleEvents")),
         job_pod_events=_parse_flag(spec.get("jobPodEvents"), "spec.jobPodEvents"),
+        deploys=_parse_deploys(spec.get("deploys")),
     )

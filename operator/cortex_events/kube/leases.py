@@ -207,8 +207,8 @@ class LeaderElector:
                 return  # held and not expired
         body = self._record(lease, now)
         self._lease = await self._api.replace_lease(s.namespace, s.name, body)
+        self.took_from = holder if holder != s.identity else None
         if holder != s.identity:
-            self.took_from = holder
             expired = f", expired, from {holder}" if holder else ""
             logger.info("Leader election: acquired Lease %s/%s%s", s.namespace, s.name, expired)
         self._won(began)

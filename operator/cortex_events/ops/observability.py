@@ -8,7 +8,7 @@ from collections.abc import Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from cortex_events.controllers.entity_status import EntityActivity
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
 from cortex_events.domain.tags import parse_tags
@@ -48,6 +48,19 @@ class Metrics:
             "cortex_events_skipped_workloads",
             "Workloads seen that map to no Cortex entity, by kind and reason (unmapped, disabled).",
             ["kind", "reason"],
+            registry=r,
+        )
+        self.deploys_sent = Counter(
+            "cortex_deploys_sent",
+            "Deploys recorded in Cortex, by type (DEPLOY, ROLLBACK, RESTART, SCALE).",
+            ["type"],
+            registry=r,
+        )
+        self.deploys_not_sent = Counter(
+            "cortex_deploys_not_sent",
+            "Deploys not recorded, each counted once, by reason (other_source: another tool "
+            "recorded the same sha and environment; entity_not_found; rejected).",
+            ["reason"],
             registry=r,
         )
         self.queue_depth = Gauge(
@@ -163,6 +176,41 @@ class OperatorListener:
         logger.log(
             level,
             "Not recorded on %r (%s): %s: %s",
+            item.tag,
+            reason,
+            item.body.title,
+            detail,
+            extra={"eventKey": item.key, "entity": item.tag, "reason": reason},
+        )
+
+    # DeployListener
+    def deploy_sent(self, item: OutgoingDeploy) -> None:
+        body = item.body
+        if not self.dry_run:
+            self.metrics.deploys_sent.labels(body.type).inc()
+        text = (
+            "Dry run: would record deploy %s on %r (sha %s, environment %s): %s"
+            if self.dry_run
+            else "Recorded deploy %s on %r (sha %s, environment %s): %s"
+        )
+        # In a dry run the stand-in client has logged the deploy in full already.
+        logger.log(
+            logging.DEBUG if self.dry_run else logging.INFO,
+            text,
+            body.type,
+            item.tag,
+            body.sha or "none",
+            body.environment,
+            body.title,
+            extra={"eventKey": item.key, "entity": item.tag},
+        )
+
+    def deploy_not_sent(self, item: OutgoingDeploy, reason: str, detail: str) -> None:
+        self.metrics.deploys_not_sent.labels(reason).inc()
+        level = logging.WARNING if reason == "rejected" else logging.INFO
+        logger.log(
+            level,
+            "Deploy not recorded on %r (%s): %s: %s",
             item.tag,
             reason,
             item.body.title,

@@ -1,4 +1,4 @@
-"""What the demo prints: each event as Cortex stores it, and the closing summary."""
+"""What the demo prints: each event and deploy as Cortex stores it, and the closing summary."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent
+from cortex_events_sim.fake_cortex import FakeCortex, StoredDeploy, StoredEvent
 
 __all__ = ["LiveView", "Palette", "plural", "summary"]
 
@@ -36,11 +36,13 @@ TYPE_COLORS = {
     "DEPLOYMENT_SCALE": "34",
     "DEPLOYMENT_DELETION": "33",
 }
+DEPLOY_COLOR = "1;35"
 
 
 @dataclass
 class LiveView:
-    """Prints each event as Cortex stores it, and again when it is updated in place."""
+    """Prints each event as Cortex stores it, and again when it is updated in place; and each
+    Cortex deploy (``deploy DEPLOY``, ``deploy ROLLBACK``, ...) beside them."""
 
     cortex: FakeCortex
     out: TextIO
@@ -61,6 +63,18 @@ class LiveView:
                     continue
                 self.seen[event.uuid] = signature
                 self._print(event, updated=previous is not None)
+            for deploy in self.cortex.state.deploys():
+                if deploy.uuid not in self.seen:
+                    self.seen[deploy.uuid] = ()
+                    self._print_deploy(deploy)
+
+    def _print_deploy(self, deploy: StoredDeploy) -> None:
+        kind = self.paint(f"{'deploy ' + deploy.type:<20}", DEPLOY_COLOR)
+        when = deploy.timestamp.strftime("%H:%M:%S")
+        where = self.paint.dim(f" - sha {deploy.sha or 'none'} to {deploy.environment}")
+        print(
+            f"  + {when} {deploy.tag:<13} {kind} {deploy.title}{where}", file=self.out, flush=True
+        )
 
     def _print(self, event: StoredEvent, *, updated: bool) -> None:
         mark = self.paint("~", "2") if updated else self.paint("+", "1")
@@ -85,15 +99,28 @@ def summary(cortex: FakeCortex, paint: Palette) -> tuple[str, bool]:
         counts[(event.tag, event.type)] = counts.get((event.tag, event.type), 0) + 1
         key = (event.tag, str((event.custom_data or {}).get("eventKey")))
         keys[key] = keys.get(key, 0) + 1
+    deploys: dict[str, int] = {}
+    for deploy in cortex.state.deploys():
+        kind = f"deploy {deploy.type}"
+        counts[(deploy.tag, kind)] = counts.get((deploy.tag, kind), 0) + 1
+        deploys[deploy.type] = deploys.get(deploy.type, 0) + 1
+        key = (deploy.tag, str((deploy.custom_data or {}).get("eventKey")))
+        keys[key] = keys.get(key, 0) + 1
     duplicates = sum(n - 1 for n in keys.values() if n > 1)
     updates = sum(1 for r in cortex.state.requests if r.method == "PUT" and r.status == 200)
     lines = [f"\n{paint.bold('Recorded in Cortex')}", f"  {'entity':<13} {'type':<20} events"]
     for (tag, kind), n in sorted(counts.items()):
         lines.append(f"  {tag:<13} {kind:<20} {n}")
-    total = sum(counts.values())
+    total = sum(n for (_, kind), n in counts.items() if not kind.startswith("deploy "))
     entities = len({t for t, _ in counts})
     lines.append(
         f"\n  {plural(total, 'event')} on {plural(entities, 'entity', 'entities')}, "
         f"{updates} updated in place (PUT, same uuid), {plural(duplicates, 'duplicate')}."
     )
+    if deploys:
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(deploys.items()))
+        lines.append(
+            f"  {plural(sum(deploys.values()), 'deploy')} beside them ({kinds}): what Cortex's "
+            "deployment frequency and deploys() count."
+        )
     return "\n".join(lines), duplicates == 0 and total > 0

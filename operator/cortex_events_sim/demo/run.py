@@ -47,7 +47,7 @@ def keep_banner(kubeconfig: Path, cortex: FakeCortex, settings: Settings) -> str
         (
             "Cortex events",
             f"curl {base}/_fake/events   (what the emulator stores; "
-            f"{base}/_fake/requests: every request)",
+            f"{base}/_fake/requests: every request; {base}/_fake/deploys: the deploys)",
         ),
         ("Cortex API", f"CORTEX_BASE_URL={base} CORTEX_API_KEY={DEMO_KEY}"),
         ("metrics", f"curl http://127.0.0.1:{settings.metrics_port}/metrics"),
@@ -109,6 +109,9 @@ def _run(keep: bool, stream: TextIO, paint: Palette, interrupts: Interrupts) -> 
             metrics_port=free_port() if keep else 0,
             status_interval=1.0,
             drain_timeout=1.0,
+            deploys=True,
+            deploy_scales=True,
+            deploy_settle=0.0,
         )
         app = OperatorApp(settings, listen_host="127.0.0.1")
         view = LiveView(cortex, stream, paint)

@@ -17,6 +17,7 @@ __all__ = ["NAMESPACE", "STEP_TIMEOUT", "Scenario"]
 
 NAMESPACE = "shop"
 STEP_TIMEOUT = 20.0
+REVISION = "deployment.kubernetes.io/revision"
 
 
 class Scenario:
@@ -67,7 +68,7 @@ class Scenario:
         deployment = self.kubectl.get("Deployment", name, NAMESPACE)
         annotations = deployment["metadata"].get("annotations") or {}
         conditions = (deployment.get("status") or {}).get("conditions") or []
-        return annotations.get("deployment.kubernetes.io/revision") == revision and any(
+        return annotations.get(REVISION) == revision and any(
             c.get("type") == "Progressing" and c.get("reason") == "NewReplicaSetAvailable"
             for c in conditions
         )
@@ -97,22 +98,33 @@ class Scenario:
         )
         self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 2, "2 ready pods of web")
 
-        self.step("Rollout: web to nginx:1.26")
-        self.kubectl.patch(
-            "Deployment",
-            "web",
-            NAMESPACE,
-            {
-                "spec": {
-                    "template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}
-                }
-            },
-        )
+        self.step("Rollout: web to nginx:1.26 (cortex.io/sha: 4f2a9c1), recorded as a deploy too")
+        template = {
+            "metadata": {"annotations": {"cortex.io/sha": "4f2a9c1"}},
+            "spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]},
+        }
+        self.kubectl.patch("Deployment", "web", NAMESPACE, {"spec": {"template": template}})
         self.wait(lambda: self._rollout_done("web", "2"), "rollout of web revision 2")
 
         self.step("Scale: web to 3 replicas")
         self.kubectl.patch("Deployment", "web", NAMESPACE, {"spec": {"replicas": 3}})
         self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") >= 3, "3 ready pods of web")
+
+        self.step("Rollback: web to revision 1, as kubectl rollout undo does: a ROLLBACK deploy")
+        first = next(
+            rs
+            for rs in self.kubectl.list("ReplicaSet", NAMESPACE)
+            if (rs["metadata"].get("annotations") or {}).get(REVISION) == "1"
+        )
+        template = first["spec"]["template"]
+        template["metadata"]["labels"].pop("pod-template-hash", None)
+        self.kubectl.request(
+            "PATCH",
+            self.kubectl.path("Deployment", NAMESPACE, "web"),
+            [{"op": "replace", "path": "/spec/template", "value": template}],
+            content_type="application/json-patch+json",
+        )
+        self.wait(lambda: self._rollout_done("web", "3"), "rollback of web to revision 1")
 
         self.step("A payments worker that runs out of memory")
         self.kubectl.create(

@@ -1,4 +1,5 @@
-"""An in-memory emulator of Cortex's Custom Events API, for tests, the demo and local clusters.
+"""An in-memory emulator of Cortex's Custom Events and Deploys APIs, for tests, the demo and
+local clusters.
 
 Start it with `FakeCortex` (in your event loop), `run_in_thread` (synchronous code, or an
 operator in another process) or `serve` (the ``cortex-events fake-cortex`` command), then point
@@ -25,6 +26,14 @@ What it enforces, like Cortex:
 * Rate limit: given ``rate_limit`` N, a key's requests beyond N in any sliding 60-second window
   answer 429 ``application/problem+json`` with ``Retry-After`` (whole seconds until a slot
   frees). Rejected requests do not count.
+* Deploys (`deploys`): ``/api/v1/catalog/{tag}/deploys`` lists (``page``, ``pageSize`` as
+  above, no filters; ``{"deployments", "page", "total", "totalPages"}``, in the same order as
+  events), creates (``title``, ``type`` one of DEPLOY, SCALE, ROLLBACK, RESTART, and
+  ``timestamp`` required; ``sha``, ``environment``, ``url`` strings, ``deployer`` ``{email,
+  name}``, ``customData`` an object), and deletes by ``sha``/``environment``/``type`` (none:
+  all of the entity's); ``.../deploys/{uuid}`` is replaced (PUT) or deleted. The deletes across
+  every entity, ``DELETE /api/v1/catalog/deploys`` (at least one filter) and
+  ``.../deploys/all``, are served too, so that a test can see they were never called.
 * Answers: create, get and update 200 with the event; deletes 204 without a body; errors are
   JSON ``{"httpStatus", "message", "requestId"}``; response timestamps are UTC with ``Z``.
 
@@ -34,22 +43,26 @@ Faults for tests are armed on `FakeCortex.faults` (see `Faults`); everything rec
 Admin HTTP API (no auth, never recorded, never rate-limited or faulted), for tests that cannot
 reach the Python objects (another process, a kind cluster):
 
-* ``GET /_fake/health``: ``{"status": "ok", "events": N, "requests": N, "outage": bool}``.
+* ``GET /_fake/health``: ``{"status": "ok", "events": N, "deploys": N, "requests": N,
+  "outage": bool}``.
 * ``GET /_fake/events[?tag=T]``: the stored events in list order, each the API form plus
+  ``"tag"``.
+* ``GET /_fake/deploys[?tag=T]``: the stored deploys in list order, each the API form plus
   ``"tag"``.
 * ``GET /_fake/requests``: the recorded API requests, oldest first: ``method``, ``path``,
   ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds, answered),
   ``received_at`` (arrived), ``tag``, ``agent`` (the User-Agent).
-* ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1 and ``method``
-  (optional) limiting a rule to one HTTP method:
+* ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1, ``method``
+  (optional) limiting a rule to one HTTP method and ``path`` (optional) to paths containing
+  it:
   ``{"kind": "rate_limit", "count", "retry_after"}``, ``{"kind": "fail", "count", "status"}``,
   ``{"kind": "delay", "count", "seconds"}``, ``{"kind": "drop", "count"}``,
   ``{"kind": "garble", "count", "form"}`` (``form`` ``html`` or ``truncated``: the request is
   carried out, then its success answer is replaced by an HTML page or cut in half),
   ``{"kind": "outage", "on": bool, "drop": bool}``, ``{"kind": "clear"}``. A malformed fault
   answers 400.
-* ``POST /_fake/reset``: forgets events, requests, faults and rate-limit windows (the entity
-  list stays).
+* ``POST /_fake/reset``: forgets events, deploys, requests, faults and rate-limit windows (the
+  entity list stays).
 """
 
 from __future__ import annotations
@@ -57,7 +70,12 @@ from __future__ import annotations
 from cortex_events_sim.fake_cortex.app import build_app
 from cortex_events_sim.fake_cortex.faults import FaultAction, Faults
 from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
-from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredEvent, format_time
+from cortex_events_sim.fake_cortex.records import (
+    RecordedRequest,
+    StoredDeploy,
+    StoredEvent,
+    format_time,
+)
 from cortex_events_sim.fake_cortex.server import FakeCortex, run_in_thread, serve
 from cortex_events_sim.fake_cortex.store import FakeCortexState
 
@@ -68,6 +86,7 @@ __all__ = [
     "Faults",
     "RateLimiter",
     "RecordedRequest",
+    "StoredDeploy",
     "StoredEvent",
     "build_app",
     "format_time",

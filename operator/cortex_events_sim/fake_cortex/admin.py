@@ -23,6 +23,7 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
             {
                 "status": "ok",
                 "events": len(state.events()),
+                "deploys": len(state.deploys()),
                 "requests": len(state.requests),
                 "outage": faults.in_outage,
             }
@@ -33,6 +34,10 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
         return web.json_response(
             [{"tag": e.tag, **e.to_api()} for e in state.events(tag)],
         )
+
+    async def deploys(request: web.Request) -> web.StreamResponse:
+        tag = request.query.get("tag") or None
+        return web.json_response([{"tag": d.tag, **d.to_api()} for d in state.deploys(tag)])
 
     async def requests(_: web.Request) -> web.StreamResponse:
         return web.json_response([r.to_json() for r in state.requests])
@@ -53,6 +58,7 @@ def add_admin_routes(app: web.Application, emulator: Emulator) -> None:
 
     app.router.add_get("/_fake/health", health)
     app.router.add_get("/_fake/events", events)
+    app.router.add_get("/_fake/deploys", deploys)
     app.router.add_get("/_fake/requests", requests)
     app.router.add_post("/_fake/reset", reset)
     app.router.add_post("/_fake/faults", arm_fault)
@@ -64,19 +70,21 @@ def _arm(faults: Faults, spec: Any) -> None:
         raise TypeError("expected a JSON object")
     kind = spec.get("kind")
     count = int(spec.get("count", 1))
-    method = spec.get("method")
+    method, path = spec.get("method"), spec.get("path")
     if method is not None and not isinstance(method, str):
         raise TypeError("method must be a string")
+    if path is not None and not isinstance(path, str):
+        raise TypeError("path must be a string")
     if kind == "rate_limit":
-        faults.rate_limit_next(count, float(spec.get("retry_after", 1.0)), method=method)
+        faults.rate_limit_next(count, float(spec.get("retry_after", 1.0)), method=method, path=path)
     elif kind == "fail":
-        faults.fail_next(count, int(spec.get("status", 500)), method=method)
+        faults.fail_next(count, int(spec.get("status", 500)), method=method, path=path)
     elif kind == "delay":
-        faults.delay_next(count, float(spec["seconds"]), method=method)
+        faults.delay_next(count, float(spec["seconds"]), method=method, path=path)
     elif kind == "drop":
-        faults.drop_next(count, method=method)
+        faults.drop_next(count, method=method, path=path)
     elif kind == "garble":
-        faults.garble_next(count, spec.get("form", "html"), method=method)
+        faults.garble_next(count, spec.get("form", "html"), method=method, path=path)
     elif kind == "outage":
         faults.outage(bool(spec.get("on", True)), drop=bool(spec.get("drop", False)))
     elif kind == "clear":

@@ -1,5 +1,5 @@
-"""The emulator's HTTP application: the Cortex Custom Events API behind the gate, and the
-``/_fake`` admin API.
+"""The emulator's HTTP application: the Cortex Custom Events API and the Deploys API (see
+`deploys`) behind the gate, and the ``/_fake`` admin API.
 
 Each operation validates the path, query and body (400) before it looks up the entity and
 the event (404); the gate in front (see `gate`) handles faults, authentication and the rate
@@ -9,37 +9,18 @@ limit first.
 from __future__ import annotations
 
 import asyncio
-import uuid as uuidlib
-from typing import Any
 
 from aiohttp import web
 
 from cortex_events_sim.fake_cortex.admin import add_admin_routes
 from cortex_events_sim.fake_cortex.answers import error
-from cortex_events_sim.fake_cortex.gate import Emulator, api_gate, read_body
-from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, InvalidRequest, Page
+from cortex_events_sim.fake_cortex.deploys import add_deploy_routes, json_body, path_uuid
+from cortex_events_sim.fake_cortex.gate import Emulator, api_gate
+from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
 
 __all__ = ["API_PREFIX", "build_app"]
 
 API_PREFIX = "/api/v1/catalog"
-
-
-async def _json_body(request: web.Request) -> Any:
-    # The gate has read the body already; aiohttp keeps it, so this read is free.
-    body = await read_body(request)
-    if not body.raw:
-        raise InvalidRequest("request body is required")
-    if not body.is_json:
-        raise InvalidRequest("request body is not valid JSON")
-    return body.value
-
-
-def _event_uuid(request: web.Request) -> str:
-    raw = request.match_info["uuid"]
-    try:
-        return str(uuidlib.UUID(raw))
-    except ValueError:
-        raise InvalidRequest(f"uuid is not a valid UUID: {raw!r}") from None
 
 
 def build_app(emulator: Emulator) -> web.Application:
@@ -76,7 +57,7 @@ def build_app(emulator: Emulator) -> web.Application:
 
     async def create_event(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
-        data = EventInput.from_body(await _json_body(request))
+        data = EventInput.from_body(await json_body(request))
         if (missing := entity_missing(tag)) is not None:
             return missing
         return web.json_response(state.create(tag, data).to_api())
@@ -91,7 +72,7 @@ def build_app(emulator: Emulator) -> web.Application:
 
     async def get_event(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
-        event_uuid = _event_uuid(request)
+        event_uuid = path_uuid(request)
         if (missing := entity_missing(tag)) is not None:
             return missing
         event = state.get(tag, event_uuid)
@@ -101,8 +82,8 @@ def build_app(emulator: Emulator) -> web.Application:
 
     async def update_event(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
-        event_uuid = _event_uuid(request)
-        data = EventInput.from_body(await _json_body(request))
+        event_uuid = path_uuid(request)
+        data = EventInput.from_body(await json_body(request))
         if (missing := entity_missing(tag)) is not None:
             return missing
         event = state.replace(tag, event_uuid, data)
@@ -112,7 +93,7 @@ def build_app(emulator: Emulator) -> web.Application:
 
     async def delete_event(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
-        event_uuid = _event_uuid(request)
+        event_uuid = path_uuid(request)
         if (missing := entity_missing(tag)) is not None:
             return missing
         if not state.delete(tag, event_uuid):
@@ -129,5 +110,6 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_get(item, get_event, allow_head=False)
     app.router.add_put(item, update_event)
     app.router.add_delete(item, delete_event)
+    add_deploy_routes(app, emulator, API_PREFIX)
     add_admin_routes(app, emulator)
     return app

@@ -1,11 +1,11 @@
 """Failures a test can inject into the emulator's API answers.
 
 Each ``*_next`` call arms a rule for the next ``n`` API requests, optionally only those of one
-HTTP method. When a request arrives, every armed delay that matches is spent (their seconds
-add up) and then at most one terminal rule (rate limit, failure, drop or garble) is spent, the
-oldest first; so ``fail_next(1)`` followed by ``rate_limit_next(1)`` answers 500, then 429. An
-outage overrides everything until it is turned off. Admin requests (``/_fake/...``) are never
-faulted.
+HTTP method, or whose path contains a given text (``path="/deploys"``). When a request
+arrives, every armed delay that matches is spent (their seconds add up) and then at most one
+terminal rule (rate limit, failure, drop or garble) is spent, the oldest first; so
+``fail_next(1)`` followed by ``rate_limit_next(1)`` answers 500, then 429. An outage overrides
+everything until it is turned off. Admin requests (``/_fake/...``) are never faulted.
 """
 
 from __future__ import annotations
@@ -30,9 +30,14 @@ class _Rule:
     retry_after: float = 0.0
     seconds: float = 0.0
     form: GarbleForm = "html"
+    path: str | None = None
 
-    def matches(self, method: str) -> bool:
-        return self.remaining > 0 and (self.method is None or self.method == method)
+    def matches(self, method: str, path: str) -> bool:
+        return (
+            self.remaining > 0
+            and (self.method is None or self.method == method)
+            and (self.path is None or self.path in path)
+        )
 
 
 @dataclass(frozen=True)
@@ -71,41 +76,59 @@ class Faults:
         self._outage_drops = False
 
     def rate_limit_next(
-        self, n: int, retry_after: float = 1.0, *, method: str | None = None
+        self,
+        n: int,
+        retry_after: float = 1.0,
+        *,
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
         """Answer the next ``n`` requests 429 with ``Retry-After: retry_after`` seconds."""
         _check_count(n)
         if retry_after < 0:
             raise ValueError("retry_after must be 0 or greater")
-        self._add(_Rule("rate_limit", n, _method(method), status=429, retry_after=retry_after))
+        self._add(
+            _Rule("rate_limit", n, _method(method), status=429, retry_after=retry_after, path=path)
+        )
 
-    def fail_next(self, n: int, status: int = 500, *, method: str | None = None) -> None:
+    def fail_next(
+        self, n: int, status: int = 500, *, method: str | None = None, path: str | None = None
+    ) -> None:
         """Answer the next ``n`` requests with ``status`` (a 4xx or 5xx) and a JSON error."""
         _check_count(n)
         if not 400 <= status <= 599:
             raise ValueError(f"status must be a 4xx or 5xx code, got {status}")
-        self._add(_Rule("fail", n, _method(method), status=status))
+        self._add(_Rule("fail", n, _method(method), status=status, path=path))
 
-    def delay_next(self, n: int, seconds: float, *, method: str | None = None) -> None:
+    def delay_next(
+        self, n: int, seconds: float, *, method: str | None = None, path: str | None = None
+    ) -> None:
         """Hold the next ``n`` requests for ``seconds`` before handling them normally."""
         _check_count(n)
         if seconds < 0:
             raise ValueError("seconds must be 0 or greater")
-        self._add(_Rule("delay", n, _method(method), seconds=seconds))
+        self._add(_Rule("delay", n, _method(method), seconds=seconds, path=path))
 
-    def drop_next(self, n: int, *, method: str | None = None) -> None:
+    def drop_next(self, n: int, *, method: str | None = None, path: str | None = None) -> None:
         """Close the connection of the next ``n`` requests without answering."""
         _check_count(n)
-        self._add(_Rule("drop", n, _method(method)))
+        self._add(_Rule("drop", n, _method(method), path=path))
 
-    def garble_next(self, n: int, form: GarbleForm = "html", *, method: str | None = None) -> None:
+    def garble_next(
+        self,
+        n: int,
+        form: GarbleForm = "html",
+        *,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
         """Carry out the next ``n`` requests, then spoil their success answers: ``html``
         replaces the body with a proxy's HTML page, ``truncated`` cuts the JSON in half. The
         status stays (a 200 stays a 200) and the work is done: a create is stored."""
         _check_count(n)
         if form not in GARBLE_FORMS:
             raise ValueError(f"form must be one of {', '.join(GARBLE_FORMS)}, got {form!r}")
-        self._add(_Rule("garble", n, _method(method), form=form))
+        self._add(_Rule("garble", n, _method(method), form=form, path=path))
 
     def outage(self, on: bool, *, drop: bool = False) -> None:
         """While on, answer every API request 503 (or drop it when ``drop``)."""
@@ -130,8 +153,9 @@ class Faults:
         with self._lock:
             return sum(rule.remaining for rule in self._rules)
 
-    def take(self, method: str) -> FaultAction:
-        """Spend the rules that apply to one request of ``method`` and say what to do."""
+    def take(self, method: str, path: str = "") -> FaultAction:
+        """Spend the rules that apply to one request of ``method`` to ``path`` and say what
+        to do."""
         method = method.upper()
         with self._lock:
             if self._outage:
@@ -142,12 +166,12 @@ class Faults:
                 )
             delay = 0.0
             for rule in self._rules:
-                if rule.kind == "delay" and rule.matches(method):
+                if rule.kind == "delay" and rule.matches(method, path):
                     rule.remaining -= 1
                     delay += rule.seconds
             action = FaultAction(delay=delay)
             for rule in self._rules:
-                if rule.kind != "delay" and rule.matches(method):
+                if rule.kind != "delay" and rule.matches(method, path):
                     rule.remaining -= 1
                     action = FaultAction(
                         delay=delay,

@@ -139,7 +139,7 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
                 "fake-cortex %s %s -> %s", request.method, request.path_qs, status or "dropped"
             )
 
-        action = emulator.faults.take(request.method)
+        action = emulator.faults.take(request.method, request.path)
         if action.delay:
             # A server that is stopping drops held requests instead of making stop() wait.
             with contextlib.suppress(TimeoutError):

@@ -1,4 +1,5 @@
-"""What the emulator records: the custom events it stores, and the API requests it answered."""
+"""What the emulator records: the custom events and deploys it stores, and the API requests it
+answered."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["RecordedRequest", "StoredEvent", "format_time"]
+__all__ = ["RecordedRequest", "StoredDeploy", "StoredEvent", "format_time"]
 
 
 def format_time(value: datetime) -> str:
@@ -22,43 +23,71 @@ def format_time(value: datetime) -> str:
     return text + "Z"
 
 
-@dataclass
-class StoredEvent:
-    """One custom event as the emulator holds it."""
+@dataclass(kw_only=True)
+class _Stored:
+    """What an event and a deploy have in common in the store."""
 
     uuid: str
     tag: str
     title: str
     type: str
     timestamp: datetime
-    description: str | None = None
     url: str | None = None
     custom_data: dict[str, Any] | None = None
     created_seq: int = 0
 
-    def to_api(self) -> dict[str, Any]:
-        """The event as Cortex returns it; optional fields that are unset are left out."""
+    def _api(self, optional: dict[str, Any]) -> dict[str, Any]:
+        """The API form: these fields and ``optional`` ones, unset ones left out."""
         data: dict[str, Any] = {
             "uuid": self.uuid,
             "title": self.title,
             "type": self.type,
             "timestamp": format_time(self.timestamp),
         }
-        if self.description is not None:
-            data["description"] = self.description
-        if self.url is not None:
-            data["url"] = self.url
-        if self.custom_data is not None:
-            data["customData"] = self.custom_data
+        optional = {**optional, "url": self.url, "customData": self.custom_data}
+        data.update((k, v) for k, v in optional.items() if v is not None)
         return data
+
+    def sort_key(self) -> tuple[datetime, int]:
+        """The emulator's list order: oldest timestamp first, then creation order."""
+        return (self.timestamp, self.created_seq)
+
+
+@dataclass(kw_only=True)
+class StoredEvent(_Stored):
+    """One custom event as the emulator holds it."""
+
+    description: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The event as Cortex returns it; optional fields that are unset are left out."""
+        return self._api({"description": self.description})
 
     def copy(self) -> StoredEvent:
         """A copy the caller may change (its customData included) without changing the store."""
         return dataclasses.replace(self, custom_data=copy.deepcopy(self.custom_data))
 
-    def sort_key(self) -> tuple[datetime, int]:
-        """The emulator's list order: oldest timestamp first, then creation order."""
-        return (self.timestamp, self.created_seq)
+
+@dataclass(kw_only=True)
+class StoredDeploy(_Stored):
+    """One deploy as the emulator holds it; ``deployer`` is ``{"email", "name"}``."""
+
+    sha: str | None = None
+    environment: str | None = None
+    deployer: dict[str, str] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The deploy as Cortex returns it; optional fields that are unset are left out."""
+        deployer = dict(self.deployer) if self.deployer is not None else None
+        return self._api({"sha": self.sha, "environment": self.environment, "deployer": deployer})
+
+    def copy(self) -> StoredDeploy:
+        """A copy the caller may change without changing the store."""
+        return dataclasses.replace(
+            self,
+            custom_data=copy.deepcopy(self.custom_data),
+            deployer=dict(self.deployer) if self.deployer is not None else None,
+        )
 
 
 @dataclass(frozen=True)

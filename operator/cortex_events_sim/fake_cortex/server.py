@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from collections.abc import Iterable, Iterator
-from types import TracebackType
 
 from aiohttp import web
 
@@ -97,12 +96,7 @@ class FakeCortex:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
 

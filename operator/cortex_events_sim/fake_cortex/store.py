@@ -1,4 +1,4 @@
-"""The emulator's in-memory store of entities, events and recorded API requests.
+"""The emulator's in-memory store of entities, events, deploys and recorded API requests.
 
 The store is shared between the server's event loop and test code on other threads, so every
 access goes through one lock and readers get copies. The rules requests must follow are in
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import itertools
 import math
 import threading
@@ -18,8 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredEvent
-from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
+from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredDeploy, StoredEvent
+from cortex_events_sim.fake_cortex.validation import (
+    DeployFilter,
+    DeployInput,
+    EventFilter,
+    EventInput,
+    Page,
+)
 
 __all__ = ["FakeCortexState"]
 
@@ -49,6 +56,7 @@ class FakeCortexState:
 
     entities: set[str] | None = None
     _events: dict[str, StoredEvent] = field(default_factory=dict, repr=False)
+    _deploys: dict[str, StoredDeploy] = field(default_factory=dict, repr=False)
     _requests: list[RecordedRequest] = field(default_factory=list, repr=False)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -167,6 +175,75 @@ class FakeCortexState:
         start = page.number * page.size
         return matching[start : start + page.size], total, math.ceil(total / page.size)
 
+    # -- deploys ----------------------------------------------------------------------------
+
+    def deploys(self, tag: str | None = None) -> list[StoredDeploy]:
+        """Copies of the stored deploys (of one entity, or all), in the emulator's list order."""
+        with self._lock:
+            found = [d.copy() for d in self._deploys.values() if tag is None or d.tag == tag]
+        return sorted(found, key=StoredDeploy.sort_key)
+
+    def create_deploy(
+        self, tag: str, data: DeployInput, *, deploy_uuid: str | None = None
+    ) -> StoredDeploy:
+        """Store a deploy (a new uuid, unless replacing one) and return a copy of it."""
+        with self._lock:
+            old = self._deploys.get(deploy_uuid) if deploy_uuid is not None else None
+            deploy = StoredDeploy(
+                uuid=deploy_uuid or str(uuidlib.uuid4()),
+                tag=tag,
+                created_seq=old.created_seq if old is not None else next(self._seq),
+                **dataclasses.asdict(data),  # deep copies: the store's own
+            )
+            self._deploys[deploy.uuid] = deploy
+            self._changed.notify_all()
+            return deploy.copy()
+
+    def add_deploy(self, tag: str, **fields: Any) -> StoredDeploy:
+        """Seed a deploy directly (another tool's, e.g. Argo CD's); a naive timestamp is UTC."""
+        timestamp = fields.pop("timestamp")
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=UTC)
+        return self.create_deploy(tag, DeployInput(timestamp=timestamp.astimezone(UTC), **fields))
+
+    def replace_deploy(self, tag: str, deploy_uuid: str, data: DeployInput) -> StoredDeploy | None:
+        """Full replacement (PUT); None when the entity has no such deploy."""
+        with self._lock:
+            old = self._deploys.get(deploy_uuid)
+            if old is None or old.tag != tag:
+                return None
+            return self.create_deploy(tag, data, deploy_uuid=deploy_uuid)
+
+    def delete_deploy(self, tag: str, deploy_uuid: str) -> bool:
+        with self._lock:
+            deploy = self._deploys.get(deploy_uuid)
+            if deploy is None or deploy.tag != tag:
+                return False
+            del self._deploys[deploy_uuid]
+            self._changed.notify_all()
+            return True
+
+    def delete_deploys_matching(
+        self, tag: str | None, deploy_filter: DeployFilter
+    ) -> list[StoredDeploy]:
+        """Delete the deploys of ``tag`` (every entity's when None) that pass the filter."""
+        with self._lock:
+            doomed = [
+                d
+                for d in self._deploys.values()
+                if (tag is None or d.tag == tag) and deploy_filter.matches(d)
+            ]
+            for deploy in doomed:
+                del self._deploys[deploy.uuid]
+            self._changed.notify_all()
+            return sorted(doomed, key=StoredDeploy.sort_key)
+
+    def list_deploy_page(self, tag: str, page: Page) -> tuple[list[StoredDeploy], int, int]:
+        """One page of the entity's deploys, the total, and the number of pages."""
+        deploys = self.deploys(tag)
+        start = page.number * page.size
+        return deploys[start : start + page.size], len(deploys), math.ceil(len(deploys) / page.size)
+
     # -- requests ---------------------------------------------------------------------------
 
     @property
@@ -181,9 +258,10 @@ class FakeCortexState:
             self._changed.notify_all()
 
     def clear(self) -> None:
-        """Forget every event and recorded request; the entity list stays."""
+        """Forget every event, deploy and recorded request; the entity list stays."""
         with self._lock:
             self._events.clear()
+            self._deploys.clear()
             self._requests.clear()
             self._changed.notify_all()
 

@@ -1,5 +1,6 @@
-"""What Cortex accepts in a request: create and update bodies, list and delete filters, pages,
-date-times. Whatever breaks a rule raises `InvalidRequest`, which the API answers with 400.
+"""What Cortex accepts in a request: create and update bodies of events and deploys, list and
+delete filters, pages, date-times. Whatever breaks a rule raises `InvalidRequest`, which the
+API answers with 400.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events_sim.fake_cortex.records import StoredEvent
+from cortex_events_sim.fake_cortex.records import StoredDeploy, StoredEvent
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
+    "DEPLOY_TYPES",
     "MAX_PAGE_SIZE",
+    "DeployFilter",
+    "DeployInput",
     "EventFilter",
     "EventInput",
     "InvalidRequest",
@@ -24,6 +28,7 @@ __all__ = [
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 250
+DEPLOY_TYPES = ("DEPLOY", "SCALE", "ROLLBACK", "RESTART")
 
 
 class InvalidRequest(ValueError):
@@ -102,21 +107,108 @@ class EventInput:
         if body.get("timestamp") is None:
             raise InvalidRequest("timestamp is required")
         timestamp = parse_body_time(body["timestamp"])
-        for name in ("description", "url"):
-            value = body.get(name)
-            if value is not None and not isinstance(value, str):
-                raise InvalidRequest(f"{name} must be a string")
-        custom_data = body.get("customData")
-        if custom_data is not None and not isinstance(custom_data, Mapping):
-            raise InvalidRequest("customData must be a JSON object")
+        _optional_strings(body, "description", "url")
         return cls(
             title=body["title"],
             type=body["type"],
             timestamp=timestamp,
             description=body.get("description"),
             url=body.get("url"),
-            custom_data=dict(custom_data) if custom_data is not None else None,
+            custom_data=_custom_data(body),
         )
+
+
+def _optional_strings(body: Mapping[str, Any], *names: str, where: str = "") -> None:
+    for name in names:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"{where}{name} must be a string")
+
+
+def _custom_data(body: Mapping[str, Any]) -> dict[str, Any] | None:
+    custom_data = body.get("customData")
+    if custom_data is not None and not isinstance(custom_data, Mapping):
+        raise InvalidRequest("customData must be a JSON object")
+    return dict(custom_data) if custom_data is not None else None
+
+
+@dataclass(frozen=True)
+class DeployInput:
+    """A validated deploy create/update body: ``title``, ``type`` (one of `DEPLOY_TYPES`) and
+    ``timestamp`` required; ``sha``, ``environment``, ``url`` strings; ``deployer`` an object
+    of ``email`` and ``name`` strings; ``customData`` an object. Unknown fields are ignored."""
+
+    title: str
+    type: str
+    timestamp: datetime
+    sha: str | None = None
+    environment: str | None = None
+    url: str | None = None
+    deployer: dict[str, str] | None = None
+    custom_data: dict[str, Any] | None = None
+
+    @classmethod
+    def from_body(cls, body: object) -> DeployInput:
+        if not isinstance(body, Mapping):
+            raise InvalidRequest("request body must be a JSON object")
+        title = body.get("title")
+        if title is None:
+            raise InvalidRequest("title is required")
+        if not isinstance(title, str) or not title.strip():
+            raise InvalidRequest("title must be a non-blank string")
+        kind = body.get("type")
+        if kind is None:
+            raise InvalidRequest("type is required")
+        if kind not in DEPLOY_TYPES:
+            raise InvalidRequest(f"type must be one of {', '.join(DEPLOY_TYPES)}, got {kind!r}")
+        if body.get("timestamp") is None:
+            raise InvalidRequest("timestamp is required")
+        timestamp = parse_body_time(body["timestamp"])
+        _optional_strings(body, "sha", "environment", "url")
+        deployer = body.get("deployer")
+        if deployer is not None:
+            if not isinstance(deployer, Mapping):
+                raise InvalidRequest("deployer must be a JSON object with email and name")
+            _optional_strings(deployer, "email", "name", where="deployer.")
+            deployer = {k: deployer[k] for k in ("email", "name") if deployer.get(k) is not None}
+        return cls(
+            title=title,
+            type=kind,
+            timestamp=timestamp,
+            sha=body.get("sha"),
+            environment=body.get("environment"),
+            url=body.get("url"),
+            deployer=deployer,
+            custom_data=_custom_data(body),
+        )
+
+
+@dataclass(frozen=True)
+class DeployFilter:
+    """The ``sha``/``environment``/``type`` filters of a deploy delete (each exact, all must
+    match); none at all matches every deploy."""
+
+    sha: str | None = None
+    environment: str | None = None
+    type: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.sha is None and self.environment is None and self.type is None
+
+    def matches(self, deploy: StoredDeploy) -> bool:
+        return (
+            (self.sha is None or deploy.sha == self.sha)
+            and (self.environment is None or deploy.environment == self.environment)
+            and (self.type is None or deploy.type == self.type)
+        )
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> DeployFilter:
+        kind = query.get("type")
+        if kind is not None and kind not in DEPLOY_TYPES:
+            raise InvalidRequest(f"type must be one of {', '.join(DEPLOY_TYPES)}, got {kind!r}")
+        return cls(sha=query.get("sha"), environment=query.get("environment"), type=kind)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ async def test_a_key_in_flight_is_not_taken_again_and_its_newer_content_waits() 
     assert (await queue.take()).key == "b", "a's newer content waits for a's request"
     await queue.finish(taken.queue_key)
     newer = await queue.take()
+    assert isinstance(newer, Outgoing)
     assert (newer.key, newer.body.description) == ("a", "Running")
 
 
@@ -45,7 +46,9 @@ async def test_a_hold_waits_for_the_request_in_flight_and_drops_what_was_queued(
     await queue.submit(item("b", "Running"))  # arrives during the hold: waits beside it
     await queue.release([("web", "a"), ("web", "b")])
     assert queue.depth == 1
-    assert (await queue.take()).body.description == "Running"
+    running = await queue.take()
+    assert isinstance(running, Outgoing)
+    assert running.body.description == "Running"
 
 
 async def test_a_full_queue_makes_submit_wait() -> None:
