@@ -53,13 +53,15 @@ def daemonset_events(
     """Every event ``d`` implies; ``current`` is its newest revision's rollout
     (`current_rollout`; see `cortex_events.domain.statefulsets.statefulset_events` for the
     others)."""
-    nodes = "node" if d.desired == 1 else "nodes"
+    # Its creation names its images only: a creation event is sent once, when the DaemonSet is
+    # first seen, and that is before its controller has counted the nodes it should run on
+    # (its rollout events carry the count).
     facts = Facts(
         d.ref,
         d.created,
         d.deleted_at,
-        f"{', '.join(d.images) or 'no container'} on {d.desired} {nodes}",
-        {"nodes": d.desired, "images": list(d.images)},
+        ", ".join(d.images) or "no container",
+        {"images": list(d.images)},
     )
     rollouts = revision_events(DAEMONSET_EVENTS.rollout, d.ref, current, reported, ended=ended)
     return workload_events(DAEMONSET_EVENTS, facts, rollouts)

@@ -31,12 +31,13 @@ def keys(body: dict[str, Any], known: dict[int, Revision]) -> dict[str, EventInt
     return {e.key: e for e in daemonset_events(snapshot, current=current)}
 
 
-def test_creation_names_its_image_and_nodes() -> None:
+def test_creation_names_its_images_not_a_node_count_not_yet_known() -> None:
     found = keys(daemonset(), revisions("agent:1"))
     created = found["daemonset/ds-1/created"]
     assert list(found) == ["daemonset/ds-1/created"]
     assert created.type is EventType.DAEMONSET_CREATION
-    assert created.description == "agent:1 on 3 nodes"
+    assert created.description == "agent:1"
+    assert "nodes" not in created.details
 
 
 def test_the_rollout_waits_for_the_revision_of_the_current_template() -> None:
