@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from cortex_events.controllers.kinds import Context, KindTracker, S
+from cortex_events.controllers.kinds import Context, KindTracker, Snapshot
 from cortex_events.controllers.revisions import RolloutMemory, by_number
 from cortex_events.domain.apps import (
     DaemonSetSnapshot,
@@ -18,14 +18,23 @@ from cortex_events.domain.apps import (
 from cortex_events.domain.daemonsets import current_rollout as daemonset_rollout
 from cortex_events.domain.daemonsets import daemonset_events
 from cortex_events.domain.deployments import Revision
+from cortex_events.domain.deploys import DeploySource
 from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.revisions import Progress
 from cortex_events.domain.scaling import scale_of
 from cortex_events.domain.statefulsets import current_rollout as statefulset_rollout
 from cortex_events.domain.statefulsets import statefulset_events
 
 
-class RevisionTracker(KindTracker[S]):
+class AppsSnapshot(Snapshot, DeploySource, Protocol):
+    """A StatefulSet's or DaemonSet's snapshot, as its deploys read it."""
+
+
+A = TypeVar("A", bound=AppsSnapshot)
+
+
+class RevisionTracker(KindTracker[A]):
     """A kind whose rollouts are revisions: it remembers what each last reported."""
 
     def __init__(self, context: Context) -> None:
@@ -46,12 +55,23 @@ class RevisionTracker(KindTracker[S]):
     def forget(self, uid: str) -> None:
         self.rollouts.forget(uid)
 
+    async def deploy(self, resolution: Resolution, snapshot: A, events: list[EventIntent]) -> None:
+        """A completed rollout is a Cortex deploy, as a Deployment's is: of the revision just
+        reported (`rollout`), which is the only one whose event can say Completed."""
+        deploys = self.context.deploys
+        if deploys is None:
+            return
+        reported = self.rollouts.reported(snapshot.ref.uid)
+        await deploys.workload(
+            resolution, snapshot, events, reported[0] if reported is not None else None
+        )
+
 
 class StatefulSetTracker(RevisionTracker[StatefulSetSnapshot]):
     kind = "StatefulSet"
 
     def parse(self, body: Mapping[str, Any]) -> StatefulSetSnapshot:
-        return statefulset_snapshot(body)
+        return statefulset_snapshot(body, keep=self.context.keep)
 
     def events(
         self, previous: StatefulSetSnapshot | None, snapshot: StatefulSetSnapshot
@@ -79,7 +99,7 @@ class DaemonSetTracker(RevisionTracker[DaemonSetSnapshot]):
     kind = "DaemonSet"
 
     def parse(self, body: Mapping[str, Any]) -> DaemonSetSnapshot:
-        return daemonset_snapshot(body)
+        return daemonset_snapshot(body, keep=self.context.keep)
 
     def events(
         self, previous: DaemonSetSnapshot | None, snapshot: DaemonSetSnapshot

@@ -12,11 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.routing import Router
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.mapping import OwnerInfo
+from cortex_events.domain.mapping import OwnerInfo, Resolution
 from cortex_events.domain.model import WorkloadRef
 
 
@@ -55,6 +56,9 @@ class Context:
     clock: Callable[[], datetime]
     reevaluate_pods: Callable[[Iterable[str]], Awaitable[None]]
     history: KindHistory | None = None
+    deploys: DeployRecorder | None = None
+    keep: frozenset[str] = frozenset()
+    """Annotations snapshots keep beside the ``cortex.io/`` ones (those deploys read)."""
 
 
 class KindTracker(Generic[S]):
@@ -78,6 +82,9 @@ class KindTracker(Generic[S]):
 
     def forget(self, uid: str) -> None:
         """The workload is gone: drop what the tracker keeps of it."""
+
+    async def deploy(self, resolution: Resolution, snapshot: S, events: list[EventIntent]) -> None:
+        """Hand the events just submitted to the deploys (kinds whose rollouts are deploys)."""
 
     async def changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         deleted = event_type == "DELETED"
@@ -116,6 +123,7 @@ class KindTracker(Generic[S]):
             lambda: self.context.scales.with_summaries(self.events(previous, snapshot)),
             first=previous is None,
             gone=gone,
+            then=lambda resolution, events: self.deploy(resolution, snapshot, events),
         )
 
     async def mapping_changed(self, snapshot: S) -> None:

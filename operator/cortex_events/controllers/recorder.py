@@ -104,7 +104,14 @@ class Recorder:
         self.index = WorkloadIndex()
         self.scales = ScaleWindows(summary_window, history)
         context = Context(
-            self.index, self.router, self.scales, clock, self._reevaluate_pods, history
+            self.index,
+            self.router,
+            self.scales,
+            clock,
+            self._reevaluate_pods,
+            history,
+            deploys=deploys,
+            keep=self._keep,
         )
         self.jobs = JobTracker(context)
         self.cronjobs = CronJobTracker(context, self.jobs)

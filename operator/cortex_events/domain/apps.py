@@ -110,13 +110,14 @@ def status_written(metadata: Mapping[str, Any]) -> datetime | None:
 
 
 def _common(
-    kind: str, obj: Mapping[str, Any], deleted_at: datetime | None
+    kind: str, obj: Mapping[str, Any], deleted_at: datetime | None, keep: frozenset[str]
 ) -> tuple[dict[str, Any], Mapping[str, Any], Mapping[str, Any]]:
-    """The fields StatefulSets and DaemonSets share, and their raw spec and status."""
+    """The fields StatefulSets and DaemonSets share, and their raw spec and status; ``keep``
+    names annotations to keep beside the ``cortex.io/`` ones."""
     metadata = as_map(obj.get("metadata"))
     spec, status = as_map(obj.get("spec")), as_map(obj.get("status"))
     strategy = as_map(spec.get("updateStrategy"))
-    fields = workload_fields(kind, metadata, deleted_at) | {
+    fields = workload_fields(kind, metadata, deleted_at, keep) | {
         "generation": as_int(metadata.get("generation")),
         "observed_generation": as_int(status.get("observedGeneration")),
         "images": template_images(spec),
@@ -127,10 +128,13 @@ def _common(
 
 
 def statefulset_snapshot(
-    obj: Mapping[str, Any], *, deleted_at: datetime | None = None
+    obj: Mapping[str, Any],
+    *,
+    deleted_at: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> StatefulSetSnapshot:
     """Snapshot a raw ``apps/v1`` StatefulSet dict."""
-    fields, spec, status = _common("StatefulSet", obj, deleted_at)
+    fields, spec, status = _common("StatefulSet", obj, deleted_at, keep)
     rolling = as_map(as_map(spec.get("updateStrategy")).get("rollingUpdate"))
     return StatefulSetSnapshot(
         **fields,
@@ -145,10 +149,13 @@ def statefulset_snapshot(
 
 
 def daemonset_snapshot(
-    obj: Mapping[str, Any], *, deleted_at: datetime | None = None
+    obj: Mapping[str, Any],
+    *,
+    deleted_at: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
 ) -> DaemonSetSnapshot:
     """Snapshot a raw ``apps/v1`` DaemonSet dict."""
-    fields, spec, status = _common("DaemonSet", obj, deleted_at)
+    fields, spec, status = _common("DaemonSet", obj, deleted_at, keep)
     return DaemonSetSnapshot(
         **fields,
         desired=as_int(status.get("desiredNumberScheduled")),
