@@ -20,6 +20,7 @@ from typing import Any
 import kopf
 
 from cortex_events import __version__
+from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.entities import EntityController, EntityStore
@@ -55,7 +56,7 @@ from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_free_memory
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.settings import Settings
-from cortex_events.watched import BY_KIND, NAMESPACE, WatchedKind
+from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
 logger = logging.getLogger("cortex_events.app")
 
@@ -279,11 +280,27 @@ class OperatorApp:
 
     async def watched_extra(self) -> list[WatchedKind]:
         """The kinds watched besides the workloads always watched: Namespaces for the
-        namespace selector."""
+        namespace selector, Argo Rollouts where the cluster serves them."""
         extra: list[WatchedKind] = []
         if self.settings.namespace_selector:
             extra.append(NAMESPACE)
+        if self.settings.argo_rollouts and await self._serves_argo_rollouts():
+            extra.append(ARGO_ROLLOUT)
+            if "Rollout" not in self.recorder.trackers:
+                self.recorder.add_tracker(ArgoRolloutTracker(self.recorder.context))
         return extra
+
+    async def _serves_argo_rollouts(self) -> bool:
+        """Whether the cluster has the rollouts.argoproj.io CRD (asked once, at the start: a
+        CRD installed later is watched after a restart)."""
+        try:
+            found = await self.kube.serves(ARGO_ROLLOUT.api_version, ARGO_ROLLOUT.plural)
+        except Exception as error:
+            logger.warning("Could not tell whether Argo Rollouts are installed: %s", error)
+            return False
+        if found:
+            logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")
+        return found
 
     async def _release_memory(self) -> None:
         """Return freed memory once a burst of watch events (the initial listing above all)

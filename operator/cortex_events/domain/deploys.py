@@ -178,11 +178,17 @@ class DeploySource(Protocol):
 
 
 ROLLOUT_TYPES = frozenset(
-    {EventType.DEPLOYMENT_ROLLOUT, EventType.STATEFULSET_ROLLOUT, EventType.DAEMONSET_ROLLOUT}
+    {
+        EventType.DEPLOYMENT_ROLLOUT,
+        EventType.STATEFULSET_ROLLOUT,
+        EventType.DAEMONSET_ROLLOUT,
+        EventType.ARGO_ROLLOUT_REVISION,
+    }
 )
-"""The rollout events whose completion is a deploy: every kind whose revisions are rolled out
-by a Kubernetes controller."""
-SCALE_TYPES = frozenset({EventType.DEPLOYMENT_SCALE, EventType.STATEFULSET_SCALE})
+"""The rollout events whose completion is a deploy: every kind whose revisions are rolled out."""
+SCALE_TYPES = frozenset(
+    {EventType.DEPLOYMENT_SCALE, EventType.STATEFULSET_SCALE, EventType.ARGO_ROLLOUT_SCALE}
+)
 
 
 def _sha(revision: Revision | None, workload: DeploySource, sha_annotation: str) -> str | None:
