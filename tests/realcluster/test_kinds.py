@@ -7,6 +7,7 @@ created first, so that the minutes its controller waits for pass while the other
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from cortex_events.domain.cron import parse_schedule
 from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
 from testbed.controlplane import ControlPlane
 
@@ -89,6 +89,13 @@ def requests(cortex: FakeCortex, tag: str, key: str) -> list[tuple[str, dict[str
     ]
 
 
+def deploys(cortex: FakeCortex, tag: str) -> list[tuple[str, str]]:
+    """(type, key) of each deploy Cortex holds for ``tag``."""
+    return sorted(
+        (d.type, str((d.custom_data or {}).get("eventKey"))) for d in cortex.state.deploys(tag)
+    )
+
+
 def one(cortex: FakeCortex, tag: str, key: str) -> StoredEvent:
     (event,) = [e for e in events(cortex, tag) if data(e).get("eventKey") == key]
     return event
@@ -117,10 +124,16 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("kinds")) / "operator.log"
-    running = make_operator(plane, release, cortex, log)
+    # Deploys on (scales too, settled at once): rollouts of every kind become Cortex deploys.
+    running = make_operator(plane, release, cortex, log, CORTEX_DEPLOYS="true",
+                            CORTEX_DEPLOY_SCALES="true", CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
     running.start()
     # Its runs fail (every Pod of theirs fails) until the test changes the template.
     plane.apply(cronjob("nightly", namespace, "* * * * *", fate="failed"))
+    # Runs every minute, and may start 10 seconds late at most (its runs get missed later).
+    late = cronjob("late", namespace, "* * * * *")
+    late["spec"]["startingDeadlineSeconds"] = 10
+    plane.apply(late)
     yield running
     running.stop()
     assert running.violations() == [], "the operator wrote to workloads or was refused"
@@ -137,7 +150,7 @@ def test_a_statefulset_s_rollout_partitioned_rollout_scale_and_deletion(
     plane.apply(manifest)
     wait_for(lambda: ready_pods(plane, namespace, "db-") == 2, what="2 ready pods of db")
     plane.kubectl("set", "image", "statefulset/db", "app=postgres:16", *kubectl)
-    plane.kubectl("rollout", "status", "statefulset/db", *kubectl, "--timeout=90s")
+    plane.rollout_status("statefulset/db", namespace)
     done = wait_for(
         lambda: [e for e in events(cortex, tag, "STATEFULSET_ROLLOUT")
                  if data(e)["result"] == "Completed"],
@@ -176,6 +189,14 @@ def test_a_statefulset_s_rollout_partitioned_rollout_scale_and_deletion(
     pods = {p["metadata"]["uid"] for p in plane.get("pods", *kubectl)["items"]
             if p["metadata"]["name"].startswith("db-")}  # fmt: skip
     assert pods <= {data(e)["uid"] for e in events(cortex, tag, "POD_CREATION")}
+    # Revision 2's completed rollout is a deploy, as is the scale; partial revision 3 is not.
+    uid = data(scale)["uid"]
+    expected = sorted([
+        ("DEPLOY", f"deploy/statefulset/{uid}/revision/2"),
+        ("SCALE", f"deploy/statefulset/{uid}/scale/{data(scale)['generation']}"),
+    ])  # fmt: skip
+    wait_for(lambda: deploys(cortex, tag) == expected or None, what="the deploy and the scale")
+    assert deploys(cortex, tag) == expected
     plane.kubectl("delete", "statefulset/db", *kubectl)
     wait_for(lambda: events(cortex, tag, "STATEFULSET_DELETION"), what="the deletion")
 
@@ -189,11 +210,11 @@ def test_a_daemonset_s_rollout(
                         selector={"matchLabels": {"app": "agent"}},
                         template=pod_template("agent", "agent:1"))  # fmt: skip
     plane.apply(manifest)
-    plane.kubectl("rollout", "status", "daemonset/agent", *kubectl, "--timeout=90s")
+    plane.rollout_status("daemonset/agent", namespace)
     (created,) = wait_for(lambda: events(cortex, tag, "DAEMONSET_CREATION"), what="creation")
-    assert created.description == f"agent:1 on {nodes} nodes"
+    assert created.description == "agent:1"
     plane.kubectl("set", "image", "daemonset/agent", "app=agent:2", *kubectl)
-    plane.kubectl("rollout", "status", "daemonset/agent", *kubectl, "--timeout=90s")
+    plane.rollout_status("daemonset/agent", namespace)
     (rollout,) = wait_for(
         lambda: [e for e in events(cortex, tag, "DAEMONSET_ROLLOUT")
                  if data(e)["result"] == "Completed"],
@@ -204,6 +225,8 @@ def test_a_daemonset_s_rollout(
     bodies = sent(cortex, tag, data(rollout)["eventKey"])
     assert {tuple(b["customData"]["images"]) for b in bodies} == {("agent:2",)}
     assert [b["customData"]["result"] for b in bodies][-1] == "Completed"
+    expected = [("DEPLOY", f"deploy/daemonset/{data(rollout)['uid']}/revision/2")]
+    assert wait_for(lambda: deploys(cortex, tag) or None, what="the deploy") == expected
 
 
 def entity(name: str, namespace: str, scale_events: str) -> dict[str, Any]:
@@ -283,41 +306,51 @@ def test_an_autoscaler_scaling_up_and_down_five_times_is_recorded_per_scale_even
 
         def manual(tag: str = tag) -> list[StoredEvent]:
             return [e for e in events(cortex, tag, "DEPLOYMENT_SCALE")
-                    if data(e)["autoscaler"] is False]  # fmt: skip
+                    if data(e).get("autoscaler") is False]  # fmt: skip
 
         wait_for(manual, what=f"the manual scale on {tag}")
+    # Only the person's scale is a deploy: the autoscaler's ten are not.
+    for tag in modes:
+
+        def scale_deploys(tag: str = tag) -> list[str] | None:
+            return [kind for kind, _ in deploys(cortex, tag)] or None
+
+        assert wait_for(scale_deploys, what=f"the SCALE deploy on {tag}") == ["SCALE"]
 
 
 def test_a_cronjob_whose_controller_missed_runs_gets_a_missed_event(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
-    """As if kube-controller-manager had been down for ten minutes: the CronJob's last start
-    is moved back (its status), and the real CronJob controller starts only the latest run."""
-    plane.apply(cronjob("late", namespace, "*/2 * * * *"))
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    back = now - timedelta(minutes=10 + now.minute % 2)
-    rewound = {"status": {"lastScheduleTime": back.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    """As if kube-controller-manager had been down since its first run: the CronJob's last
+    start is moved back to that run (its status). With a 10-second starting deadline the real
+    CronJob controller finds the runs since too late to start (it leaves the status as it is),
+    so they stay missed."""
+    created = datetime.fromisoformat(
+        plane.get("cronjob/late", "-n", namespace)["metadata"]["creationTimestamp"]
+    )
+    first_run = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    # Two runs after the first are due (and past their deadline), and not at a minute's edge.
+    ready = first_run + timedelta(minutes=2, seconds=15)
+    now = datetime.now(UTC)
+    if now < ready:
+        time.sleep((ready - now).total_seconds())
+    if datetime.now(UTC).second < 15:
+        time.sleep(15 - datetime.now(UTC).second)
+    rewound = {"status": {"lastScheduleTime": first_run.strftime("%Y-%m-%dT%H:%M:%SZ")}}
     plane.kubectl("patch", "cronjob/late", "-n", namespace, "--subresource=status",
                   "--type=merge", "-p", json.dumps(rewound))  # fmt: skip
-
-    def started_again() -> datetime | None:
-        last = plane.get("cronjob/late", "-n", namespace).get("status", {}).get("lastScheduleTime")
-        moment = datetime.fromisoformat(last.replace("Z", "+00:00")) if last else None
-        return moment if moment is not None and moment > back else None
-
-    latest = wait_for(started_again, 60, "the controller to start the latest run")
-    skipped = [t for t in parse_schedule("*/2 * * * *").runs(back, latest) if t < latest]
+    first_missed = first_run + timedelta(minutes=1)
 
     def missed() -> StoredEvent | None:
         found = [e for e in events(cortex, CRON_TAG, "CRONJOB_SCHEDULE")
                  if data(e)["name"] == "late" and data(e)["change"] == "missed"]  # fmt: skip
-        return found[0] if found and data(found[0])["missedRuns"] == len(skipped) else None
+        return found[0] if found and data(found[0])["missedRuns"] >= 2 else None
 
-    event = wait_for(missed, 60, f"the {len(skipped)} missed runs")
-    assert len(skipped) >= 4
-    assert event.title == f"CronJob late missed {len(skipped)} scheduled runs"
-    assert data(event)["firstMissed"] == skipped[0].strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert event.timestamp == skipped[0]
+    event = wait_for(missed, 90, "the missed runs")
+    count = data(event)["missedRuns"]
+    assert event.title == f"CronJob late missed {count} scheduled runs"
+    assert data(event)["firstMissed"] == first_missed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert event.timestamp == first_missed
     plane.kubectl("delete", "cronjob/late", "-n", namespace)
 
 
