@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from cortex_events.controllers.kinds import Context, KindTracker, Snapshot
+from cortex_events.controllers.kinds import Context, KindTracker, Snapshot, scale_seen
 from cortex_events.controllers.revisions import RolloutMemory, by_number
 from cortex_events.domain.apps import (
     DaemonSetSnapshot,
@@ -22,7 +22,6 @@ from cortex_events.domain.deploys import DeploySource
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.revisions import Progress
-from cortex_events.domain.scaling import scale_of
 from cortex_events.domain.statefulsets import current_rollout as statefulset_rollout
 from cortex_events.domain.statefulsets import statefulset_events
 
@@ -81,17 +80,7 @@ class StatefulSetTracker(RevisionTracker[StatefulSetSnapshot]):
         rollout = self.rollout(
             ref.uid, statefulset_rollout(snapshot, revisions), snapshot.status_written
         )
-        if previous is not None and previous is not snapshot:
-            before: int | None = previous.replicas
-        else:  # first seen, or seen again: compare with what was recorded last
-            before = context.history.recorded_replicas(ref.uid) if context.history else None
-        scale = scale_of(
-            before,
-            snapshot.replicas,
-            generation=snapshot.generation,
-            writer=snapshot.replicas_writer,
-            now=context.clock(),
-        )
+        scale = scale_seen(self.context, previous, snapshot)
         return statefulset_events(snapshot, scale=scale, **rollout)
 
 

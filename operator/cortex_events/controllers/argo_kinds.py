@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cortex_events.controllers.kinds import Context, KindTracker
+from cortex_events.controllers.kinds import Context, KindTracker, scale_seen
 from cortex_events.controllers.workloads import owner_info
 from cortex_events.domain.argo import (
     RolloutSnapshot,
@@ -22,7 +22,6 @@ from cortex_events.domain.deployments import Revision
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.keys import workload_key
 from cortex_events.domain.mapping import OwnerInfo, Resolution
-from cortex_events.domain.scaling import scale_of
 
 
 class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
@@ -81,7 +80,7 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
     def events(
         self, previous: RolloutSnapshot | None, snapshot: RolloutSnapshot
     ) -> list[EventIntent]:
-        context, ref = self.context, snapshot.ref
+        ref = snapshot.ref
         deployment = self._referenced(snapshot)
         if not snapshot.images and deployment is not None:
             snapshot = replace(snapshot, images=deployment.images)
@@ -93,17 +92,7 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
             if seen is not None:
                 self._seen[ref.uid] = seen
             self._current[ref.uid] = revision
-        if previous is not None and previous is not snapshot:
-            before: int | None = previous.replicas
-        else:
-            before = context.history.recorded_replicas(ref.uid) if context.history else None
-        scale = scale_of(
-            before,
-            snapshot.replicas,
-            generation=snapshot.generation,
-            writer=snapshot.replicas_writer,
-            now=context.clock(),
-        )
+        scale = scale_seen(self.context, previous, snapshot)
         return rollout_events(snapshot, revision=revision, seen=seen, scale=scale)
 
     async def deploy(

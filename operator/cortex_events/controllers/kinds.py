@@ -19,6 +19,8 @@ from cortex_events.controllers.workloads import WorkloadIndex
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.parsing import FieldWriter
+from cortex_events.domain.scaling import Scale, scale_of
 
 
 class Snapshot(Protocol):
@@ -59,6 +61,36 @@ class Context:
     deploys: DeployRecorder | None = None
     keep: frozenset[str] = frozenset()
     """Annotations snapshots keep beside the ``cortex.io/`` ones (those deploys read)."""
+
+
+class Scalable(Snapshot, Protocol):
+    """A workload with a replica count (StatefulSets, Argo Rollouts)."""
+
+    @property
+    def replicas(self) -> int: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    @property
+    def replicas_writer(self) -> FieldWriter | None: ...
+
+
+def scale_seen(context: Context, previous: Scalable | None, snapshot: Scalable) -> Scale | None:
+    """The scale from ``previous`` to ``snapshot``; first seen (or seen again), from the count
+    recorded last."""
+    if previous is not None and previous is not snapshot:
+        before: int | None = previous.replicas
+    else:
+        history = context.history
+        before = history.recorded_replicas(snapshot.ref.uid) if history is not None else None
+    return scale_of(
+        before,
+        snapshot.replicas,
+        generation=snapshot.generation,
+        writer=snapshot.replicas_writer,
+        now=context.clock(),
+    )
 
 
 class KindTracker(Generic[S]):

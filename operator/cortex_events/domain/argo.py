@@ -30,7 +30,7 @@ from cortex_events.domain.deployments import (
     Revision,
     rollout_name,
 )
-from cortex_events.domain.intents import EventIntent, format_duration, iso, utc
+from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.keys import workload_key
 from cortex_events.domain.lifecycle import Facts, KindEvents, replicas_summary, workload_events
 from cortex_events.domain.model import (
@@ -49,6 +49,7 @@ from cortex_events.domain.parsing import (
     field_writer,
     template_images,
 )
+from cortex_events.domain.revisions import record_duration
 from cortex_events.domain.scaling import Scale, ScaleWindow
 
 ARGO_EVENTS = KindEvents(
@@ -229,12 +230,7 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
     }
     if r.workload_ref:
         details["workloadRef"] = r.workload_ref
-    took = None
-    if seen.ended is not None and seen.ended >= revision.started:
-        duration = (utc(seen.ended) - revision.started).total_seconds()
-        took = format_duration(duration)
-        details["durationSeconds"] = round(duration)
-        details["finishedAt"] = iso(seen.ended)
+    took = record_duration(details, revision.started, seen.ended)
     where = f"{ref.namespace}/{ref.name}"
     at = f" at {step}" if step else ""
     if result == ROLLOUT_COMPLETED:

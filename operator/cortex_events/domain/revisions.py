@@ -69,6 +69,19 @@ def _details(revision: Revision, progress: Progress, result: str) -> dict[str, A
     }
 
 
+def record_duration(
+    details: dict[str, Any], started: datetime, ended: datetime | None
+) -> str | None:
+    """Put a rollout's ``durationSeconds`` and ``finishedAt`` into ``details`` and return the
+    duration as text, when it ended (not before it started)."""
+    if ended is None or ended < started:
+        return None
+    duration = (utc(ended) - started).total_seconds()
+    details["durationSeconds"] = round(duration)
+    details["finishedAt"] = iso(ended)
+    return format_duration(duration)
+
+
 def rollout_event(
     event_type: EventType,
     ref: WorkloadRef,
@@ -83,12 +96,11 @@ def rollout_event(
     what = rollout_name(ref.name, revision)
     details = _details(revision, progress, progress.result)
     counts = f"{progress.updated} of {progress.desired}"
-    took = None
-    if progress.result in RESTING_RESULTS and ended is not None and ended >= revision.started:
-        duration = (utc(ended) - revision.started).total_seconds()
-        took = format_duration(duration)
-        details["durationSeconds"] = round(duration)
-        details["finishedAt"] = iso(ended)
+    took = (
+        record_duration(details, revision.started, ended)
+        if progress.result in RESTING_RESULTS
+        else None
+    )
     if progress.result == ROLLOUT_COMPLETED:
         title = f"{what} completed" + (f" in {took}" if took else "")
         description = f"Revision {revision.number} of {where} runs on {counts} pods" + (

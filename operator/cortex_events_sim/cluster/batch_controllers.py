@@ -17,7 +17,7 @@ from typing import Any
 from cortex_events.domain.cron import ScheduleError, parse_schedule
 from cortex_events_sim.kubeapi.objects import now_iso
 
-from .objects import PODS
+from .objects import PODS, Marked
 from .owners import OwnerIndex
 
 JOBS = "jobs.batch"
@@ -40,18 +40,11 @@ def _phase(pod: Mapping[str, Any]) -> str | None:
     return (pod.get("status") or {}).get("phase")
 
 
-class JobController:
+class JobController(Marked):
     def __init__(self, owners: OwnerIndex) -> None:
+        super().__init__()
         self.owners = owners
         self.store = owners.store
-        self._dirty: set[tuple[str, str]] = set()
-
-    def mark(self, namespace: str, name: str) -> None:
-        self._dirty.add((namespace, name))
-
-    def take_due(self) -> list[tuple[str, str]]:
-        due, self._dirty = self._dirty, set()
-        return sorted(due)
 
     def sync(self, namespace: str, name: str) -> None:
         job = self.store.peek(JOBS, name, namespace)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .objects import PODS, is_ready
+from .objects import PODS, Marked, is_ready
 from .owners import OwnerIndex
 
 STATEFULSETS = "statefulsets.apps"
@@ -36,20 +36,13 @@ def _owner_ref(sts: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class StatefulSetController:
+class StatefulSetController(Marked):
     """Syncs each marked StatefulSet: its revision, one Pod step, its status."""
 
     def __init__(self, owners: OwnerIndex) -> None:
+        super().__init__()
         self.owners = owners
         self.store = owners.store
-        self._dirty: set[tuple[str, str]] = set()
-
-    def mark(self, namespace: str, name: str) -> None:
-        self._dirty.add((namespace, name))
-
-    def take_due(self) -> list[tuple[str, str]]:
-        due, self._dirty = self._dirty, set()
-        return sorted(due)
 
     def _revision(self, sts: Mapping[str, Any]) -> str:
         """The name of the ControllerRevision holding the current template, made if new (a
