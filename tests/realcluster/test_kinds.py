@@ -112,7 +112,8 @@ def namespace(plane: ControlPlane) -> Iterator[str]:
     name = "rc-kinds"
     plane.kubectl("create", "namespace", name)
     yield name
-    plane.kubectl("delete", "namespace", name, "--wait=false")
+    # Gone before the next module: its operator watches the whole cluster.
+    plane.kubectl("delete", "namespace", name, "--timeout=120s")
 
 
 @pytest.fixture(scope="module")

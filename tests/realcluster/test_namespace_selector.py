@@ -80,5 +80,7 @@ def test_a_namespace_joins_and_leaves_the_namespace_selector(
             assert running.violations() == [], "the operator wrote to workloads or was refused"
     finally:
         plane.helm("uninstall", "nssel", "-n", ops, "--wait")
+        # Gone before the next module's operator starts: one posting a Kubernetes Event on the
+        # CortexEntity of a namespace still terminating would be refused (403).
         for name in (watched, ops):
-            plane.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+            plane.kubectl("delete", "namespace", name, "--ignore-not-found", "--timeout=120s")
