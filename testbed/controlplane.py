@@ -40,6 +40,8 @@ STAGES = Path(__file__).with_name("stages.yaml")
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 SERVICE_CIDR = "10.96.0.0/16"
 PROBE_NAMESPACE = "testbed-probe"
+WORKLOAD_LISTING = "deployments,replicasets,statefulsets,daemonsets,jobs,cronjobs,pods"
+"""What `describe` lists of a namespace."""
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -287,7 +289,7 @@ class ControlPlane:
         workloads, pods and Events, the nodes, and the last lines of each controller's log."""
         parts = []
         for args in (
-            ("get", "deployments,replicasets,pods", "-n", namespace, "-o", "wide"),
+            ("get", WORKLOAD_LISTING, "-n", namespace, "-o", "wide"),
             ("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"),
             ("get", "nodes"),
         ):
@@ -412,6 +414,8 @@ class ControlPlane:
                 "--concurrent-deployment-syncs=10",
                 "--concurrent-replicaset-syncs=10",
                 "--concurrent-gc-syncs=30",
+                # HorizontalPodAutoscalers are looked at every second rather than every 15.
+                "--horizontal-pod-autoscaler-sync-period=1s",
                 "--v=0",
             ],
         )

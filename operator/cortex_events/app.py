@@ -14,15 +14,19 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
 from cortex_events import __version__
+from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
+from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
+from cortex_events.controllers.namespaces import NamespaceGate
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
@@ -38,6 +42,7 @@ from cortex_events.delivery.ports import CortexApis
 from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.deploys import DeployDefaults
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.events import EventPoster, InvolvedObject
@@ -51,6 +56,7 @@ from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_free_memory
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.settings import Settings
+from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
 logger = logging.getLogger("cortex_events.app")
 
@@ -137,6 +143,7 @@ class OperatorApp:
         self.ledger = Ledger()
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
         self.entity_store = EntityStore()
+        selector = settings.namespace_label_selector
         self.deploys = DeployRecorder(
             self.queue,
             self.entity_store,
@@ -156,6 +163,9 @@ class OperatorApp:
             history=self.ledger,
             skips=self.listener,
             tag_issues=self.listener,
+            quiet=QuietDefaults(settings.scale_events, settings.job_pod_events),
+            summary_window=timedelta(seconds=settings.scale_summary_window),
+            namespaces=NamespaceGate(selector) if selector is not None else None,
             deploys=self.deploys,
         )
         self.delivery = Delivery(
@@ -239,9 +249,10 @@ class OperatorApp:
                               always=True)  # fmt: skip
 
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
-        """A Warning Kubernetes Event about a Pod or Deployment: a new Event object in its
-        namespace, never a write to the workload itself."""
-        api_version = "apps/v1" if workload.kind == "Deployment" else "v1"
+        """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
+        never a write to the workload itself."""
+        watched = BY_KIND.get(workload.kind)
+        api_version = watched.api_version if watched is not None else "v1"
         about = InvolvedObject(
             api_version, workload.kind, workload.namespace, workload.name, workload.uid
         )
@@ -257,6 +268,39 @@ class OperatorApp:
                 await self.sweep.run()
             except Exception:
                 logger.exception("Looking for deletions missed while down failed")
+
+    async def _check_schedules(self) -> None:
+        """Now and then, look for the runs CronJobs missed: no watch event tells of them."""
+        while True:
+            await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
+            try:
+                await self.recorder.check_schedules()
+            except Exception:
+                logger.exception("Looking for missed CronJob runs failed")
+
+    async def watched_extra(self) -> list[WatchedKind]:
+        """The kinds watched besides the workloads always watched: Namespaces for the
+        namespace selector, Argo Rollouts where the cluster serves them."""
+        extra: list[WatchedKind] = []
+        if self.settings.namespace_selector:
+            extra.append(NAMESPACE)
+        if self.settings.argo_rollouts and await self._serves_argo_rollouts():
+            extra.append(ARGO_ROLLOUT)
+            if "Rollout" not in self.recorder.trackers:
+                self.recorder.add_tracker(ArgoRolloutTracker(self.recorder.context))
+        return extra
+
+    async def _serves_argo_rollouts(self) -> bool:
+        """Whether the cluster has the rollouts.argoproj.io CRD (asked once, at the start: a
+        CRD installed later is watched after a restart)."""
+        try:
+            found = await self.kube.serves(ARGO_ROLLOUT.api_version, ARGO_ROLLOUT.plural)
+        except Exception as error:
+            logger.warning("Could not tell whether Argo Rollouts are installed: %s", error)
+            return False
+        if found:
+            logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")
+        return found
 
     async def _release_memory(self) -> None:
         """Return freed memory once a burst of watch events (the initial listing above all)
@@ -330,6 +374,7 @@ class OperatorApp:
             "relist": self.relists.run(),
             "entity-status": self.entities.run(),
             "sweep": self._sweep_loop(),
+            "schedules": self._check_schedules(),
             "kubernetes-events": self.notices.run(),
             "probe": self._probe_api(),
             "memory": self._release_memory(),
@@ -372,9 +417,10 @@ class OperatorApp:
                 "(set CORTEX_LEASE_NAMESPACE to elect one leader among several replicas)"
             )
         await self.check_namespaces()
+        extra = await self.watched_extra()
         try:
             await kopf.operator(
-                registry=build_registry(self.feed, self.entities),
+                registry=build_registry(self.feed, self.entities, extra),
                 settings=kopf_settings(settings),
                 standalone=True,
                 clusterwide=not settings.namespaces,

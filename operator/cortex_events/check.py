@@ -25,6 +25,7 @@ from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.leases import own_namespace
 from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission
 from cortex_events.settings import Settings
+from cortex_events.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
 
 # A tag no one uses: Cortex answers 404 for it with a valid key and 401/403 with a bad one.
 PROBE_TAG = "cortex-events-operator-check"
@@ -96,17 +97,30 @@ def _list_all(api_client: Any, path: str) -> list[dict[str, Any]]:
             return items
 
 
+def _annotated_kinds(api_client: Any, settings: Settings) -> list[WatchedKind]:
+    """Every kind whose ``cortex.io/tag`` maps it: the workloads always watched, and Argo
+    Rollouts where the cluster serves them (and the operator may watch them)."""
+    kinds = [watched for watched in WORKLOADS if watched.annotated]
+    if settings.argo_rollouts:
+        try:
+            found = call(api_client, "GET", ARGO_ROLLOUT.prefix, timeout=10)
+        except ApiException:
+            found = None
+        resources = (found or {}).get("resources") or []
+        if any(isinstance(r, dict) and r.get("name") == ARGO_ROLLOUT.plural for r in resources):
+            kinds.append(ARGO_ROLLOUT)
+    return kinds
+
+
 def _collect_annotation_tags(
     api_client: Any, settings: Settings, found: Found, results: list[Result]
 ) -> None:
-    scopes = [f"/namespaces/{ns}" for ns in settings.namespaces] or [""]
-    for kind, prefix, plural in (
-        ("Deployment", "/apis/apps/v1", "deployments"),
-        ("Pod", "/api/v1", "pods"),
-    ):
+    scopes: list[str | None] = list(settings.namespaces) or [None]
+    for watched in _annotated_kinds(api_client, settings):
+        kind, plural = watched.kind, watched.plural
         for scope in scopes:
             try:
-                objects = _list_all(api_client, f"{prefix}{scope}/{plural}")
+                objects = _list_all(api_client, watched.path(scope))
             except ApiException as error:
                 results.append(
                     Result(

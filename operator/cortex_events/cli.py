@@ -61,6 +61,12 @@ CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
         metavar="NS,...",
     ),
     SettingFlag(
+        "namespace_selector",
+        "--namespace-selector",
+        "record only the namespaces whose labels match this selector",
+        metavar="SELECTOR",
+    ),
+    SettingFlag(
         "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
     ),
 )
@@ -104,6 +110,31 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         "seconds after start before deletions missed while down are looked for",
         float,
         "SECONDS",
+    ),
+    SettingFlag(
+        "scale_events",
+        "--scale-events",
+        "scales recorded where no CortexEntity says: all, manual or summary",
+        metavar="MODE",
+    ),
+    SettingFlag(
+        "scale_summary_window",
+        "--scale-summary-window",
+        "seconds of one window of an autoscaler's scales, summarized in one event",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "job_pod_events",
+        "--job-pod-events",
+        "creation and deletion events for the Pods of Jobs (true or false)",
+        metavar="BOOL",
+    ),
+    SettingFlag(
+        "argo_rollouts",
+        "--argo-rollouts",
+        "watch Argo Rollouts when their CRD is installed (true or false)",
+        metavar="BOOL",
     ),
     SettingFlag(
         "leader_election",

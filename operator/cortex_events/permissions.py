@@ -1,8 +1,13 @@
-"""The Kubernetes API access the operator needs: one list for ``check`` and the RBAC tests."""
+"""The Kubernetes API access the operator needs: one list for ``check`` and the RBAC tests.
+
+The kinds it watches are read only (`cortex_events.watched`); Namespaces only with a namespace
+selector, Argo Rollouts only where they are installed (`optional`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from cortex_events.watched import ARGO_ROLLOUT, NAMESPACE, WORKLOADS
 
 
 @dataclass(frozen=True)
@@ -13,10 +18,10 @@ class Permission:
     why: str
 
 
+READ = ("get", "list", "watch")
+
 REQUIRED: tuple[Permission, ...] = (
-    Permission("", "pods", ("get", "list", "watch"), "Pod lifecycle events"),
-    Permission("apps", "replicasets", ("get", "list", "watch"), "a Pod's owning Deployment"),
-    Permission("apps", "deployments", ("get", "list", "watch"), "Deployment events"),
+    *(Permission(w.group, w.plural, READ, w.why) for w in WORKLOADS),
     Permission(
         "cortex.io", "cortexentities", ("get", "list", "watch", "patch"), "mapping, finalizer"
     ),
@@ -29,3 +34,13 @@ LEADER_ELECTION: tuple[Permission, ...] = (
     Permission("", "events", ("create",), "LeaderElected and LeaderLost Events on the Lease"),
 )
 """What leader election needs, in the Lease's namespace only (the chart's own Role)."""
+
+
+def optional(*, namespace_selector: bool, argo_rollouts: bool) -> tuple[Permission, ...]:
+    """What the features that are off by default or depend on the cluster need as well."""
+    found: list[Permission] = []
+    if namespace_selector:
+        found.append(Permission("", NAMESPACE.plural, READ, NAMESPACE.why))
+    if argo_rollouts:
+        found.append(Permission(ARGO_ROLLOUT.group, ARGO_ROLLOUT.plural, READ, ARGO_ROLLOUT.why))
+    return tuple(found)

@@ -9,7 +9,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
-from cortex_events.domain.selectors import label_key_error
+from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 MISSING_KEY = "CORTEX_API_KEY is required"
@@ -37,6 +38,24 @@ class Settings(BaseSettings):
 
     namespaces: Annotated[tuple[str, ...], NoDecode] = ()
     """Namespaces to watch; empty means every namespace."""
+
+    namespace_selector: str = ""
+    """A label selector on Namespace objects (``kubectl -l`` syntax): only the workloads of
+    the namespaces it matches are recorded, as their labels say now. Empty: no selection."""
+
+    scale_events: ScaleEvents = ScaleEvents.SUMMARY
+    """What is recorded of scales where no CortexEntity says: ``all``, ``manual`` (not those an
+    autoscaler made) or ``summary`` (those, and one summary per window of an autoscaler's)."""
+
+    scale_summary_window: float = Field(default=600.0, ge=60, le=86_400)
+    """Seconds of one window of an autoscaler's scales, summarized in one event."""
+
+    job_pod_events: bool = False
+    """Whether the Pods of Jobs get creation and deletion events where no CortexEntity says
+    (their failures are recorded either way)."""
+
+    argo_rollouts: bool = True
+    """Watch Argo Rollouts when the cluster serves their CRD (and RBAC lets it)."""
 
     rate_limit: float = Field(default=600, gt=0, le=CORTEX_REQUESTS_PER_MINUTE_PER_KEY)
     """Cortex requests per minute this operator may spend (Cortex allows 1000 per key)."""
@@ -125,6 +144,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("namespace_selector")
+    @classmethod
+    def _check_namespace_selector(cls, value: str) -> str:
+        parse_selector(value.strip())  # a ValueError names the part that cannot be read
+        return value.strip()
+
+    @property
+    def namespace_label_selector(self) -> LabelSelector | None:
+        return parse_selector(self.namespace_selector) if self.namespace_selector else None
 
     @field_validator("base_url")
     @classmethod

@@ -27,7 +27,22 @@ Render = Callable[[dict[str, Any]], Objects]
 RenderFiles = Callable[[dict[str, Any]], dict[str, str]]
 
 NO_KEY: dict[str, Any] = {"apiKey": {"existingSecret": ""}}
-WORKLOADS = {("", "pods"), ("apps", "replicasets"), ("apps", "deployments")}
+WORKLOADS = {
+    ("", "pods"),
+    *(
+        ("apps", plural)
+        for plural in (
+            "replicasets",
+            "deployments",
+            "statefulsets",
+            "daemonsets",
+            "controllerrevisions",
+        )
+    ),
+    ("batch", "jobs"),
+    ("batch", "cronjobs"),
+    ("argoproj.io", "rollouts"),
+}
 # (apiGroup, resource, verb) for every Kubernetes API call the operator makes.
 OPERATOR_CALLS = {
     *(
@@ -436,6 +451,28 @@ def test_rbac_is_read_only_on_workloads_and_never_a_wildcard(
     assert not any("nonResourceURLs" in rule or "resourceNames" in rule for rule in rules)
 
 
+def test_a_namespace_selector_reads_namespaces_cluster_wide_and_needs_the_cluster_install(
+    render: Render,
+) -> None:
+    objects = render({"namespaceSelector": "cortex.io/record=true"})
+    role = only(objects, "ClusterRole")
+    assert granted(role["rules"]) == OPERATOR_CALLS | {
+        ("", "namespaces", verb) for verb in ("get", "list", "watch")
+    }
+    assert env(objects)["CORTEX_NAMESPACE_SELECTOR"]["value"] == "cortex.io/record=true"
+    with pytest.raises(helm_python.HelmRenderError, match="needs the cluster-wide install"):
+        render({"namespaceSelector": "team=a", "namespaces": ["shop"]})
+
+
+def test_argo_rollouts_are_read_only_when_enabled(render: Render) -> None:
+    objects = render({"argoRollouts": {"enabled": False}})
+    assert granted(only(objects, "ClusterRole")["rules"]) == OPERATOR_CALLS - {
+        ("argoproj.io", "rollouts", verb) for verb in ("get", "list", "watch")
+    }
+    assert env(objects)["CORTEX_ARGO_ROLLOUTS"]["value"] == "false"
+    assert env(render({}))["CORTEX_ARGO_ROLLOUTS"]["value"] == "true"
+
+
 def test_namespaces_switch_to_a_role_in_each_and_nothing_cluster_wide(render: Render) -> None:
     objects = render({"namespaces": ["shop", "payments"]})
     assert of_kind(objects, "ClusterRole") == []
@@ -541,6 +578,10 @@ def test_defaults_reach_the_operator_environment(render: Render) -> None:
         "CORTEX_BASE_URL": "https://api.getcortexapp.com",
         "CORTEX_CLUSTER_NAME": "default",
         "CORTEX_NAMESPACES": "",
+        "CORTEX_NAMESPACE_SELECTOR": "",
+        "CORTEX_SCALE_EVENTS": "summary",
+        "CORTEX_JOB_POD_EVENTS": "false",
+        "CORTEX_ARGO_ROLLOUTS": "true",
         "CORTEX_RATE_LIMIT": "600",
         "CORTEX_DRY_RUN": "false",
         "CORTEX_LOG_LEVEL": "INFO",

@@ -348,6 +348,54 @@ def test_an_annotated_deployment_becomes_cortex_events(installed: Cluster) -> No
     assert len(keys) == len(set(keys)), "one event per eventKey"
 
 
+def test_a_statefulset_daemonset_and_cronjob_become_cortex_events(installed: Cluster) -> None:
+    """The other kinds on kind's real controllers: a StatefulSet's and a DaemonSet's rollout,
+    and a CronJob's run (started by hand, as ``kubectl create job --from`` does) that fails."""
+    tag = "kinds-e2e"
+    sts = deployment(APP_NAMESPACE, "db", sleeper("db"), annotations={"cortex.io/tag": tag})
+    sts["kind"] = "StatefulSet"
+    sts["spec"]["serviceName"] = "db"
+    ds = deployment(APP_NAMESPACE, "agent", sleeper("agent"), annotations={"cortex.io/tag": tag})
+    ds["kind"] = "DaemonSet"
+    del ds["spec"]["replicas"]
+    failing = restricted_container("nightly") | {"command": ["python", "-c", "raise SystemExit(3)"]}
+    cronjob = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "nightly", "namespace": APP_NAMESPACE,
+                     "annotations": {"cortex.io/tag": tag}},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"backoffLimit": 0,
+                 "template": {"spec": {"restartPolicy": "Never", "containers": [failing]}}}}},
+    }  # fmt: skip
+    installed.apply(sts, ds, cronjob)
+    for kind in ("STATEFULSET_CREATION", "DAEMONSET_CREATION"):
+        wait_for(kind, event_of_type(installed, tag, kind), installed)
+    for workload in ("statefulset/db", "daemonset/agent"):
+        installed.kubectl("-n", APP_NAMESPACE, "rollout", "status", workload, "--timeout=180s")
+        installed.kubectl("-n", APP_NAMESPACE, "set", "env", workload, "RELEASE=2")
+        installed.kubectl("-n", APP_NAMESPACE, "rollout", "status", workload, "--timeout=180s")
+
+    def completed(event_type: str) -> Callable[[], dict[str, Any] | None]:
+        def probe() -> dict[str, Any] | None:
+            return next((e for e in received(installed, tag) if e.get("type") == event_type
+                         and e["customData"].get("result") == "Completed"), None)  # fmt: skip
+
+        return probe
+
+    for kind in ("STATEFULSET_ROLLOUT", "DAEMONSET_ROLLOUT"):
+        wait_for(f"{kind} completed", completed(kind), installed)
+    installed.kubectl("-n", APP_NAMESPACE, "create", "job", "nightly-1", "--from=cronjob/nightly")
+
+    def failed_run() -> dict[str, Any] | None:
+        return next((e for e in received(installed, tag) if e.get("type") == "JOB_RUN"
+                     and e["customData"].get("result") == "Failed"), None)  # fmt: skip
+
+    run = wait_for("the run failed", failed_run, installed)
+    assert run["customData"]["cronJob"] == "nightly"
+    keys = [event["customData"]["eventKey"] for event in received(installed, tag)]
+    assert len(keys) == len(set(keys)), "one event per eventKey"
+
+
 def test_a_cortex_entity_maps_workloads_by_label(installed: Cluster) -> None:
     tag = "inventory-service"
     installed.apply(

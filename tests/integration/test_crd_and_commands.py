@@ -46,7 +46,7 @@ def test_kubectl_get_cxe_shows_the_first_answers() -> None:
         ({"tag": "a,b"}, "spec.tag"),
         ({"tag": "web", "eventTypes": ["POD_CREATED"]}, "spec.eventTypes"),
         ({"tag": "web", "retention": "30d"}, "spec.retention"),
-        ({"tag": "web", "workloads": [{"kind": "StatefulSet", "name": "db"}]}, "spec.workloads"),
+        ({"tag": "web", "workloads": [{"kind": "ReplicaSet", "name": "db"}]}, "spec.workloads"),
         ({"tag": "web", "cleanupOnDelete": "yes"}, "spec.cleanupOnDelete"),
         ({"tag": "web", "deploys": {"enabled": "yes"}}, "spec.deploys.enabled"),
         ({"tag": "web", "deploys": {"environment": ""}}, "spec.deploys.environment"),

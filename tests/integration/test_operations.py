@@ -322,6 +322,13 @@ def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
         kubectl.create(workloads.pod("web-1", namespace=NS, tag="web, team/svc"))
         kubectl.create(workloads.pod("web-2", namespace=NS, tag="team/svc"))
         kubectl.create(workloads.deployment("api", namespace=NS, tag="ghost", replicas=0))
+        kubectl.create({
+            "apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "nightly", "namespace": NS,
+                         "annotations": {"cortex.io/tag": "ghost-cron"}},
+            "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                "restartPolicy": "Never", "containers": [{"name": "a", "image": "busybox"}]}}}}},
+        })  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CORTEX_", "KUBE"))}
         env.update(
             KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig", "operator")),
@@ -341,10 +348,14 @@ def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
     assert "'team/svc' is not a Cortex tag: it contains a slash" in slash
     assert "entity 'web' exists" in rows[f"cortex.io/tag on Pod {NS}/web-1"]
     assert "Cortex has no entity 'ghost'" in rows[f"cortex.io/tag on Deployment {NS}/api"]
+    # Every kind a cortex.io/tag maps is looked at, a CronJob's too.
+    assert "Cortex has no entity 'ghost-cron'" in rows[f"cortex.io/tag on CronJob {NS}/nightly"]
     assert "does not exist" in rows["Namespace shpo"]
     assert " ok " in rows[f"Namespace {NS}"]
     asked = [r.tag for r in cortex.state.requests if r.tag != "cortex-events-operator-check"]
-    assert sorted(str(tag) for tag in asked) == ["ghost", "payments-api", "web"], "asked once each"
+    assert sorted(str(tag) for tag in asked) == ["ghost", "ghost-cron", "payments-api", "web"], (
+        "asked once each"
+    )
 
 
 def test_check_with_a_wrong_key(

@@ -38,7 +38,22 @@ API_KEY = "realcluster-key-0123456789"
 CLUSTER = "realcluster"
 OPERATOR_NAMESPACE = "cortex-events"
 RELEASE = "cortex-events-operator"
-WORKLOADS = frozenset({"pods", "replicasets", "deployments"})
+WORKLOADS = frozenset(
+    {
+        "pods",
+        "replicasets",
+        "deployments",
+        "statefulsets",
+        "daemonsets",
+        "controllerrevisions",
+        "jobs",
+        "cronjobs",
+        "rollouts",
+        "namespaces",
+    }
+)
+WATCHED = frozenset(WORKLOADS - {"rollouts", "namespaces"} | {"cortexentities"})
+"""What every operator watches (Argo Rollouts where installed, Namespaces with a selector)."""
 FATE_LABEL = "testbed.cortex.io/fate"
 
 
@@ -165,10 +180,10 @@ class Operator:
     release: Release
     audit_from: int
 
-    def start(self, *args: str, timeout: float = 60) -> None:
+    def start(self, *args: str, timeout: float = 60, also: frozenset[str] = frozenset()) -> None:
         mark = self.plane.audit_mark()
         self.process.start(*args)
-        wanted = {"pods", "replicasets", "deployments", "cortexentities"}
+        wanted = WATCHED | also
 
         def watching() -> bool:
             if self.process.process is not None and self.process.process.poll() is not None:
@@ -195,8 +210,9 @@ class Operator:
         return self.process.log_text()
 
     def violations(self) -> list[str]:
-        """Writes to workloads and refusals (403) the operator's identity met, from the audit;
-        refusals by an API server still starting up (its RBAC cache not yet filled) aside."""
+        """Writes to workloads (and Namespaces) and refusals (403) the operator's identity met,
+        from the audit; refusals by an API server still starting up (its RBAC cache not yet
+        filled) aside."""
         found = []
         for r in self.plane.audit(self.release.user, since=self.audit_from):
             refused = r.code == 403 and not (r.at and self.plane.starting_at(r.at))

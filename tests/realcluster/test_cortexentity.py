@@ -32,7 +32,10 @@ def entity(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
         ({"tag": "team/svc"}, "spec.tag"),
         ({"tag": "svc", "retention": "banana"}, "spec.retention"),
         ({"tag": "svc", "eventTypes": ["POD_EXPLODED"]}, "spec.eventTypes[0]"),
-        ({"tag": "svc", "workloads": [{"kind": "Job", "name": "x"}]}, "spec.workloads[0].kind"),
+        (
+            {"tag": "svc", "workloads": [{"kind": "ReplicaSet", "name": "x"}]},
+            "spec.workloads[0].kind",
+        ),
         ({"selector": {}}, "spec.tag"),
         ({"tag": "svc", "deploys": {"scales": "often"}}, "spec.deploys.scales"),
     ],

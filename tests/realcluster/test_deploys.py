@@ -67,8 +67,12 @@ def rollout_completed(cortex: FakeCortex, revision: int) -> bool:
 
 
 def deploy_posts(cortex: FakeCortex) -> int:
+    """The deploys POSTed for this test's entity (the operator watches the whole cluster: other
+    modules' workloads, their namespaces still terminating, may get deploys of their own)."""
     return sum(
-        1 for r in cortex.state.requests if r.method == "POST" and r.path.endswith("/deploys")
+        1
+        for r in cortex.state.requests
+        if r.method == "POST" and r.path.endswith(f"/{TAG}/deploys")
     )
 
 

@@ -340,12 +340,21 @@ def test_discovery_answers_what_clients_ask(api: Any) -> None:
     assert core_versions.versions == ["v1"]
     assert groups == {
         "apps": "v1",
+        "batch": "v1",
         "events.k8s.io": "v1",
         "coordination.k8s.io": "v1",
         "apiextensions.k8s.io": "v1",
         "cortex.io": "v1alpha1",
     }
-    assert {"deployments", "deployments/status", "replicasets"} <= app_resources
+    assert {
+        "deployments",
+        "deployments/status",
+        "replicasets",
+        "statefulsets",
+        "statefulsets/scale",
+        "daemonsets",
+        "controllerrevisions",
+    } <= app_resources
     assert {"list", "watch", "patch"} <= set(core_resources["pods"])
     assert "namespaces" in core_resources
     assert version.major == "1"

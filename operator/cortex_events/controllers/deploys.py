@@ -1,8 +1,9 @@
-"""Cortex deploys from what the recorder derived for a Deployment, submitted for each target
-entity whose `DeployPolicy` wants them.
+"""Cortex deploys from what the recorder derived for a Deployment, StatefulSet or DaemonSet,
+submitted for each target entity whose `DeployPolicy` wants them.
 
-The recorder hands over the events it derived from a Deployment's state and that state's
-revisions (`deployment_deploys` turns them into deploys); this decides where each goes: only to
+The recorder (and the StatefulSet and DaemonSet trackers) hand over the events they derived
+from a workload's state and that state's revisions (`deployment_deploys`, `workload_deploys`
+turn them into deploys); this decides where each goes: only to
 entities that record deploys (``spec.deploys`` or the settings), ``SCALE`` only where scales
 are asked for, nothing older than the shortest retention of the entities behind a target
 (retention would delete it again). A rollout's deploy waits ``settle`` seconds after it went
@@ -19,10 +20,13 @@ from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.domain.deployments import Revision
 from cortex_events.domain.deploys import (
     DeployDefaults,
+    DeployIntent,
+    DeploySource,
     DeployType,
     deploy_policy,
     deployment_deploys,
     render_deploy,
+    workload_deploys,
 )
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
@@ -76,6 +80,28 @@ class DeployRecorder:
         intents = deployment_deploys(
             deployment, events, revisions, sha_annotation=self._defaults.sha_annotation
         )
+        await self._submit(resolution, intents)
+
+    async def workload(
+        self,
+        resolution: Resolution,
+        workload: DeploySource,
+        events: Iterable[EventIntent],
+        current: Revision | None,
+    ) -> None:
+        """Submit the deploys of ``events``, derived from a StatefulSet or DaemonSet whose
+        update revision is ``current`` (a completed rollout is always of that revision)."""
+        revisions = {current.number: current} if current is not None else {}
+        intents = workload_deploys(
+            workload,
+            events,
+            revisions,
+            current=current,
+            sha_annotation=self._defaults.sha_annotation,
+        )
+        await self._submit(resolution, intents)
+
+    async def _submit(self, resolution: Resolution, intents: list[DeployIntent]) -> None:
         if not intents:
             return
         now = self._clock()

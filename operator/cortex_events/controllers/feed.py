@@ -1,4 +1,4 @@
-"""Every workload watch event, to the recorder and to the relist reconciler."""
+"""Every watch event of a workload or Namespace, to the recorder and to the relist reconciler."""
 
 from __future__ import annotations
 
@@ -15,15 +15,18 @@ class WatchFeed:
         self._relists = relists
 
     async def changed(self, kind: str, event: Mapping[str, Any]) -> None:
-        """A watch event of a Pod, ReplicaSet or Deployment (type None: a listed object)."""
+        """A watch event of a watched kind (type None: a listed object)."""
         body, event_type = event["object"], event.get("type")
         metadata = body.get("metadata") or {}
-        self._relists.observed(
-            kind, str(metadata.get("namespace", "")), str(metadata.get("uid", "")), event_type
-        )
+        if kind != "Namespace":
+            self._relists.observed(
+                kind, str(metadata.get("namespace", "")), str(metadata.get("uid", "")), event_type
+            )
         if kind == "Pod":
             await self._recorder.pod_changed(body, event_type)
         elif kind == "ReplicaSet":
             await self._recorder.replicaset_changed(body, event_type)
-        else:
+        elif kind == "Deployment":
             await self._recorder.deployment_changed(body, event_type)
+        else:
+            await self._recorder.changed(kind, body, event_type)

@@ -1,54 +1,61 @@
 """The recorder: watch events in, the events their workloads' states imply submitted out.
 
 Watch handlers feed it raw objects; it keeps small snapshots in a `WorkloadIndex`. For each
-change it resolves the workload's Cortex entities (annotations and the CortexEntity specs of
-the `EntityStore`), derives the events its state implies, and submits them. Mapping changes
-(a CortexEntity created or edited, a Deployment annotated) re-evaluate the affected workloads
-at once, so no restart is needed.
+change it derives the events the workload's state implies and hands them to the `Router`,
+which resolves the workload's Cortex entities (annotations, owners and the CortexEntity specs of
+the `EntityStore`) and submits them. Pods, Deployments and ReplicaSets are handled here; the
+other kinds by their trackers (`cortex_events.controllers.kinds`). Mapping changes (a
+CortexEntity created or edited, a Deployment annotated, a namespace joining the namespace
+selector) re-evaluate the affected workloads at once, so no restart is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from cortex_events.controllers.apps_kinds import (
+    DaemonSetTracker,
+    StatefulSetTracker,
+    revision_changed,
+)
+from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
 from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.kinds import Context, KindTracker
+from cortex_events.controllers.namespaces import NamespaceGate
+from cortex_events.controllers.routing import (
+    EntitySpecs,
+    Router,
+    SkipListener,
+    Submitter,
+    TagIssueListener,
+)
+from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
-from cortex_events.delivery.queue import Outgoing
-from cortex_events.domain.deployments import deployment_events, reports_on_revision
+from cortex_events.domain.deployments import Revision, deployment_events, reports_on_revision
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
+from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
-    WorkloadRef,
     deployment_snapshot,
     pod_snapshot,
     replicaset_snapshot,
 )
 from cortex_events.domain.pods import pod_events
-from cortex_events.domain.render import render
-from cortex_events.domain.specs import EntitySpec
+from cortex_events.domain.quiet import QuietDefaults
+
+__all__ = ["EntitySpecs", "History", "Recorder", "SkipListener", "Submitter", "TagIssueListener"]
 
 logger = logging.getLogger("cortex_events.recorder")
 
 # Mapping changes that arrive within this many seconds are applied in one pass.
 REEVALUATION_DELAY = 0.2
-
-
-class Submitter(Protocol):
-    async def submit(self, item: Outgoing) -> None: ...
-
-
-class EntitySpecs(Protocol):
-    def in_namespace(self, namespace: str) -> list[EntitySpec]: ...
-
-    def spec(self, key: str) -> EntitySpec | None: ...
+DEFAULT_SUMMARY_WINDOW = timedelta(minutes=10)
 
 
 class History(Protocol):
@@ -58,15 +65,7 @@ class History(Protocol):
 
     def recorded_time(self, key: str) -> datetime | None: ...
 
-
-class SkipListener(Protocol):
-    def skipped(self, kind: str, reason: str) -> None: ...
-
-
-class TagIssueListener(Protocol):
-    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
-        """A ``cortex.io/tag`` on ``workload`` names tags that are no tag, or none at all;
-        told once per workload and annotation value."""
+    def recorded_summary(self, uid: str) -> tuple[datetime, Mapping[str, Any]] | None: ...
 
 
 class Recorder:
@@ -83,27 +82,83 @@ class Recorder:
         tag_issues: TagIssueListener | None = None,
         deploys: DeployRecorder | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        quiet: QuietDefaults | None = None,
+        summary_window: timedelta = DEFAULT_SUMMARY_WINDOW,
+        namespaces: NamespaceGate | None = None,
     ) -> None:
-        self._submitter = submitter
-        self._entities = entities
-        self._cluster = cluster
         self._history = history
-        self._skips = skips
-        self._tag_issues = tag_issues
         self._clock = clock
         self._deploys = deploys
         self._keep = deploys.annotations if deploys is not None else frozenset()
+        self.namespaces = namespaces
+        self.router = Router(
+            submitter,
+            entities,
+            cluster=cluster,
+            clock=clock,
+            skips=skips,
+            tag_issues=tag_issues,
+            defaults=quiet,
+            namespaces=namespaces,
+        )
         self.index = WorkloadIndex()
-        # uid -> the cortex.io/tag value last reported as unusable on that workload.
-        self._tag_reported: dict[str, str] = {}
-        # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
-        self._matches: dict[str, tuple[str, ...]] = {}
+        self.scales = ScaleWindows(summary_window, history)
+        context = Context(
+            self.index,
+            self.router,
+            self.scales,
+            clock,
+            self._reevaluate_pods,
+            history,
+            deploys=deploys,
+            keep=self._keep,
+        )
+        self.jobs = JobTracker(context)
+        self.cronjobs = CronJobTracker(context, self.jobs)
+        self.trackers: dict[str, KindTracker[Any]] = {
+            "StatefulSet": StatefulSetTracker(context),
+            "DaemonSet": DaemonSetTracker(context),
+            "Job": self.jobs,
+            "CronJob": self.cronjobs,
+        }
+        self._context = context
         self._pending_namespaces: set[str] = set()
         self._review_deployments = False
         self.events_seen = 0  # watch events handled, for memory housekeeping
         self._reevaluation: asyncio.Task[None] | None = None
 
+    def add_tracker(self, tracker: KindTracker[Any]) -> None:
+        """Record another kind (Argo Rollouts, when the cluster has them)."""
+        self.trackers[tracker.kind] = tracker
+
+    @property
+    def context(self) -> Context:
+        return self._context
+
     # -- watch events ------------------------------------------------------------------------
+
+    async def changed(self, kind: str, body: Mapping[str, Any], event_type: str | None) -> None:
+        """A watch event of any kind but Pods, Deployments and ReplicaSets."""
+        self.events_seen += 1
+        if kind == "ControllerRevision":
+            await revision_changed(self._context, self.trackers, body, event_type)
+        elif kind == "Namespace":
+            await self.namespace_changed(body, event_type)
+        else:
+            await self.trackers[kind].changed(body, event_type)
+
+    async def namespace_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
+        if self.namespaces is None:
+            return
+        changed = self.namespaces.observed(body, event_type)
+        if changed is not None:
+            logger.info(
+                "Namespace %s %s the namespace selector: its workloads are %s",
+                changed,
+                "matches" if self.namespaces.admits(changed) else "no longer matches",
+                "recorded" if self.namespaces.admits(changed) else "no longer recorded",
+            )
+            self.request_reevaluation(changed)
 
     async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -122,11 +177,14 @@ class Recorder:
             if previous == snapshot:
                 return  # nothing this operator reads has changed
         await self._evaluate_pod(previous, snapshot)
+        owner = snapshot.owner
+        failed = snapshot.phase == "Failed" and (previous is None or previous.phase != "Failed")
+        if failed and owner is not None and owner.kind == "Job":
+            await self.jobs.pod_failed(snapshot)
         if deleted:
             # Forgotten only now: its deletion maps through its owners like its life did.
             self.index.drop_pod(snapshot)
-            self._matches.pop(uid, None)
-            self._tag_reported.pop(uid, None)
+            self.router.forget(uid)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -146,16 +204,20 @@ class Recorder:
                 return
         await self._evaluate_deployment(previous, snapshot)
         if deleted:
-            self._matches.pop(snapshot.ref.uid, None)
-            self._tag_reported.pop(snapshot.ref.uid, None)
+            self.router.forget(snapshot.ref.uid)
+            self.scales.forget(snapshot.ref.uid)
             return
         if reports_on_revision(snapshot):
             self.index.reported[snapshot.ref.uid] = snapshot
         if previous is None or (
             previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
         ):
-            # The Deployment's mapping feeds its Pods' mapping.
+            # The Deployment's mapping feeds its Pods' mapping (and an Argo Rollout's that
+            # names it in its workloadRef).
             await self._reevaluate_pods(self.index.pods_of_deployment(key))
+            rollouts = self.trackers.get("Rollout")
+            if rollouts is not None:
+                await rollouts.reevaluate(snapshot.ref.namespace)
 
     async def replicaset_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -165,14 +227,26 @@ class Recorder:
             self.index.replicaset_deleted(key)
             return
         previous = self.index.put_replicaset(snapshot, now=self._clock())
-        if previous is None or previous.deployment != snapshot.deployment:
-            # Pods seen before their ReplicaSet can now be mapped through their Deployment.
+        if previous is None or previous.owner() != (
+            ("Deployment", snapshot.deployment)
+            if snapshot.deployment
+            else ("Rollout", snapshot.rollout)
+            if snapshot.rollout
+            else None
+        ):
+            # Pods seen before their ReplicaSet can now be mapped through their owner.
             await self._reevaluate_pods(self.index.pods_of_replicaset(key))
-        if snapshot.deployment and (previous is None or previous.snapshot != snapshot):
+        if previous is not None and previous.snapshot == snapshot:
+            return
+        if snapshot.deployment:
             # A rollout's event waits for its revision's ReplicaSet.
             owner = self.index.deployments.get((snapshot.namespace, snapshot.deployment))
             if owner is not None and owner.revision == snapshot.revision:
                 await self._evaluate_deployment(owner, owner)
+        elif snapshot.rollout and "Rollout" in self.trackers:
+            rollout = self.index.workload("Rollout", snapshot.namespace, snapshot.rollout)
+            if rollout is not None:
+                await self.trackers["Rollout"].evaluate(rollout, rollout)
 
     # -- what a listing after a broken watch did not show ------------------------------------
 
@@ -195,6 +269,10 @@ class Recorder:
             for key, rs in list(self.index.replicasets.items()):
                 if rs.snapshot.uid == identity:
                     self.index.replicaset_deleted(key)
+        elif kind == "ControllerRevision":
+            self.index.revisions.delete_uid(identity)
+        elif kind in self.trackers:
+            await self.trackers[kind].vanished(identity)
 
     # -- mapping changes -----------------------------------------------------------------------
 
@@ -221,9 +299,8 @@ class Recorder:
         """Evaluate every workload again soon (this replica has become the leader: what the
         previous one had not sent yet is derived again from the current state), and report
         unusable tags again."""
-        self._tag_reported.clear()
-        self._pending_namespaces.update(namespace for namespace, _ in self.index.deployments)
-        self._pending_namespaces.update(pod.ref.namespace for pod in self.index.pods.values())
+        self.router.tag_reported.clear()
+        self._pending_namespaces.update(self.index.namespaces())
         self._soon(delay)
 
     def _soon(self, delay: float) -> None:
@@ -241,6 +318,11 @@ class Recorder:
                     await self._evaluate_deployment(snapshot, snapshot)
                 except Exception:
                     logger.exception("Reviewing Deployment %s failed", snapshot.ref.name)
+            for tracker in list(self.trackers.values()):
+                try:
+                    await tracker.reevaluate()
+                except Exception:
+                    logger.exception("Reviewing the %ss failed", tracker.kind)
         while self._pending_namespaces:
             namespace = self._pending_namespaces.pop()
             try:
@@ -253,7 +335,13 @@ class Recorder:
         for key, snapshot in list(self.index.deployments.items()):
             if key[0] == namespace:
                 await self._evaluate_deployment(snapshot, snapshot)
+        for tracker in list(self.trackers.values()):
+            await tracker.reevaluate(namespace)
         await self._reevaluate_pods(self.index.pods_in(namespace))
+
+    async def check_schedules(self) -> None:
+        """Look for runs the CronJobs missed (called now and then: no watch event tells)."""
+        await self.cronjobs.check_schedules()
 
     # -- status support ----------------------------------------------------------------------
 
@@ -262,21 +350,11 @@ class Recorder:
 
     def allows(self, entity_keys: tuple[str, ...], event_type: str) -> bool:
         """Whether an event of this type may go to a target mapped by these CortexEntities."""
-        if not entity_keys:
-            return True  # mapped by annotation: every type
-        for key in entity_keys:
-            spec = self._entities.spec(key)
-            if spec is not None and event_type in spec.event_types:
-                return True
-        return False
+        return self.router.allows(entity_keys, event_type)
 
     def matched_workloads(self) -> dict[str, int]:
         """Entity key -> how many workloads it currently maps."""
-        counts: dict[str, int] = defaultdict(int)
-        for keys in self._matches.values():
-            for key in keys:
-                counts[key] += 1
-        return dict(counts)
+        return self.router.matched_workloads()
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -286,118 +364,57 @@ class Recorder:
             if pod is not None:
                 await self._evaluate_pod(pod, pod)
 
-    def _resolve(
-        self,
-        ref: WorkloadRef,
-        labels: Mapping[str, str],
-        annotations: Mapping[str, str],
-        owner: OwnerInfo | None,
-    ) -> Resolution:
-        entities = self._entities.in_namespace(ref.namespace)
-        return resolve(
-            ref.kind, ref.namespace, ref.name, labels, annotations, owner=owner, entities=entities
-        )
-
     async def _evaluate_pod(self, previous: PodSnapshot | None, pod: PodSnapshot) -> None:
         owner, owner_snapshot = self.index.owner_of(pod)
-        resolution = self._resolve(pod.ref, pod.labels, pod.annotations, owner)
         gone = {pod.ref.uid} if pod.deleted_at is not None else set()
         if owner_snapshot is not None and owner_snapshot.deleted_at is not None:
             gone.add(owner_snapshot.ref.uid)
-        self._report_tag_issues(pod.ref, owner, resolution, frozenset(gone))
-        if not await self._admit(pod.ref, resolution, first=previous is None):
-            return
-        await self._submit(resolution, pod_events(previous, pod, now=self._clock()))
+        await self.router.route(
+            pod.ref,
+            pod.labels,
+            pod.annotations,
+            owner,
+            lambda: pod_events(previous, pod, now=self._clock()),
+            first=previous is None,
+            gone=frozenset(gone),
+        )
 
     async def _evaluate_deployment(
         self, previous: DeploymentSnapshot | None, deployment: DeploymentSnapshot
     ) -> None:
         ref = deployment.ref
-        resolution = self._resolve(ref, deployment.labels, deployment.annotations, None)
-        gone = frozenset({ref.uid} if deployment.deleted_at is not None else ())
-        self._report_tag_issues(ref, None, resolution, gone)
-        if not await self._admit(ref, resolution, first=previous is None):
-            return
-        now = self._clock()
         history = self._history
-        revisions = self.index.revisions(
-            deployment, now=now, recorded_time=history.recorded_time if history else None
-        )
-        intents = deployment_events(
-            previous if previous is not deployment else None,
-            deployment,
-            now=now,
-            revisions=revisions,
-            reported=self.index.reported.get(ref.uid),
-            recorded_replicas=history.recorded_replicas(ref.uid) if history else None,
-        )
-        await self._submit(resolution, intents)
-        if self._deploys is not None:
-            await self._deploys.deployment(resolution, deployment, intents, revisions)
 
-    def _report_tag_issues(
-        self,
-        ref: WorkloadRef,
-        owner: OwnerInfo | None,
-        resolution: Resolution,
-        gone: frozenset[str] = frozenset(),
-    ) -> None:
-        """Tell about each unusable ``cortex.io/tag`` once per annotated workload and value:
-        a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
-        if not any(not issue.on_owner for issue in resolution.tag_issues):
-            # Fixed or removed: should the same value come back, it is reported again.
-            self._tag_reported.pop(ref.uid, None)
-        for issue in resolution.tag_issues:
-            subject = ref
-            if issue.on_owner and owner is not None:
-                subject = WorkloadRef("Deployment", ref.namespace, owner.name, owner.uid)
-            if subject.uid in gone:
-                continue  # being deleted: nothing to fix any more
-            if self._tag_reported.get(subject.uid) == issue.value:
-                continue
-            self._tag_reported[subject.uid] = issue.value
-            if self._tag_issues is not None:
-                self._tag_issues.tag_issue(subject, issue)
+        revisions: dict[int, Revision] = {}
 
-    async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
-        entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
-        if entity_keys:
-            self._matches[ref.uid] = entity_keys
-        else:
-            self._matches.pop(ref.uid, None)
-        if resolution.targets and not resolution.disabled:
-            return True
-        if first:
-            logger.debug(
-                "No event for %s %s/%s: %s", ref.kind, ref.namespace, ref.name, resolution.reason
-            )
-            if self._skips is not None:
-                self._skips.skipped(ref.kind, "disabled" if resolution.disabled else "unmapped")
-        return False
-
-    async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
-        now = self._clock()
-        for intent in intents:
-            for target in resolution.for_type(intent.type):
-                retention = self._retention(target.entities)
-                if retention is not None and intent.timestamp < now - retention:
-                    continue  # retention would delete it again: history that old is not recorded
-                body = render(intent, target, cluster=self._cluster)
-                await self._submitter.submit(
-                    Outgoing(
-                        tag=target.tag,
-                        key=intent.key,
-                        body=body,
-                        updatable=intent.updatable,
-                        entities=target.entities,
-                    )
+        def events() -> list[Any]:
+            now = self._clock()
+            revisions.update(
+                self.index.revisions_of(
+                    deployment, now=now, recorded_time=history.recorded_time if history else None
                 )
+            )
+            intents = deployment_events(
+                previous if previous is not deployment else None,
+                deployment,
+                now=now,
+                revisions=revisions,
+                reported=self.index.reported.get(ref.uid),
+                recorded_replicas=history.recorded_replicas(ref.uid) if history else None,
+            )
+            return self.scales.with_summaries(intents)
 
-    def _retention(self, entity_keys: tuple[str, ...]) -> timedelta | None:
-        """The shortest retention among the CortexEntities behind a target, if any."""
-        periods = [
-            spec.retention
-            for key in entity_keys
-            if (spec := self._entities.spec(key)) is not None and spec.retention is not None
-        ]
-        return min(periods, default=None)
+        async def deploys(resolution: Resolution, intents: list[EventIntent]) -> None:
+            if self._deploys is not None:
+                await self._deploys.deployment(resolution, deployment, intents, revisions)
+
+        await self.router.route(
+            ref,
+            deployment.labels,
+            deployment.annotations,
+            None,
+            events,
+            first=previous is None,
+            gone=frozenset({ref.uid} if deployment.deleted_at is not None else ()),
+            then=deploys,
+        )

@@ -1,11 +1,12 @@
 """After a restart: record the deletions that happened while the operator was not running.
 
-A Pod or Deployment deleted during a downtime sends no watch event once the operator is back.
-Its creation event is still in Cortex, though, and the ledger holds it. Once a tag's ledger is
-loaded, each workload it recorded a creation for but no deletion, and which the operator does not
-see, is looked up in the Kubernetes API by name; when it is gone (or the name now belongs to
-another object), its deletion event is recorded. The lookup makes the decision, so a sweep that
-runs before the first listing has been processed costs API reads but records nothing wrong.
+A Pod, Deployment, StatefulSet, DaemonSet or Argo Rollout deleted during a downtime sends no
+watch event once the operator is back. Its creation event is still in Cortex, though, and the
+ledger holds it. Once a tag's ledger is loaded, each workload it recorded a creation for but no
+deletion, and which the operator does not see, is looked up in the Kubernetes API by name; when
+it is gone (or the name now belongs to another object), its deletion event is recorded. The
+lookup makes the decision, so a sweep that runs before the first listing has been processed
+costs API reads but records nothing wrong.
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from cortex_events.domain.render import render
 
 logger = logging.getLogger("cortex_events.sweep")
 
-DELETION_TYPES = {"Pod": EventType.POD_DELETION, "Deployment": EventType.DEPLOYMENT_DELETION}
+DELETION_TYPES = {
+    "Pod": EventType.POD_DELETION,
+    "Deployment": EventType.DEPLOYMENT_DELETION,
+    "StatefulSet": EventType.STATEFULSET_DELETION,
+    "DaemonSet": EventType.DAEMONSET_DELETION,
+    "Rollout": EventType.ARGO_ROLLOUT_DELETION,
+}
 
 
 class WorkloadReader(Protocol):

@@ -1,9 +1,12 @@
 """What the operator knows of the cluster's workloads: small snapshots and the links between them.
 
-One snapshot per Pod and Deployment (never whole objects), the ReplicaSets that link a Pod to
-its Deployment and hold each revision's template, the Deployments deleted while their Pods
-still exist (garbage collection deletes the Pods after their owners), and, per Deployment, the
-last state whose status reported on its revision.
+One snapshot per Pod and per workload (never whole objects): Deployments and the ReplicaSets
+that link a Pod to its Deployment (or Argo Rollout) and hold each revision's template;
+StatefulSets, DaemonSets, Jobs, CronJobs and Argo Rollouts by kind; the ControllerRevisions of
+StatefulSets and DaemonSets (`cortex_events.controllers.revisions`). Owners deleted while Pods
+of theirs still exist are kept until those are gone (garbage collection deletes the Pods after
+their owners), so the Pods' deletions map as their lives did. Per Deployment it keeps the last
+state whose status reported on its revision.
 """
 
 from __future__ import annotations
@@ -12,13 +15,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from cortex_events.controllers.revisions import RevisionIndex
 from cortex_events.domain.deployments import Revision, revision_of
 from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.mapping import OwnerInfo
 from cortex_events.domain.model import DeploymentSnapshot, PodSnapshot, ReplicaSetSnapshot
 
 NsName = tuple[str, str]
+OwnerKey = tuple[str, str, str]  # (namespace, kind, name)
+KINDS = ("StatefulSet", "DaemonSet", "Job", "CronJob", "Rollout")
+"""The workload kinds kept by kind, besides Pods, Deployments and ReplicaSets."""
 
 
 @dataclass(slots=True)
@@ -32,6 +40,19 @@ class KnownReplicaSet:
     def deployment(self) -> str | None:
         return self.snapshot.deployment
 
+    def owner(self) -> tuple[str, str] | None:
+        """(kind, name) of the Deployment or Argo Rollout that controls it."""
+        if self.snapshot.deployment:
+            return "Deployment", self.snapshot.deployment
+        if self.snapshot.rollout:
+            return "Rollout", self.snapshot.rollout
+        return None
+
+
+def owner_info(snapshot: Any, owner: OwnerInfo | None = None) -> OwnerInfo:
+    ref = snapshot.ref
+    return OwnerInfo(ref.name, ref.uid, snapshot.labels, snapshot.annotations, ref.kind, owner)
+
 
 class WorkloadIndex:
     """Single event loop; no locking needed."""
@@ -40,8 +61,10 @@ class WorkloadIndex:
         self.pods: dict[str, PodSnapshot] = {}
         self.deployments: dict[NsName, DeploymentSnapshot] = {}
         self.replicasets: dict[NsName, KnownReplicaSet] = {}
-        self._pods_by_rs: dict[NsName, set[str]] = defaultdict(set)
-        self._departed: dict[NsName, DeploymentSnapshot] = {}
+        self.kinds: dict[str, dict[NsName, Any]] = {kind: {} for kind in KINDS}
+        self.revisions = RevisionIndex()
+        self._pods_by_owner: dict[OwnerKey, set[str]] = defaultdict(set)
+        self._departed: dict[OwnerKey, Any] = {}
         self.reported: dict[str, DeploymentSnapshot] = {}
 
     # -- Pods ----------------------------------------------------------------------------------
@@ -50,46 +73,111 @@ class WorkloadIndex:
         """Keep the Pod's snapshot; returns the one it replaces."""
         previous = self.pods.get(pod.ref.uid)
         self.pods[pod.ref.uid] = pod
-        if pod.owner_replicaset:
-            self._pods_by_rs[(pod.ref.namespace, pod.owner_replicaset)].add(pod.ref.uid)
+        if pod.owner is not None:
+            self._pods_by_owner[(pod.ref.namespace, pod.owner.kind, pod.owner.name)].add(
+                pod.ref.uid
+            )
         return previous
 
     def drop_pod(self, pod: PodSnapshot) -> None:
-        """Forget a deleted Pod, and the ReplicaSet and Deployment only it still kept."""
+        """Forget a deleted Pod, and the ReplicaSet and owner only it still kept."""
         self.pods.pop(pod.ref.uid, None)
-        if not pod.owner_replicaset:
+        if pod.owner is None:
             return
-        key = (pod.ref.namespace, pod.owner_replicaset)
-        members = self._pods_by_rs.get(key)
-        if members is not None:
-            members.discard(pod.ref.uid)
-            if not members:
-                del self._pods_by_rs[key]
-                rs = self.replicasets.get(key)
-                if rs is not None and rs.deleted:
-                    self._forget_replicaset(key)
+        key = (pod.ref.namespace, pod.owner.kind, pod.owner.name)
+        members = self._pods_by_owner.get(key)
+        if members is None:
+            return
+        members.discard(pod.ref.uid)
+        if members:
+            return
+        del self._pods_by_owner[key]
+        if pod.owner.kind == "ReplicaSet":
+            rs_key = (pod.ref.namespace, pod.owner.name)
+            rs = self.replicasets.get(rs_key)
+            if rs is not None and rs.deleted:
+                self._forget_replicaset(rs_key)
+        else:
+            self._departed.pop(key, None)
 
     def pods_in(self, namespace: str) -> list[str]:
         return [uid for uid, pod in self.pods.items() if pod.ref.namespace == namespace]
 
-    def owner_of(self, pod: PodSnapshot) -> tuple[OwnerInfo | None, DeploymentSnapshot | None]:
-        """The Pod's Deployment (Pod -> ReplicaSet -> Deployment), as far as it is known."""
-        if not pod.owner_replicaset:
+    def owner_of(self, pod: PodSnapshot) -> tuple[OwnerInfo | None, Any]:
+        """The Pod's owner for mapping (Pod -> ReplicaSet -> Deployment or Rollout; Pod ->
+        StatefulSet, DaemonSet or Job -> CronJob), as far as it is known, and its snapshot."""
+        if pod.owner is None:
             return None, None
-        rs = self.replicasets.get((pod.ref.namespace, pod.owner_replicaset))
-        if rs is None or rs.deployment is None:
+        namespace, kind, name = pod.ref.namespace, pod.owner.kind, pod.owner.name
+        if kind == "ReplicaSet":
+            rs = self.replicasets.get((namespace, name))
+            owner = rs.owner() if rs is not None else None
+            if owner is None:
+                return None, None
+            kind, name = owner
+        snapshot = self.workload(kind, namespace, name)
+        if snapshot is None:
             return None, None
-        owner_key = (pod.ref.namespace, rs.deployment)
-        deployment = self.deployments.get(owner_key) or self._departed.get(owner_key)
-        if deployment is None:
-            return None, None
-        owner = OwnerInfo(
-            name=deployment.ref.name,
-            uid=deployment.ref.uid,
-            labels=deployment.labels,
-            annotations=deployment.annotations,
-        )
-        return owner, deployment
+        return self.info(kind, snapshot), snapshot
+
+    def info(self, kind: str, snapshot: Any) -> OwnerInfo:
+        """``snapshot`` as an owner, with the owners above it (a Job's CronJob, an Argo
+        Rollout's referenced Deployment)."""
+        above: OwnerInfo | None = None
+        namespace = snapshot.ref.namespace
+        if kind == "Job" and snapshot.owner is not None:
+            cronjob = self.workload("CronJob", namespace, snapshot.owner.name)
+            above = owner_info(cronjob) if cronjob is not None else None
+        elif kind == "Rollout" and snapshot.workload_ref is not None:
+            deployment = self.workload("Deployment", namespace, snapshot.workload_ref)
+            above = owner_info(deployment) if deployment is not None else None
+        return owner_info(snapshot, above)
+
+    def workload(self, kind: str, namespace: str, name: str) -> Any:
+        """A Deployment's or another kind's snapshot by name, a deleted one while Pods remain."""
+        key = (namespace, name)
+        table = self.deployments if kind == "Deployment" else self.kinds.get(kind, {})
+        return table.get(key) or self._departed.get((namespace, kind, name))
+
+    # -- the other kinds -----------------------------------------------------------------------
+
+    def put(self, kind: str, snapshot: Any) -> Any:
+        """Keep a workload's snapshot; returns the one it replaces."""
+        table = self.kinds[kind]
+        key = (snapshot.ref.namespace, snapshot.ref.name)
+        previous = table.get(key)
+        table[key] = snapshot
+        return previous
+
+    def drop(self, kind: str, snapshot: Any) -> Any:
+        """Forget a deleted workload, keeping it while Pods of it remain; returns the last
+        snapshot seen before."""
+        namespace, name = snapshot.ref.namespace, snapshot.ref.name
+        previous = self.kinds[kind].pop((namespace, name), None)
+        if self.pods_of(kind, namespace, name):
+            self._departed[(namespace, kind, name)] = snapshot
+        return previous
+
+    def by_uid(self, kind: str, uid: str) -> Any:
+        table = self.deployments if kind == "Deployment" else self.kinds.get(kind, {})
+        return next((s for s in table.values() if s.ref.uid == uid), None)
+
+    def pods_of(self, kind: str, namespace: str, name: str) -> set[str]:
+        """The Pods of a workload: through its ReplicaSets for a Deployment or Rollout."""
+        if kind in ("Deployment", "Rollout"):
+            uids: set[str] = set()
+            for (rs_namespace, rs_name), rs in self.replicasets.items():
+                if rs_namespace == namespace and rs.owner() == (kind, name):
+                    uids |= self._pods_by_owner.get((rs_namespace, "ReplicaSet", rs_name), set())
+            return uids
+        return set(self._pods_by_owner.get((namespace, kind, name), set()))
+
+    def jobs_of(self, namespace: str, cronjob: str) -> list[Any]:
+        return [
+            job
+            for (job_namespace, _), job in self.kinds["Job"].items()
+            if job_namespace == namespace and job.owner is not None and job.owner.name == cronjob
+        ]
 
     # -- Deployments -------------------------------------------------------------------------
 
@@ -105,7 +193,7 @@ class WorkloadIndex:
         key = (deployment.ref.namespace, deployment.ref.name)
         previous = self.deployments.pop(key, None)
         if self.pods_of_deployment(key):
-            self._departed[key] = deployment
+            self._departed[(key[0], "Deployment", key[1])] = deployment
         self.reported.pop(deployment.ref.uid, None)
         return previous
 
@@ -113,14 +201,9 @@ class WorkloadIndex:
         return next((d for d in self.deployments.values() if d.ref.uid == uid), None)
 
     def pods_of_deployment(self, key: NsName) -> set[str]:
-        namespace, name = key
-        uids: set[str] = set()
-        for (rs_namespace, rs_name), rs in self.replicasets.items():
-            if rs_namespace == namespace and rs.deployment == name:
-                uids |= self._pods_by_rs.get((rs_namespace, rs_name), set())
-        return uids
+        return self.pods_of("Deployment", *key)
 
-    def revisions(
+    def revisions_of(
         self,
         deployment: DeploymentSnapshot,
         *,
@@ -170,10 +253,10 @@ class WorkloadIndex:
         return previous
 
     def pods_of_replicaset(self, key: NsName) -> set[str]:
-        return set(self._pods_by_rs.get(key, set()))
+        return set(self._pods_by_owner.get((key[0], "ReplicaSet", key[1]), set()))
 
     def replicaset_deleted(self, key: NsName) -> None:
-        if self._pods_by_rs.get(key):
+        if self._pods_by_owner.get((key[0], "ReplicaSet", key[1])):
             known = self.replicasets.get(key)
             if known is not None:
                 known.deleted = True  # forgotten with its last Pod
@@ -182,34 +265,55 @@ class WorkloadIndex:
 
     def _forget_replicaset(self, key: NsName) -> None:
         rs = self.replicasets.pop(key, None)
-        if rs is None or rs.deployment is None:
+        owner = rs.owner() if rs is not None else None
+        if owner is None:
             return
-        owner = (key[0], rs.deployment)
-        if owner in self._departed and not self.pods_of_deployment(owner):
-            del self._departed[owner]
+        departed = (key[0], owner[0], owner[1])
+        if departed in self._departed and not self.pods_of(owner[0], key[0], owner[1]):
+            del self._departed[departed]
 
     # -- what exists ---------------------------------------------------------------------------
 
     def knows(self, uid: str) -> bool:
-        """Whether a Pod or Deployment with this uid is currently in the cluster, as watched."""
-        return uid in self.pods or self.deployment_by_uid(uid) is not None
+        """Whether a Pod or workload with this uid is currently in the cluster, as watched."""
+        if uid in self.pods or self.deployment_by_uid(uid) is not None:
+            return True
+        return any(self.by_uid(kind, uid) is not None for kind in KINDS)
 
     def known(self, kind: str, namespace: str | None) -> dict[str, tuple[str, str]]:
-        """Identity (uid) -> (namespace, name) of the Pods, Deployments or ReplicaSets known."""
+        """Identity (uid) -> (namespace, name) of the objects of ``kind`` known."""
         found: dict[str, tuple[str, str]] = {}
         if kind == "Pod":
             for uid, pod in self.pods.items():
                 found[uid] = (pod.ref.namespace, pod.ref.name)
-        elif kind == "Deployment":
-            for deployment in self.deployments.values():
-                found[deployment.ref.uid] = (deployment.ref.namespace, deployment.ref.name)
         elif kind == "ReplicaSet":
             for (rs_namespace, rs_name), rs in self.replicasets.items():
                 if not rs.deleted:
                     found[rs.snapshot.uid] = (rs_namespace, rs_name)
+        elif kind == "ControllerRevision":
+            found = self.revisions.known()
+        else:
+            table = self.deployments if kind == "Deployment" else self.kinds.get(kind, {})
+            for snapshot in table.values():
+                found[snapshot.ref.uid] = (snapshot.ref.namespace, snapshot.ref.name)
         if namespace is None:
             return found
         return {k: v for k, v in found.items() if v[0] == namespace}
 
+    def namespaces(self) -> set[str]:
+        """Every namespace a workload is known in."""
+        found = {namespace for namespace, _ in self.deployments}
+        found |= {pod.ref.namespace for pod in self.pods.values()}
+        for table in self.kinds.values():
+            found |= {namespace for namespace, _ in table}
+        return found
+
     def is_empty(self) -> bool:
-        return not (self.pods or self.deployments or self.replicasets or self._departed)
+        return not (
+            self.pods
+            or self.deployments
+            or self.replicasets
+            or self._departed
+            or any(self.kinds.values())
+            or not self.revisions.is_empty()
+        )

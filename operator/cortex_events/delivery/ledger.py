@@ -18,10 +18,19 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.cortex.models import CustomEvent
-from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.model import WorkloadRef, parse_time
 from cortex_events.domain.render import OwnedEvent
+from cortex_events.domain.scaling import SUMMARY_FLAG
 
-CREATION_TYPES = frozenset({"POD_CREATION", "DEPLOYMENT_CREATION"})
+CREATION_TYPES = frozenset(
+    {
+        "POD_CREATION",
+        "DEPLOYMENT_CREATION",
+        "STATEFULSET_CREATION",
+        "DAEMONSET_CREATION",
+        "ARGO_ROLLOUT_CREATION",
+    }
+)
 
 
 @dataclass(slots=True)
@@ -163,6 +172,9 @@ class Ledger:
         # Deployment uid -> (event timestamp, replicas) from the newest creation/scale event seen,
         # so a scale that happened while the operator was down is still noticed.
         self._replicas: dict[str, tuple[datetime, int]] = {}
+        # Workload uid -> (time, details) of the newest summary of an autoscaler's scales, so a
+        # window's summary goes on after a restart.
+        self._summaries: dict[str, tuple[datetime, Mapping[str, Any]]] = {}
 
     def reset(self) -> None:
         """Forget everything: each tag is listed from Cortex again before its next decision
@@ -170,6 +182,7 @@ class Ledger:
         self._tags.clear()
         self._deploys.clear()
         self._replicas.clear()
+        self._summaries.clear()
 
     def tag(self, tag: str) -> TagLedger:
         ledger = self._tags.get(tag)
@@ -188,10 +201,19 @@ class Ledger:
         return iter(list(self._tags.values()))
 
     def note_replicas(self, uid: str, timestamp: datetime, details: Mapping[str, Any]) -> None:
-        """Remember the replica count a creation or scale event's details recorded."""
+        """Remember the replica count a creation or scale event's details recorded (for an
+        autoscaling summary, its last count, as of its last scale)."""
         replicas = details.get("toReplicas", details.get("replicas"))
         if not isinstance(replicas, int) or isinstance(replicas, bool):
             return
+        if details.get(SUMMARY_FLAG) is True:
+            summary = self._summaries.get(uid)
+            if summary is None or str(summary[1].get("windowStart")) <= str(
+                details.get("windowStart")
+            ):
+                self._summaries[uid] = (timestamp, dict(details))
+            last = details.get("lastScaleAt")
+            timestamp = parse_time(last) or timestamp
         known = self._replicas.get(uid)
         if known is None or known[0] <= timestamp:
             self._replicas[uid] = (timestamp, replicas)
@@ -199,6 +221,10 @@ class Ledger:
     def recorded_replicas(self, uid: str) -> int | None:
         known = self._replicas.get(uid)
         return None if known is None else known[1]
+
+    def recorded_summary(self, uid: str) -> tuple[datetime, Mapping[str, Any]] | None:
+        """The newest autoscaling summary recorded for a workload: its time and details."""
+        return self._summaries.get(uid)
 
     def recorded_time(self, key: str) -> datetime | None:
         """The timestamp of the event recorded under ``key`` on any entity, if there is one."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from cortex_events.domain.intents import (
     EventIntent,
@@ -23,8 +23,9 @@ from cortex_events.domain.intents import (
     replicas_text,
     utc,
 )
-from cortex_events.domain.keys import deployment_key, rollout_key, scale_key
+from cortex_events.domain.keys import deployment_key, rollout_key
 from cortex_events.domain.model import DeploymentSnapshot, EventType, ReplicaSetSnapshot
+from cortex_events.domain.scaling import scale_event, scale_of
 
 COMPLETE_REASON = "NewReplicaSetAvailable"
 TIMED_OUT_REASON = "ProgressDeadlineExceeded"
@@ -85,24 +86,39 @@ def revision_of(
     """
     if replicaset.revision is None:
         return None
-    change = CHANGE_UPDATE
-    if replicaset.reused:
-        change = CHANGE_ROLLBACK
-    elif (
-        previous is not None
-        and replicaset.restarted_at
-        and replicaset.restarted_at != previous.restarted_at
-        and previous.images == replicaset.images
-    ):
-        change = CHANGE_RESTART
     return Revision(
         number=replicaset.revision,
         images=replicaset.images,
         started=utc(started or replicaset.created),
-        change=change,
+        change=change_of(replicaset, previous, rollback=replicaset.reused),
         annotations=replicaset.annotations,
         version=replicaset.version,
     )
+
+
+class Template(Protocol):
+    """What tells one revision's pod template from the one before: its images and restart."""
+
+    @property
+    def images(self) -> tuple[str, ...]: ...
+
+    @property
+    def restarted_at(self) -> str | None: ...
+
+
+def change_of(revision: Template, previous: Template | None, *, rollback: bool) -> str:
+    """A rollback, a restart (a new template that differs from the previous one by
+    ``kubectl rollout restart`` only) or an update."""
+    if rollback:
+        return CHANGE_ROLLBACK
+    if (
+        previous is not None
+        and revision.restarted_at
+        and revision.restarted_at != previous.restarted_at
+        and previous.images == revision.images
+    ):
+        return CHANGE_RESTART
+    return CHANGE_UPDATE
 
 
 def deployment_events(
@@ -137,9 +153,15 @@ def deployment_events(
     rollout = _rollout(new, revisions.get(new.revision) if new.revision else None)
     if rollout is not None:
         events.append(rollout)
-    before = prev.replicas if prev is not None else recorded_replicas
-    if before is not None and before != new.replicas:
-        events.append(_scaled(new, before, now))
+    scale = scale_of(
+        prev.replicas if prev is not None else recorded_replicas,
+        new.replicas,
+        generation=new.generation,
+        writer=new.replicas_writer,
+        now=now,
+    )
+    if scale is not None:
+        events.append(scale_event(EventType.DEPLOYMENT_SCALE, new.ref, scale))
     if new.deleted_at is not None:
         events.append(_deployment_deleted(new))
     return events
@@ -193,7 +215,7 @@ def rollout_result(d: DeploymentSnapshot) -> str:
     return ROLLOUT_IN_PROGRESS
 
 
-def _rollout_name(name: str, revision: Revision) -> str:
+def rollout_name(name: str, revision: Revision) -> str:
     images = images_text(revision.images)
     if revision.change == CHANGE_ROLLBACK:
         return f"Rollback of {name} to {images}"
@@ -217,7 +239,7 @@ def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent 
     result = rollout_result(new)
     start = revision.started
     where = f"{new.ref.namespace}/{new.ref.name}"
-    what = _rollout_name(new.ref.name, revision)
+    what = rollout_name(new.ref.name, revision)
     details = _rollout_details(revision, result)
     if result == ROLLOUT_IN_PROGRESS:
         title = f"{what} started"
@@ -278,30 +300,11 @@ def _superseded(
         key=rollout_key(reported.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
         subject=reported.ref,
-        title=f"{_rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
+        title=f"{rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
         description=f"Revision {revision.number} of {where} was replaced before it completed",
         timestamp=revision.started,
         details=_rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision},
         updatable=True,
-    )
-
-
-def _scaled(d: DeploymentSnapshot, before: int, now: datetime) -> EventIntent:
-    direction = "up" if d.replicas > before else "down"
-    return EventIntent(
-        key=scale_key(d.ref.uid, d.generation),
-        type=EventType.DEPLOYMENT_SCALE,
-        subject=d.ref,
-        title=f"Scaled {d.ref.name} from {before} to {replicas_text(d.replicas)}",
-        description=f"Scaled {direction} {d.ref.namespace}/{d.ref.name} "
-        f"from {before} to {replicas_text(d.replicas)}",
-        timestamp=now,
-        details={
-            "fromReplicas": before,
-            "toReplicas": d.replicas,
-            "direction": direction,
-            "generation": d.generation,
-        },
     )
 
 

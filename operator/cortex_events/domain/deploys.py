@@ -1,9 +1,11 @@
-"""Cortex deploys from rollouts: which deploys a Deployment's state implies, and their bodies.
+"""Cortex deploys from rollouts: which deploys a workload's state implies, and their bodies.
 
 A deploy is made from the events the lifecycle rules already derived (`deployment_events`),
-never detected anew: a ``DEPLOYMENT_ROLLOUT`` event whose result is ``Completed`` becomes a
-``DEPLOY``, a ``ROLLBACK`` or a ``RESTART`` as its revision's change says (see
-`cortex_events.domain.deployments.Revision`), and a ``DEPLOYMENT_SCALE`` event a ``SCALE``. A
+never detected anew: a ``DEPLOYMENT_ROLLOUT``, ``STATEFULSET_ROLLOUT`` or ``DAEMONSET_ROLLOUT``
+event whose result is ``Completed`` becomes a ``DEPLOY``, a ``ROLLBACK`` or a ``RESTART`` as its
+revision's change says (see `cortex_events.domain.deployments.Revision`), and a
+``DEPLOYMENT_SCALE`` or ``STATEFULSET_SCALE`` event a ``SCALE``; an autoscaler's scales are
+quiet events and no deploys. A
 rollout that failed, or that a newer revision superseded, is no deploy: a Cortex deploy has no
 result, so every reader of it (deployment frequency, ``deploys()`` in CQL, scorecards) would
 count a revision that never went live. Revision 1 is the Deployment's creation, not a rollout.
@@ -18,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cortex_events.domain.deployments import (
     CHANGE_RESTART,
@@ -35,6 +37,7 @@ from cortex_events.domain.model import (
     EventType,
     WorkloadRef,
 )
+from cortex_events.domain.parsing import parse_time
 from cortex_events.domain.render import owned_custom_data
 from cortex_events.domain.specs import EntitySpec
 
@@ -154,27 +157,59 @@ def parse_deployer(value: str | None) -> Deployer | None:
     return Deployer(text, None)
 
 
-def _sha(
-    revision: Revision | None, deployment: DeploymentSnapshot, sha_annotation: str
-) -> str | None:
-    """The annotation (the revision's template, then the Deployment), the version label (the
+class DeploySource(Protocol):
+    """What a deploy reads of the workload it comes from (a Deployment, StatefulSet or
+    DaemonSet snapshot)."""
+
+    @property
+    def ref(self) -> WorkloadRef: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def annotations(self) -> Mapping[str, str]: ...
+
+    @property
+    def images(self) -> tuple[str, ...]: ...
+
+    @property
+    def generation(self) -> int: ...
+
+
+ROLLOUT_TYPES = frozenset(
+    {
+        EventType.DEPLOYMENT_ROLLOUT,
+        EventType.STATEFULSET_ROLLOUT,
+        EventType.DAEMONSET_ROLLOUT,
+        EventType.ARGO_ROLLOUT_REVISION,
+    }
+)
+"""The rollout events whose completion is a deploy: every kind whose revisions are rolled out."""
+SCALE_TYPES = frozenset(
+    {EventType.DEPLOYMENT_SCALE, EventType.STATEFULSET_SCALE, EventType.ARGO_ROLLOUT_SCALE}
+)
+
+
+def _sha(revision: Revision | None, workload: DeploySource, sha_annotation: str) -> str | None:
+    """The annotation (the revision's template, then the workload), the version label (the
     same two), then the revision's first image's digest or tag."""
     template = revision.annotations if revision is not None else {}
     candidates = [
         template.get(sha_annotation),
-        deployment.annotations.get(sha_annotation),
+        workload.annotations.get(sha_annotation),
         revision.version if revision is not None else None,
-        deployment.labels.get(VERSION_LABEL),
+        workload.labels.get(VERSION_LABEL),
     ]
-    images = revision.images if revision is not None else deployment.images
+    images = revision.images if revision is not None else workload.images
     candidates.append(image_version(images[0]) if images else None)
     return next((c.strip() for c in candidates if c and c.strip()), None)
 
 
-def _deployer(revision: Revision | None, deployment: DeploymentSnapshot) -> Deployer | None:
+def _deployer(revision: Revision | None, workload: DeploySource) -> Deployer | None:
     template = revision.annotations if revision is not None else {}
     return parse_deployer(
-        template.get(DEPLOYER_ANNOTATION) or deployment.annotations.get(DEPLOYER_ANNOTATION)
+        template.get(DEPLOYER_ANNOTATION) or workload.annotations.get(DEPLOYER_ANNOTATION)
     )
 
 
@@ -185,17 +220,49 @@ def deployment_deploys(
     *,
     sha_annotation: str = DEFAULT_SHA_ANNOTATION,
 ) -> list[DeployIntent]:
-    """The deploys among ``events`` (what `deployment_events` derived from the same state)."""
+    """The deploys among ``events`` (what `deployment_events` derived from the same state);
+    a rollout went live when the Deployment's Progressing condition last moved."""
+    current = revisions.get(deployment.revision) if deployment.revision else None
+    return workload_deploys(
+        deployment,
+        events,
+        revisions,
+        current=current,
+        number=deployment.revision,
+        live=deployment.progressing_updated,
+        sha_annotation=sha_annotation,
+    )
+
+
+def workload_deploys(
+    workload: DeploySource,
+    events: Iterable[EventIntent],
+    revisions: Mapping[int, Revision],
+    *,
+    current: Revision | None,
+    number: int | None = None,
+    live: datetime | None = None,
+    sha_annotation: str = DEFAULT_SHA_ANNOTATION,
+) -> list[DeployIntent]:
+    """The deploys among ``events``, what a workload's lifecycle rules derived from its state:
+    each completed rollout (of any kind in `ROLLOUT_TYPES`) and each scale not made by an
+    autoscaler. ``revisions``: the workload's revisions by number; ``current``: the one it
+    runs, for a scale's sha (``number``: its number, where known without it); ``live``: when
+    a completed rollout went live, where the workload tells (else the event's ``finishedAt``,
+    else its revision's start)."""
     deploys = []
-    ref = deployment.ref
+    ref = workload.ref
     for event in events:
-        if event.type is EventType.DEPLOYMENT_ROLLOUT:
+        if event.quiet is not None:
+            continue  # an autoscaler's scale (or its window's summary) is no deploy
+        if event.type in ROLLOUT_TYPES:
             if event.details.get("result") != ROLLOUT_COMPLETED:
                 continue
             revision = revisions.get(int(event.details["revision"]))
             if revision is None:
                 continue
-            end = deployment.progressing_updated
+            finished = parse_time(event.details.get("finishedAt"))
+            end = live or finished
             deploys.append(
                 DeployIntent(
                     key=deploy_key(ref.kind, ref.uid, f"revision/{revision.number}"),
@@ -204,8 +271,8 @@ def deployment_deploys(
                     title=event.title,
                     timestamp=utc(end) if end is not None else revision.started,
                     started=revision.started,
-                    sha=_sha(revision, deployment, sha_annotation),
-                    deployer=_deployer(revision, deployment),
+                    sha=_sha(revision, workload, sha_annotation),
+                    deployer=_deployer(revision, workload),
                     details={
                         k: v
                         for k, v in event.details.items()
@@ -213,21 +280,20 @@ def deployment_deploys(
                     },
                 )
             )
-        elif event.type is EventType.DEPLOYMENT_SCALE:
-            current = revisions.get(deployment.revision) if deployment.revision else None
+        elif event.type in SCALE_TYPES:
             deploys.append(
                 DeployIntent(
-                    key=deploy_key(ref.kind, ref.uid, f"scale/{deployment.generation}"),
+                    key=deploy_key(ref.kind, ref.uid, f"scale/{workload.generation}"),
                     type=DeployType.SCALE,
                     subject=ref,
                     title=event.title,
                     timestamp=event.timestamp,
                     started=event.timestamp,
-                    sha=_sha(current, deployment, sha_annotation),
-                    deployer=_deployer(current, deployment),
+                    sha=_sha(current, workload, sha_annotation),
+                    deployer=_deployer(current, workload),
                     details={
-                        "revision": deployment.revision,
-                        "images": list(current.images if current else deployment.images),
+                        "revision": current.number if current is not None else number,
+                        "images": list(current.images if current else workload.images),
                         "fromReplicas": event.details["fromReplicas"],
                         "toReplicas": event.details["toReplicas"],
                     },

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cortex_events.domain.model import EventType, WorkloadRef
+from cortex_events.domain.quiet import Quiet
 
 MESSAGE_LIMIT = 300
 """Kubernetes messages (pull errors in particular) can be long; titles and descriptions
@@ -20,7 +21,8 @@ class EventIntent:
 
     ``key`` is the eventKey (e.g. ``pod/<uid>/created``); ``details`` are the type-specific
     customData (JSON values only); ``updatable`` events are replaced in place (same uuid)
-    when their title, description or details change.
+    when their title, description or details change; a ``quiet`` event goes only to the
+    entities that want it (`cortex_events.domain.quiet`).
     """
 
     key: str
@@ -31,6 +33,7 @@ class EventIntent:
     timestamp: datetime
     details: Mapping[str, Any]
     updatable: bool = False
+    quiet: Quiet | None = None
 
     def __hash__(self) -> int:
         return hash((self.key, self.title, self.description, self.timestamp))

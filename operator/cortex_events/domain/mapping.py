@@ -3,13 +3,14 @@
 ``resolve`` follows the mapping rules of the user contract:
 
 1. the workload's own ``cortex.io/tag`` annotation (comma separated: one event per tag);
-2. for a Pod, the same annotation on its owning Deployment;
-3. every CortexEntity in the workload's namespace whose selector matches the workload's
-   labels or whose ``workloads`` names it (for a Pod, also those matching or naming its
-   owning Deployment).
+2. the same annotation on each of its owners: a Pod's Deployment (through its ReplicaSet),
+   StatefulSet, DaemonSet, Job or Argo Rollout, a Job's CronJob (a CronJob's Pods go through
+   both), and the Deployment an Argo Rollout's ``workloadRef`` names;
+3. every CortexEntity in the workload's namespace whose selector matches the labels of the
+   workload or of one of those owners, or whose ``workloads`` names one of them.
 
-Every source contributes; tags are deduplicated. ``cortex.io/events: disabled`` on the
-workload or its Deployment turns events off.
+Every source contributes; tags are deduplicated. ``cortex.io/events: disabled``, as an
+annotation or a label, on the workload or one of its owners turns events off.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from cortex_events.domain.model import (
     EventType,
     is_disabled,
 )
+from cortex_events.domain.quiet import Quiet, QuietDefaults, ScaleEvents, most_verbose, wanted
 from cortex_events.domain.specs import EntitySpec
 from cortex_events.domain.tags import describe_bad_tag, split_tags
+
+OWNED_KINDS = frozenset({"Pod", "Job", "Rollout"})
+"""The kinds whose owners contribute to their mapping."""
 
 
 @dataclass(frozen=True)
@@ -34,36 +39,62 @@ class Target:
     """One Cortex entity that receives a workload's events.
 
     ``event_types`` are the types this entity accepts; ``entities`` the keys
-    (``namespace/name``) of the CortexEntity objects that contributed, sorted.
+    (``namespace/name``) of the CortexEntity objects that contributed, sorted;
+    ``scale_events`` and ``job_pod_events`` their settings for quiet events (None where none
+    of them sets it: the operator's default applies).
     """
 
     tag: str
     event_types: frozenset[EventType]
     custom_data: Mapping[str, Any]
     entities: tuple[str, ...]
+    scale_events: ScaleEvents | None = None
+    job_pod_events: bool | None = None
 
     def __hash__(self) -> int:
         return hash((self.tag, self.event_types, self.entities))
 
+    def wants(self, quiet: Quiet | None, defaults: QuietDefaults) -> bool:
+        """Whether an event marked ``quiet`` (or not) goes to this entity."""
+        return wanted(
+            quiet,
+            scale_events=self.scale_events,
+            job_pod_events=self.job_pod_events,
+            defaults=defaults,
+        )
+
 
 @dataclass(frozen=True)
 class OwnerInfo:
-    """A Pod's owning Deployment, as far as mapping needs it."""
+    """An owner of a workload, as far as mapping needs it: a Pod's Deployment, StatefulSet,
+    DaemonSet, Job or Argo Rollout, a Job's CronJob, an Argo Rollout's referenced Deployment.
+    ``owner`` is the next one up the chain (a Job's CronJob), if any."""
 
     name: str
     uid: str
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
+    kind: str = "Deployment"
+    owner: OwnerInfo | None = None
 
     def __hash__(self) -> int:
-        return hash((self.name, self.uid))
+        return hash((self.kind, self.name, self.uid))
+
+    def chain(self) -> list[OwnerInfo]:
+        """This owner and those above it, nearest first."""
+        found: list[OwnerInfo] = []
+        current: OwnerInfo | None = self
+        while current is not None and len(found) < 8:
+            found.append(current)
+            current = current.owner
+        return found
 
 
 @dataclass(frozen=True)
 class TagIssue:
     """A ``cortex.io/tag`` annotation that names no tag, or names some that are no tag.
 
-    ``on_owner`` says the annotation is on the Pod's Deployment rather than on the workload;
+    ``on_owner`` says the annotation is on an owner (``owner``) rather than on the workload;
     ``value`` is the annotation's whole value; ``rejected`` lists each part that is no tag with
     why, and is empty when the value is simply empty (or only commas and spaces).
     """
@@ -71,6 +102,7 @@ class TagIssue:
     on_owner: bool
     value: str
     rejected: tuple[tuple[str, str], ...]
+    owner: OwnerInfo | None = None
 
     def describe(self) -> str:
         """Each rejected part with the rule it breaks, or that the value is empty."""
@@ -112,18 +144,21 @@ def resolve(
     owner: OwnerInfo | None,
     entities: Iterable[EntitySpec],
 ) -> Resolution:
-    """The Cortex entities a workload's events go to. ``owner`` is a Pod's Deployment."""
-    if is_disabled(annotations):
+    """The Cortex entities a workload's events go to. ``owner`` is its nearest owner (its
+    `OwnerInfo.chain` the others)."""
+    owners = owner.chain() if owner is not None and kind in OWNED_KINDS else []
+    if is_disabled(annotations, labels):
         return Resolution((), True, f"opted out by {EVENTS_ANNOTATION}=disabled on {kind} {name}")
-    if kind == "Pod" and owner is not None and is_disabled(owner.annotations):
-        return Resolution(
-            (), True, f"opted out by {EVENTS_ANNOTATION}=disabled on Deployment {owner.name}"
-        )
+    for up in owners:
+        if is_disabled(up.annotations, up.labels):
+            return Resolution(
+                (), True, f"opted out by {EVENTS_ANNOTATION}=disabled on {up.kind} {up.name}"
+            )
     contributions: dict[str, _Contribution] = {}
     sources: list[str] = []
     issues: list[TagIssue] = []
 
-    def from_annotation(value: str | None, where: str, *, on_owner: bool) -> None:
+    def from_annotation(value: str | None, where: str, source: OwnerInfo | None) -> None:
         if not isinstance(value, str):
             return
         tags, rejected = split_tags(value)
@@ -132,22 +167,17 @@ def resolve(
         if tags:
             sources.append(f"{TAG_ANNOTATION} on {where}")
         if rejected or not tags:
-            issues.append(TagIssue(on_owner, value, rejected))
+            issues.append(TagIssue(source is not None, value, rejected, source))
 
-    from_annotation(annotations.get(TAG_ANNOTATION), f"{kind} {name}", on_owner=False)
-    pod_owner = owner if kind == "Pod" else None
-    if pod_owner is not None:
-        from_annotation(
-            pod_owner.annotations.get(TAG_ANNOTATION),
-            f"Deployment {pod_owner.name}",
-            on_owner=True,
-        )
+    from_annotation(annotations.get(TAG_ANNOTATION), f"{kind} {name}", None)
+    for up in owners:
+        from_annotation(up.annotations.get(TAG_ANNOTATION), f"{up.kind} {up.name}", up)
 
     for entity in sorted(entities, key=lambda e: e.key):
         if entity.namespace != namespace:
             continue
-        matched = entity.matches(kind, name, labels) or (
-            pod_owner is not None and entity.matches("Deployment", pod_owner.name, pod_owner.labels)
+        matched = entity.matches(kind, name, labels) or any(
+            entity.matches(up.kind, up.name, up.labels) for up in owners
         )
         if not matched:
             continue
@@ -169,6 +199,7 @@ def _target(tag: str, contribution: _Contribution) -> Target:
     custom_data: dict[str, Any] = {}
     for entity in contribution.entities:  # already in entity-key order
         custom_data.update(entity.custom_data)
+    job_pods = [e.job_pod_events for e in contribution.entities if e.job_pod_events is not None]
     return Target(
         tag=tag,
         event_types=ALL_EVENT_TYPES
@@ -176,4 +207,8 @@ def _target(tag: str, contribution: _Contribution) -> Target:
         else frozenset(contribution.event_types),
         custom_data=custom_data,
         entities=tuple(sorted(e.key for e in contribution.entities)),
+        scale_events=most_verbose(
+            [e.scale_events for e in contribution.entities if e.scale_events is not None]
+        ),
+        job_pod_events=any(job_pods) if job_pods else None,
     )

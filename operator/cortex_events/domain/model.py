@@ -1,4 +1,4 @@
-"""Small, immutable snapshots of Pods and Deployments, taken from raw Kubernetes objects.
+"""Small, immutable snapshots of Pods, Deployments and ReplicaSets, taken from raw objects.
 
 The operator keeps one snapshot per watched workload in memory (thousands of pods), so a
 snapshot holds only what the mapping and the lifecycle rules read: labels (for selectors),
@@ -8,12 +8,42 @@ Parsing is tolerant: a missing or malformed field becomes its empty value, never
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from cortex_events.domain.parsing import (
+    ANNOTATION_PREFIX,
+    EPOCH,
+    FieldWriter,
+    OwnerRef,
+    as_int,
+    as_list,
+    as_map,
+    as_str,
+    condition,
+    controller_owner,
+    cortex_annotations,
+    created_of,
+    deleted_at_of,
+    field_writer,
+    intern,
+    labels_of,
+    namespace_of,
+    parse_time,
+    spec_images,
+    template_images,
+)
+
+__all__ = [
+    "ANNOTATION_PREFIX",
+    "EPOCH",
+    "FieldWriter",
+    "OwnerRef",
+    "parse_time",
+]
 
 
 class EventType(StrEnum):
@@ -26,15 +56,29 @@ class EventType(StrEnum):
     DEPLOYMENT_ROLLOUT = "DEPLOYMENT_ROLLOUT"
     DEPLOYMENT_SCALE = "DEPLOYMENT_SCALE"
     DEPLOYMENT_DELETION = "DEPLOYMENT_DELETION"
+    STATEFULSET_CREATION = "STATEFULSET_CREATION"
+    STATEFULSET_ROLLOUT = "STATEFULSET_ROLLOUT"
+    STATEFULSET_SCALE = "STATEFULSET_SCALE"
+    STATEFULSET_DELETION = "STATEFULSET_DELETION"
+    DAEMONSET_CREATION = "DAEMONSET_CREATION"
+    DAEMONSET_ROLLOUT = "DAEMONSET_ROLLOUT"
+    DAEMONSET_DELETION = "DAEMONSET_DELETION"
+    JOB_RUN = "JOB_RUN"
+    CRONJOB_SCHEDULE = "CRONJOB_SCHEDULE"
+    ARGO_ROLLOUT_CREATION = "ARGO_ROLLOUT_CREATION"
+    ARGO_ROLLOUT_REVISION = "ARGO_ROLLOUT_REVISION"
+    ARGO_ROLLOUT_SCALE = "ARGO_ROLLOUT_SCALE"
+    ARGO_ROLLOUT_DELETION = "ARGO_ROLLOUT_DELETION"
 
 
 ALL_EVENT_TYPES: frozenset[EventType] = frozenset(EventType)
 
-ANNOTATION_PREFIX = "cortex.io/"
 TAG_ANNOTATION = "cortex.io/tag"
 """The Cortex entity tag(s) of a workload, comma separated (the annotation Cortex itself reads)."""
 EVENTS_ANNOTATION = "cortex.io/events"
-"""Set to ``disabled`` (any case) on a workload or its Deployment to record no events for it."""
+"""Set to ``disabled`` (any case), as an annotation or a label, on a workload or on an owner of
+it (its Deployment, StatefulSet, DaemonSet, Job, CronJob or Rollout) to record no events for
+it."""
 EVENTS_DISABLED = "disabled"
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
 """Set by the deployment controller on a Deployment and on each of its ReplicaSets."""
@@ -42,20 +86,63 @@ REVISION_HISTORY_ANNOTATION = "deployment.kubernetes.io/revision-history"
 """The earlier revisions of a ReplicaSet that a rollback made current again."""
 RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt"
 """Set on the pod template by ``kubectl rollout restart``."""
+ARGO_REVISION_ANNOTATION = "rollout.argoproj.io/revision"
+"""Set by the Argo Rollouts controller on a Rollout and on each of its ReplicaSets."""
 VERSION_LABEL = "app.kubernetes.io/version"
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-"""Stands in for a creation time the object does not carry (the API server always sets one)."""
+AUTOSCALER_MANAGER = "kube-controller-manager"
+"""The field manager of the HorizontalPodAutoscaler controller's writes."""
+SCALE_SUBRESOURCE = "scale"
+POD_OWNER_KINDS = frozenset({"ReplicaSet", "StatefulSet", "DaemonSet", "Job"})
+"""The controllers whose Pods map through them."""
 
 
 @dataclass(frozen=True, slots=True)
 class WorkloadRef:
-    """Identifies a workload: ``kind`` is ``"Pod"`` or ``"Deployment"``."""
+    """Identifies a workload: ``kind`` is ``"Pod"``, ``"Deployment"``, ``"StatefulSet"``,
+    ``"DaemonSet"``, ``"Job"``, ``"CronJob"`` or ``"Rollout"``."""
 
     kind: str
     namespace: str
     name: str
     uid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What every snapshot of a workload holds: identity, labels (for selectors), the
+    ``cortex.io/`` annotations, and when it was created and deleted."""
+
+    ref: WorkloadRef
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    created: datetime
+    deleted_at: datetime | None
+
+    @property
+    def events_disabled(self) -> bool:
+        return is_disabled(self.annotations, self.labels)
+
+    def __hash__(self) -> int:
+        # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
+        return hash((self.ref, self.created, self.deleted_at))
+
+
+def workload_fields(
+    kind: str,
+    metadata: Mapping[str, Any],
+    deleted_at: datetime | None,
+    keep: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The `Workload` fields of a raw object's metadata, as keyword arguments; ``keep`` names
+    annotations to keep beside the ``cortex.io/`` ones."""
+    return {
+        "ref": workload_ref(kind, metadata),
+        "labels": labels_of(metadata),
+        "annotations": cortex_annotations(metadata, keep),
+        "created": created_of(metadata),
+        "deleted_at": deleted_at_of(metadata, deleted_at),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +167,15 @@ class ContainerState:
 
 
 @dataclass(frozen=True, slots=True)
-class PodSnapshot:
+class PodSnapshot(Workload):
     """What the operator keeps of a Pod.
 
     ``containers`` lists init containers first (``init=True``), then the app containers;
     ``images`` are the app containers' images only.
     """
 
-    ref: WorkloadRef
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    created: datetime
-    deleted_at: datetime | None
-    owner_replicaset: str | None
+    owner: OwnerRef | None
+    """The controller of the Pod (ReplicaSet, StatefulSet, DaemonSet or Job), if any."""
     node_name: str | None
     phase: str
     ready: bool
@@ -101,26 +184,20 @@ class PodSnapshot:
     containers: tuple[ContainerState, ...]
     images: tuple[str, ...]
 
-    @property
-    def events_disabled(self) -> bool:
-        return is_disabled(self.annotations)
+    __hash__ = Workload.__hash__
 
-    def __hash__(self) -> int:
-        # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
-        return hash((self.ref, self.created, self.deleted_at))
+    @property
+    def owner_replicaset(self) -> str | None:
+        owner = self.owner
+        return owner.name if owner is not None and owner.kind == "ReplicaSet" else None
 
 
 @dataclass(frozen=True, slots=True)
-class DeploymentSnapshot:
+class DeploymentSnapshot(Workload):
     """What the operator keeps of a Deployment. ``replicas`` is the desired count
     (``spec.replicas``, 1 when unset as Kubernetes defaults it); the other counts come
     from ``status``."""
 
-    ref: WorkloadRef
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    created: datetime
-    deleted_at: datetime | None
     generation: int
     observed_generation: int
     replicas: int
@@ -132,21 +209,19 @@ class DeploymentSnapshot:
     progressing_reason: str | None
     progressing_message: str | None
     progressing_updated: datetime | None
+    replicas_writer: FieldWriter | None = None
+    """Who last wrote ``spec.replicas``: tells an autoscaler's scale from a person's."""
 
-    @property
-    def events_disabled(self) -> bool:
-        return is_disabled(self.annotations)
-
-    def __hash__(self) -> int:
-        # The label and annotation dicts cannot be hashed; equal snapshots share these fields.
-        return hash((self.ref, self.created, self.deleted_at))
+    __hash__ = Workload.__hash__
 
 
 @dataclass(frozen=True, slots=True)
 class ReplicaSetSnapshot:
-    """What the operator keeps of a ReplicaSet: which Deployment revision it holds.
+    """What the operator keeps of a ReplicaSet: which Deployment (or Argo Rollout) revision it
+    holds.
 
-    ``deployment`` is the name of the Deployment that controls it; ``images`` are its pod
+    ``deployment`` is the name of the Deployment that controls it (``rollout``: of the Argo
+    Rollout); ``images`` are its pod
     template's (fixed for the life of a ReplicaSet, whatever the Deployment's template says
     now); ``reused`` is true once a rollback has given it a later revision than its first;
     ``annotations`` are its ``cortex.io/`` ones and those asked to be kept, the pod template's
@@ -162,191 +237,108 @@ class ReplicaSetSnapshot:
     created: datetime
     reused: bool
     restarted_at: str | None
+    rollout: str | None = None
+    rollout_revision: int | None = None
+    """``rollout.argoproj.io/revision``: the revision of an Argo Rollout it holds."""
     annotations: Mapping[str, str] = field(default_factory=dict)
     version: str | None = None
 
 
-def is_disabled(annotations: Mapping[str, str]) -> bool:
-    """True when ``cortex.io/events`` opts the object out of events."""
-    value = annotations.get(EVENTS_ANNOTATION)
-    return isinstance(value, str) and value.strip().lower() == EVENTS_DISABLED
+def is_disabled(annotations: Mapping[str, str], labels: Mapping[str, str] | None = None) -> bool:
+    """True when ``cortex.io/events`` (an annotation or a label) opts the object out of events."""
+    for source in (annotations, labels or {}):
+        value = source.get(EVENTS_ANNOTATION)
+        if isinstance(value, str) and value.strip().lower() == EVENTS_DISABLED:
+            return True
+    return False
 
 
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp as an aware UTC datetime; None when absent or malformed."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+def is_autoscaled(writer: FieldWriter | None) -> bool:
+    """Whether ``spec.replicas`` was last written by the HorizontalPodAutoscaler controller.
 
-
-def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: object, default: int = 0) -> int:
-    if isinstance(value, bool):
-        return default
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return default
-    return default
-
-
-def _intern(value: str) -> str:
-    # Label keys and values, namespaces, node names and images repeat across thousands of pods.
-    return sys.intern(value)
-
-
-def _labels(metadata: Mapping[str, Any]) -> dict[str, str]:
-    return {
-        _intern(k): _intern(v)
-        for k, v in _map(metadata.get("labels")).items()
-        if isinstance(k, str) and isinstance(v, str)
-    }
-
-
-def _cortex_annotations(
-    metadata: Mapping[str, Any], keep: frozenset[str] = frozenset()
-) -> dict[str, str]:
-    """The ``cortex.io/`` annotations, and the others named in ``keep``."""
-    return {
-        _intern(k): v
-        for k, v in _map(metadata.get("annotations")).items()
-        if isinstance(k, str)
-        and (k.startswith(ANNOTATION_PREFIX) or k in keep)
-        and isinstance(v, str)
-    }
-
-
-def _ref(kind: str, metadata: Mapping[str, Any]) -> WorkloadRef:
-    return WorkloadRef(
-        kind=kind,
-        namespace=_intern(_str(metadata.get("namespace")) or "default"),
-        name=_str(metadata.get("name")) or "",
-        uid=_str(metadata.get("uid")) or "",
+    The HPA controller is the one part of kube-controller-manager that writes the ``scale``
+    subresource of a workload; ``kubectl scale`` and other clients write it under their own
+    field manager names."""
+    return (
+        writer is not None
+        and writer.manager == AUTOSCALER_MANAGER
+        and writer.subresource == SCALE_SUBRESOURCE
     )
 
 
-def _deleted_at(metadata: Mapping[str, Any], deleted_at: datetime | None) -> datetime | None:
-    if deleted_at is not None:
-        return parse_time(deleted_at)
-    # The API server sets deletionTimestamp to the end of the grace period; the deletion was
-    # asked for that many seconds earlier.
-    ends = parse_time(metadata.get("deletionTimestamp"))
-    if ends is None:
-        return None
-    grace = _int(metadata.get("deletionGracePeriodSeconds"), 0)
-    return ends - timedelta(seconds=max(grace, 0))
-
-
-def _condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    for condition in _list(status.get("conditions")):
-        if isinstance(condition, Mapping) and condition.get("type") == kind:
-            return condition
-    return {}
+def workload_ref(kind: str, metadata: Mapping[str, Any]) -> WorkloadRef:
+    return WorkloadRef(
+        kind=kind,
+        namespace=namespace_of(metadata),
+        name=as_str(metadata.get("name")) or "",
+        uid=as_str(metadata.get("uid")) or "",
+    )
 
 
 def _container_state(raw: Mapping[str, Any], *, init: bool) -> ContainerState:
-    state = _map(raw.get("state"))
-    waiting = _map(state.get("waiting"))
-    terminated = _map(state.get("terminated"))
-    last = _map(_map(raw.get("lastState")).get("terminated"))
+    state = as_map(raw.get("state"))
+    waiting = as_map(state.get("waiting"))
+    terminated = as_map(state.get("terminated"))
+    last = as_map(as_map(raw.get("lastState")).get("terminated"))
     return ContainerState(
-        name=_str(raw.get("name")) or "",
-        image=_intern(_str(raw.get("image")) or ""),
+        name=as_str(raw.get("name")) or "",
+        image=intern(as_str(raw.get("image")) or ""),
         ready=raw.get("ready") is True,
-        restart_count=_int(raw.get("restartCount")),
-        waiting_reason=_str(waiting.get("reason")),
-        waiting_message=_str(waiting.get("message")),
-        terminated_reason=_str(terminated.get("reason")) if terminated else None,
-        terminated_exit_code=_int(terminated.get("exitCode")) if terminated else None,
-        last_terminated_reason=_str(last.get("reason")) if last else None,
-        last_terminated_exit_code=_int(last.get("exitCode")) if last else None,
+        restart_count=as_int(raw.get("restartCount")),
+        waiting_reason=as_str(waiting.get("reason")),
+        waiting_message=as_str(waiting.get("message")),
+        terminated_reason=as_str(terminated.get("reason")) if terminated else None,
+        terminated_exit_code=as_int(terminated.get("exitCode")) if terminated else None,
+        last_terminated_reason=as_str(last.get("reason")) if last else None,
+        last_terminated_exit_code=as_int(last.get("exitCode")) if last else None,
         last_terminated_at=parse_time(last.get("finishedAt")),
         terminated_at=parse_time(terminated.get("finishedAt")),
         init=init,
     )
 
 
-def _spec_images(pod_spec: Mapping[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        _intern(image)
-        for container in _list(pod_spec.get("containers"))
-        if isinstance(container, Mapping) and (image := _str(container.get("image")))
-    )
-
-
-def _owner_replicaset(metadata: Mapping[str, Any]) -> str | None:
-    owners = [o for o in _list(metadata.get("ownerReferences")) if isinstance(o, Mapping)]
-    replicasets = [o for o in owners if o.get("kind") == "ReplicaSet"]
-    replicasets.sort(key=lambda o: o.get("controller") is not True)
-    return _str(replicasets[0].get("name")) if replicasets else None
-
-
 def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) -> PodSnapshot:
     """Snapshot a raw Pod dict. ``deleted_at`` defaults to ``metadata.deletionTimestamp``."""
-    metadata = _map(obj.get("metadata"))
-    spec = _map(obj.get("spec"))
-    status = _map(obj.get("status"))
-    spec_images = {
-        _str(c.get("name")): _str(c.get("image"))
+    metadata = as_map(obj.get("metadata"))
+    spec = as_map(obj.get("spec"))
+    status = as_map(obj.get("status"))
+    images_by_name = {
+        as_str(c.get("name")): as_str(c.get("image"))
         for key in ("initContainers", "containers")
-        for c in _list(spec.get(key))
+        for c in as_list(spec.get(key))
         if isinstance(c, Mapping)
     }
     containers: list[ContainerState] = []
     for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
-        for raw in _list(status.get(key)):
+        for raw in as_list(status.get(key)):
             if not isinstance(raw, Mapping):
                 continue
             container = _container_state(raw, init=init)
             if not container.image:
                 # Before the image is resolved the status may carry no image: use the spec's.
-                image = spec_images.get(container.name) or ""
-                container = replace(container, image=_intern(image))
+                image = images_by_name.get(container.name) or ""
+                container = replace(container, image=intern(image))
             containers.append(container)
-    node = _str(spec.get("nodeName"))
+    node = as_str(spec.get("nodeName"))
     return PodSnapshot(
-        ref=_ref("Pod", metadata),
-        labels=_labels(metadata),
-        annotations=_cortex_annotations(metadata),
-        created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
-        deleted_at=_deleted_at(metadata, deleted_at),
-        owner_replicaset=_owner_replicaset(metadata),
-        node_name=_intern(node) if node else None,
-        phase=_str(status.get("phase")) or "Pending",
-        ready=_condition(status, "Ready").get("status") == "True",
-        reason=_str(status.get("reason")),
-        message=_str(status.get("message")),
+        **workload_fields("Pod", metadata, deleted_at),
+        owner=controller_owner(metadata, POD_OWNER_KINDS),
+        node_name=intern(node) if node else None,
+        phase=as_str(status.get("phase")) or "Pending",
+        ready=condition(status, "Ready").get("status") == "True",
+        reason=as_str(status.get("reason")),
+        message=as_str(status.get("message")),
         containers=tuple(containers),
-        images=_spec_images(spec),
+        images=spec_images(spec),
     )
 
 
-def revision_number(annotations: Mapping[str, Any]) -> int | None:
-    """The ``deployment.kubernetes.io/revision`` annotation as a number (1 and up), if set."""
-    revision = _int(annotations.get(REVISION_ANNOTATION), default=-1)
+def revision_number(
+    annotations: Mapping[str, Any], annotation: str = REVISION_ANNOTATION
+) -> int | None:
+    """The ``deployment.kubernetes.io/revision`` annotation (or ``annotation``) as a number
+    (1 and up), if set."""
+    revision = as_int(annotations.get(annotation), default=-1)
     return revision if revision >= 1 else None
 
 
@@ -355,33 +347,39 @@ def replicaset_snapshot(
 ) -> ReplicaSetSnapshot:
     """Snapshot a raw ``apps/v1`` ReplicaSet dict; ``keep`` names annotations to keep beside
     the ``cortex.io/`` ones."""
-    metadata = _map(obj.get("metadata"))
-    annotations = _map(metadata.get("annotations"))
-    template = _map(_map(obj.get("spec")).get("template"))
-    owners = [o for o in _list(metadata.get("ownerReferences")) if isinstance(o, Mapping)]
-    deployment = next(
-        (
-            _str(o.get("name"))
-            for o in owners
-            if o.get("kind") == "Deployment" and o.get("controller", True) is not False
-        ),
-        None,
+    metadata = as_map(obj.get("metadata"))
+    annotations = as_map(metadata.get("annotations"))
+    template = as_map(as_map(obj.get("spec")).get("template"))
+    owners = [o for o in as_list(metadata.get("ownerReferences")) if isinstance(o, Mapping)]
+    deployment, rollout = (
+        next(
+            (
+                as_str(o.get("name"))
+                for o in owners
+                if o.get("kind") == kind and o.get("controller", True) is not False
+            ),
+            None,
+        )
+        for kind in ("Deployment", "Rollout")
     )
-    template_metadata = _map(template.get("metadata"))
-    restarted = _map(template_metadata.get("annotations")).get(RESTARTED_AT_ANNOTATION)
-    version = _labels(template_metadata).get(VERSION_LABEL)
+    template_metadata = as_map(template.get("metadata"))
+    template_annotations = as_map(template_metadata.get("annotations"))
+    restarted = template_annotations.get(RESTARTED_AT_ANNOTATION)
+    version = labels_of(template_metadata).get(VERSION_LABEL)
     return ReplicaSetSnapshot(
-        namespace=_intern(_str(metadata.get("namespace")) or "default"),
-        name=_str(metadata.get("name")) or "",
-        uid=_str(metadata.get("uid")) or "",
+        namespace=namespace_of(metadata),
+        name=as_str(metadata.get("name")) or "",
+        uid=as_str(metadata.get("uid")) or "",
         deployment=deployment,
         revision=revision_number(annotations),
-        images=_spec_images(_map(template.get("spec"))),
-        created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
-        reused=bool(_str(annotations.get(REVISION_HISTORY_ANNOTATION))),
-        restarted_at=_str(restarted),
-        annotations=_cortex_annotations(metadata, keep)
-        | _cortex_annotations(template_metadata, keep),
+        images=spec_images(as_map(template.get("spec"))),
+        created=created_of(metadata),
+        reused=bool(as_str(annotations.get(REVISION_HISTORY_ANNOTATION))),
+        restarted_at=as_str(restarted),
+        rollout=rollout,
+        rollout_revision=revision_number(annotations, ARGO_REVISION_ANNOTATION),
+        annotations=cortex_annotations(metadata, keep)
+        | cortex_annotations(template_metadata, keep),
         version=version or None,
     )
 
@@ -394,26 +392,22 @@ def deployment_snapshot(
 ) -> DeploymentSnapshot:
     """Snapshot a raw ``apps/v1`` Deployment dict; ``keep`` names annotations to keep beside
     the ``cortex.io/`` ones."""
-    metadata = _map(obj.get("metadata"))
-    spec = _map(obj.get("spec"))
-    status = _map(obj.get("status"))
-    template_spec = _map(_map(spec.get("template")).get("spec"))
-    progressing = _condition(status, "Progressing")
+    metadata = as_map(obj.get("metadata"))
+    spec = as_map(obj.get("spec"))
+    status = as_map(obj.get("status"))
+    progressing = condition(status, "Progressing")
     return DeploymentSnapshot(
-        ref=_ref("Deployment", metadata),
-        labels=_labels(metadata),
-        annotations=_cortex_annotations(metadata, keep),
-        created=parse_time(metadata.get("creationTimestamp")) or EPOCH,
-        deleted_at=_deleted_at(metadata, deleted_at),
-        generation=_int(metadata.get("generation")),
-        observed_generation=_int(status.get("observedGeneration")),
-        replicas=_int(spec.get("replicas"), default=1),
-        ready_replicas=_int(status.get("readyReplicas")),
-        updated_replicas=_int(status.get("updatedReplicas")),
-        available_replicas=_int(status.get("availableReplicas")),
-        revision=revision_number(_map(metadata.get("annotations"))),
-        images=_spec_images(template_spec),
-        progressing_reason=_str(progressing.get("reason")),
-        progressing_message=_str(progressing.get("message")),
+        **workload_fields("Deployment", metadata, deleted_at, keep),
+        generation=as_int(metadata.get("generation")),
+        observed_generation=as_int(status.get("observedGeneration")),
+        replicas=as_int(spec.get("replicas"), default=1),
+        ready_replicas=as_int(status.get("readyReplicas")),
+        updated_replicas=as_int(status.get("updatedReplicas")),
+        available_replicas=as_int(status.get("availableReplicas")),
+        revision=revision_number(as_map(metadata.get("annotations"))),
+        images=template_images(spec),
+        progressing_reason=as_str(progressing.get("reason")),
+        progressing_message=as_str(progressing.get("message")),
         progressing_updated=parse_time(progressing.get("lastUpdateTime")),
+        replicas_writer=field_writer(metadata, "spec", "replicas"),
     )

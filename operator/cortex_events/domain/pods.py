@@ -15,6 +15,7 @@ from typing import Any
 from cortex_events.domain.intents import EventIntent, clip, short_image, upper_first, utc
 from cortex_events.domain.keys import pod_key
 from cortex_events.domain.model import ContainerState, EventType, PodSnapshot
+from cortex_events.domain.quiet import Quiet
 
 IMAGE_PULL_REASONS = frozenset(
     {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
@@ -52,11 +53,12 @@ def _pod_state_text(pod: PodSnapshot) -> str:
     if pod.phase == "Succeeded":
         return f"Succeeded{on}"
     if pod.phase == "Failed":
-        return f"Failed{on}: {_failure_summary(pod)}"
+        return f"Failed{on}: {failure_summary(pod)}"
     return f"{pod.phase}{on}"
 
 
-def _failure_summary(pod: PodSnapshot) -> str:
+def failure_summary(pod: PodSnapshot) -> str:
+    """Why the Pod failed, in a few words: its reason and message, or its failed container."""
     if pod.reason or pod.message:
         return clip(": ".join(p for p in (pod.reason, pod.message) if p))
     for container in pod.containers:
@@ -93,6 +95,7 @@ def _pod_created(pod: PodSnapshot) -> EventIntent:
         timestamp=utc(pod.created),
         details=_pod_details(pod),
         updatable=True,
+        quiet=_quiet(pod),
     )
 
 
@@ -108,7 +111,14 @@ def _pod_deleted(pod: PodSnapshot) -> EventIntent:
         description=f"Deleted while {state}{where}",
         timestamp=utc(pod.deleted_at),
         details=_pod_details(pod),
+        quiet=_quiet(pod),
     )
+
+
+def _quiet(pod: PodSnapshot) -> Quiet | None:
+    """A Job's Pods come and go with every run: their creation and deletion are quiet (their
+    failures never are)."""
+    return Quiet.JOB_POD if pod.owner is not None and pod.owner.kind == "Job" else None
 
 
 def _container_details(pod: PodSnapshot, container: ContainerState) -> dict[str, Any]:
@@ -221,7 +231,7 @@ def _pod_failures(pod: PodSnapshot, now: datetime) -> list[EventIntent]:
             pod,
             "failed",
             f"Pod {name} failed",
-            upper_first(_failure_summary(pod)),
+            upper_first(failure_summary(pod)),
             ended,
             base | {"reason": pod.reason or "Failed", "message": pod.message},
         )

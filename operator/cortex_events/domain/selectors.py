@@ -74,3 +74,63 @@ def label_value_error(value: object) -> str | None:
             "starting and ending with a letter or digit"
         )
     return None
+
+
+_REQUIREMENT = re.compile(
+    r"^\s*(?P<not>!)?\s*(?P<key>[^\s!=,()]+)\s*"
+    r"(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,()]*)|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*$"
+)
+
+
+def parse_selector(text: str) -> LabelSelector:
+    """A label selector in the syntax of ``kubectl -l`` (``env=prod,tier!=cache``,
+    ``team in (a,b)``, ``region notin (x)``, ``owner``, ``!legacy``); raises ValueError with a
+    message naming the part that cannot be read."""
+    match_labels: dict[str, str] = {}
+    expressions: list[LabelRequirement] = []
+    for part in _split_requirements(text):
+        found = _REQUIREMENT.match(part)
+        if found is None:
+            raise ValueError(f"cannot read {part.strip()!r} as a label requirement")
+        key = found.group("key")
+        if problem := label_key_error(key):
+            raise ValueError(problem)
+        op, negated = found.group("op") or found.group("set"), bool(found.group("not"))
+        if negated and op:
+            raise ValueError(f"{part.strip()!r}: '!' only goes before a key alone")
+        if op is None:
+            expressions.append(LabelRequirement(key, "DoesNotExist" if negated else "Exists"))
+            continue
+        values = (
+            [v.strip() for v in found.group("values").split(",") if v.strip()]
+            if found.group("set")
+            else [found.group("value")]
+        )
+        for value in values:
+            if problem := label_value_error(value):
+                raise ValueError(problem)
+        if op in ("=", "=="):
+            match_labels[key] = values[0]
+        elif op == "!=":
+            expressions.append(LabelRequirement(key, "NotIn", frozenset(values)))
+        else:
+            if not values:
+                raise ValueError(f"{part.strip()!r}: {op} needs at least one value")
+            expressions.append(
+                LabelRequirement(key, "In" if op == "in" else "NotIn", frozenset(values))
+            )
+    return LabelSelector(match_labels=match_labels, match_expressions=tuple(expressions))
+
+
+def _split_requirements(text: str) -> list[str]:
+    """Split at the commas that are not inside a value list's parentheses."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [part for part in parts if part.strip()]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.domain.quiet import ScaleEvents
 from cortex_events.domain.selectors import (
     DNS_SUBDOMAIN,
     SELECTOR_OPERATORS,
@@ -23,7 +24,10 @@ from cortex_events.domain.tags import describe_bad_tag, tag_problem
 
 RETENTION_MINIMUM = timedelta(minutes=1)
 """The shortest ``spec.retention`` accepted: shorter would delete events as soon as they land."""
-WORKLOAD_KINDS = frozenset({"Deployment", "Pod"})
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "Pod", "StatefulSet", "DaemonSet", "Job", "CronJob", "Rollout"}
+)
+"""What ``spec.workloads[].kind`` may name (``Rollout``: an Argo Rollout)."""
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {
     "ns": timedelta(microseconds=0.001),
@@ -61,6 +65,8 @@ class EntitySpec:
     custom_data: Mapping[str, Any]
     retention: timedelta | None
     cleanup_on_delete: bool
+    scale_events: ScaleEvents | None = None
+    job_pod_events: bool | None = None
     deploys: DeploySpec = DeploySpec()
 
     @property
@@ -210,7 +216,8 @@ def _parse_workloads(raw: object) -> frozenset[tuple[str, str]]:
             raise _Invalid(path, "must be an object with kind and name")
         kind = item.get("kind")
         if kind not in WORKLOAD_KINDS:
-            raise _Invalid(f"{path}.kind", f"must be Deployment or Pod (got {kind!r})")
+            known = ", ".join(sorted(WORKLOAD_KINDS))
+            raise _Invalid(f"{path}.kind", f"must be one of {known} (got {kind!r})")
         name = item.get("name")
         if not isinstance(name, str) or not name:
             raise _Invalid(f"{path}.name", "is required")
@@ -270,6 +277,21 @@ def _parse_retention(raw: object) -> timedelta | None:
     return retention
 
 
+def _parse_scale_events(raw: object) -> ScaleEvents | None:
+    if raw is None:
+        return None
+    try:
+        return ScaleEvents(str(raw))
+    except ValueError:
+        raise _Invalid("spec.scaleEvents", "must be all, manual or summary") from None
+
+
+def _parse_flag(raw: object, path: str) -> bool | None:
+    if raw is None or isinstance(raw, bool):
+        return raw
+    raise _Invalid(path, "must be true or false")
+
+
 def _parse_deploys(raw: object) -> DeploySpec:
     if raw is None:
         return DeploySpec()
@@ -313,11 +335,7 @@ def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         raise _Invalid("spec", "is required and must be an object")
-    cleanup = spec.get("cleanupOnDelete", False)
-    if cleanup is None:
-        cleanup = False
-    if not isinstance(cleanup, bool):
-        raise _Invalid("spec.cleanupOnDelete", "must be true or false")
+    cleanup = _parse_flag(spec.get("cleanupOnDelete"), "spec.cleanupOnDelete") or False
     return EntitySpec(
         namespace=namespace,
         name=name,
@@ -330,5 +348,7 @@ def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:
         custom_data=_parse_custom_data(spec.get("customData")),
         retention=_parse_retention(spec.get("retention")),
         cleanup_on_delete=cleanup,
+        scale_events=_parse_scale_events(spec.get("scaleEvents")),
+        job_pod_events=_parse_flag(spec.get("jobPodEvents"), "spec.jobPodEvents"),
         deploys=_parse_deploys(spec.get("deploys")),
     )

@@ -1,17 +1,21 @@
 """The kopf handlers: thin wrappers that hand each object to the part that deals with it.
 
-Workloads (Pods, ReplicaSets, Deployments) are watched with event handlers only: kopf keeps no
-state on them, adds no finalizer and writes nothing to them. Only CortexEntity objects get
-kopf's change handlers and a finalizer (when ``cleanupOnDelete`` is on). The handlers know the
-rest of the operator only through the two small protocols below.
+Workloads (Pods, ReplicaSets, Deployments, StatefulSets, DaemonSets, ControllerRevisions, Jobs,
+CronJobs, and Argo Rollouts when the cluster has them) and Namespaces (for the namespace
+selector) are watched with event handlers only: kopf keeps no state on them, adds no finalizer
+and writes nothing to them. Only CortexEntity objects get kopf's change handlers and a
+finalizer (when ``cleanupOnDelete`` is on). The handlers know the rest of the operator only
+through the two small protocols below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import kopf
+
+from cortex_events.watched import WORKLOADS, WatchedKind
 
 CXE = ("cortex.io", "v1alpha1", "cortexentities")
 FINALIZER = "cortex.io/cleanup-events"
@@ -33,8 +37,21 @@ def _wants_cleanup(spec: kopf.Spec, **_: Any) -> bool:
     return bool(spec.get("cleanupOnDelete"))
 
 
-def build_registry(workloads: Workloads, entities: Entities) -> kopf.OperatorRegistry:
-    """Every handler of the operator, in a fresh registry."""
+def _watch(registry: kopf.OperatorRegistry, workloads: Workloads, watched: WatchedKind) -> None:
+    resource: tuple[str, ...] = (watched.version, watched.plural)
+    if watched.group:
+        resource = (watched.group, *resource)
+
+    @kopf.on.event(*resource, registry=registry, id=watched.plural)
+    async def workload_event(event: kopf.RawEvent, **_: Any) -> None:
+        await workloads.changed(watched.kind, event)
+
+
+def build_registry(
+    workloads: Workloads, entities: Entities, extra: Iterable[WatchedKind] = ()
+) -> kopf.OperatorRegistry:
+    """Every handler of the operator, in a fresh registry; ``extra``: the kinds watched
+    besides the workloads always watched (Argo Rollouts, Namespaces)."""
     registry = kopf.OperatorRegistry()
 
     @kopf.on.login(registry=registry, id="login")
@@ -42,17 +59,8 @@ def build_registry(workloads: Workloads, entities: Entities) -> kopf.OperatorReg
         # The pod's service account in a cluster, else the kubeconfig (KUBECONFIG or ~/.kube).
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
-    @kopf.on.event("v1", "pods", registry=registry, id="pods")
-    async def pod_event(event: kopf.RawEvent, **_: Any) -> None:
-        await workloads.changed("Pod", event)
-
-    @kopf.on.event("apps", "v1", "replicasets", registry=registry, id="replicasets")
-    async def replicaset_event(event: kopf.RawEvent, **_: Any) -> None:
-        await workloads.changed("ReplicaSet", event)
-
-    @kopf.on.event("apps", "v1", "deployments", registry=registry, id="deployments")
-    async def deployment_event(event: kopf.RawEvent, **_: Any) -> None:
-        await workloads.changed("Deployment", event)
+    for watched in (*WORKLOADS, *extra):
+        _watch(registry, workloads, watched)
 
     @kopf.on.resume(*CXE, registry=registry, id="entity-resume")
     @kopf.on.create(*CXE, registry=registry, id="entity-create")

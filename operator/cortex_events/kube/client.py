@@ -21,6 +21,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from cortex_events.kube.leases import LeaseConflict, LeaseForbidden
+from cortex_events.watched import BY_KIND
 
 logger = logging.getLogger("cortex_events.kube")
 
@@ -104,13 +105,9 @@ class KubeClient:
         await self.request("GET", "/version", timeout=timeout)
 
     async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
-        """The uid of the named Pod, Deployment or ReplicaSet, None when it does not exist."""
-        prefix = {"Pod": "/api/v1", "Deployment": "/apis/apps/v1", "ReplicaSet": "/apis/apps/v1"}[
-            kind
-        ]
-        plural = f"{kind.lower()}s"
+        """The uid of the named object of a watched kind, None when it does not exist."""
         try:
-            found = await self.request("GET", f"{prefix}/namespaces/{namespace}/{plural}/{name}")
+            found = await self.request("GET", BY_KIND[kind].path(namespace, name))
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -157,6 +154,18 @@ class KubeClient:
             "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=10.0
         )
         return bool(((answer or {}).get("status") or {}).get("allowed"))
+
+    async def serves(self, group_version: str, plural: str) -> bool:
+        """Whether the API server serves ``plural`` in ``group_version`` (discovery, which
+        every identity may read): a CRD installed or not."""
+        try:
+            answer = await self.request("GET", f"/apis/{group_version}", timeout=10.0)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        resources = (answer or {}).get("resources") or []
+        return any(r.get("name") == plural for r in resources if isinstance(r, dict))
 
     async def namespace_exists(self, name: str) -> bool | None:
         """Whether the Namespace exists; None when the API does not say (no permission)."""

@@ -23,7 +23,15 @@ from cortex_events_sim.kubeapi.store import Store
 from .objects import PODS
 
 BEHAVIOR_ANNOTATION = "sim.cortex-events.io/behavior"
-BEHAVIORS = ("Running", "OOMKilled", "CrashLoopBackOff", "ImagePullBackOff", "Failed", "Evicted")
+BEHAVIORS = (
+    "Running",
+    "OOMKilled",
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "Failed",
+    "Evicted",
+    "Succeeded",
+)
 
 
 @dataclass(frozen=True)
@@ -228,6 +236,17 @@ class Kubelet:
                 },
             )
             self._schedule(self.timings.restart, "restart", pod)
+        elif behavior == "Succeeded":  # a Job's pod whose work is done
+            self._set_status(
+                pod,
+                {
+                    "phase": "Succeeded",
+                    "conditions": self._pod_conditions(False),
+                    "containerStatuses": self._containers(
+                        pod, ready=False, state=self._terminated(pod, "Completed", 0)
+                    ),
+                },
+            )
         elif behavior == "Failed":
             self._set_status(
                 pod,

@@ -38,3 +38,20 @@ def is_ready(pod: Mapping[str, Any]) -> bool:
 def revision(rs: Mapping[str, Any]) -> int:
     text = (rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, "0")
     return int(text) if text.isdigit() else 0
+
+
+class Marked:
+    """What a controller's objects changed since its last round, as (namespace, name): the
+    store's listener marks them, each round takes them."""
+
+    def __init__(self) -> None:
+        self._dirty: set[tuple[str, str]] = set()
+
+    def mark(self, namespace: str, name: str) -> None:
+        """The object, or one of its dependents, changed: sync it in the next round."""
+        self._dirty.add((namespace, name))
+
+    def take_due(self) -> list[tuple[str, str]]:
+        """The objects to sync this round."""
+        due, self._dirty = self._dirty, set()
+        return sorted(due)

@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from .objects import PODS, REPLICASETS, is_ready
+from .objects import PODS, REPLICASETS, Marked, is_ready
 from .owners import OwnerIndex
 
 #: Failed pods a ReplicaSet tolerates before it stops replacing them (stands in for back-off).
@@ -38,22 +38,13 @@ def _available(pod: Mapping[str, Any], min_ready_seconds: int) -> bool:
     return False
 
 
-class ReplicaSetController:
+class ReplicaSetController(Marked):
     """Creates and deletes a ReplicaSet's Pods, and reports them in its status."""
 
     def __init__(self, owners: OwnerIndex) -> None:
+        super().__init__()
         self.owners = owners
         self.store = owners.store
-        self._dirty: set[tuple[str, str]] = set()
-
-    def mark(self, namespace: str, name: str) -> None:
-        """The ReplicaSet, or one of its Pods, changed: sync it in the next round."""
-        self._dirty.add((namespace, name))
-
-    def take_due(self) -> list[tuple[str, str]]:
-        """The ReplicaSets to `sync` this round, as (namespace, name)."""
-        due, self._dirty = self._dirty, set()
-        return sorted(due)
 
     def sync(self, namespace: str, name: str) -> None:
         rs = self.store.peek(REPLICASETS, name, namespace)

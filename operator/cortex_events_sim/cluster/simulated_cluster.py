@@ -16,12 +16,16 @@ from typing import Any
 from cortex_events_sim.kubeapi.errors import KubeApiError
 from cortex_events_sim.kubeapi.store import Store
 
+from .batch_controllers import JOBS, CronJobController, JobController
 from .deployment_controller import DeploymentController
 from .garbage_collector import GarbageCollector
 from .kubelet import Kubelet, SimTimings
 from .objects import DEPLOYMENTS, PODS, REPLICASETS, controller_of
 from .owners import OwnerIndex
 from .replicaset_controller import ReplicaSetController
+from .statefulset_controller import STATEFULSETS, StatefulSetController
+
+CRONJOB_CHECK_SECONDS = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +48,10 @@ class SimulatedCluster:
         self.garbage_collector = GarbageCollector(self.owners)
         self.replicasets = ReplicaSetController(self.owners)
         self.deployments = DeploymentController(self.owners)
+        self.statefulsets = StatefulSetController(self.owners)
+        self.jobs = JobController(self.owners)
+        self.cronjobs = CronJobController(self.owners)
+        self._cronjobs_checked = 0.0
         self._task: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -74,7 +82,7 @@ class SimulatedCluster:
                 logger.exception("the simulated cluster failed a step; continuing")
 
     def step(self) -> None:
-        """One round: due kubelet work, garbage collection, then both controllers."""
+        """One round: due kubelet work, garbage collection, then the controllers."""
         now = asyncio.get_running_loop().time()
         for work in self.kubelet.due(now):
             self._guarded(self.kubelet.act, *work)
@@ -84,6 +92,13 @@ class SimulatedCluster:
             self._guarded(self.deployments.sync, namespace, name)
         for namespace, name in self.replicasets.take_due():
             self._guarded(self.replicasets.sync, namespace, name)
+        for namespace, name in self.statefulsets.take_due():
+            self._guarded(self.statefulsets.sync, namespace, name)
+        for namespace, name in self.jobs.take_due():
+            self._guarded(self.jobs.sync, namespace, name)
+        if now - self._cronjobs_checked >= CRONJOB_CHECK_SECONDS:
+            self._cronjobs_checked = now
+            self._guarded(self.cronjobs.sync_all)
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
@@ -110,8 +125,17 @@ class SimulatedCluster:
             owner_name = controller_of(obj, "Deployment")
             if owner_name:
                 self.deployments.mark(namespace, owner_name)
+        elif key == STATEFULSETS:
+            self.statefulsets.mark(namespace, name)
+        elif key == JOBS:
+            self.jobs.mark(namespace, name)
         elif key == PODS:
-            owner_name = controller_of(obj, "ReplicaSet")
-            if owner_name:
-                self.replicasets.mark(namespace, owner_name)
+            for kind, controller in (
+                ("ReplicaSet", self.replicasets),
+                ("StatefulSet", self.statefulsets),
+                ("Job", self.jobs),
+            ):
+                owner_name = controller_of(obj, kind)
+                if owner_name:
+                    controller.mark(namespace, owner_name)
             self.kubelet.watch_pod(event, obj, old)

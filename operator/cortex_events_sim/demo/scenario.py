@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, TextIO
 
 from cortex_events.app import OperatorApp
 from cortex_events_sim import workloads
+from cortex_events_sim.cluster import BEHAVIOR_ANNOTATION
 from cortex_events_sim.demo.interrupts import Interrupts
 from cortex_events_sim.demo.output import LiveView, Palette
 from cortex_events_sim.kubectl import Kubectl
@@ -137,9 +139,92 @@ class Scenario:
         )
         self.wait(lambda: self._failure_recorded("payments-api"), "an OOMKilled event")
 
+        self.step("StatefulSet 'db' (cortex.io/tag: shop-db) with 2 replicas of postgres:15")
+        self.kubectl.create(_statefulset("db", "postgres:15"))
+        self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "db-") >= 2, "2 ready pods of db")
+
+        self.step("Rollout: db to postgres:16, one pod at a time from the highest ordinal")
+        template = {"spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}
+        self.kubectl.patch("StatefulSet", "db", NAMESPACE, {"spec": {"template": template}})
+        self.wait(lambda: self._statefulset_updated("db"), "rollout of db")
+
+        self.step("CronJob 'backup' (cortex.io/tag: shop-backup): one run fails, the next succeeds")
+        cronjob = self.kubectl.create(_cronjob("backup"))
+        for run, fate in (("backup-manual-1", "Failed"), ("backup-manual-2", "Succeeded")):
+            # As `kubectl create job --from=cronjob/backup` makes it: a Job the CronJob owns.
+            self.kubectl.create(_job_from(cronjob, run, fate))
+            self.wait(partial(self._job_finished, run), f"Job {run} finished")
+
         self.step("Deletion: Deployment web")
         self.kubectl.delete("Deployment", "web", NAMESPACE)
         self.wait(lambda: self.kubectl.ready_pods(NAMESPACE, "web-") == 0, "web's pods gone")
 
+    def _statefulset_updated(self, name: str) -> bool:
+        status = self.kubectl.get("StatefulSet", name, NAMESPACE).get("status") or {}
+        return bool(status.get("updateRevision")) and (
+            status.get("currentRevision") == status.get("updateRevision")
+            and status.get("updatedReplicas") == status.get("replicas")
+        )
+
+    def _job_finished(self, name: str) -> bool:
+        conditions = (self.kubectl.get("Job", name, NAMESPACE).get("status") or {}).get(
+            "conditions"
+        ) or []
+        return any(c.get("status") == "True" for c in conditions)
+
     def _failure_recorded(self, tag: str) -> bool:
         return any(e.type == "POD_FAILURE" for e in self.view.cortex.state.events(tag))
+
+
+def _statefulset(name: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": NAMESPACE,
+                     "annotations": {"cortex.io/tag": f"shop-{name}"}},
+        "spec": {
+            "replicas": 2,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"containers": [{"name": "db", "image": image}]}},
+        },
+    }  # fmt: skip
+
+
+def _cronjob(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": NAMESPACE,
+                     "annotations": {"cortex.io/tag": f"shop-{name}"}},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "backup", "image": "busybox:1.36"}],
+            }}}},
+        },
+    }  # fmt: skip
+
+
+def _job_from(cronjob: Mapping[str, Any], name: str, fate: str) -> dict[str, Any]:
+    template = cronjob["spec"]["jobTemplate"]["spec"]
+    pod_template = {
+        **template["template"],
+        "metadata": {"annotations": {BEHAVIOR_ANNOTATION: fate}},
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": NAMESPACE,
+            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            "ownerReferences": [{
+                "apiVersion": "batch/v1", "kind": "CronJob", "controller": True,
+                "name": cronjob["metadata"]["name"], "uid": cronjob["metadata"]["uid"],
+            }],
+        },
+        "spec": {**template, "template": pod_template},
+    }  # fmt: skip

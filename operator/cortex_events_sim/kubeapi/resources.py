@@ -110,6 +110,24 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         True,
         scale_subresource=True,
     ),
+    ResourceType(
+        "apps",
+        "v1",
+        "statefulsets",
+        "StatefulSet",
+        True,
+        "statefulset",
+        ("sts",),
+        ("all",),
+        True,
+        scale_subresource=True,
+    ),
+    ResourceType(
+        "apps", "v1", "daemonsets", "DaemonSet", True, "daemonset", ("ds",), ("all",), True
+    ),
+    ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision", True),
+    ResourceType("batch", "v1", "jobs", "Job", True, "job", (), ("all",), True),
+    ResourceType("batch", "v1", "cronjobs", "CronJob", True, "cronjob", ("cj",), ("all",), True),
     ResourceType("events.k8s.io", "v1", "events", "Event", True, "event", ("ev",)),
     ResourceType("coordination.k8s.io", "v1", "leases", "Lease", True, "lease"),
     ResourceType(

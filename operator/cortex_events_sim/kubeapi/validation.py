@@ -208,9 +208,18 @@ def check_builtin(
     key = rtype.key
     if key == "pods":
         causes += _pod_spec_defaults(obj.setdefault("spec", {}))
-    elif key in ("deployments.apps", "replicasets.apps"):
+    elif key in ("deployments.apps", "replicasets.apps", "statefulsets.apps", "daemonsets.apps"):
         spec = obj.setdefault("spec", {})
-        spec.setdefault("replicas", 1)
+        if key != "daemonsets.apps":
+            spec.setdefault("replicas", 1)
+        if key in ("statefulsets.apps", "daemonsets.apps"):
+            spec.setdefault(
+                "updateStrategy",
+                {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
+                if key == "statefulsets.apps"
+                else {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            )
+            spec.setdefault("revisionHistoryLimit", 10)
         if key == "deployments.apps":
             spec.setdefault(
                 "strategy",
@@ -228,6 +237,15 @@ def check_builtin(
         causes += [(f"spec.template.{field}", text) for field, text in template_causes]
         if old is not None and old.get("spec", {}).get("selector") != spec.get("selector"):
             causes.append(("spec.selector", "Invalid value: field is immutable"))
+    elif key in ("jobs.batch", "cronjobs.batch"):
+        spec = obj.setdefault("spec", {})
+        if key == "cronjobs.batch":
+            spec.setdefault("suspend", False)
+            spec.setdefault("concurrencyPolicy", "Allow")
+            spec = spec.setdefault("jobTemplate", {}).setdefault("spec", {})
+        spec.setdefault("backoffLimit", 6)
+        template_causes = _pod_spec_defaults(spec.setdefault("template", {}).setdefault("spec", {}))
+        causes += [(f"spec.template.{field}", text) for field, text in template_causes]
     elif key == "namespaces":
         obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])

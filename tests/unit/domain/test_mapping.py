@@ -9,6 +9,7 @@ import pytest
 
 from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, Target, resolve
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
+from cortex_events.domain.quiet import ScaleEvents
 from cortex_events.domain.specs import EntitySpec, parse_entity
 from cortex_events.domain.tags import TAG_RULE, parse_tags, split_tags, tag_problem
 
@@ -252,3 +253,63 @@ def test_specs_targets_and_resolutions_are_hashable() -> None:
     assert {spec, again} == {spec}
     resolution = resolve_pod({"cortex.io/tag": "web"}, pod_owner=owner(), entities=[spec])
     assert len({resolution, resolution}) == 1
+
+
+def cronjob_chain(
+    annotations: Mapping[str, str] | None = None, labels: Mapping[str, str] | None = None
+) -> OwnerInfo:
+    """A Job of CronJob ``nightly``, as a Pod of that Job sees its owners."""
+    cron = OwnerInfo("nightly", "cj-uid", dict(labels or {"app": "nightly"}),
+                     dict(annotations or {}), "CronJob")  # fmt: skip
+    return OwnerInfo("nightly-29000000", "job-uid", {"job-name": "nightly-29000000"}, {}, "Job",
+                     cron)  # fmt: skip
+
+
+def test_the_pods_of_a_cronjob_s_jobs_map_to_the_cronjob_s_tag() -> None:
+    resolution = resolve_pod(pod_owner=cronjob_chain({"cortex.io/tag": "reports"}))
+    assert tags(resolution) == ["reports"]
+    assert resolution.reason == "mapped by cortex.io/tag on CronJob nightly"
+
+
+def test_an_entity_naming_a_cronjob_maps_its_jobs_and_their_pods() -> None:
+    named = entity("reports", {"tag": "reports", "workloads": [{"kind": "CronJob",
+                                                               "name": "nightly"}]})  # fmt: skip
+    job = resolve(
+        "Job", "shop", "nightly-29000000", {}, {}, owner=cronjob_chain().owner, entities=[named]
+    )
+    assert tags(job) == ["reports"]
+    assert tags(resolve_pod(pod_owner=cronjob_chain(), entities=[named])) == ["reports"]
+
+
+def test_a_bad_tag_on_a_cronjob_is_reported_on_the_cronjob() -> None:
+    (issue,) = resolve_pod(pod_owner=cronjob_chain({"cortex.io/tag": "a b"})).tag_issues
+    assert issue.on_owner
+    assert issue.owner is not None
+    assert (issue.owner.kind, issue.owner.name) == ("CronJob", "nightly")
+
+
+@pytest.mark.parametrize("where", ["annotations", "labels"])
+def test_the_opt_out_label_or_annotation_on_any_owner_covers_the_pod(where: str) -> None:
+    disabled = {"cortex.io/events": "disabled"}
+    chain = cronjob_chain(
+        {"cortex.io/tag": "reports", **(disabled if where == "annotations" else {})},
+        labels=disabled if where == "labels" else None,
+    )
+    resolution = resolve_pod(pod_owner=chain)
+    assert resolution.disabled
+    assert resolution.reason == "opted out by cortex.io/events=disabled on CronJob nightly"
+
+
+def test_the_opt_out_label_on_the_workload_itself() -> None:
+    resolution = resolve_pod({"cortex.io/tag": "web"}, labels={"cortex.io/events": "disabled"})
+    assert resolution.disabled
+
+
+def test_quiet_settings_of_several_entities_on_one_tag_merge() -> None:
+    quiet = entity("a", {"tag": "web", "selector": {}, "scaleEvents": "manual"})
+    loud = entity("b", {"tag": "web", "selector": {}, "scaleEvents": "all", "jobPodEvents": True})
+    (target,) = resolve_pod(entities=[quiet, loud]).targets
+    assert target.scale_events is ScaleEvents.ALL
+    assert target.job_pod_events is True
+    (annotated,) = resolve_pod({"cortex.io/tag": "web"}).targets
+    assert (annotated.scale_events, annotated.job_pod_events) == (None, None)

@@ -17,7 +17,7 @@ from cortex_events.domain.model import (
 Factory = Callable[..., dict[str, Any]]
 
 
-def test_event_types_are_the_seven_contract_names() -> None:
+def test_event_types_keep_the_seven_contract_names_and_add_one_set_per_kind() -> None:
     assert {t.value for t in ALL_EVENT_TYPES} == {
         "POD_CREATION",
         "POD_FAILURE",
@@ -26,6 +26,19 @@ def test_event_types_are_the_seven_contract_names() -> None:
         "DEPLOYMENT_ROLLOUT",
         "DEPLOYMENT_SCALE",
         "DEPLOYMENT_DELETION",
+        "STATEFULSET_CREATION",
+        "STATEFULSET_ROLLOUT",
+        "STATEFULSET_SCALE",
+        "STATEFULSET_DELETION",
+        "DAEMONSET_CREATION",
+        "DAEMONSET_ROLLOUT",
+        "DAEMONSET_DELETION",
+        "JOB_RUN",
+        "CRONJOB_SCHEDULE",
+        "ARGO_ROLLOUT_CREATION",
+        "ARGO_ROLLOUT_REVISION",
+        "ARGO_ROLLOUT_SCALE",
+        "ARGO_ROLLOUT_DELETION",
     }
     assert EventType.POD_FAILURE == "POD_FAILURE"
 

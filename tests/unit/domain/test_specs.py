@@ -9,8 +9,15 @@ from typing import Any
 import pytest
 
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
-from cortex_events.domain.selectors import LabelRequirement, LabelSelector
-from cortex_events.domain.specs import EntitySpec, SpecError, parse_duration, parse_entity
+from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.selectors import LabelRequirement, LabelSelector, parse_selector
+from cortex_events.domain.specs import (
+    WORKLOAD_KINDS,
+    EntitySpec,
+    SpecError,
+    parse_duration,
+    parse_entity,
+)
 from cortex_events.domain.tags import tag_problem
 from cortex_events.resources import crd_manifest
 
@@ -174,9 +181,9 @@ def test_custom_data_is_a_copy() -> None:
             "list",
         ),
         (
-            {"tag": "t", "workloads": [{"kind": "StatefulSet", "name": "db"}]},
+            {"tag": "t", "workloads": [{"kind": "ReplicaSet", "name": "db"}]},
             "spec.workloads[0].kind",
-            "Deployment or Pod",
+            "must be one of CronJob, DaemonSet, Deployment, Job, Pod, Rollout, StatefulSet",
         ),
         (
             {"tag": "t", "workloads": [{"kind": "Pod", "name": "ok"}, {"kind": "Pod"}]},
@@ -202,6 +209,8 @@ def test_custom_data_is_a_copy() -> None:
         ({"tag": "t", "retention": "30s"}, "spec.retention", "minimum of 1m"),
         ({"tag": "t", "retention": 3600}, "spec.retention", "duration string"),
         ({"tag": "t", "cleanupOnDelete": "yes"}, "spec.cleanupOnDelete", "true or false"),
+        ({"tag": "t", "scaleEvents": "some"}, "spec.scaleEvents", "all, manual or summary"),
+        ({"tag": "t", "jobPodEvents": "no"}, "spec.jobPodEvents", "true or false"),
     ],
 )
 def test_spec_errors_name_the_field(spec: dict[str, Any], field: str, words: str) -> None:
@@ -332,3 +341,42 @@ def test_named_workloads_match_by_kind_and_name() -> None:
     assert spec.matches("Deployment", "web", {})
     assert not spec.matches("Pod", "web", {})
     assert not spec.matches("Deployment", "api", {})
+
+
+def test_quiet_settings_parse_and_stay_unset_when_absent() -> None:
+    spec = parse_entity(entity({"tag": "t", "scaleEvents": "manual", "jobPodEvents": True}))
+    assert isinstance(spec, EntitySpec)
+    assert (spec.scale_events, spec.job_pod_events) == (ScaleEvents.MANUAL, True)
+    plain = parse_entity(entity({"tag": "t"}))
+    assert isinstance(plain, EntitySpec)
+    assert (plain.scale_events, plain.job_pod_events) == (None, None)
+
+
+def test_the_crd_and_the_operator_know_the_same_kinds_types_and_scale_modes() -> None:
+    (version,) = crd_manifest()["spec"]["versions"]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+    assert set(spec["workloads"]["items"]["properties"]["kind"]["enum"]) == WORKLOAD_KINDS
+    assert set(spec["eventTypes"]["items"]["enum"]) == {t.value for t in EventType}
+    assert set(spec["scaleEvents"]["enum"]) == {mode.value for mode in ScaleEvents}
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "matches"),
+    [
+        ("env=prod,tier!=cache", {"env": "prod"}, True),
+        ("env=prod,tier!=cache", {"env": "prod", "tier": "cache"}, False),
+        ("team in (a, b),region notin (x)", {"team": "b", "region": "y"}, True),
+        ("team in (a, b)", {"team": "c"}, False),
+        ("owner,!legacy", {"owner": "me"}, True),
+        ("owner,!legacy", {"owner": "me", "legacy": "1"}, False),
+        ("cortex.io/record==true", {"cortex.io/record": "true"}, True),
+    ],
+)
+def test_a_selector_in_kubectl_syntax(text: str, labels: dict[str, str], matches: bool) -> None:
+    assert parse_selector(text).matches(labels) is matches
+
+
+@pytest.mark.parametrize("text", ["a b", "!x=y", "x in ()", "-bad=1", "k=v v"])
+def test_a_selector_that_cannot_be_read_says_which_part(text: str) -> None:
+    with pytest.raises(ValueError, match=r"\S"):
+        parse_selector(text)

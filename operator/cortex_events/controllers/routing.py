@@ -1,0 +1,201 @@
+"""From a workload's events to the entities that receive them: mapping, opt-outs, quiet events.
+
+`Router` resolves a workload's entities (its annotations, its owners' and the CortexEntity specs
+of its namespace), tells each unusable ``cortex.io/tag`` once, leaves out workloads that map to
+nothing, are opted out or live in a namespace the namespace selector leaves out, and submits
+each event to every entity that takes its type and, for a quiet event, wants it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from cortex_events.delivery.queue import Outgoing
+from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
+from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.quiet import QuietDefaults
+from cortex_events.domain.render import render
+from cortex_events.domain.specs import EntitySpec
+
+logger = logging.getLogger("cortex_events.recorder")
+
+
+class Submitter(Protocol):
+    async def submit(self, item: Outgoing) -> None: ...
+
+
+class EntitySpecs(Protocol):
+    def in_namespace(self, namespace: str) -> list[EntitySpec]: ...
+
+    def spec(self, key: str) -> EntitySpec | None: ...
+
+
+class SkipListener(Protocol):
+    def skipped(self, kind: str, reason: str) -> None: ...
+
+
+class TagIssueListener(Protocol):
+    def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
+        """A ``cortex.io/tag`` on ``workload`` names tags that are no tag, or none at all;
+        told once per workload and annotation value."""
+
+
+class NamespaceFilter(Protocol):
+    def admits(self, namespace: str) -> bool: ...
+
+
+class Router:
+    """Single event loop; no locking needed."""
+
+    def __init__(
+        self,
+        submitter: Submitter,
+        entities: EntitySpecs,
+        *,
+        cluster: str,
+        clock: Callable[[], datetime],
+        skips: SkipListener | None = None,
+        tag_issues: TagIssueListener | None = None,
+        defaults: QuietDefaults | None = None,
+        namespaces: NamespaceFilter | None = None,
+    ) -> None:
+        self._submitter, self._entities, self._cluster = submitter, entities, cluster
+        self._skips, self._tag_issues = skips, tag_issues
+        self._defaults, self._namespaces = defaults or QuietDefaults(), namespaces
+        self._clock = clock
+        # uid -> the cortex.io/tag value last reported as unusable on that workload.
+        self.tag_reported: dict[str, str] = {}
+        # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
+        self._matches: dict[str, tuple[str, ...]] = {}
+
+    async def route(
+        self,
+        ref: WorkloadRef,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+        owner: OwnerInfo | None,
+        events: Callable[[], list[EventIntent]],
+        *,
+        first: bool,
+        gone: frozenset[str] = frozenset(),
+        then: Callable[[Resolution, list[EventIntent]], Awaitable[None]] | None = None,
+    ) -> None:
+        """Submit the events ``events()`` gives to the workload's entities, if it has any.
+        ``first``: the workload is new (a skip is told once); ``gone``: uids being deleted
+        (an unusable tag on them is not worth telling); ``then``: called with the resolution
+        and the events once they are submitted (deploys are made from them), only for a
+        workload that was admitted."""
+        entities = self._entities.in_namespace(ref.namespace)
+        resolution = resolve(
+            ref.kind,
+            ref.namespace,
+            ref.name,
+            labels,
+            annotations,
+            owner=owner,
+            entities=entities,
+        )
+        self._report_tag_issues(ref, resolution, gone)
+        if await self._admit(ref, resolution, first=first):
+            intents = events()
+            await self._submit(resolution, intents)
+            if then is not None:
+                await then(resolution, intents)
+
+    def forget(self, uid: str) -> None:
+        self._matches.pop(uid, None)
+        self.tag_reported.pop(uid, None)
+
+    # -- status support ----------------------------------------------------------------------
+
+    def allows(self, entity_keys: tuple[str, ...], event_type: str) -> bool:
+        """Whether an event of this type may go to a target mapped by these CortexEntities."""
+        if not entity_keys:
+            return True  # mapped by annotation: every type
+        for key in entity_keys:
+            spec = self._entities.spec(key)
+            if spec is not None and event_type in spec.event_types:
+                return True
+        return False
+
+    def matched_workloads(self) -> dict[str, int]:
+        """Entity key -> how many workloads it currently maps."""
+        counts: dict[str, int] = defaultdict(int)
+        for keys in self._matches.values():
+            for key in keys:
+                counts[key] += 1
+        return dict(counts)
+
+    # -- the steps -----------------------------------------------------------------------------
+
+    def _report_tag_issues(
+        self, ref: WorkloadRef, resolution: Resolution, gone: frozenset[str]
+    ) -> None:
+        """Tell about each unusable ``cortex.io/tag`` once per annotated workload and value:
+        a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
+        if not any(not issue.on_owner for issue in resolution.tag_issues):
+            # Fixed or removed: should the same value come back, it is reported again.
+            self.tag_reported.pop(ref.uid, None)
+        for issue in resolution.tag_issues:
+            subject = ref
+            if issue.on_owner and issue.owner is not None:
+                owner = issue.owner
+                subject = WorkloadRef(owner.kind, ref.namespace, owner.name, owner.uid)
+            if subject.uid in gone:
+                continue  # being deleted: nothing to fix any more
+            if self.tag_reported.get(subject.uid) == issue.value:
+                continue
+            self.tag_reported[subject.uid] = issue.value
+            if self._tag_issues is not None:
+                self._tag_issues.tag_issue(subject, issue)
+
+    async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
+        selected = self._namespaces is None or self._namespaces.admits(ref.namespace)
+        entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
+        if entity_keys and selected:
+            self._matches[ref.uid] = entity_keys
+        else:
+            self._matches.pop(ref.uid, None)
+        if resolution.targets and not resolution.disabled and selected:
+            return True
+        if first:
+            reason = resolution.reason if selected else "its namespace is not selected"
+            logger.debug("No event for %s %s/%s: %s", ref.kind, ref.namespace, ref.name, reason)
+            if self._skips is not None:
+                skip = "disabled" if resolution.disabled else "unmapped"
+                self._skips.skipped(ref.kind, skip if selected else "namespace")
+        return False
+
+    async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
+        now = self._clock()
+        for intent in intents:
+            for target in resolution.for_type(intent.type):
+                if not target.wants(intent.quiet, self._defaults):
+                    continue
+                retention = self._retention(target.entities)
+                if retention is not None and intent.timestamp < now - retention:
+                    continue  # retention would delete it again: history that old is not recorded
+                body = render(intent, target, cluster=self._cluster)
+                await self._submitter.submit(
+                    Outgoing(
+                        tag=target.tag,
+                        key=intent.key,
+                        body=body,
+                        updatable=intent.updatable,
+                        entities=target.entities,
+                    )
+                )
+
+    def _retention(self, entity_keys: tuple[str, ...]) -> timedelta | None:
+        """The shortest retention among the CortexEntities behind a target, if any."""
+        periods = [
+            spec.retention
+            for key in entity_keys
+            if (spec := self._entities.spec(key)) is not None and spec.retention is not None
+        ]
+        return min(periods, default=None)

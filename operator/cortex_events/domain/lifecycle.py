@@ -1,0 +1,90 @@
+"""What every workload kind's events share: creation, deletion, scale and its summary.
+
+The kinds differ in how a rollout goes (`cortex_events.domain.revisions` and the per-kind
+modules); their creation and deletion events, and their scale events with quiet autoscaling
+(`cortex_events.domain.scaling`), are built here from a `KindEvents` of their types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cortex_events.domain.intents import EventIntent, replicas_text, utc
+from cortex_events.domain.keys import created_key, deleted_key
+from cortex_events.domain.model import EventType, WorkloadRef
+from cortex_events.domain.scaling import Scale, ScaleWindow, scale_event, summary_event
+
+
+@dataclass(frozen=True, slots=True)
+class KindEvents:
+    """The event types of one kind; ``scale`` is None for kinds that have no replica count."""
+
+    creation: EventType
+    rollout: EventType
+    deletion: EventType
+    scale: EventType | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What creation and deletion events say of a workload."""
+
+    ref: WorkloadRef
+    created: datetime
+    deleted_at: datetime | None
+    summary: str
+    details: Mapping[str, Any]
+
+
+def created_event(types: KindEvents, facts: Facts) -> EventIntent:
+    ref = facts.ref
+    return EventIntent(
+        key=created_key(ref.kind, ref.uid),
+        type=types.creation,
+        subject=ref,
+        title=f"{ref.kind} {ref.name} created",
+        description=facts.summary,
+        timestamp=utc(facts.created),
+        details=dict(facts.details),
+    )
+
+
+def deleted_event(types: KindEvents, facts: Facts) -> EventIntent:
+    assert facts.deleted_at is not None
+    ref = facts.ref
+    return EventIntent(
+        key=deleted_key(ref.kind, ref.uid),
+        type=types.deletion,
+        subject=ref,
+        title=f"{ref.kind} {ref.name} deleted",
+        description=f"Deleted with {facts.summary}",
+        timestamp=utc(facts.deleted_at),
+        details=dict(facts.details),
+    )
+
+
+def workload_events(
+    types: KindEvents,
+    facts: Facts,
+    rollouts: list[EventIntent],
+    *,
+    scale: Scale | None = None,
+    window: ScaleWindow | None = None,
+) -> list[EventIntent]:
+    """Creation, the rollout events, a scale (with its window's summary when an autoscaler
+    made it), deletion."""
+    events = [created_event(types, facts), *rollouts]
+    if types.scale is not None and scale is not None:
+        events.append(scale_event(types.scale, facts.ref, scale))
+        if scale.autoscaled and window is not None:
+            events.append(summary_event(types.scale, facts.ref, window))
+    if facts.deleted_at is not None:
+        events.append(deleted_event(types, facts))
+    return events
+
+
+def replicas_summary(replicas: int, images: tuple[str, ...]) -> str:
+    return f"{replicas_text(replicas)} of {', '.join(images) or 'no container'}"

@@ -1,0 +1,169 @@
+"""Argo Rollouts through the recorder: a revision's steps, pause, promotion, abort and end as one
+event updated in place; a workloadRef Rollout mapped through its Deployment's annotation; a
+stable revision as a Cortex deploy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
+from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.entities import EntityStore
+from cortex_events.controllers.recorder import Recorder
+from cortex_events.delivery.queue import Item, Outgoing, OutgoingDeploy
+from cortex_events.domain.deploys import DeployDefaults
+from tests.support.kinds import managed, stamp
+from tests.unit.test_kinds_recorder import Clock, Out
+
+STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "1m"}}]
+
+
+def rollout(
+    *,
+    revision: int = 1,
+    image: str = "web:1",
+    generation: int = 1,
+    status: dict[str, Any] | None = None,
+    tag: str | None = "web",
+    workload_ref: str | None = None,
+    status_at: Any = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"replicas": 4, "strategy": {"canary": {"steps": STEPS}}}
+    if workload_ref:
+        spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": workload_ref}
+    else:
+        spec["template"] = {"spec": {"containers": [{"name": "app", "image": image}]}}
+    annotations = {"rollout.argoproj.io/revision": str(revision)}
+    if tag:
+        annotations["cortex.io/tag"] = tag
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {
+            "name": "web",
+            "namespace": "shop",
+            "uid": "ro-1",
+            "generation": generation,
+            "creationTimestamp": "2026-11-26T07:00:00Z",
+            "annotations": annotations,
+            "managedFields": [managed("argo-rollouts", "status", at=status_at)],
+        },
+        "spec": spec,
+        "status": {"observedGeneration": str(generation), "currentPodHash": f"h{revision}",
+                   "stableRS": "h1", **(status or {})},
+    }  # fmt: skip
+
+
+class Both:
+    """Takes events and deploys alike."""
+
+    def __init__(self) -> None:
+        self.store = EntityStore()
+        self.items: list[Item] = []
+
+    async def submit(self, item: Item) -> None:
+        self.items.append(item)
+
+
+def make(out: Any, clock: Clock, **options: Any) -> Recorder:
+    recorder = Recorder(out, out.store, cluster="c", clock=clock, **options)
+    recorder.add_tracker(ArgoRolloutTracker(recorder.context))
+    return recorder
+
+
+def revision_events(out: Out) -> list[Outgoing]:
+    return out.of("ARGO_ROLLOUT_REVISION")
+
+
+async def test_a_canary_revision_is_one_event_through_its_steps_pause_promotion_and_end() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(status={"stableRS": "h1"}), None)
+    started = clock.now
+    steps: list[dict[str, Any]] = [
+        {"currentStepIndex": 0},
+        {"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]},
+        {"currentStepIndex": 2},  # promoted: the pause is gone
+        {"currentStepIndex": 4, "stableRS": "h2", "phase": "Healthy"},
+    ]
+    for status in steps:
+        clock.now += timedelta(seconds=30)
+        body = rollout(revision=2, image="web:2", generation=2, status=status, status_at=clock.now)
+        await recorder.changed("Rollout", body, "MODIFIED")
+    found = revision_events(out)
+    assert {item.key for item in found} == {"argo-rollout/ro-1/revision/2"}
+    titles = [item.body.title for item in found]
+    assert titles == [
+        "Rollout of web to web:2: step 1 of 4",
+        "Rollout of web to web:2 paused at step 2 of 4",
+        "Rollout of web to web:2 promoted to step 3 of 4",
+        "Rollout of web to web:2 completed in 1m30s",
+    ]
+    last = found[-1].body
+    assert last.timestamp == started + timedelta(seconds=30)  # first seen (no ReplicaSet here)
+    assert last.custom_data["promotions"] == 1
+    assert last.custom_data["result"] == "Completed"
+    assert out.of("ARGO_ROLLOUT_CREATION")[0].body.title == "Rollout web created"
+
+
+async def test_an_aborted_revision_says_where_and_why() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(), None)
+    aborted = {"currentStepIndex": 2, "abort": True, "message": "RolloutAborted: metric failed"}
+    await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                              status=aborted), "MODIFIED")  # fmt: skip
+    (event,) = revision_events(out)
+    assert event.body.title == "Rollout of web to web:2 aborted at step 3 of 4"
+    assert event.body.description is not None
+    assert event.body.description.endswith("RolloutAborted: metric failed")
+    assert event.body.custom_data["aborted"] is True
+
+
+async def test_a_workload_ref_rollout_maps_through_its_deployment_s_annotation() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web-template", "namespace": "shop", "uid": "dep-1",
+                     "generation": 1, "annotations": {"cortex.io/tag": "from-deployment"}},
+        "spec": {"replicas": 0, "template": {"spec": {"containers": [
+            {"name": "app", "image": "web:7"}]}}},
+    }  # fmt: skip
+    await recorder.deployment_changed(deployment, None)
+    body = rollout(tag=None, workload_ref="web-template")
+    await recorder.changed("Rollout", body, None)
+    (created,) = out.of("ARGO_ROLLOUT_CREATION")
+    assert created.tag == "from-deployment"
+    assert created.body.custom_data["images"] == ["web:7"]
+
+
+async def test_without_a_tag_anywhere_nothing_is_recorded() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(tag=None, workload_ref="missing"), None)
+    assert out.items == []
+
+
+async def test_a_revision_that_became_stable_is_a_deploy() -> None:
+    out, clock = Both(), Clock()
+    deploys = DeployRecorder(out, out.store, DeployDefaults(enabled=True), cluster="c",
+                             clock=clock)  # fmt: skip
+    recorder = make(out, clock, deploys=deploys)
+    await recorder.changed("Rollout", rollout(), None)
+    paused = {"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}]}
+    await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                              status=paused), "MODIFIED")  # fmt: skip
+    assert [i for i in out.items if isinstance(i, OutgoingDeploy)] == []
+    clock.now += timedelta(minutes=1)
+    stable = {"currentStepIndex": 4, "stableRS": "h2", "phase": "Healthy"}
+    await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                              status=stable, status_at=clock.now),
+                           "MODIFIED")  # fmt: skip
+    (deploy,) = [i for i in out.items if isinstance(i, OutgoingDeploy)]
+    assert deploy.key == "deploy/rollout/ro-1/revision/2"
+    assert deploy.body.type == "DEPLOY"
+    assert deploy.body.sha == "2"  # the image's tag
+    assert stamp(deploy.body.timestamp) == stamp(clock.now)
