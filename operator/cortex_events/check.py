@@ -23,7 +23,7 @@ from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.leases import own_namespace
-from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission
+from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission, optional
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
 
@@ -62,10 +62,16 @@ def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
     found = Found()
     try:
         results.extend(_namespace_checks(api_client, settings))
-        results.extend(_rbac_checks(api_client, REQUIRED, settings.namespaces or (None,)))
+        argo = _serves_argo_rollouts(api_client, settings)
+        watched = REQUIRED + optional(namespace_selector=False, argo_rollouts=argo)
+        results.extend(_rbac_checks(api_client, watched, settings.namespaces or (None,)))
+        if settings.namespace_selector:
+            # Namespaces are cluster-wide: a namespaced Role cannot grant them.
+            selector = optional(namespace_selector=True, argo_rollouts=False)
+            results.extend(_rbac_checks(api_client, selector, (None,), " (namespace selector)"))
         results.extend(_leader_election_checks(api_client, settings))
         found.entities = _list_entities(api_client, settings, results)
-        _collect_annotation_tags(api_client, settings, found, results)
+        _collect_annotation_tags(api_client, settings, argo, found, results)
     finally:
         api_client.close()
     return results, found
@@ -97,26 +103,30 @@ def _list_all(api_client: Any, path: str) -> list[dict[str, Any]]:
             return items
 
 
-def _annotated_kinds(api_client: Any, settings: Settings) -> list[WatchedKind]:
+def _serves_argo_rollouts(api_client: Any, settings: Settings) -> bool:
+    """Whether the operator would watch Argo Rollouts: asked for, and served by the cluster."""
+    if not settings.argo_rollouts:
+        return False
+    try:
+        found = call(api_client, "GET", ARGO_ROLLOUT.prefix, timeout=10)
+    except ApiException:
+        return False
+    resources = (found or {}).get("resources") or []
+    return any(isinstance(r, dict) and r.get("name") == ARGO_ROLLOUT.plural for r in resources)
+
+
+def _annotated_kinds(argo_rollouts: bool) -> list[WatchedKind]:
     """Every kind whose ``cortex.io/tag`` maps it: the workloads always watched, and Argo
-    Rollouts where the cluster serves them (and the operator may watch them)."""
+    Rollouts where the operator watches them."""
     kinds = [watched for watched in WORKLOADS if watched.annotated]
-    if settings.argo_rollouts:
-        try:
-            found = call(api_client, "GET", ARGO_ROLLOUT.prefix, timeout=10)
-        except ApiException:
-            found = None
-        resources = (found or {}).get("resources") or []
-        if any(isinstance(r, dict) and r.get("name") == ARGO_ROLLOUT.plural for r in resources):
-            kinds.append(ARGO_ROLLOUT)
-    return kinds
+    return [*kinds, ARGO_ROLLOUT] if argo_rollouts else kinds
 
 
 def _collect_annotation_tags(
-    api_client: Any, settings: Settings, found: Found, results: list[Result]
+    api_client: Any, settings: Settings, argo_rollouts: bool, found: Found, results: list[Result]
 ) -> None:
     scopes: list[str | None] = list(settings.namespaces) or [None]
-    for watched in _annotated_kinds(api_client, settings):
+    for watched in _annotated_kinds(argo_rollouts):
         kind, plural = watched.kind, watched.plural
         for scope in scopes:
             try:

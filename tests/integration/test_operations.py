@@ -384,6 +384,19 @@ def test_check_asks_for_the_lease_where_the_operator_would_elect_a_leader(
     assert " ok " in rows[f"RBAC events ({lease})"]
 
 
+def test_check_asks_for_namespaces_where_a_namespace_selector_is_set(
+    kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
+) -> None:
+    _, rows = run_check(operator_env)
+    assert not any(name.startswith("RBAC namespaces") for name in rows)
+    kube.server.denied.add(("watch", "", "namespaces"))
+    result, rows = run_check(dict(operator_env, CORTEX_NAMESPACE_SELECTOR="team=shop"))
+    assert result.returncode == 1, result.stdout
+    row = rows["RBAC namespaces (namespace selector)"]
+    assert "FAIL" in row
+    assert "missing: watch" in row
+
+
 def _rbac_rules() -> list[dict[str, Any]]:
     for path in sorted((ROOT / "manifests").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):

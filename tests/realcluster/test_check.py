@@ -12,11 +12,14 @@ from testbed.controlplane import ControlPlane
 from .conftest import Release, operator_env
 
 
-def check(release: Release, cortex: FakeCortex) -> subprocess.CompletedProcess[str]:
+def check(
+    release: Release, cortex: FakeCortex, **settings: str
+) -> subprocess.CompletedProcess[str]:
     # As in the cluster, where the Lease's namespace is the operator's own.
+    settings.setdefault("CORTEX_LEASE_NAMESPACE", release.namespace)
     return subprocess.run(
         [sys.executable, "-m", "cortex_events", "check"],
-        env=operator_env(release, cortex, CORTEX_LEASE_NAMESPACE=release.namespace),
+        env=operator_env(release, cortex, **settings),
         capture_output=True,
         text=True,
         timeout=60,
@@ -54,3 +57,16 @@ def test_check_names_what_a_service_account_without_the_role_misses(
     assert "missing: get, list, watch" in pods
     leases = next(line for line in result.stdout.splitlines() if line.startswith("RBAC leases"))
     assert f"missing: get in {namespace}, create in {namespace}, update in {namespace}" in leases
+
+
+def test_check_names_the_namespace_access_a_selector_needs_and_the_chart_did_not_grant(
+    plane: ControlPlane, release: Release, cortex: FakeCortex
+) -> None:
+    """The release was installed without ``namespaceSelector``: its ClusterRole does not let
+    the operator watch Namespaces, which a selector set by hand needs."""
+    result = check(release, cortex, CORTEX_NAMESPACE_SELECTOR="team=shop")
+    assert result.returncode == 1, result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("RBAC namespaces"))
+    assert "(namespace selector)" in row
+    assert "FAIL" in row
+    assert "list" in row.split("missing:")[1], row
