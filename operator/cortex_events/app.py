@@ -53,18 +53,13 @@ from cortex_events.kube.leases import (
     replica_identity,
 )
 from cortex_events.ops.health import HealthServer
-from cortex_events.ops.memory import release_free_memory
+from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
+from cortex_events.ops.startup import log_start, warn_missing_namespaces
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
 logger = logging.getLogger("cortex_events.app")
-
-# Freed memory goes back to the system (see `cortex_events.ops.memory`) once a burst of this
-# many watch events is over (checked every few seconds), else at an interval.
-MEMORY_TRIM_AFTER_EVENTS = 1000
-MEMORY_CHECK_INTERVAL = 2.0
-MEMORY_TRIM_INTERVAL = 300.0
 
 
 def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
@@ -302,37 +297,6 @@ class OperatorApp:
             logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")
         return found
 
-    async def _release_memory(self) -> None:
-        """Return freed memory once a burst of watch events (the initial listing above all)
-        has passed, and now and then."""
-        last_trim, seen_at_trim, seen_before = time.monotonic(), 0, 0
-        while True:
-            await asyncio.sleep(MEMORY_CHECK_INTERVAL)
-            seen = self.recorder.events_seen
-            burst_over = seen - seen_at_trim >= MEMORY_TRIM_AFTER_EVENTS and seen == seen_before
-            seen_before = seen
-            if burst_over or time.monotonic() - last_trim >= MEMORY_TRIM_INTERVAL:
-                last_trim, seen_at_trim = time.monotonic(), seen
-                release_free_memory()
-
-    async def check_namespaces(self) -> None:
-        """Warn about each namespace to watch that does not exist: most often a typo.
-
-        Its workloads are still watched, should it be created later. Without permission to
-        read Namespace objects (the Helm chart's Roles grant none) nothing is said."""
-        for namespace in self.settings.namespaces:
-            try:
-                exists = await self.kube.namespace_exists(namespace)
-            except Exception as error:  # the API is down: the probe reports that
-                logger.debug("Could not look up namespace %s: %s", namespace, error)
-                continue
-            if exists is False:
-                logger.warning(
-                    "Namespace %r (from --namespaces / CORTEX_NAMESPACES) does not exist: "
-                    "check its spelling; workloads created in it later are still recorded",
-                    namespace,
-                )
-
     async def _probe_api(self) -> None:
         """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
         interval = min(30.0, self.settings.wedged_after / 3)
@@ -377,7 +341,7 @@ class OperatorApp:
             "schedules": self._check_schedules(),
             "kubernetes-events": self.notices.run(),
             "probe": self._probe_api(),
-            "memory": self._release_memory(),
+            "memory": release_after_bursts(lambda: self.recorder.events_seen),
         }
         if self.election is not None:
             loops["leader-election"] = self.election.run()
@@ -386,37 +350,8 @@ class OperatorApp:
         # Let those tasks spawn their workers now: kopf cancels, on exit, every task created
         # after it started, and the delivery workers must outlive kopf to drain the queue.
         await asyncio.sleep(0)
-        logger.info(
-            "Starting: cluster %r, %s, Cortex at %s, %g requests/minute%s",
-            settings.cluster_name,
-            f"namespaces {', '.join(settings.namespaces)}"
-            if settings.namespaces
-            else "all namespaces",
-            settings.base_url,
-            settings.rate_limit,
-            " (dry run: nothing is sent)" if settings.dry_run else "",
-        )
-        if settings.deploys:
-            logger.info(
-                "Deploys: completed rollouts%s are recorded as Cortex deploys, environment %r, "
-                "unless a CortexEntity says otherwise",
-                " and scales" if settings.deploy_scales else "",
-                settings.deploy_environment or settings.cluster_name,
-            )
-        if self.election is not None:
-            s = self.election.settings
-            logger.info(
-                "Leader election on Lease %s/%s as %s: only the leader sends to Cortex",
-                s.namespace,
-                s.name,
-                self.identity,
-            )
-        elif settings.leader_election:
-            logger.info(
-                "Leader election is off: no namespace for its Lease outside a cluster "
-                "(set CORTEX_LEASE_NAMESPACE to elect one leader among several replicas)"
-            )
-        await self.check_namespaces()
+        log_start(settings, self.election.settings if self.election else None, self.identity)
+        await warn_missing_namespaces(self.kube, settings.namespaces)
         extra = await self.watched_extra()
         try:
             await kopf.operator(

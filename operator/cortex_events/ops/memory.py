@@ -7,13 +7,19 @@ its peak. ``malloc_trim`` returns it. Elsewhere (musl, macOS) this does nothing.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import functools
 import logging
+import time
 from collections.abc import Callable
 
 logger = logging.getLogger("cortex_events.memory")
+
+TRIM_AFTER_EVENTS = 1000  # a burst: this many watch events, then a quiet check interval
+CHECK_INTERVAL = 2.0
+TRIM_INTERVAL = 300.0  # and now and then regardless
 
 
 @functools.cache
@@ -35,3 +41,17 @@ def release_free_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+async def release_after_bursts(events_seen: Callable[[], int]) -> None:
+    """Return freed memory once a burst of watch events (the initial listing above all) has
+    passed, and now and then; ``events_seen`` counts the watch events handled so far."""
+    last_trim, seen_at_trim, seen_before = time.monotonic(), 0, 0
+    while True:
+        await asyncio.sleep(CHECK_INTERVAL)
+        seen = events_seen()
+        burst_over = seen - seen_at_trim >= TRIM_AFTER_EVENTS and seen == seen_before
+        seen_before = seen
+        if burst_over or time.monotonic() - last_trim >= TRIM_INTERVAL:
+            last_trim, seen_at_trim = time.monotonic(), seen
+            release_free_memory()
