@@ -18,21 +18,12 @@ from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution
-from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.model import Described
 from cortex_events.domain.parsing import FieldWriter
 from cortex_events.domain.scaling import Scale, scale_of
 
 
-class Snapshot(Protocol):
-    @property
-    def ref(self) -> WorkloadRef: ...
-
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-
-    @property
-    def annotations(self) -> Mapping[str, str]: ...
-
+class Snapshot(Described, Protocol):
     @property
     def deleted_at(self) -> datetime | None: ...
 

@@ -34,6 +34,7 @@ from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import (
     VERSION_LABEL,
     DeploymentSnapshot,
+    Described,
     EventType,
     WorkloadRef,
 )
@@ -157,18 +158,9 @@ def parse_deployer(value: str | None) -> Deployer | None:
     return Deployer(text, None)
 
 
-class DeploySource(Protocol):
+class DeploySource(Described, Protocol):
     """What a deploy reads of the workload it comes from (a Deployment, StatefulSet or
     DaemonSet snapshot)."""
-
-    @property
-    def ref(self) -> WorkloadRef: ...
-
-    @property
-    def labels(self) -> Mapping[str, str]: ...
-
-    @property
-    def annotations(self) -> Mapping[str, str]: ...
 
     @property
     def images(self) -> tuple[str, ...]: ...

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from cortex_events.domain.parsing import (
     ANNOTATION_PREFIX,
@@ -90,9 +90,6 @@ ARGO_REVISION_ANNOTATION = "rollout.argoproj.io/revision"
 """Set by the Argo Rollouts controller on a Rollout and on each of its ReplicaSets."""
 VERSION_LABEL = "app.kubernetes.io/version"
 
-AUTOSCALER_MANAGER = "kube-controller-manager"
-"""The field manager of the HorizontalPodAutoscaler controller's writes."""
-SCALE_SUBRESOURCE = "scale"
 POD_OWNER_KINDS = frozenset({"ReplicaSet", "StatefulSet", "DaemonSet", "Job"})
 """The controllers whose Pods map through them."""
 
@@ -106,6 +103,19 @@ class WorkloadRef:
     namespace: str
     name: str
     uid: str
+
+
+class Described(Protocol):
+    """What mapping and deploys read of any workload's snapshot."""
+
+    @property
+    def ref(self) -> WorkloadRef: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def annotations(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,19 +261,6 @@ def is_disabled(annotations: Mapping[str, str], labels: Mapping[str, str] | None
         if isinstance(value, str) and value.strip().lower() == EVENTS_DISABLED:
             return True
     return False
-
-
-def is_autoscaled(writer: FieldWriter | None) -> bool:
-    """Whether ``spec.replicas`` was last written by the HorizontalPodAutoscaler controller.
-
-    The HPA controller is the one part of kube-controller-manager that writes the ``scale``
-    subresource of a workload; ``kubectl scale`` and other clients write it under their own
-    field manager names."""
-    return (
-        writer is not None
-        and writer.manager == AUTOSCALER_MANAGER
-        and writer.subresource == SCALE_SUBRESOURCE
-    )
 
 
 def workload_ref(kind: str, metadata: Mapping[str, Any]) -> WorkloadRef:

@@ -1,7 +1,7 @@
 """Scale events, and quiet autoscaling: a HorizontalPodAutoscaler's scales summarized per window.
 
 A change of ``spec.replicas`` is one scale event (key ``<kind>/<uid>/scale/<generation>``). When
-the HorizontalPodAutoscaler made it (`cortex_events.domain.model.is_autoscaled`), the event is
+the HorizontalPodAutoscaler made it (`is_autoscaled`), the event is
 marked `Quiet.AUTOSCALED`, and the scale also counts in its window's summary: one event per
 window of ``width`` (aligned on the Unix epoch, so every replica and restart agrees on it), key
 ``<kind>/<uid>/autoscale/<window start>``, updated in place with the lowest, highest and last
@@ -18,11 +18,27 @@ from typing import Any
 
 from cortex_events.domain.intents import EventIntent, iso, replicas_text, utc
 from cortex_events.domain.keys import autoscale_key, kind_scale_key, scale_key
-from cortex_events.domain.model import EventType, FieldWriter, WorkloadRef, is_autoscaled
+from cortex_events.domain.model import EventType, FieldWriter, WorkloadRef
 from cortex_events.domain.parsing import as_int, parse_time
 from cortex_events.domain.quiet import Quiet
 
 SUMMARY_FLAG = "autoscaleSummary"
+AUTOSCALER_MANAGER = "kube-controller-manager"
+"""The field manager of the HorizontalPodAutoscaler controller's writes."""
+SCALE_SUBRESOURCE = "scale"
+
+
+def is_autoscaled(writer: FieldWriter | None) -> bool:
+    """Whether ``spec.replicas`` was last written by the HorizontalPodAutoscaler controller.
+
+    The HPA controller is the one part of kube-controller-manager that writes the ``scale``
+    subresource of a workload; ``kubectl scale`` and other clients write it under their own
+    field manager names."""
+    return (
+        writer is not None
+        and writer.manager == AUTOSCALER_MANAGER
+        and writer.subresource == SCALE_SUBRESOURCE
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,38 +17,22 @@ from typing import Any
 from cortex_events.domain.cron import ScheduleError, parse_schedule
 from cortex_events_sim.kubeapi.objects import now_iso
 
-from .objects import PODS, Marked
-from .owners import OwnerIndex
+from .objects import PODS, owner_ref, pod_from_template
+from .owners import OwnerController, OwnerIndex
 
 JOBS = "jobs.batch"
 CRONJOBS = "cronjobs.batch"
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 
 
-def _owner_ref(obj: Mapping[str, Any], kind: str, api_version: str) -> dict[str, Any]:
-    return {
-        "apiVersion": api_version,
-        "kind": kind,
-        "name": obj["metadata"]["name"],
-        "uid": obj["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 def _phase(pod: Mapping[str, Any]) -> str | None:
     return (pod.get("status") or {}).get("phase")
 
 
-class JobController(Marked):
-    def __init__(self, owners: OwnerIndex) -> None:
-        super().__init__()
-        self.owners = owners
-        self.store = owners.store
-
+class JobController(OwnerController):
     def sync(self, namespace: str, name: str) -> None:
-        job = self.store.peek(JOBS, name, namespace)
-        if job is None or job["metadata"].get("deletionTimestamp"):
+        job = self.live(JOBS, namespace, name)
+        if job is None:
             return
         status = dict(job.get("status") or {})
         if any(c.get("status") == "True" for c in status.get("conditions") or []):
@@ -87,24 +71,12 @@ class JobController(Marked):
 
     def _create_pod(self, job: Mapping[str, Any]) -> None:
         namespace, name = job["metadata"]["namespace"], job["metadata"]["name"]
-        template = job["spec"].get("template") or {}
-        meta = template.get("metadata") or {}
-        self.store.create(
-            PODS,
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "generateName": f"{name}-",
-                    "namespace": namespace,
-                    "labels": {**(meta.get("labels") or {}), "job-name": name},
-                    "annotations": dict(meta.get("annotations") or {}),
-                    "ownerReferences": [_owner_ref(job, "Job", "batch/v1")],
-                },
-                "spec": template.get("spec") or {},
-            },
-            namespace,
-        )
+        owner = owner_ref(job, "Job", "batch/v1")
+        pod = pod_from_template(
+            job["spec"].get("template") or {}, owner, namespace,
+            generate_name=f"{name}-", labels={"job-name": name},
+        )  # fmt: skip
+        self.store.create(PODS, pod, namespace)
 
 
 class CronJobController:
@@ -147,7 +119,7 @@ class CronJobController:
                     "namespace": namespace,
                     "labels": dict((job_template.get("metadata") or {}).get("labels") or {}),
                     "annotations": {SCHEDULED_ANNOTATION: stamp},
-                    "ownerReferences": [_owner_ref(cronjob, "CronJob", "batch/v1")],
+                    "ownerReferences": [owner_ref(cronjob, "CronJob", "batch/v1")],
                 },
                 "spec": job_template.get("spec") or {},
             },

@@ -55,3 +55,40 @@ class Marked:
         """The objects to sync this round."""
         due, self._dirty = self._dirty, set()
         return sorted(due)
+
+
+def owner_ref(obj: Mapping[str, Any], kind: str, api_version: str) -> dict[str, Any]:
+    """The controller owner reference to ``obj``, as its controller writes it."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "name": obj["metadata"]["name"],
+        "uid": obj["metadata"]["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def pod_from_template(
+    template: Mapping[str, Any],
+    owner: dict[str, Any],
+    namespace: str,
+    *,
+    name: str | None = None,
+    generate_name: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Pod of ``template`` (a pod template) owned by ``owner``, with ``labels`` added."""
+    meta = template.get("metadata") or {}
+    metadata: dict[str, Any] = {
+        "namespace": namespace,
+        "labels": {**(meta.get("labels") or {}), **(labels or {})},
+        "annotations": dict(meta.get("annotations") or {}),
+        "ownerReferences": [owner],
+    }
+    if name is not None:
+        metadata["name"] = name
+    if generate_name is not None:
+        metadata["generateName"] = generate_name
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+            "spec": template.get("spec") or {}}  # fmt: skip

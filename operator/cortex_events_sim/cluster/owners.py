@@ -11,7 +11,7 @@ from typing import Any
 
 from cortex_events_sim.kubeapi.store import Store
 
-from .objects import Key, owner_uids
+from .objects import Key, Marked, owner_uids
 
 
 class OwnerIndex:
@@ -60,3 +60,20 @@ class OwnerIndex:
 
     def has_live_owner(self, obj: Mapping[str, Any]) -> bool:
         return bool(owner_uids(obj) & self._live_uids)
+
+
+class OwnerController(Marked):
+    """A simulated controller of objects that own others: marked when one of them or of their
+    dependents changes; each sync reads the object while it is not being deleted."""
+
+    def __init__(self, owners: OwnerIndex) -> None:
+        super().__init__()
+        self.owners = owners
+        self.store = owners.store
+
+    def live(self, resource: str, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The stored object, unless it is gone or being deleted (then nothing is done)."""
+        obj = self.store.peek(resource, name, namespace)
+        if obj is None or obj["metadata"].get("deletionTimestamp"):
+            return None
+        return obj

@@ -6,8 +6,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from .objects import PODS, REPLICASETS, Marked, is_ready
-from .owners import OwnerIndex
+from .objects import PODS, REPLICASETS, is_ready, owner_ref, pod_from_template
+from .owners import OwnerController
 
 #: Failed pods a ReplicaSet tolerates before it stops replacing them (stands in for back-off).
 MAX_FAILED_REPLACEMENTS = 5
@@ -38,17 +38,12 @@ def _available(pod: Mapping[str, Any], min_ready_seconds: int) -> bool:
     return False
 
 
-class ReplicaSetController(Marked):
+class ReplicaSetController(OwnerController):
     """Creates and deletes a ReplicaSet's Pods, and reports them in its status."""
 
-    def __init__(self, owners: OwnerIndex) -> None:
-        super().__init__()
-        self.owners = owners
-        self.store = owners.store
-
     def sync(self, namespace: str, name: str) -> None:
-        rs = self.store.peek(REPLICASETS, name, namespace)
-        if rs is None or rs["metadata"].get("deletionTimestamp"):
+        rs = self.live(REPLICASETS, namespace, name)
+        if rs is None:
             return
         spec = rs["spec"]
         desired = int(spec.get("replicas", 1))
@@ -59,32 +54,10 @@ class ReplicaSetController(Marked):
         )
         if len(active) < desired and failed < MAX_FAILED_REPLACEMENTS:
             template = spec.get("template") or {}
-            template_meta = template.get("metadata") or {}
+            owner = owner_ref(rs, "ReplicaSet", "apps/v1")
             for _ in range(desired - len(active)):
-                self.store.create(
-                    PODS,
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Pod",
-                        "metadata": {
-                            "generateName": f"{name}-",
-                            "namespace": namespace,
-                            "labels": dict(template_meta.get("labels") or {}),
-                            "annotations": dict(template_meta.get("annotations") or {}),
-                            "ownerReferences": [
-                                {
-                                    "apiVersion": "apps/v1",
-                                    "kind": "ReplicaSet",
-                                    "name": name,
-                                    "uid": rs["metadata"]["uid"],
-                                    "controller": True,
-                                    "blockOwnerDeletion": True,
-                                }
-                            ],
-                        },
-                        "spec": template.get("spec") or {},
-                    },
-                )
+                replica = pod_from_template(template, owner, namespace, generate_name=f"{name}-")
+                self.store.create(PODS, replica, namespace)
         elif len(active) > desired:
             # Not ready first, then the newest: what the real controller removes first.
             ranked = sorted(active, key=lambda p: (is_ready(p), p["metadata"]["creationTimestamp"]))

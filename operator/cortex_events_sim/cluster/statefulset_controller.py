@@ -9,8 +9,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .objects import PODS, Marked, is_ready
-from .owners import OwnerIndex
+from .objects import PODS, is_ready, owner_ref, pod_from_template
+from .owners import OwnerController
 
 STATEFULSETS = "statefulsets.apps"
 CONTROLLER_REVISIONS = "controllerrevisions.apps"
@@ -25,24 +25,8 @@ def _revision_of(pod: Mapping[str, Any]) -> str | None:
     return (pod["metadata"].get("labels") or {}).get(REVISION_LABEL)
 
 
-def _owner_ref(sts: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "name": sts["metadata"]["name"],
-        "uid": sts["metadata"]["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-class StatefulSetController(Marked):
+class StatefulSetController(OwnerController):
     """Syncs each marked StatefulSet: its revision, one Pod step, its status."""
-
-    def __init__(self, owners: OwnerIndex) -> None:
-        super().__init__()
-        self.owners = owners
-        self.store = owners.store
 
     def _revision(self, sts: Mapping[str, Any]) -> str:
         """The name of the ControllerRevision holding the current template, made if new (a
@@ -63,7 +47,7 @@ class StatefulSetController(Marked):
                         "name": revision_name,
                         "namespace": namespace,
                         "labels": {REVISION_LABEL: revision_name},
-                        "ownerReferences": [_owner_ref(sts)],
+                        "ownerReferences": [owner_ref(sts, "StatefulSet", "apps/v1")],
                     },
                     "revision": newest + 1,
                     "data": {"spec": {"template": {"$patch": "replace", **template}}},
@@ -77,8 +61,8 @@ class StatefulSetController(Marked):
         return revision_name
 
     def sync(self, namespace: str, name: str) -> None:
-        sts = self.store.peek(STATEFULSETS, name, namespace)
-        if sts is None or sts["metadata"].get("deletionTimestamp"):
+        sts = self.live(STATEFULSETS, namespace, name)
+        if sts is None:
             return
         spec = sts["spec"]
         desired = int(spec.get("replicas", 1))
@@ -127,23 +111,10 @@ class StatefulSetController(Marked):
             if stored is not None:
                 source = dict(stored["data"]["spec"]["template"])
                 source.pop("$patch", None)
-        meta = source.get("metadata") or {}
-        self.store.create(
-            PODS,
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "metadata": {
-                    "name": pod_name,
-                    "namespace": namespace,
-                    "labels": {**(meta.get("labels") or {}), REVISION_LABEL: revision},
-                    "annotations": dict(meta.get("annotations") or {}),
-                    "ownerReferences": [_owner_ref(sts)],
-                },
-                "spec": source.get("spec") or {},
-            },
-            namespace,
-        )
+        owner = owner_ref(sts, "StatefulSet", "apps/v1")
+        labels = {REVISION_LABEL: revision}
+        pod = pod_from_template(source, owner, namespace, name=pod_name, labels=labels)
+        self.store.create(PODS, pod, namespace)
 
     def _report(self, sts: Mapping[str, Any], update: str, current: str) -> None:
         namespace, name = sts["metadata"]["namespace"], sts["metadata"]["name"]
