@@ -76,3 +76,19 @@ def test_troubleshooting_names_each_message_a_user_can_see() -> None:
     for message in MESSAGES:
         assert message in source, f"the code no longer says {message!r}"
         assert message in troubleshooting, f"Troubleshooting does not name {message!r}"
+
+
+def test_the_layout_names_every_module_of_the_domain_and_the_controllers() -> None:
+    """The README's layout lists domain/ and controllers/ module by module: a new module there
+    belongs in it (the other folders are described as a whole)."""
+    layout = section("Development")
+    named = set(re.findall(r"[a-z_]+\.py", layout))
+    package = ROOT / "operator" / "cortex_events"
+    modules = {
+        f"{folder}/{path.name}"
+        for folder in ("domain", "controllers")
+        for path in (package / folder).glob("*.py")
+        if path.name != "__init__.py"
+    }
+    missing = sorted(m for m in modules if m.split("/")[1] not in named)
+    assert missing == [], f"README layout does not name {missing}"
