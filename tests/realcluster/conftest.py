@@ -15,9 +15,9 @@ import json
 import os
 import shutil
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +28,7 @@ from cortex_events_sim.fake_cortex import FakeCortex, StoredEvent, run_in_thread
 from cortex_events_sim.ports import free_port
 from testbed.assets import AssetsUnavailable, go_missing, locate
 from testbed.controlplane import ControlPlane
+from tests.support import harness
 from tests.support.harness import OperatorProcess
 
 T = TypeVar("T")
@@ -72,15 +73,8 @@ def service_account_user(namespace: str, name: str) -> str:
 
 
 def wait_for(probe: Callable[[], T | None], timeout: float = 60.0, what: str = "condition") -> T:
-    """Poll ``probe`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    """`tests.support.harness.wait_for`, with the longer default a real cluster needs."""
+    return harness.wait_for(probe, timeout, what)
 
 
 # -- the cluster ----------------------------------------------------------------------------
@@ -145,6 +139,16 @@ def install(plane: ControlPlane, name: str, namespace: str, *values: str) -> Rel
 def release(plane: ControlPlane) -> Release:
     """The chart as a user installs it: cluster-wide, with the default values."""
     return install(plane, RELEASE, OPERATOR_NAMESPACE)
+
+
+@contextmanager
+def module_namespace(plane: ControlPlane, name: str) -> Iterator[str]:
+    """A namespace for one module's tests, deleted before the next module starts (waiting,
+    unlike `namespace`): an operator of the next module watching the whole cluster would
+    otherwise post Kubernetes Events into a namespace still terminating, which is refused."""
+    plane.kubectl("create", "namespace", name)
+    yield name
+    plane.kubectl("delete", "namespace", name, "--timeout=120s")
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from .conftest import (
     deployment,
     events,
     make_operator,
+    module_namespace,
     wait_for,
 )
 
@@ -96,11 +97,8 @@ def cortex() -> Iterator[FakeCortex]:
 
 @pytest.fixture(scope="module")
 def namespace(plane: ControlPlane) -> Iterator[str]:
-    name = "rc-argo"
-    plane.kubectl("create", "namespace", name)
-    yield name
-    # Gone before the next module: its operator watches the whole cluster.
-    plane.kubectl("delete", "namespace", name, "--timeout=120s")
+    with module_namespace(plane, "rc-argo") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

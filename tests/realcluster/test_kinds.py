@@ -28,6 +28,7 @@ from .conftest import (
     deployment,
     events,
     make_operator,
+    module_namespace,
     ready_pods,
     wait_for,
 )
@@ -109,11 +110,8 @@ def cortex() -> Iterator[FakeCortex]:
 
 @pytest.fixture(scope="module")
 def namespace(plane: ControlPlane) -> Iterator[str]:
-    name = "rc-kinds"
-    plane.kubectl("create", "namespace", name)
-    yield name
-    # Gone before the next module: its operator watches the whole cluster.
-    plane.kubectl("delete", "namespace", name, "--timeout=120s")
+    with module_namespace(plane, "rc-kinds") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

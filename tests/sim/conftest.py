@@ -1,7 +1,8 @@
 """Fixtures shared by the stand-in tests.
 
-Each test module defines ``sim`` (the Kubernetes API stand-in, configured for it) or ``fake`` (the
-Cortex emulator); the clients for them are built the same way everywhere, here.
+Each test module defines ``sim`` (the Kubernetes API stand-in, configured for it); ``fake`` (the
+Cortex emulator, knowing the entities ``payments`` and ``shop``) is here unless a module needs
+another. The clients for them are built the same way everywhere, here.
 """
 
 from __future__ import annotations
@@ -37,6 +38,16 @@ def api(sim: ServerThread) -> Iterator[Any]:
 @pytest.fixture
 def core(api: Any) -> Any:
     return _kubernetes.client.CoreV1Api(api)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeCortex]:
+    cortex = FakeCortex(api_key=FAKE_CORTEX_KEY, entities=["payments", "shop"])
+    await cortex.start()
+    try:
+        yield cortex
+    finally:
+        await cortex.stop()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +10,6 @@ import pytest
 
 from cortex_events_sim.fake_cortex import FakeCortex
 
-KEY = "test-key"
 EVENTS = "/api/v1/catalog/payments/custom-events"
 
 
@@ -23,16 +21,6 @@ def event_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeCortex]:
-    cortex = FakeCortex(api_key=KEY, entities=["payments", "shop"])
-    await cortex.start()
-    try:
-        yield cortex
-    finally:
-        await cortex.stop()
 
 
 async def create(client: httpx.AsyncClient, path: str = EVENTS, **fields: Any) -> dict[str, Any]:

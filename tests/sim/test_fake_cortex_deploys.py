@@ -3,7 +3,6 @@ the entity's filtered delete, and the deletes across entities."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 
 from cortex_events_sim.fake_cortex import FakeCortex
 
-KEY = "test-key"
 DEPLOYS = "/api/v1/catalog/payments/deploys"
 
 
@@ -24,16 +22,6 @@ def deploy_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeCortex]:
-    cortex = FakeCortex(api_key=KEY, entities=["payments", "shop"])
-    await cortex.start()
-    try:
-        yield cortex
-    finally:
-        await cortex.stop()
 
 
 async def create(client: httpx.AsyncClient, path: str = DEPLOYS, **fields: Any) -> dict[str, Any]:
