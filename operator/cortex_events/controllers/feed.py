@@ -22,11 +22,4 @@ class WatchFeed:
             self._relists.observed(
                 kind, str(metadata.get("namespace", "")), str(metadata.get("uid", "")), event_type
             )
-        if kind == "Pod":
-            await self._recorder.pod_changed(body, event_type)
-        elif kind == "ReplicaSet":
-            await self._recorder.replicaset_changed(body, event_type)
-        elif kind == "Deployment":
-            await self._recorder.deployment_changed(body, event_type)
-        else:
-            await self._recorder.changed(kind, body, event_type)
+        await self._recorder.changed(kind, body, event_type)

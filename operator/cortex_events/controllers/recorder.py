@@ -138,7 +138,16 @@ class Recorder:
     # -- watch events ------------------------------------------------------------------------
 
     async def changed(self, kind: str, body: Mapping[str, Any], event_type: str | None) -> None:
-        """A watch event of any kind but Pods, Deployments and ReplicaSets."""
+        """A watch event of any watched kind (type None: an object listed)."""
+        if kind == "Pod":
+            await self.pod_changed(body, event_type)
+            return
+        if kind == "ReplicaSet":
+            await self.replicaset_changed(body, event_type)
+            return
+        if kind == "Deployment":
+            await self.deployment_changed(body, event_type)
+            return
         self.events_seen += 1
         if kind == "ControllerRevision":
             await revision_changed(self._context, self.trackers, body, event_type)
