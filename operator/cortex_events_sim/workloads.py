@@ -64,6 +64,73 @@ def deployment(
     }
 
 
+def statefulset(
+    name: str,
+    *,
+    namespace: str = "default",
+    image: str = "nginx:1.25",
+    replicas: int = 2,
+    tag: str | None = None,
+    parallel: bool = False,
+) -> dict[str, Any]:
+    """An ``apps/v1`` StatefulSet; ``tag`` sets ``cortex.io/tag`` on the StatefulSet;
+    ``parallel``: its Pods are started all at once (``podManagementPolicy: Parallel``)."""
+    spec: dict[str, Any] = {
+        "replicas": replicas,
+        "serviceName": name,
+        "selector": {"matchLabels": {"app": name}},
+        "template": {
+            "metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "app", "image": image}]},
+        },
+    }
+    if parallel:
+        spec["podManagementPolicy"] = "Parallel"
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app": name},
+            "annotations": _annotations(tag, None, None),
+        },
+        "spec": spec,
+    }
+
+
+def job(
+    name: str,
+    *,
+    namespace: str = "default",
+    image: str = "busybox:1.36",
+    pods: int = 1,
+    tag: str | None = None,
+) -> dict[str, Any]:
+    """A ``batch/v1`` Job of ``pods`` Pods run at once; ``tag`` sets ``cortex.io/tag`` on the
+    Job."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": _annotations(tag, None, None),
+        },
+        "spec": {
+            "parallelism": pods,
+            "completions": pods,
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "job", "image": image}],
+                }
+            },
+        },
+    }
+
+
 def pod(
     name: str,
     *,
