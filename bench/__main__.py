@@ -40,6 +40,16 @@ def _scales(text: str) -> tuple[int, ...]:
     return values
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share such as 0.1, got {text!r}") from None
+    if not 0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError("the share is between 0 and 0.5 (as many again in Jobs)")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -64,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
     parser.add_argument("--scales", type=_scales, help="pod counts, e.g. 1000,5000,10000")
     parser.add_argument("--entities", type=int, help="Cortex entities the pods spread over")
+    parser.add_argument(
+        "--owned-share",
+        type=_share,
+        help="at scale, the share of the operator's pods in StatefulSets, as many again in "
+        "Jobs (default 0.1; 0: bare Pods only)",
+    )
     parser.add_argument("--budget", type=int, help="the operator's requests a minute")
     parser.add_argument("--backlog", type=int, help="changes in the delivery backlog")
     parser.add_argument("--latency-changes", type=int, help="changes in the latency run")
@@ -81,6 +97,7 @@ def _config(args: argparse.Namespace) -> scenarios.Config:
     for name, field in (
         ("scales", "scales"),
         ("entities", "entities"),
+        ("owned_share", "owned_share"),
         ("budget", "budget"),
         ("backlog", "backlog"),
         ("latency_changes", "latency_changes"),
@@ -143,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nodes < 1:
         _parser().error("--nodes must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("cortex_events", "httpx"):
+    for noisy in ("cortex_events", "cortex_events_sim", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     config = _config(args)
     with tempfile.TemporaryDirectory(prefix="cortex-events-bench-") as scratch:

@@ -1,4 +1,4 @@
-"""What the scenarios run against: a Kubernetes API with Pods in it, and a Cortex emulator.
+"""What the scenarios run against: a Kubernetes API with workloads in it, and a Cortex emulator.
 
 `Stands` is one such pair as the scenarios see it: a namespace to put Pods in, the environment
 that points an operator process at it, and what the API and the emulator were asked. A
@@ -66,7 +66,8 @@ class Stands(abc.ABC):
 
     @abc.abstractmethod
     def workload_writes(self, user: str, since: int = 0) -> list[tuple[str, str]]:
-        """Writes ``user`` made to Pods, ReplicaSets or Deployments: (method or verb, path)."""
+        """Writes ``user`` made to workloads of any kind the operator watches: (method or
+        verb, path)."""
 
     @abc.abstractmethod
     def create_pods(self, names_and_tags: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -86,11 +87,10 @@ class Stands(abc.ABC):
         (wall-clock seconds), for the Pods that have one."""
 
     @abc.abstractmethod
-    def grow(
-        self, start: int, stop: int, entities: int, *, prefix: str = "pod", objects: bool = True
-    ) -> list[dict[str, Any]]:
-        """Pods ``start`` .. ``stop - 1``, Running and ready, spread round-robin over the
-        entities; returns them as they are now (when ``objects``, else nothing)."""
+    def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
+        """What ``growth`` adds (bare Pods, StatefulSets and Jobs with their Pods), every Pod
+        Running and ready, spread round-robin over the entities; returns every object it made
+        as it is now (when ``objects``, else nothing)."""
 
 
 class Backend(abc.ABC):
@@ -168,10 +168,8 @@ class StandIns(Stands):
     def ready_changed_at(self, names: Sequence[str]) -> dict[str, float]:
         return {}
 
-    def grow(
-        self, start: int, stop: int, entities: int, *, prefix: str = "pod", objects: bool = True
-    ) -> list[dict[str, Any]]:
-        created = stand.grow(self.kube, start, stop, entities, prefix=prefix)
+    def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
+        created = stand.grow(self.kube, growth, entities)
         return created if objects else []
 
 

@@ -1,10 +1,11 @@
 """The benchmark's real-cluster mode: a `testbed.ControlPlane` instead of the stand-in.
 
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok run on loopback for the
-whole run. Pods are bare Pods created through the API (many at once, over several connections),
-scheduled by the real scheduler onto kwok's fake nodes and made Running and Ready by kwok; the
-benchmark waits until every one is, then reads them back. Cortex is the emulator, as in the
-stand-in mode.
+whole run. Bare Pods, StatefulSets and Jobs are created through the API (many at once, over
+several connections); the real controllers make the owners' Pods, the real scheduler puts every
+Pod on kwok's fake nodes and kwok makes it Running and Ready. The benchmark waits until every
+Pod is and the controllers report their workloads ready, then reads it all back. Cortex is the
+emulator, as in the stand-in mode.
 
 Each part gets a namespace: ``bench-delivery`` for delivery and latency, ``bench`` for the
 operator and the no-op baseline at scale, ``bench-naive`` for the naive baseline's own Pods.
@@ -17,6 +18,8 @@ baselines with tokens of ServiceAccounts bound to ``cluster-admin``. All three l
 chart's namespace, and the audit policy records the requests of that namespace's
 ServiceAccounts (and kwok's writes of Pod status) and nothing else, so that creating 20,000 Pods
 does not fill the log. What the processes asked of the API is read from that log.
+
+The naive baseline's Pods are all bare Pods: it maps a Pod by the Pod's own annotation only.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import functools
 import logging
 import ssl
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,7 @@ from bench import stand
 from bench.backends import Backend, Role, Stands
 from bench.procinfo import MIB, usage
 from bench.procs import BenchError, clean_env
+from cortex_events.watched import BY_KIND
 from cortex_events_sim.fake_cortex import FakeCortex, run_in_thread
 from testbed.assets import AssetsUnavailable, locate
 from testbed.controlplane import AuditRecord, ControlPlane
@@ -252,7 +256,8 @@ class RealCluster(Backend):
         described: dict[str, Any] = {
             "kind": "real",
             "description": "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and "
-            "kwok on loopback; bare Pods created through the API, scheduled onto kwok nodes",
+            "kwok on loopback; bare Pods, StatefulSets and Jobs created through the API, "
+            "their Pods scheduled onto kwok nodes",
             "versions": self.versions,
             "nodes": self.nodes,
             "namespaces": dict(NAMESPACES),
@@ -374,7 +379,8 @@ class RealStands(Stands):
         if len(names_and_tags) == 1:
             ((name, tag),) = names_and_tags
             return [self._create_one(name, tag)]
-        return asyncio.run(self._create_many(names_and_tags, keep=True))
+        bodies = [(self._pods_path, self._manifest(name, tag)) for name, tag in names_and_tags]
+        return asyncio.run(self._create_many(bodies, keep=True))
 
     def _create_one(self, name: str, tag: str) -> dict[str, Any]:
         answer = self._client.post(self._pods_path, json=self._manifest(name, tag))
@@ -384,10 +390,10 @@ class RealStands(Stands):
         return created
 
     async def _create_many(
-        self, names_and_tags: Sequence[tuple[str, str]], *, keep: bool
+        self, bodies: Sequence[tuple[str, dict[str, Any]]], *, keep: bool
     ) -> list[dict[str, Any]]:
-        """POST every Pod, `CREATE_CONCURRENCY` at a time; a refusal the API server gives
-        under load (429, 5xx, a dropped connection) is tried again."""
+        """POST each (path, object), `CREATE_CONCURRENCY` at a time; a refusal the API server
+        gives under load (429, 5xx, a dropped connection) is tried again."""
         gate = asyncio.Semaphore(CREATE_CONCURRENCY)
         created: list[dict[str, Any]] = []
         limits = httpx.Limits(max_connections=CREATE_CONCURRENCY)
@@ -395,12 +401,12 @@ class RealStands(Stands):
             base_url=self.plane.server, verify=self._tls, limits=limits, timeout=60.0
         ) as client:
 
-            async def create(name: str, tag: str) -> None:
-                body = self._manifest(name, tag)
+            async def create(path: str, body: dict[str, Any]) -> None:
+                what = f"{body['kind']} {body['metadata']['name']}"
                 async with gate:
                     for attempt in range(10):
                         try:
-                            answer = await client.post(self._pods_path, json=body)
+                            answer = await client.post(path, json=body)
                         except httpx.TransportError:
                             await asyncio.sleep(0.5 * (attempt + 1))
                             continue
@@ -412,12 +418,12 @@ class RealStands(Stands):
                             return
                         if answer.status_code not in (429, 500, 503, 504):
                             raise BenchError(
-                                f"creating Pod {name}: {answer.status_code} {answer.text[:300]}"
+                                f"creating {what}: {answer.status_code} {answer.text[:300]}"
                             )
                         await asyncio.sleep(0.5 * (attempt + 1))
-                    raise BenchError(f"creating Pod {name}: the API server kept refusing")
+                    raise BenchError(f"creating {what}: the API server kept refusing")
 
-            await asyncio.gather(*(create(name, tag) for name, tag in names_and_tags))
+            await asyncio.gather(*(create(path, body) for path, body in bodies))
         return created
 
     def mark_ready(self, name: str) -> None:
@@ -430,9 +436,10 @@ class RealStands(Stands):
         return found
 
     def pods_running(self) -> bool:
-        """No Pod in the namespace is anything but Running (kwok makes a Pod Running and Ready
-        in one write)."""
-        found = self._get(self._pods_path, fieldSelector="status.phase!=Running", limit="1")
+        """No Pod in the namespace is anything but Running, or Succeeded (kwok makes a Pod
+        Running and Ready in one write, and completes a Job's Pods)."""
+        phases = "status.phase!=Running,status.phase!=Succeeded"
+        found = self._get(self._pods_path, fieldSelector=phases, limit="1")
         return not found.get("items")
 
     def _statuses_settled(self) -> bool:
@@ -440,57 +447,153 @@ class RealStands(Stands):
         self.audit.refresh()
         return time.time() - self.audit.last_status_write.get(self.namespace, 0.0) >= STATUS_QUIET
 
-    def _list(self, names: set[str]) -> list[dict[str, Any]]:
-        pods: list[dict[str, Any]] = []
+    def _list(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of ``kind`` in the namespace, page by page."""
+        path = BY_KIND[kind].path(self.namespace)
+        found: list[dict[str, Any]] = []
         token = ""
         while True:
             params = {"limit": str(PAGE)} | ({"continue": token} if token else {})
-            page = self._get(self._pods_path, **params)
-            pods += [p for p in page["items"] if p["metadata"]["name"] in names]
+            page = self._get(path, **params)
+            found += page["items"]
             token = page["metadata"].get("continue") or ""
             if not token:
-                return pods
+                return found
 
-    def grow(
-        self, start: int, stop: int, entities: int, *, prefix: str = "pod", objects: bool = True
-    ) -> list[dict[str, Any]]:
-        batch = [
-            (stand.pod_name(prefix, i), stand.entity_tag(i % entities)) for i in range(start, stop)
+    def _owners_unready(self, owners: stand.Objects) -> list[str]:
+        """Those of these StatefulSets that do not yet run their revision on every replica,
+        ready, and those of these Jobs that have not yet completed, as their controllers
+        report."""
+        wanted = {(kind, body["metadata"]["name"]) for kind, body in owners}
+        if not wanted:
+            return []
+        ready = {
+            ("StatefulSet", sts["metadata"]["name"])
+            for sts in self._list("StatefulSet")
+            if _statefulset_ready(sts)
+        } | {("Job", job["metadata"]["name"]) for job in self._list("Job") if _job_ready(job)}
+        return sorted(f"{kind} {name}" for kind, name in wanted - ready)
+
+    def _read_back(self, bare: set[str], owners: stand.Objects) -> stand.Objects | None:
+        """What a growth made, as it is now, in the order a watch would bring it (revisions,
+        owners, Pods); None while anything is not yet as it stays."""
+        named = {(kind, body["metadata"]["name"]) for kind, body in owners}
+        found: stand.Objects = [
+            ("ControllerRevision", revision)
+            for revision in self._list("ControllerRevision")
+            if _controller(revision) in named
         ]
-        logger.info("creating %d pods in %s", len(batch), self.namespace)
+        for kind in ("StatefulSet", "Job"):
+            found += [(kind, obj) for obj in self._list(kind) if (kind, _name(obj)) in named]
+        pods = [pod for pod in self._list("Pod") if _name(pod) in bare or _controller(pod) in named]
+        settled = (
+            len(found) >= len(named)
+            and all(
+                _statefulset_ready(obj) if kind == "StatefulSet" else _job_ready(obj)
+                for kind, obj in found
+                if kind != "ControllerRevision"
+            )
+            and len(pods) == len(bare) + sum(_pods_of(body) for _, body in owners)
+            and all(_ready(pod) or _completed(pod) for pod in pods)
+        )
+        return [*found, *(("Pod", pod) for pod in pods)] if settled else None
+
+    def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
+        bare = stand.bare_pods(growth, entities)
+        owners = stand.owner_manifests(growth, entities, self.namespace)
+        bodies = [(self._pods_path, self._manifest(name, tag)) for name, tag in bare]
+        bodies += [(BY_KIND[kind].path(self.namespace), body) for kind, body in owners]
+        logger.info(
+            "creating %d bare pods, %d StatefulSets and %d Jobs in %s",
+            len(bare),
+            len(growth.owners),
+            len(growth.owners),
+            self.namespace,
+        )
         began = time.monotonic()
-        asyncio.run(self._create_many(batch, keep=False))
+        asyncio.run(self._create_many(bodies, keep=False))
         created = time.monotonic() - began
-        timeout = 300 + len(batch) / 10
-        _wait(self.pods_running, timeout, f"{len(batch)} pods in {self.namespace} to run")
+        timeout = 300 + growth.pods / 10
+        deadline = time.monotonic() + timeout
+        while (unready := self._owners_unready(owners)) or not self.pods_running():
+            if time.monotonic() > deadline:
+                waiting = f"; not yet done: {', '.join(unready[:5])}" if unready else ""
+                raise BenchError(
+                    f"timed out after {timeout:.0f}s waiting for {growth.pods} pods in "
+                    f"{self.namespace} to run or complete{waiting}"
+                )
+            time.sleep(0.2)
         running = time.monotonic() - began
-        names = {name for name, _ in batch}
-        pods: list[dict[str, Any]] = []
+        made: stand.Objects = []
         if objects:  # as they stay: the events seeded from them must be what the operator sees
             _wait(self._statuses_settled, 60, f"kwok to finish with the pods in {self.namespace}")
             deadline = time.monotonic() + 60
-            while True:
-                pods = self._list(names)
-                if len(pods) == len(names) and all(_ready(p) for p in pods):
-                    break
+            names = {name for name, _ in bare}
+            while (found := self._read_back(names, owners)) is None:
                 if time.monotonic() > deadline:
-                    raise BenchError(f"pods in {self.namespace} are not all Running and Ready")
+                    raise BenchError(f"the workloads in {self.namespace} have not all settled")
                 time.sleep(1.0)
+            made = found
         self.cluster.setup["pods"].append(
             {
                 "namespace": self.namespace,
-                "pods_before": start,
-                "pods_created": len(batch),
+                "pods_before": growth.before.pods,
+                "pods_created": growth.pods,
+                "bare_pods": len(bare),
+                "statefulsets": len(growth.owners),
+                "jobs": len(growth.owners),
                 "create_seconds": round(created, 1),
                 "running_seconds": round(running, 1),
-                "pods_per_second": round(len(batch) / running, 1),
+                "pods_per_second": round(growth.pods / running, 1),
                 "setup_seconds": round(time.monotonic() - began, 1),
             }
         )
         logger.info(
-            "%d pods created in %.1fs, all Running and Ready after %.1fs",
-            len(batch),
+            "%d pods made in %.1fs, all Running and Ready (or completed) after %.1fs",
+            growth.pods,
             created,
             running,
         )
-        return pods
+        return made
+
+
+def _name(obj: Mapping[str, Any]) -> str:
+    return str(obj["metadata"]["name"])
+
+
+def _controller(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the object's controller, if it has one."""
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("kind")), str(ref.get("name"))
+    return None
+
+
+def _pods_of(owner: Mapping[str, Any]) -> int:
+    spec = owner["spec"]
+    return int(spec["replicas"] if owner["kind"] == "StatefulSet" else spec["completions"])
+
+
+def _statefulset_ready(sts: Mapping[str, Any]) -> bool:
+    status, spec = sts.get("status") or {}, sts["spec"]
+    return (
+        int(status.get("observedGeneration", 0)) >= int(sts["metadata"].get("generation", 1))
+        and status.get("readyReplicas") == spec["replicas"]
+        and status.get("updatedReplicas") == spec["replicas"]
+        and status.get("updateRevision") is not None
+        and status.get("currentRevision") == status.get("updateRevision")
+    )
+
+
+def _job_ready(job: Mapping[str, Any]) -> bool:
+    """The Job has completed (kwok completes its Pods) and says so."""
+    status = job.get("status") or {}
+    complete = any(
+        c.get("type") == "Complete" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    return complete and status.get("succeeded") == job["spec"]["completions"]
+
+
+def _completed(pod: Mapping[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") == "Succeeded" and _controller(pod) is not None

@@ -150,16 +150,29 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
     if pods:
         out += [
             "",
-            "Setup: bare Pods created through the API (create s), until all are Running and "
-            "Ready (running s); setup s adds kwok's last status writes and reading them back",
+            "Setup: bare Pods, StatefulSets and Jobs created through the API (create s), until "
+            "every Pod is Running and Ready or, a Job's, completed (running s); setup s adds "
+            "kwok's last status writes and reading it all back",
         ]
         out += _grid(
-            ["namespace", "pods before", "created", "create s", "running s", "pods/s", "setup s"],
+            [
+                "namespace",
+                "pods before",
+                "pods made",
+                "StatefulSets",
+                "Jobs",
+                "create s",
+                "running s",
+                "pods/s",
+                "setup s",
+            ],
             [
                 [
                     row["namespace"],
                     str(row["pods_before"]),
                     str(row["pods_created"]),
+                    str(row.get("statefulsets", 0)),
+                    str(row.get("jobs", 0)),
                     _fmt(row["create_seconds"], 1),
                     _fmt(row["running_seconds"], 1),
                     _fmt(row["pods_per_second"], 1),
@@ -169,6 +182,17 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
             ],
         )
     return out
+
+
+def _workloads(row: dict[str, Any]) -> str:
+    """What the operator's Pods were at one scale, and the events Cortex held for them."""
+    made = row["workloads"]
+    owned = made["pods_per_owner"]
+    held = ", ".join(f"{n} {kind}" for kind, n in row.get("events_recorded", {}).items())
+    return (
+        f"   {row['pods']} pods: {made['bare_pods']} bare, {made['statefulsets']} StatefulSets "
+        f"and {made['jobs']} Jobs (completed) of {owned} pods each; Cortex held {held}"
+    )
 
 
 def render(results: dict[str, Any]) -> str:
@@ -233,6 +257,7 @@ def render(results: dict[str, Any]) -> str:
             "",
             f"3. Memory and CPU after the initial listing settles ({rows[0]['entities']} entities)",
         ]
+        out += [_workloads(row) for row in rows if "workloads" in row]
         grid_rows = []
         by_pods = {r["pods"]: r for r in results.get("ratios", {}).get("scale", [])}
         for row in rows:

@@ -3,7 +3,8 @@
 * `delivery_and_latency`: the operator under a backlog larger than its budget, then at a steady
   rate below it (one operator process, stands of its own).
 * `scale`: the operator, the no-op kopf baseline and the naive kopf baseline with growing
-  numbers of Pods, ending with a restart of the operator and of the naive baseline.
+  numbers of Pods (the operator's partly in StatefulSets and Jobs), ending with a restart of the
+  operator and of the naive baseline.
 
 Both run against the `Stands` a `bench.backends.Backend` makes: the Kubernetes API stand-in, or a
 real control plane (`bench.realcluster`).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import statistics
 import time
@@ -48,6 +50,10 @@ class Config:
     latency_changes: int = 150
     scales: tuple[int, ...] = (1000, 5000, 10000)
     entities: int = 100
+    owned_share: float = 0.1
+    """At scale, the share of the operator's Pods in StatefulSets; as many are in Jobs."""
+    owner_pods: int = 10
+    """Pods in each of those StatefulSets and Jobs."""
     quiet: float = 3.0
     """Seconds without CPU use or requests after which a process counts as settled."""
     baselines: bool = True
@@ -62,6 +68,8 @@ class Config:
             "latency_changes": self.latency_changes,
             "scales": list(self.scales),
             "entities": self.entities,
+            "owned_share": self.owned_share,
+            "owner_pods": self.owner_pods,
             "quiet_seconds": self.quiet,
             "baselines": self.baselines,
         }
@@ -74,6 +82,7 @@ SMOKE = Config(
     latency_changes=10,
     scales=(40,),
     entities=8,
+    owner_pods=4,
     quiet=1.0,
 )
 
@@ -377,19 +386,22 @@ def _usage_row(settled_seconds: float, proc: Proc) -> dict[str, Any]:
     }
 
 
-def _ours_ready(proc: Proc, pods: int) -> Callable[[], bool]:
+def _ours_ready(proc: Proc, events: int) -> Callable[[], bool]:
     def ready() -> bool:
         metrics = proc.metrics()
         handled = metrics.get("cortex_events_deduplicated_total", 0.0) + metrics.get(
             "cortex_events_sent_total", 0.0
         )
-        return metrics.get("cortex_events_queue_depth", 1.0) == 0 and handled >= pods
+        return metrics.get("cortex_events_queue_depth", 1.0) == 0 and handled >= events
 
     return ready
 
 
-def _start_ours(config: Config, st: Stands, pods: int, log: Path) -> tuple[Proc, dict[str, Any]]:
-    """Start the operator with ``pods`` Pods recorded; wait until it settles."""
+def _start_ours(
+    config: Config, st: Stands, pods: int, events: int, log: Path
+) -> tuple[Proc, dict[str, Any]]:
+    """Start the operator with ``pods`` Pods and their workloads' ``events`` recorded; wait
+    until it has handled each event once and settled."""
     proc = Proc.ours(st.env(OUR_USER, CORTEX_RATE_LIMIT=str(config.budget)), log)
     mark = st.request_count()
     known = {(e.tag, (e.custom_data or {}).get("eventKey")) for e in st.cortex.state.events()}
@@ -398,7 +410,7 @@ def _start_ours(config: Config, st: Stands, pods: int, log: Path) -> tuple[Proc,
         settled = wait_settled(
             proc,
             activity=st.activity,
-            ready=_ours_ready(proc, pods),
+            ready=_ours_ready(proc, events),
             quiet=config.quiet,
             timeout=120 + pods / 50,
         )
@@ -469,27 +481,47 @@ def scale(config: Config, workdir: Path, backend: Backend) -> dict[str, Any]:
         )
         ours_mark = ours.kube_request_count()
         naive_mark = naive.kube_request_count() if naive is not None else 0
+        ours_before = stand.Population(0, config.owned_share, config.owner_pods)
+        naive_before = stand.Population(0)  # bare Pods: it maps a Pod by its own annotation only
+        recorded: collections.Counter[str] = collections.Counter()
         pods = 0
         for size in config.scales:
-            logger.info("scale: %d pods over %d entities", size, config.entities)
-            created = ours.grow(pods, size, config.entities)
-            stand.seed_recorded(ours.cortex, created)
+            after = dataclasses.replace(ours_before, pods=size)
+            logger.info(
+                "scale: %d pods (%d bare, %d in StatefulSets, %d in Jobs) over %d entities",
+                size,
+                after.bare,
+                after.owners * after.owner_pods,
+                after.owners * after.owner_pods,
+                config.entities,
+            )
+            created = ours.grow(stand.Growth(ours_before, after), config.entities)
+            recorded += stand.seed_recorded(ours.cortex, created)
             del created  # 10,000 Pods as the API returned them: not kept while processes run
             if naive is not None:
-                naive.grow(pods, size, config.entities, objects=False)
+                naive_after = stand.Population(size)
+                naive.grow(stand.Growth(naive_before, naive_after), config.entities, objects=False)
+                naive_before = naive_after
+            ours_before = after
             pods = size
+            events = sum(recorded.values())
             last = size == config.scales[-1]
-            row: dict[str, Any] = {"pods": size, "entities": config.entities}
+            row: dict[str, Any] = {
+                "pods": size,
+                "entities": config.entities,
+                "workloads": after.as_json(),
+                "events_recorded": dict(sorted(recorded.items())),
+            }
 
             proc, row["operator"] = _start_ours(
-                config, ours, size, workdir / f"operator-{size}.log"
+                config, ours, size, events, workdir / f"operator-{size}.log"
             )
             try:
                 if last:
                     proc.stop()
                     logger.info("restart: the operator with %d pods recorded", size)
                     proc, restart["operator"] = _start_ours(
-                        config, ours, size, workdir / f"operator-{size}-restart.log"
+                        config, ours, size, events, workdir / f"operator-{size}-restart.log"
                     )
             finally:
                 proc.stop()

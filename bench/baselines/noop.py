@@ -1,9 +1,11 @@
 """Baseline: kopf with handlers that do nothing, on the operator's watch set.
 
-It watches what the operator watches (Pods, ReplicaSets, Deployments and CortexEntities) with
-event handlers that return at once, so its memory and CPU are the framework's floor for the
-same objects. Scanning is off, as in the operator. Run as ``python noop.py`` with KUBECONFIG set
-(and CORTEX_NAMESPACES to watch only those namespaces, as the operator does).
+It watches what the operator always watches (the kinds of `cortex_events.watched.WORKLOADS`:
+Pods, ReplicaSets, Deployments, StatefulSets, DaemonSets, ControllerRevisions, Jobs and
+CronJobs) and CortexEntities, with event handlers that return at once, so its memory and CPU
+are the framework's floor for the same objects. Scanning is off, as in the operator. Run as
+``python noop.py`` with KUBECONFIG set (and CORTEX_NAMESPACES to watch only those namespaces,
+as the operator does).
 """
 
 from __future__ import annotations
@@ -13,30 +15,25 @@ from typing import Any
 
 import kopf
 
+from cortex_events.watched import WORKLOADS, WatchedKind
+
 
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.scanning.disabled = True
 
 
-@kopf.on.event("v1", "pods")
-async def pod_event(**_: Any) -> None:
+async def ignore(**_: Any) -> None:
     return None
 
 
-@kopf.on.event("apps", "v1", "replicasets")
-async def replicaset_event(**_: Any) -> None:
-    return None
+def _resource(kind: WatchedKind) -> tuple[str, ...]:
+    return (kind.group, kind.version, kind.plural) if kind.group else (kind.version, kind.plural)
 
 
-@kopf.on.event("apps", "v1", "deployments")
-async def deployment_event(**_: Any) -> None:
-    return None
-
-
-@kopf.on.event("cortex.io", "v1alpha1", "cortexentities")
-async def entity_event(**_: Any) -> None:
-    return None
+for _kind in WORKLOADS:
+    kopf.on.event(*_resource(_kind), id=_kind.plural)(ignore)
+kopf.on.event("cortex.io", "v1alpha1", "cortexentities", id="cortexentities")(ignore)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,22 @@ def test_the_operator_never_writes_to_workloads_and_the_naive_baseline_does(
     assert per_pod["operator"] == 0
     assert per_pod["noop"] == 0
     assert per_pod["naive"] >= 1, "kopf's default state storage annotates every handled Pod"
+
+
+def test_the_scale_run_covers_statefulsets_and_jobs_recorded_as_the_operator_records_them(
+    results: dict[str, Any],
+) -> None:
+    (row,) = results["scale"]
+    made = row["workloads"]
+    assert made["statefulsets"] >= 1
+    assert made["jobs"] >= 1
+    owned = made["statefulsets"] * made["pods_per_owner"]
+    assert made["bare_pods"] + 2 * owned == row["pods"]
+    # A Job's Pods get no POD_CREATION by default; its run, and each StatefulSet, one event.
+    assert row["events_recorded"] == {
+        "JOB_RUN": made["jobs"],
+        "POD_CREATION": made["bare_pods"] + owned,
+        "STATEFULSET_CREATION": made["statefulsets"],
+    }
+    # The operator found each of them already in Cortex: it only read each entity.
+    assert row["operator"]["by_method"] == {"GET": results["config"]["entities"]}
