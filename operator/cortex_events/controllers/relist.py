@@ -101,7 +101,8 @@ class RelistReconciler:
     async def _reconcile(self, scope: tuple[str, str | None], listing: _Listing) -> None:
         kind, namespace = scope
         known = self._workloads.known(kind, namespace)
-        missing = {k: v for k, v in known.items() if k not in listing.seen | listing.changed}
+        present = listing.seen | listing.changed
+        missing = {k: v for k, v in known.items() if k not in present}
         if not missing:
             return
         gone = 0
