@@ -478,25 +478,28 @@ class RealStands(Stands):
         """What a growth made, as it is now, in the order a watch would bring it (revisions,
         owners, Pods); None while anything is not yet as it stays."""
         named = {(kind, body["metadata"]["name"]) for kind, body in owners}
-        found: stand.Objects = [
+        revisions: stand.Objects = [
             ("ControllerRevision", revision)
             for revision in self._list("ControllerRevision")
             if _controller(revision) in named
         ]
-        for kind in ("StatefulSet", "Job"):
-            found += [(kind, obj) for obj in self._list(kind) if (kind, _name(obj)) in named]
+        found: stand.Objects = [
+            (kind, obj)
+            for kind in ("StatefulSet", "Job")
+            for obj in self._list(kind)
+            if (kind, _name(obj)) in named
+        ]
         pods = [pod for pod in self._list("Pod") if _name(pod) in bare or _controller(pod) in named]
         settled = (
-            len(found) >= len(named)
+            {(kind, _name(obj)) for kind, obj in found} == named
             and all(
                 _statefulset_ready(obj) if kind == "StatefulSet" else _job_ready(obj)
                 for kind, obj in found
-                if kind != "ControllerRevision"
             )
             and len(pods) == len(bare) + sum(_pods_of(body) for _, body in owners)
             and all(_ready(pod) or _completed(pod) for pod in pods)
         )
-        return [*found, *(("Pod", pod) for pod in pods)] if settled else None
+        return [*revisions, *found, *(("Pod", pod) for pod in pods)] if settled else None
 
     def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
         bare = stand.bare_pods(growth, entities)
