@@ -57,7 +57,7 @@ class Population:
     @property
     def owners(self) -> int:
         """StatefulSets, and as many Jobs."""
-        return int(self.pods * self.owned_share) // self.owner_pods
+        return round(self.pods * self.owned_share) // self.owner_pods
 
     @property
     def bare(self) -> int:
