@@ -330,6 +330,20 @@ def data(event: StoredEvent) -> dict[str, Any]:
     return event.custom_data or {}
 
 
+def event_writes(cortex: FakeCortex, tag: str, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """(method, body) of every accepted request that created or replaced one event, in order
+    (its POST, then each PUT)."""
+    return [
+        (r.method, r.body)
+        for r in cortex.state.requests
+        if r.tag == tag
+        and r.status == 200
+        and r.method in {"POST", "PUT"}
+        and isinstance(r.body, dict)
+        and r.body.get("customData", {}).get("eventKey") == key
+    ]
+
+
 def assert_once_per_key(cortex: FakeCortex) -> None:
     """Never two events for one (entity, eventKey), and never two POSTs for one either."""
     stored = collections.Counter((e.tag, data(e).get("eventKey")) for e in cortex.state.events())

@@ -34,6 +34,7 @@ from .conftest import (
     assert_once_per_key,
     data,
     deployment,
+    event_writes,
     events,
     make_operator,
     module_namespace,
@@ -157,12 +158,7 @@ class Controller:
 
 def titles(cortex: FakeCortex, tag: str, key: str) -> list[str]:
     """Every title the operator sent for one event, in order (its POST, then each PUT)."""
-    return [
-        str(r.body.get("title"))
-        for r in cortex.state.requests
-        if r.tag == tag and r.status == 200 and r.method in {"POST", "PUT"}
-        and isinstance(r.body, dict) and r.body.get("customData", {}).get("eventKey") == key
-    ]  # fmt: skip
+    return [str(body.get("title")) for _, body in event_writes(cortex, tag, key)]
 
 
 def test_a_canary_rollout_s_steps_pause_promotion_end_and_abort(

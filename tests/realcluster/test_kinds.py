@@ -26,6 +26,7 @@ from .conftest import (
     assert_once_per_key,
     data,
     deployment,
+    event_writes,
     events,
     make_operator,
     module_namespace,
@@ -74,20 +75,7 @@ def patch(plane: ControlPlane, what: str, namespace: str, body: Any, kind: str =
 
 def sent(cortex: FakeCortex, tag: str, key: str) -> list[dict[str, Any]]:
     """Every body the operator sent for one event, in order (POST, then each PUT)."""
-    return [body for _, body in requests(cortex, tag, key)]
-
-
-def requests(cortex: FakeCortex, tag: str, key: str) -> list[tuple[str, dict[str, Any]]]:
-    """(method, body) of every request that created or replaced one event, in order."""
-    return [
-        (r.method, r.body)
-        for r in cortex.state.requests
-        if r.tag == tag
-        and r.status == 200
-        and r.method in {"POST", "PUT"}
-        and isinstance(r.body, dict)
-        and r.body.get("customData", {}).get("eventKey") == key
-    ]
+    return [body for _, body in event_writes(cortex, tag, key)]
 
 
 def deploys(cortex: FakeCortex, tag: str) -> list[tuple[str, str]]:
@@ -293,9 +281,9 @@ def test_an_autoscaler_scaling_up_and_down_five_times_is_recorded_per_scale_even
     assert {(data(e)["minReplicas"], data(e)["maxReplicas"]) for e in summaries} == {(1, 3)}
     assert data(max(summaries, key=lambda e: e.timestamp))["toReplicas"] == 1
     for summary in summaries:
-        methods = [m for m, _ in requests(cortex, "rc-hpa-summary", data(summary)["eventKey"])]
+        methods = [m for m, _ in event_writes(cortex, "rc-hpa-summary", data(summary)["eventKey"])]
         assert methods.count("POST") == 1, "created once, then updated in place"
-    assert "PUT" in {m for s in summaries for m, _ in requests(cortex, "rc-hpa-summary",
+    assert "PUT" in {m for s in summaries for m, _ in event_writes(cortex, "rc-hpa-summary",
                                                                 data(s)["eventKey"])}  # fmt: skip
     assert events(cortex, "rc-hpa-manual") == []
     # A person's scale, once the autoscaler is gone, goes to all three.
@@ -371,7 +359,7 @@ def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
     assert "exited with code 1" in data(failed)["podFailure"]
     assert succeeded.title.startswith(f"Job {data(succeeded)['name']} completed in")
     for run in (failed, succeeded):
-        found = requests(cortex, CRON_TAG, data(run)["eventKey"])
+        found = event_writes(cortex, CRON_TAG, data(run)["eventKey"])
         assert [m for m, _ in found].count("POST") == 1
         assert found[-1][1]["customData"]["result"] == data(run)["result"]
         assert {b["customData"]["result"] for _, b in found} <= {"InProgress", data(run)["result"]}
