@@ -41,6 +41,16 @@ def core(api: Any) -> Any:
 
 
 @pytest.fixture
+def apps(api: Any) -> Any:
+    return _kubernetes.client.AppsV1Api(api)
+
+
+@pytest.fixture
+def batch(api: Any) -> Any:
+    return _kubernetes.client.BatchV1Api(api)
+
+
+@pytest.fixture
 async def fake() -> AsyncIterator[FakeCortex]:
     cortex = FakeCortex(api_key=FAKE_CORTEX_KEY, entities=["payments", "shop"])
     await cortex.start()

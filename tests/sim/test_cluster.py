@@ -49,11 +49,6 @@ def sim() -> Iterator[ServerThread]:
         yield handle
 
 
-@pytest.fixture
-def apps(api: Any) -> Any:
-    return client.AppsV1Api(api)
-
-
 def deployment(name: str, replicas: int = 2, image: str = "nginx:1") -> dict[str, Any]:
     return {
         "metadata": {"name": name},

@@ -14,7 +14,7 @@ from cortex_events_sim.cluster.batch_controllers import CronJobController
 from cortex_events_sim.cluster.owners import OwnerIndex
 from cortex_events_sim.kubeapi.store import Store
 from cortex_events_sim.server_thread import ServerThread, serve_in_thread
-from tests.sim.test_cluster import client, eventually
+from tests.sim.test_cluster import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -23,16 +23,6 @@ pytestmark = pytest.mark.integration
 def sim() -> Iterator[ServerThread]:
     with serve_in_thread(cluster=True) as handle:
         yield handle
-
-
-@pytest.fixture
-def apps(api: Any) -> Any:
-    return client.AppsV1Api(api)
-
-
-@pytest.fixture
-def batch(api: Any) -> Any:
-    return client.BatchV1Api(api)
 
 
 def statefulset(image: str, partition: int = 0) -> dict[str, Any]:
