@@ -84,8 +84,8 @@ class CortexClient(DeployOperations):
     * ``backoff_base``/``backoff_cap``: exponential backoff ``base * 2**(attempt-1)`` capped,
       then jittered to between half and all of it.
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
-    * ``gate``: called before each attempt is sent; what it raises ends the call (leader
-      election's fence).
+    * ``gate``: called before each attempt, and again as its request is written to the
+      socket; what it raises ends the call unsent (leader election's fence).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -125,6 +125,11 @@ class CortexClient(DeployOperations):
         self._backoff_cap = backoff_cap
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
         self._gate = gate
+        # The gate again as the request's first bytes are written: between the check above
+        # and the socket an attempt may wait for a pooled connection, a TCP or TLS handshake,
+        # and the event loop's other work. A process frozen there (SIGSTOP, a stalled node)
+        # would otherwise send on waking, after another replica took over.
+        self._extensions = {"trace": self._trace} if gate is not None else {}
         self._sleep = sleep if sleep is not None else asyncio.sleep
         self._clock = clock
         self._jitter = jitter
@@ -306,6 +311,7 @@ class CortexClient(DeployOperations):
                     params=params,
                     json=json,
                     headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
+                    extensions=self._extensions,
                 )
             except httpx.RequestError as exc:
                 # Transport failures, and answers whose body cannot be decoded (a corrupt
@@ -350,6 +356,13 @@ class CortexClient(DeployOperations):
             )
             self._notify(self._observer.retrying, method, attempt, delay, reason)
             await self._sleep(delay)
+
+    async def _trace(self, event: str, info: dict[str, Any]) -> None:
+        # httpcore's trace hook. Between this event and the write of the request line nothing
+        # yields to the event loop (unless the socket's send buffer is full), so this is the
+        # last moment at which a request can still be held back.
+        if event.endswith(".send_request_headers.started") and self._gate is not None:
+            self._gate()
 
     def _retry_delay(
         self,

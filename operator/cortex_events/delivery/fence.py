@@ -39,9 +39,10 @@ class FencedCortex:
     does not lead.
 
     The check is made as each call starts; the Cortex client makes it again before each
-    attempt it sends (`CortexClient`'s ``gate``), so neither a retry after a back-off nor a
-    request that waited for the rate limiter leaves a replica that has passed its renew
-    deadline, well before another replica may take the Lease over.
+    attempt and once more as the attempt's request is written to the socket (`CortexClient`'s
+    ``gate``). So neither a retry after a back-off, nor a request that waited for the rate
+    limiter or a connection, leaves a replica that has passed its renew deadline, well before
+    another replica may take the Lease over; not even when the process was frozen meanwhile.
     """
 
     def __init__(self, api: CortexApis, fence: Fence) -> None:

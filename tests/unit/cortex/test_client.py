@@ -6,6 +6,7 @@ backoff and rate-limit waits are recorded instead of slept."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -808,3 +809,57 @@ async def test_a_closed_gate_stops_an_attempt_before_it_is_sent(
     with pytest.raises(Refused):
         await client.delete_event("svc", "e-1")
     assert len(cortex.requests) == 1
+
+
+async def test_an_attempt_that_waited_for_a_connection_is_refused_as_it_would_be_written() -> None:
+    # A real socket: the second request passes the gate, then waits for the pool's only
+    # connection while the first is answered. Leadership is lost meanwhile; the gate is asked
+    # again as the request goes on the wire, and nothing reaches the server.
+    received: list[bytes] = []
+    arrived, answer, passed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                received.append(head.split(b"\r\n", 1)[0])
+                arrived.set()
+                await answer.wait()
+                body = json.dumps(event_json()).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # fmt: skip
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    leading = [True]
+
+    def gate() -> None:
+        passed.set()
+        if not leading[0]:
+            raise Refused
+
+    client = CortexClient(
+        f"http://127.0.0.1:{port}",
+        SecretStr(API_KEY),
+        transport=httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=1)),
+        gate=gate,
+        max_retries=0,
+    )
+    try:
+        first = asyncio.create_task(client.get_event("svc", "e-1"))
+        await arrived.wait()
+        passed.clear()
+        second = asyncio.create_task(client.get_event("svc", "e-2"))
+        await passed.wait()  # the second has passed the gate, and now waits for the connection
+        leading[0] = False
+        answer.set()
+        assert (await first).uuid == "e-1"
+        with pytest.raises(Refused):
+            await second
+        assert received == [b"GET /api/v1/catalog/svc/custom-events/e-1 HTTP/1.1"]
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
