@@ -138,6 +138,8 @@ class AuditRecord:
     uri: str
     stage: str = "ResponseComplete"
     at: datetime | None = None
+    message: str = ""
+    """The API server's reason for a refusal (``responseStatus.message``), empty otherwise."""
 
     @property
     def is_write(self) -> bool:
@@ -689,6 +691,7 @@ def _record(line: str) -> AuditRecord | None:
     if not (stage == "ResponseComplete" or (stage, verb) == ("ResponseStarted", "watch")):
         return None
     ref = entry.get("objectRef") or {}
+    status = entry.get("responseStatus") or {}
     return AuditRecord(
         user=(entry.get("user") or {}).get("username", ""),
         verb=verb,
@@ -696,10 +699,11 @@ def _record(line: str) -> AuditRecord | None:
         subresource=ref.get("subresource", ""),
         namespace=ref.get("namespace", ""),
         name=ref.get("name", ""),
-        code=int((entry.get("responseStatus") or {}).get("code", 0)),
+        code=int(status.get("code", 0)),
         uri=entry.get("requestURI", ""),
         stage=stage,
         at=_parse_time(entry.get("requestReceivedTimestamp")),
+        message=str(status.get("message", "")),
     )
 
 

@@ -221,7 +221,7 @@ class Operator:
         for r in self.plane.audit(self.release.user, since=self.audit_from):
             refused = r.code == 403 and not (r.at and self.plane.starting_at(r.at))
             if (r.resource in WORKLOADS and r.is_write) or refused:
-                found.append(f"{r.verb} {r.uri} -> {r.code}")
+                found.append(f"{r.verb} {r.uri} -> {r.code} {r.message}".rstrip())
         return found
 
 

@@ -4,6 +4,7 @@ through the status subresource, and cleanupOnDelete through a real finalizer."""
 from __future__ import annotations
 
 import json
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -114,7 +115,8 @@ def test_status_printer_columns_and_cleanup_on_delete(
     # gone meanwhile is answered 404, which it expects.) kopf's patches of the main resource
     # (its progress annotations, the finalizer) are judged by their effect: the finalizer is
     # there (above) and the cleanup below runs. One of them was answered 422 now and then when
-    # the suite ran on a loaded machine; why is not yet known.
+    # the suite ran on a loaded machine; why is not yet known, so a refusal is reported, with
+    # the API server's reason, as a warning in the test summary.
     writes = [
         r for r in plane.audit(operator.release.user, since=operator.audit_from)
         if r.resource == "cortexentities" and r.verb in {"patch", "update"}
@@ -127,6 +129,9 @@ def test_status_printer_columns_and_cleanup_on_delete(
         if r.subresource == "status" and r.code >= 400 and (r in mine or r.code != 404)
     ]
     assert refused == []
+    for r in writes:
+        if r.subresource == "" and r.code >= 400:
+            warnings.warn(f"kopf's {r.verb} {r.uri} -> {r.code}: {r.message}", stacklevel=1)
     # Deleting it starts a real deletion: the finalizer holds it until its events are gone.
     plane.kubectl("delete", "cortexentity", "shop", "-n", namespace, "--wait=false")
     wait_for(
