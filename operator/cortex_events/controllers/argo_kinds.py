@@ -62,10 +62,8 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         ref = snapshot.ref
         created = [
             rs.snapshot.created
-            for (namespace, _), rs in self.context.index.replicasets.items()
-            if namespace == ref.namespace
-            and rs.snapshot.rollout == ref.name
-            and rs.snapshot.rollout_revision == number
+            for rs in self.context.index.replicasets_of("Rollout", ref.namespace, ref.name)
+            if rs.snapshot.rollout_revision == number
         ]
         history = self.context.history
         recorded = (

@@ -61,6 +61,9 @@ class WorkloadIndex:
         self.pods: dict[str, PodSnapshot] = {}
         self.deployments: dict[NsName, DeploymentSnapshot] = {}
         self.replicasets: dict[NsName, KnownReplicaSet] = {}
+        # (namespace, "Deployment" or "Rollout", name) -> its ReplicaSets' names: evaluating
+        # one workload reads its own ReplicaSets, not every ReplicaSet in the cluster.
+        self._sets_by_owner: dict[OwnerKey, set[str]] = defaultdict(set)
         self.kinds: dict[str, dict[NsName, Any]] = {kind: {} for kind in KINDS}
         self.revisions = RevisionIndex()
         self._pods_by_owner: dict[OwnerKey, set[str]] = defaultdict(set)
@@ -166,9 +169,8 @@ class WorkloadIndex:
         """The Pods of a workload: through its ReplicaSets for a Deployment or Rollout."""
         if kind in ("Deployment", "Rollout"):
             uids: set[str] = set()
-            for (rs_namespace, rs_name), rs in self.replicasets.items():
-                if rs_namespace == namespace and rs.owner() == (kind, name):
-                    uids |= self._pods_by_owner.get((rs_namespace, "ReplicaSet", rs_name), set())
+            for rs_name in self._sets_by_owner.get((namespace, kind, name), ()):
+                uids |= self._pods_by_owner.get((namespace, "ReplicaSet", rs_name), set())
             return uids
         return set(self._pods_by_owner.get((namespace, kind, name), set()))
 
@@ -211,17 +213,15 @@ class WorkloadIndex:
         recorded_time: Callable[[str], datetime | None] | None = None,
     ) -> dict[int, Revision]:
         """The Deployment's revisions by number, from the ReplicaSets it controls."""
-        namespace, name = deployment.ref.namespace, deployment.ref.name
         held = sorted(
             (
                 rs
-                for (rs_namespace, _), rs in self.replicasets.items()
-                if rs_namespace == namespace
-                and rs.deployment == name
-                and rs.snapshot.revision is not None
+                for rs in self.replicasets_of("Deployment", deployment.ref.namespace,
+                                              deployment.ref.name)
+                if rs.snapshot.revision is not None
             ),
             key=lambda rs: rs.snapshot.revision or 0,
-        )
+        )  # fmt: skip
         revisions: dict[int, Revision] = {}
         previous: ReplicaSetSnapshot | None = None
         for rs in held:
@@ -250,7 +250,27 @@ class WorkloadIndex:
             if before is not None and rs.revision is not None and before != rs.revision:
                 revised_at = now  # an older ReplicaSet given a new revision: a rollback
         self.replicasets[key] = KnownReplicaSet(rs, revised_at)
+        self._unlink_replicaset(key, previous)
+        owner = self.replicasets[key].owner()
+        if owner is not None:
+            self._sets_by_owner[(rs.namespace, *owner)].add(rs.name)
         return previous
+
+    def replicasets_of(self, kind: str, namespace: str, name: str) -> list[KnownReplicaSet]:
+        """The ReplicaSets a Deployment or an Argo Rollout controls."""
+        names = self._sets_by_owner.get((namespace, kind, name), ())
+        return [self.replicasets[(namespace, rs_name)] for rs_name in names]
+
+    def _unlink_replicaset(self, key: NsName, known: KnownReplicaSet | None) -> None:
+        owner = known.owner() if known is not None else None
+        if owner is None:
+            return
+        owner_key = (key[0], *owner)
+        names = self._sets_by_owner.get(owner_key)
+        if names is not None:
+            names.discard(key[1])
+            if not names:
+                del self._sets_by_owner[owner_key]
 
     def pods_of_replicaset(self, key: NsName) -> set[str]:
         return set(self._pods_by_owner.get((key[0], "ReplicaSet", key[1]), set()))
@@ -265,6 +285,7 @@ class WorkloadIndex:
 
     def _forget_replicaset(self, key: NsName) -> None:
         rs = self.replicasets.pop(key, None)
+        self._unlink_replicaset(key, rs)
         owner = rs.owner() if rs is not None else None
         if owner is None:
             return
