@@ -77,8 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--owned-share",
         type=_share,
-        help="at scale, the share of the operator's pods in StatefulSets, as many again in "
-        "Jobs (default 0.1; 0: bare Pods only)",
+        help="at scale, the share of the operator's pods in Deployments, as many again in "
+        "StatefulSets and in Jobs (default 0.1; 0: bare Pods only)",
     )
     parser.add_argument("--budget", type=int, help="the operator's requests a minute")
     parser.add_argument("--backlog", type=int, help="changes in the delivery backlog")

@@ -88,9 +88,9 @@ class Stands(abc.ABC):
 
     @abc.abstractmethod
     def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
-        """What ``growth`` adds (bare Pods, StatefulSets and Jobs with their Pods), spread
-        round-robin over the entities, once every Pod is Running and ready or, a Job's,
-        completed; returns every object it made as it is now (when ``objects``, else
+        """What ``growth`` adds (bare Pods; Deployments, StatefulSets and Jobs with their
+        Pods), spread round-robin over the entities, once every Pod is Running and ready or, a
+        Job's, completed; returns every object it made as it is now (when ``objects``, else
         nothing)."""
 
 

@@ -1,11 +1,11 @@
 """The benchmark's real-cluster mode: a `testbed.ControlPlane` instead of the stand-in.
 
 etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok run on loopback for the
-whole run. Bare Pods, StatefulSets and Jobs are created through the API (many at once, over
-several connections); the real controllers make the owners' Pods, the real scheduler puts every
-Pod on kwok's fake nodes and kwok makes it Running and Ready. The benchmark waits until every
-Pod is and the controllers report their workloads ready, then reads it all back. Cortex is the
-emulator, as in the stand-in mode.
+whole run. Bare Pods, Deployments, StatefulSets and Jobs are created through the API (many at
+once, over several connections); the real controllers make the owners' Pods, the real scheduler
+puts every Pod on kwok's fake nodes and kwok makes it Running and Ready. The benchmark waits
+until every Pod is and the controllers report their workloads ready, then reads it all back.
+Cortex is the emulator, as in the stand-in mode.
 
 Each part gets a namespace: ``bench-delivery`` for delivery and latency, ``bench`` for the
 operator and the no-op baseline at scale, ``bench-naive`` for the naive baseline's own Pods.
@@ -256,8 +256,8 @@ class RealCluster(Backend):
         described: dict[str, Any] = {
             "kind": "real",
             "description": "etcd, kube-apiserver, kube-controller-manager, kube-scheduler and "
-            "kwok on loopback; bare Pods, StatefulSets and Jobs created through the API, "
-            "their Pods scheduled onto kwok nodes",
+            "kwok on loopback; bare Pods, Deployments, StatefulSets and Jobs created through "
+            "the API, their Pods scheduled onto kwok nodes",
             "versions": self.versions,
             "nodes": self.nodes,
             "namespaces": dict(NAMESPACES),
@@ -461,22 +461,23 @@ class RealStands(Stands):
                 return found
 
     def _owners_unready(self, owners: stand.Objects) -> list[str]:
-        """Those of these StatefulSets that do not yet run their revision on every replica,
-        ready, and those of these Jobs that have not yet completed, as their controllers
-        report."""
+        """Those of these Deployments and StatefulSets that do not yet run their revision on
+        every replica, ready, and those of these Jobs that have not yet completed, as their
+        controllers report."""
         wanted = {(kind, body["metadata"]["name"]) for kind, body in owners}
         if not wanted:
             return []
         ready = {
-            ("StatefulSet", sts["metadata"]["name"])
-            for sts in self._list("StatefulSet")
-            if _statefulset_ready(sts)
-        } | {("Job", job["metadata"]["name"]) for job in self._list("Job") if _job_ready(job)}
+            (kind, _name(obj))
+            for kind in stand.OWNER_KINDS
+            for obj in self._list(kind)
+            if _OWNER_READY[kind](obj)
+        }
         return sorted(f"{kind} {name}" for kind, name in wanted - ready)
 
     def _read_back(self, bare: set[str], owners: stand.Objects) -> stand.Objects | None:
         """What a growth made, as it is now, in the order a watch would bring it (revisions,
-        owners, Pods); None while anything is not yet as it stays."""
+        owners, their ReplicaSets, Pods); None while anything is not yet as it stays."""
         named = {(kind, body["metadata"]["name"]) for kind, body in owners}
         revisions: stand.Objects = [
             ("ControllerRevision", revision)
@@ -485,21 +486,25 @@ class RealStands(Stands):
         ]
         found: stand.Objects = [
             (kind, obj)
-            for kind in ("StatefulSet", "Job")
+            for kind in stand.OWNER_KINDS
             for obj in self._list(kind)
             if (kind, _name(obj)) in named
         ]
-        pods = [pod for pod in self._list("Pod") if _name(pod) in bare or _controller(pod) in named]
+        sets: stand.Objects = [
+            ("ReplicaSet", rs) for rs in self._list("ReplicaSet") if _controller(rs) in named
+        ]
+        parents = named | {("ReplicaSet", _name(rs)) for _, rs in sets}
+        pods = [
+            pod for pod in self._list("Pod") if _name(pod) in bare or _controller(pod) in parents
+        ]
         settled = (
             {(kind, _name(obj)) for kind, obj in found} == named
-            and all(
-                _statefulset_ready(obj) if kind == "StatefulSet" else _job_ready(obj)
-                for kind, obj in found
-            )
+            and all(_OWNER_READY[kind](obj) for kind, obj in found)
             and len(pods) == len(bare) + sum(_pods_of(body) for _, body in owners)
             and all(_ready(pod) or _completed(pod) for pod in pods)
         )
-        return [*revisions, *found, *(("Pod", pod) for pod in pods)] if settled else None
+        ordered = [*revisions, *found, *sets, *(("Pod", pod) for pod in pods)]
+        return ordered if settled else None
 
     def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
         bare = stand.bare_pods(growth, entities)
@@ -507,9 +512,8 @@ class RealStands(Stands):
         bodies = [(self._pods_path, self._manifest(name, tag)) for name, tag in bare]
         bodies += [(BY_KIND[kind].path(self.namespace), body) for kind, body in owners]
         logger.info(
-            "creating %d bare pods, %d StatefulSets and %d Jobs in %s",
+            "creating %d bare pods, and %d each of Deployments, StatefulSets and Jobs in %s",
             len(bare),
-            len(growth.owners),
             len(growth.owners),
             self.namespace,
         )
@@ -543,6 +547,7 @@ class RealStands(Stands):
                 "pods_before": growth.before.pods,
                 "pods_created": growth.pods,
                 "bare_pods": len(bare),
+                "deployments": len(growth.owners),
                 "statefulsets": len(growth.owners),
                 "jobs": len(growth.owners),
                 "create_seconds": round(created, 1),
@@ -574,7 +579,22 @@ def _controller(obj: Mapping[str, Any]) -> tuple[str, str] | None:
 
 def _pods_of(owner: Mapping[str, Any]) -> int:
     spec = owner["spec"]
-    return int(spec["replicas"] if owner["kind"] == "StatefulSet" else spec["completions"])
+    return int(spec["completions"] if owner["kind"] == "Job" else spec["replicas"])
+
+
+def _deployment_ready(deploy: Mapping[str, Any]) -> bool:
+    """The deployment controller reports its rollout complete on every replica."""
+    status, replicas = deploy.get("status") or {}, deploy["spec"]["replicas"]
+    progressing: Mapping[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "Progressing"), {}
+    )
+    return (
+        int(status.get("observedGeneration", 0)) >= int(deploy["metadata"].get("generation", 1))
+        and status.get("updatedReplicas") == replicas
+        and status.get("availableReplicas") == replicas
+        and status.get("replicas") == replicas
+        and progressing.get("reason") == "NewReplicaSetAvailable"
+    )
 
 
 def _statefulset_ready(sts: Mapping[str, Any]) -> bool:
@@ -596,6 +616,13 @@ def _job_ready(job: Mapping[str, Any]) -> bool:
         for c in status.get("conditions") or []
     )
     return complete and status.get("succeeded") == job["spec"]["completions"]
+
+
+_OWNER_READY: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "Deployment": _deployment_ready,
+    "StatefulSet": _statefulset_ready,
+    "Job": _job_ready,
+}
 
 
 def _completed(pod: Mapping[str, Any]) -> bool:

@@ -150,15 +150,16 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
     if pods:
         out += [
             "",
-            "Setup: bare Pods, StatefulSets and Jobs created through the API (create s), until "
-            "every Pod is Running and Ready or, a Job's, completed (running s); setup s adds "
-            "kwok's last status writes and reading it all back",
+            "Setup: bare Pods, Deployments, StatefulSets and Jobs created through the API "
+            "(create s), until every Pod is Running and Ready or, a Job's, completed (running "
+            "s); setup s adds kwok's last status writes and reading it all back",
         ]
         out += _grid(
             [
                 "namespace",
                 "pods before",
                 "pods made",
+                "Deployments",
                 "StatefulSets",
                 "Jobs",
                 "create s",
@@ -171,6 +172,7 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
                     row["namespace"],
                     str(row["pods_before"]),
                     str(row["pods_created"]),
+                    str(row.get("deployments", 0)),
                     str(row.get("statefulsets", 0)),
                     str(row.get("jobs", 0)),
                     _fmt(row["create_seconds"], 1),
@@ -190,8 +192,9 @@ def _workloads(row: dict[str, Any]) -> str:
     owned = made["pods_per_owner"]
     held = ", ".join(f"{n} {kind}" for kind, n in row.get("events_recorded", {}).items())
     return (
-        f"   {row['pods']} pods: {made['bare_pods']} bare, {made['statefulsets']} StatefulSets "
-        f"and {made['jobs']} Jobs (completed) of {owned} pods each; Cortex held {held}"
+        f"   {row['pods']} pods: {made['bare_pods']} bare, {made.get('deployments', 0)} "
+        f"Deployments, {made['statefulsets']} StatefulSets and {made['jobs']} Jobs (completed) "
+        f"of {owned} pods each; Cortex held {held}"
     )
 
 

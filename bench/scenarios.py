@@ -3,8 +3,8 @@
 * `delivery_and_latency`: the operator under a backlog larger than its budget, then at a steady
   rate below it (one operator process, stands of its own).
 * `scale`: the operator, the no-op kopf baseline and the naive kopf baseline with growing
-  numbers of Pods (the operator's partly in StatefulSets and Jobs), ending with a restart of the
-  operator and of the naive baseline.
+  numbers of Pods (the operator's partly in Deployments, StatefulSets and Jobs), ending with a
+  restart of the operator and of the naive baseline.
 
 Both run against the `Stands` a `bench.backends.Backend` makes: the Kubernetes API stand-in, or a
 real control plane (`bench.realcluster`).
@@ -51,9 +51,10 @@ class Config:
     scales: tuple[int, ...] = (1000, 5000, 10000)
     entities: int = 100
     owned_share: float = 0.1
-    """At scale, the share of the operator's Pods in StatefulSets; as many are in Jobs."""
+    """At scale, the share of the operator's Pods in Deployments; as many are in StatefulSets,
+    and as many in Jobs."""
     owner_pods: int = 10
-    """Pods in each of those StatefulSets and Jobs."""
+    """Pods in each of those Deployments, StatefulSets and Jobs."""
     quiet: float = 3.0
     """Seconds without CPU use or requests after which a process counts as settled."""
     baselines: bool = True
@@ -488,10 +489,10 @@ def scale(config: Config, workdir: Path, backend: Backend) -> dict[str, Any]:
         for size in config.scales:
             after = dataclasses.replace(ours_before, pods=size)
             logger.info(
-                "scale: %d pods (%d bare, %d in StatefulSets, %d in Jobs) over %d entities",
+                "scale: %d pods (%d bare, %d each in Deployments, StatefulSets and Jobs) "
+                "over %d entities",
                 size,
                 after.bare,
-                after.owners * after.owner_pods,
                 after.owners * after.owner_pods,
                 config.entities,
             )

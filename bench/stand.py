@@ -1,9 +1,10 @@
 """The workloads the benchmark creates, the Cortex events it seeds, and the stand-in's objects.
 
-At scale the Pods are of three kinds (`Population`): most are bare Pods annotated with their
-entity's tag; a share belong to StatefulSets and as many to Jobs, annotated on the owner and
-mapped through it, as users run them. The StatefulSets' Pods run; the Jobs have run to
-completion (as kwok completes a Job's Pods on a real cluster). On the stand-in, every object is
+At scale the Pods are of four kinds (`Population`): most are bare Pods annotated with their
+entity's tag; a share belong to Deployments (through their ReplicaSets), as many to
+StatefulSets and as many to Jobs, annotated on the owner and mapped through it, as users run
+them. The Deployments' and StatefulSets' Pods run; the Jobs have run to completion (as kwok
+completes a Job's Pods on a real cluster). On the stand-in, every object is
 written straight into the Kubernetes API stand-in's store on its own loop (no HTTP, no
 simulated controllers), as the real controllers and a kubelet would have left it, so that
 thousands of them exist in a second; on a real cluster (`bench.realcluster`) the same manifests
@@ -27,7 +28,8 @@ from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.queue import Item, Key, Outgoing
 from cortex_events.watched import WORKLOADS
 from cortex_events_sim import workloads
-from cortex_events_sim.cluster.objects import owner_ref, pod_from_template
+from cortex_events_sim.cluster.deployment_status import ProgressClock, deployment_status
+from cortex_events_sim.cluster.objects import REVISION_ANNOTATION, owner_ref, pod_from_template
 from cortex_events_sim.cluster.statefulset_controller import REVISION_LABEL
 from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.kubeapi.server import KubeApiServer
@@ -44,11 +46,15 @@ WORKLOAD_RESOURCES = frozenset(watched.plural for watched in WORKLOADS)
 Objects = list[tuple[str, dict[str, Any]]]
 """(kind, object as the API returns it), in the order a watch would bring them."""
 
+OWNER_KINDS = ("Deployment", "StatefulSet", "Job")
+"""The kinds of the owned Pods' owners, as many of each."""
+
 
 @dataclass(frozen=True)
 class Population:
-    """The workloads behind ``pods`` Pods: ``owned_share`` of them in StatefulSets of
-    ``owner_pods`` Pods each, as many in Jobs of ``owner_pods`` Pods, the rest bare Pods."""
+    """The workloads behind ``pods`` Pods: ``owned_share`` of them in Deployments of
+    ``owner_pods`` Pods each, as many in StatefulSets and as many in Jobs of that size, the
+    rest bare Pods."""
 
     pods: int
     owned_share: float = 0.0
@@ -56,17 +62,18 @@ class Population:
 
     @property
     def owners(self) -> int:
-        """StatefulSets, and as many Jobs."""
+        """Deployments, and as many StatefulSets and Jobs."""
         return round(self.pods * self.owned_share) // self.owner_pods
 
     @property
     def bare(self) -> int:
-        return self.pods - 2 * self.owners * self.owner_pods
+        return self.pods - len(OWNER_KINDS) * self.owners * self.owner_pods
 
     def as_json(self) -> dict[str, int]:
         return {
             "pods": self.pods,
             "bare_pods": self.bare,
+            "deployments": self.owners,
             "statefulsets": self.owners,
             "jobs": self.owners,
             "pods_per_owner": self.owner_pods,
@@ -165,6 +172,10 @@ def create_pods(
     return created
 
 
+def deployment_name(index: int) -> str:
+    return f"deploy-{index:04d}"
+
+
 def statefulset_name(index: int) -> str:
     return f"sts-{index:04d}"
 
@@ -179,11 +190,23 @@ def bare_pods(growth: Growth, entities: int) -> list[tuple[str, str]]:
 
 
 def owner_manifests(growth: Growth, entities: int, namespace: str = NAMESPACE) -> Objects:
-    """The StatefulSets and Jobs a growth adds, each annotated with its entity's tag (a
-    StatefulSet and a Job to each entity in turn); the StatefulSets start their Pods at once."""
+    """The Deployments, StatefulSets and Jobs a growth adds, each annotated with its entity's
+    tag (one of each kind to each entity in turn); the StatefulSets start their Pods at once."""
     made: Objects = []
     for i in growth.owners:
         tag = entity_tag(i % entities)
+        made.append(
+            (
+                "Deployment",
+                workloads.deployment(
+                    deployment_name(i),
+                    namespace=namespace,
+                    image=IMAGE,
+                    replicas=growth.owner_pods,
+                    tag=tag,
+                ),
+            )
+        )
         made.append(
             (
                 "StatefulSet",
@@ -237,14 +260,73 @@ def _container(owner: Mapping[str, Any]) -> str:
     return str(owner["spec"]["template"]["spec"]["containers"][0]["name"])
 
 
+def _digest(template: Mapping[str, Any]) -> str:
+    """A stable name part for a pod template, as a controller derives one from its hash."""
+    return hashlib.sha256(repr(sorted(template.items())).encode()).hexdigest()[:10]
+
+
+def _deployment(server: KubeApiServer, manifest: Mapping[str, Any]) -> Objects:
+    """A Deployment whose first ReplicaSet runs every replica, that ReplicaSet and its Pods,
+    as the deployment and ReplicaSet controllers leave them."""
+    metadata = manifest["metadata"]
+    annotations = {**(metadata.get("annotations") or {}), REVISION_ANNOTATION: "1"}
+    deploy = server.create(
+        "deployments", {**manifest, "metadata": {**metadata, "annotations": annotations}}, NAMESPACE
+    )
+    name, replicas = deploy["metadata"]["name"], int(deploy["spec"]["replicas"])
+    template = deploy["spec"]["template"]
+    digest = _digest(template)
+    labels = {**template["metadata"]["labels"], "pod-template-hash": digest}
+    selector = {"matchLabels": {**deploy["spec"]["selector"]["matchLabels"], **labels}}
+    rs = server.create(
+        "replicasets",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": {
+                "name": f"{name}-{digest}",
+                "labels": labels,
+                "annotations": {
+                    REVISION_ANNOTATION: "1",
+                    "deployment.kubernetes.io/desired-replicas": str(replicas),
+                    "deployment.kubernetes.io/max-replicas": str(replicas + 1),
+                },
+                "ownerReferences": [owner_ref(deploy, "Deployment", "apps/v1")],
+            },
+            "spec": {
+                "replicas": replicas,
+                "selector": selector,
+                "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
+            },
+        },
+        NAMESPACE,
+    )
+    rs_name = rs["metadata"]["name"]
+    running = running_status(container=_container(deploy))
+    pods = [_owned_pod(server, rs, f"{rs_name}-{k:05d}", labels, running) for k in range(replicas)]
+    counts = ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas")
+    rs_status = {"observedGeneration": 1, **dict.fromkeys(counts, replicas)}
+    rs = server.patch_status("replicasets", rs_name, rs_status, NAMESPACE)
+    status, _ = deployment_status(
+        deploy,
+        [rs],
+        desired=replicas,
+        max_unavailable=0,
+        created=False,
+        progress=ProgressClock(),
+        now=0.0,
+    )
+    deploy = server.patch_status("deployments", name, status, NAMESPACE)
+    return [("Deployment", deploy), ("ReplicaSet", rs), *(("Pod", p) for p in pods)]
+
+
 def _statefulset(server: KubeApiServer, manifest: Mapping[str, Any]) -> Objects:
     """A StatefulSet whose first revision runs on every replica, its ControllerRevision and
     its Pods."""
     sts = server.create("statefulsets", manifest, NAMESPACE)
     name, replicas = sts["metadata"]["name"], int(sts["spec"]["replicas"])
     template = sts["spec"]["template"]
-    digest = hashlib.sha256(repr(sorted(template.items())).encode()).hexdigest()[:10]
-    revision_name = f"{name}-{digest}"
+    revision_name = f"{name}-{_digest(template)}"
     revision = server.create(
         "controllerrevisions",
         {
@@ -350,19 +432,20 @@ def _job(server: KubeApiServer, manifest: Mapping[str, Any]) -> Objects:
     return [("Job", job), *(("Pod", p) for p in pods)]
 
 
+_WRITERS = {"Deployment": _deployment, "StatefulSet": _statefulset, "Job": _job}
+
+
 def _write(server: KubeApiServer, bare: Sequence[tuple[str, str]], owners: Objects) -> Objects:
     written: Objects = [("Pod", p) for p in create_pods(server, bare, running=True)]
     for kind, manifest in owners:
-        written += (
-            _statefulset(server, manifest) if kind == "StatefulSet" else _job(server, manifest)
-        )
+        written += _WRITERS[kind](server, manifest)
     return written
 
 
 def grow(kube: ServerThread, growth: Growth, entities: int) -> Objects:
-    """Write what ``growth`` adds into the stand-in's store: bare Pods and StatefulSets with
-    their Pods, all Running and ready, and Jobs run to completion with their Pods; returns
-    every object written, as stored."""
+    """Write what ``growth`` adds into the stand-in's store: bare Pods, and Deployments and
+    StatefulSets with their Pods, all Running and ready, and Jobs run to completion with their
+    Pods; returns every object written, as stored."""
     bare = bare_pods(growth, entities)
     owners = owner_manifests(growth, entities)
     written: Objects = []

@@ -2,8 +2,8 @@
 
 A real control plane with kwok nodes; the operator (with the chart's ServiceAccount token) and
 both kopf baselines at one small scale, then their restarts. It checks facts the real-cluster
-figures rest on (the Pods ran on kwok nodes, some of them made by the StatefulSet and Job
-controllers, the events seeded for them are the ones the operator would send, writes are read
+figures rest on (the Pods ran on kwok nodes, some of them made by the deployment, StatefulSet and
+Job controllers, the events seeded for them are the ones the operator would send, writes are read
 from the audit log), never how fast anything was. The
 delivery and latency part (``--parts scale`` leaves it out) is not run, to keep this test short;
 ``python -m bench --smoke --cluster real`` runs it too.
@@ -53,13 +53,11 @@ def test_the_pods_ran_on_a_real_control_plane(results: dict[str, Any]) -> None:
     (size,) = results["config"]["scales"]
     grown = {row["namespace"]: row["pods_created"] for row in cluster["setup"]["pods"]}
     assert grown == {"bench": size, "bench-naive": size}
-    owners = {
-        row["namespace"]: (row["statefulsets"], row["jobs"]) for row in cluster["setup"]["pods"]
-    }
+    kinds = ("deployments", "statefulsets", "jobs")
+    owners = {row["namespace"]: tuple(row[k] for k in kinds) for row in cluster["setup"]["pods"]}
     (made,) = (row["workloads"] for row in results["scale"])
-    assert owners == {"bench": (made["statefulsets"], made["jobs"]), "bench-naive": (0, 0)}
-    assert made["statefulsets"] >= 1
-    assert made["jobs"] >= 1
+    assert owners == {"bench": tuple(made[k] for k in kinds), "bench-naive": (0, 0, 0)}
+    assert min(made[k] for k in kinds) >= 1
     assert set(cluster["control_plane_at_end"]) >= {"kube-apiserver", "etcd", "kwok"}
 
 
@@ -73,14 +71,16 @@ def test_every_process_is_measured(results: dict[str, Any]) -> None:
 
 def test_the_seeded_events_are_what_the_operator_would_send(results: dict[str, Any]) -> None:
     # Cortex already holds the events of the real workloads, derived from the objects the API
-    # returned (a StatefulSet's Pods made by its controller, a Job completed): the operator only
-    # loads them (one GET per entity) and sends nothing, at start and restart.
+    # returned (a Deployment's ReplicaSet and a StatefulSet's Pods made by their controllers, a
+    # Job completed): the operator only loads them (one GET per entity) and sends nothing, at
+    # start and restart.
     (row,) = results["scale"]
     made = row["workloads"]
     owned = made["statefulsets"] * made["pods_per_owner"]
     assert row["events_recorded"] == {
+        "DEPLOYMENT_CREATION": made["deployments"],
         "JOB_RUN": made["jobs"],
-        "POD_CREATION": made["bare_pods"] + owned,
+        "POD_CREATION": made["bare_pods"] + 2 * owned,
         "STATEFULSET_CREATION": made["statefulsets"],
     }
     for run in (row["operator"], results["restart"]["operator"]):

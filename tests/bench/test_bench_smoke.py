@@ -75,19 +75,20 @@ def test_the_operator_never_writes_to_workloads_and_the_naive_baseline_does(
     assert per_pod["naive"] >= 1, "kopf's default state storage annotates every handled Pod"
 
 
-def test_the_scale_run_covers_statefulsets_and_jobs_recorded_as_the_operator_records_them(
+def test_the_scale_run_covers_each_owner_kind_recorded_as_the_operator_records_them(
     results: dict[str, Any],
 ) -> None:
     (row,) = results["scale"]
     made = row["workloads"]
-    assert made["statefulsets"] >= 1
-    assert made["jobs"] >= 1
+    assert made["deployments"] == made["statefulsets"] == made["jobs"] >= 1
     owned = made["statefulsets"] * made["pods_per_owner"]
-    assert made["bare_pods"] + 2 * owned == row["pods"]
-    # A Job's Pods get no POD_CREATION by default; its run, and each StatefulSet, one event.
+    assert made["bare_pods"] + 3 * owned == row["pods"]
+    # A Job's Pods get no POD_CREATION by default; its run, and each Deployment and
+    # StatefulSet, one event. A Deployment's Pods map through its ReplicaSet to its tag.
     assert row["events_recorded"] == {
+        "DEPLOYMENT_CREATION": made["deployments"],
         "JOB_RUN": made["jobs"],
-        "POD_CREATION": made["bare_pods"] + owned,
+        "POD_CREATION": made["bare_pods"] + 2 * owned,
         "STATEFULSET_CREATION": made["statefulsets"],
     }
     # The operator found each of them already in Cortex: it only read each entity.
