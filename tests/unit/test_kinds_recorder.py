@@ -3,6 +3,7 @@ namespace selector: watch events in, in the order the real controllers write the
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -292,3 +293,33 @@ async def test_kinds_vanished_while_no_watch_ran_get_their_deletions() -> None:
     await recorder.vanished("ControllerRevision", "db-rev1-uid")
     assert [i.body.type for i in out.items][-1] == "STATEFULSET_DELETION"
     assert recorder.index.is_empty()
+
+
+async def test_a_loaded_ledger_reviews_only_the_statefulsets_of_its_own_entity() -> None:
+    class Ledgers:
+        def __init__(self) -> None:
+            self.replicas: dict[str, int] = {}
+
+        def recorded_replicas(self, uid: str) -> int | None:
+            return self.replicas.get(uid)
+
+        def recorded_time(self, key: str) -> datetime | None:
+            return None
+
+        def recorded_summary(self, uid: str) -> None:
+            return None
+
+    ledgers = Ledgers()
+    recorder, out, _ = make(history=ledgers)
+    for name, uid in (("db", "sts-1"), ("cache", "sts-2")):
+        body = statefulset(name, uid=uid, replicas=3, annotations={"cortex.io/tag": name})
+        await recorder.changed("StatefulSet", body, None)
+    assert out.of("STATEFULSET_SCALE") == []
+    # Both were scaled (from 2) while the operator was down; only db's ledger has loaded.
+    ledgers.replicas = {"sts-1": 2, "sts-2": 2}
+    recorder.request_deployment_review("db", delay=0.01)
+    await asyncio.sleep(0.1)
+    assert [item.tag for item in out.of("STATEFULSET_SCALE")] == ["db"]
+    recorder.request_deployment_review("cache", delay=0.01)
+    await asyncio.sleep(0.1)
+    assert [item.tag for item in out.of("STATEFULSET_SCALE")] == ["db", "cache"]

@@ -449,3 +449,40 @@ async def test_a_pod_that_vanished_while_no_watch_ran_gets_its_deletion() -> Non
     assert ("web", "POD_DELETION") in out.pairs()
     assert recorder.index.pods == {}
     assert recorder.known("Pod", None) == {}
+
+
+async def test_a_loaded_ledger_reviews_only_the_workloads_of_its_own_entity() -> None:
+    class Ledgers:
+        """What Cortex holds, entity by entity as each ledger loads."""
+
+        def __init__(self) -> None:
+            self.replicas: dict[str, int] = {}
+
+        def recorded_replicas(self, uid: str) -> int | None:
+            return self.replicas.get(uid)
+
+        def recorded_time(self, key: str) -> datetime | None:
+            return None
+
+        def recorded_summary(self, uid: str) -> None:
+            return None
+
+    ledgers = Ledgers()
+    out = Collector()
+    recorder = Recorder(out, out.store, cluster="test", history=ledgers, clock=lambda: NOW)
+    for name, uid, replicas in (("web", "dep-1", 3), ("api", "dep-2", 5)):
+        body = deployment(name, uid=uid, replicas=replicas,
+                          annotations={"cortex.io/tag": name})  # fmt: skip
+        await recorder.deployment_changed(body, None)
+    seen = len(out.items)
+    # Both were scaled while the operator was down; only web's ledger has loaded so far. (A
+    # review submits what it derives again, creations too: the queue and the ledger drop
+    # what Cortex holds already.)
+    ledgers.replicas = {"dep-1": 2, "dep-2": 4}
+    recorder.request_deployment_review("web", delay=0.01)
+    await asyncio.sleep(0.1)
+    assert {tag for tag, _ in out.pairs()[seen:]} == {"web"}
+    assert ("web", "DEPLOYMENT_SCALE") in out.pairs()
+    recorder.request_deployment_review("api", delay=0.01)
+    await asyncio.sleep(0.1)
+    assert ("api", "DEPLOYMENT_SCALE") in out.pairs()

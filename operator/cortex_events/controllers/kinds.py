@@ -135,7 +135,11 @@ class KindTracker(Generic[S]):
         ):
             await self.mapping_changed(snapshot)
 
-    async def evaluate(self, previous: S | None, snapshot: S) -> None:
+    async def evaluate(
+        self, previous: S | None, snapshot: S, *, tags: frozenset[str] | None = None
+    ) -> None:
+        """Record what changed from ``previous``; with ``tags``, only if the workload maps to
+        one of those entities."""
         ref = snapshot.ref
         gone = frozenset({ref.uid} if snapshot.deleted_at is not None else ())
         await self.context.router.route(
@@ -147,6 +151,7 @@ class KindTracker(Generic[S]):
             first=previous is None,
             gone=gone,
             then=lambda resolution, events: self.deploy(resolution, snapshot, events),
+            tags=tags,
         )
 
     async def mapping_changed(self, snapshot: S) -> None:
@@ -156,11 +161,14 @@ class KindTracker(Generic[S]):
             self.context.index.pods_of(self.kind, ref.namespace, ref.name)
         )
 
-    async def reevaluate(self, namespace: str | None = None) -> None:
-        """Evaluate every workload of this kind (in ``namespace``) again, as it is now."""
+    async def reevaluate(
+        self, namespace: str | None = None, *, tags: frozenset[str] | None = None
+    ) -> None:
+        """Evaluate every workload of this kind (in ``namespace``; with ``tags``, those that
+        map to one of these entities) again, as it is now."""
         for (item_namespace, _), snapshot in list(self.context.index.kinds[self.kind].items()):
             if namespace is None or item_namespace == namespace:
-                await self.evaluate(snapshot, snapshot)
+                await self.evaluate(snapshot, snapshot, tags=tags)
 
     async def vanished(self, uid: str) -> None:
         """Deleted while no watch was running: as if its DELETED event had come."""

@@ -123,7 +123,7 @@ class Recorder:
         }
         self._context = context
         self._pending_namespaces: set[str] = set()
-        self._review_deployments = False
+        self._review_tags: set[str] = set()
         self.events_seen = 0  # watch events handled, for memory housekeeping
         self._reevaluation: asyncio.Task[None] | None = None
 
@@ -294,14 +294,16 @@ class Recorder:
         self._pending_namespaces.add(namespace)
         self._soon(delay)
 
-    def request_deployment_review(self, _tag: str = "", delay: float = REEVALUATION_DELAY) -> None:
-        """Evaluate every Deployment again soon, against what the ledgers now hold.
+    def request_deployment_review(self, tag: str, delay: float = REEVALUATION_DELAY) -> None:
+        """Evaluate the workloads that map to entity ``tag`` again soon, against what its
+        ledger now holds.
 
         Called when an entity's ledger has been loaded from Cortex: a Deployment seen before
         that could not compare its replicas with the last recorded ones, so a scale made while
-        the operator was down would go unnoticed.
+        the operator was down would go unnoticed. The tags loaded meanwhile are reviewed in
+        one pass, and only their workloads' events are derived again.
         """
-        self._review_deployments = True
+        self._review_tags.add(tag)
         self._soon(delay)
 
     def request_full_review(self, delay: float = REEVALUATION_DELAY) -> None:
@@ -320,16 +322,16 @@ class Recorder:
 
     async def _reevaluate_pending(self, delay: float) -> None:
         await asyncio.sleep(delay)
-        if self._review_deployments:
-            self._review_deployments = False
+        if self._review_tags:
+            tags, self._review_tags = frozenset(self._review_tags), set()
             for snapshot in list(self.index.deployments.values()):
                 try:
-                    await self._evaluate_deployment(snapshot, snapshot)
+                    await self._evaluate_deployment(snapshot, snapshot, tags=tags)
                 except Exception:
                     logger.exception("Reviewing Deployment %s failed", snapshot.ref.name)
             for tracker in list(self.trackers.values()):
                 try:
-                    await tracker.reevaluate()
+                    await tracker.reevaluate(tags=tags)
                 except Exception:
                     logger.exception("Reviewing the %ss failed", tracker.kind)
         while self._pending_namespaces:
@@ -389,7 +391,11 @@ class Recorder:
         )
 
     async def _evaluate_deployment(
-        self, previous: DeploymentSnapshot | None, deployment: DeploymentSnapshot
+        self,
+        previous: DeploymentSnapshot | None,
+        deployment: DeploymentSnapshot,
+        *,
+        tags: frozenset[str] | None = None,
     ) -> None:
         ref = deployment.ref
         history = self._history
@@ -426,4 +432,5 @@ class Recorder:
             first=previous is None,
             gone=frozenset({ref.uid} if deployment.deleted_at is not None else ()),
             then=deploys,
+            tags=tags,
         )

@@ -84,12 +84,14 @@ class Router:
         first: bool,
         gone: frozenset[str] = frozenset(),
         then: Callable[[Resolution, list[EventIntent]], Awaitable[None]] | None = None,
+        tags: frozenset[str] | None = None,
     ) -> None:
         """Submit the events ``events()`` gives to the workload's entities, if it has any.
         ``first``: the workload is new (a skip is told once); ``gone``: uids being deleted
         (an unusable tag on them is not worth telling); ``then``: called with the resolution
         and the events once they are submitted (deploys are made from them), only for a
-        workload that was admitted."""
+        workload that was admitted; ``tags``: only if the workload maps to one of these
+        entities (its events are derived at all only then)."""
         entities = self._entities.in_namespace(ref.namespace)
         resolution = resolve(
             ref.kind,
@@ -102,6 +104,8 @@ class Router:
         )
         self._report_tag_issues(ref, resolution, gone)
         if await self._admit(ref, resolution, first=first):
+            if tags is not None and not any(t.tag in tags for t in resolution.targets):
+                return
             intents = events()
             await self._submit(resolution, intents)
             if then is not None:
