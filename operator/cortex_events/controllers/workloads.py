@@ -213,15 +213,15 @@ class WorkloadIndex:
         recorded_time: Callable[[str], datetime | None] | None = None,
     ) -> dict[int, Revision]:
         """The Deployment's revisions by number, from the ReplicaSets it controls."""
+        ref = deployment.ref
         held = sorted(
             (
                 rs
-                for rs in self.replicasets_of("Deployment", deployment.ref.namespace,
-                                              deployment.ref.name)
+                for rs in self.replicasets_of("Deployment", ref.namespace, ref.name)
                 if rs.snapshot.revision is not None
             ),
             key=lambda rs: rs.snapshot.revision or 0,
-        )  # fmt: skip
+        )
         revisions: dict[int, Revision] = {}
         previous: ReplicaSetSnapshot | None = None
         for rs in held:
