@@ -489,7 +489,7 @@ def scale(config: Config, workdir: Path, backend: Backend) -> dict[str, Any]:
         for size in config.scales:
             after = dataclasses.replace(ours_before, pods=size)
             logger.info(
-                "scale: %d pods (%d bare, %d each in Deployments, StatefulSets and Jobs) "
+                "scale: %d pods (%d bare, %d in each of Deployments, StatefulSets and Jobs) "
                 "over %d entities",
                 size,
                 after.bare,
