@@ -1,5 +1,6 @@
 """Raw StatefulSets, DaemonSets, ControllerRevisions, Jobs and CronJobs as the API server returns
-them (managedFields included), for the tests of their rules and of the recorder."""
+them (managedFields included), for the tests of their rules and of the recorder; and the
+recorder's history as a test sets it."""
 
 from __future__ import annotations
 
@@ -266,3 +267,20 @@ def job_pod(
             ],
         },
     }  # fmt: skip
+
+
+class RecordedReplicas:
+    """The recorder's history as an entity's ledger gives it once loaded: only replica counts,
+    by workload uid, which the test sets (nothing before it does)."""
+
+    def __init__(self) -> None:
+        self.replicas: dict[str, int] = {}
+
+    def recorded_replicas(self, uid: str) -> int | None:
+        return self.replicas.get(uid)
+
+    def recorded_time(self, key: str) -> datetime | None:
+        return None
+
+    def recorded_summary(self, uid: str) -> None:
+        return None

@@ -15,6 +15,7 @@ from cortex_events.domain.quiet import QuietDefaults, ScaleEvents
 from cortex_events.domain.selectors import parse_selector
 from tests.support.kinds import (
     CREATED,
+    RecordedReplicas,
     cronjob,
     daemonset,
     job,
@@ -296,20 +297,7 @@ async def test_kinds_vanished_while_no_watch_ran_get_their_deletions() -> None:
 
 
 async def test_a_loaded_ledger_reviews_only_the_statefulsets_of_its_own_entity() -> None:
-    class Ledgers:
-        def __init__(self) -> None:
-            self.replicas: dict[str, int] = {}
-
-        def recorded_replicas(self, uid: str) -> int | None:
-            return self.replicas.get(uid)
-
-        def recorded_time(self, key: str) -> datetime | None:
-            return None
-
-        def recorded_summary(self, uid: str) -> None:
-            return None
-
-    ledgers = Ledgers()
+    ledgers = RecordedReplicas()
     recorder, out, _ = make(history=ledgers)
     for name, uid in (("db", "sts-1"), ("cache", "sts-2")):
         body = statefulset(name, uid=uid, replicas=3, annotations={"cortex.io/tag": name})

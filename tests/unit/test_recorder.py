@@ -14,6 +14,7 @@ from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.specs import EntitySpec, SpecError
+from tests.support.kinds import RecordedReplicas
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -452,22 +453,7 @@ async def test_a_pod_that_vanished_while_no_watch_ran_gets_its_deletion() -> Non
 
 
 async def test_a_loaded_ledger_reviews_only_the_workloads_of_its_own_entity() -> None:
-    class Ledgers:
-        """What Cortex holds, entity by entity as each ledger loads."""
-
-        def __init__(self) -> None:
-            self.replicas: dict[str, int] = {}
-
-        def recorded_replicas(self, uid: str) -> int | None:
-            return self.replicas.get(uid)
-
-        def recorded_time(self, key: str) -> datetime | None:
-            return None
-
-        def recorded_summary(self, uid: str) -> None:
-            return None
-
-    ledgers = Ledgers()
+    ledgers = RecordedReplicas()
     out = Collector()
     recorder = Recorder(out, out.store, cluster="test", history=ledgers, clock=lambda: NOW)
     for name, uid, replicas in (("web", "dep-1", 3), ("api", "dep-2", 5)):
