@@ -59,13 +59,12 @@ FATE_LABEL = "testbed.cortex.io/fate"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # With pytest-xdist (scripts/test runs `-n 2 --dist loadgroup`), the tests on a real
-    # control plane run on one worker, one after another, sharing its control plane, while the
-    # other tests run beside them on the other worker.
+    # With pytest-xdist (scripts/test runs `-n 2`), the tests on a real control plane run on
+    # one worker, one after another, sharing its control plane, while the other tests run
+    # beside them on the other worker: tests/conftest.py's `work_unit`.
     for item in items:
         if "realcluster" in str(item.path):
             item.add_marker(pytest.mark.realcluster)
-            item.add_marker(pytest.mark.xdist_group("control-plane"))
 
 
 def service_account_user(namespace: str, name: str) -> str:
