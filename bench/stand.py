@@ -4,13 +4,13 @@ At scale the Pods are of four kinds (`Population`): most are bare Pods annotated
 entity's tag; a share belong to Deployments (through their ReplicaSets), as many to
 StatefulSets and as many to Jobs, annotated on the owner and mapped through it, as users run
 them. The Deployments' and StatefulSets' Pods run; the Jobs have run to completion (as kwok
-completes a Job's Pods on a real cluster). On the stand-in, every object is
-written straight into the Kubernetes API stand-in's store on its own loop (no HTTP, no
-simulated controllers), as the real controllers and a kubelet would have left it, so that
-thousands of them exist in a second; on a real cluster (`bench.realcluster`) the same manifests
-are created through the API and the real controllers make the Pods. In both, the Cortex events
-that a previous run of the operator would have recorded are derived by the operator's own
-recorder from the objects as they are (`recorded`), and put straight into the emulator's store.
+completes a Job's Pods on a real cluster). On the stand-in, every object is written straight
+into the Kubernetes API stand-in's store on its own loop (no HTTP, no simulated controllers),
+as the real controllers and a kubelet would have left it, so that thousands of them exist in a
+second; on a real cluster (`bench.realcluster`) the same manifests are created through the API
+and the real controllers make the Pods. In both, the Cortex events that a previous run of the
+operator would have recorded are derived by the operator's own recorder from the objects as
+they are (`recorded`), and put straight into the emulator's store.
 """
 
 from __future__ import annotations
@@ -277,7 +277,9 @@ def _deployment(server: KubeApiServer, manifest: Mapping[str, Any]) -> Objects:
     template = deploy["spec"]["template"]
     digest = _digest(template)
     labels = {**template["metadata"]["labels"], "pod-template-hash": digest}
-    selector = {"matchLabels": {**deploy["spec"]["selector"]["matchLabels"], **labels}}
+    selector = {
+        "matchLabels": {**deploy["spec"]["selector"]["matchLabels"], "pod-template-hash": digest}
+    }
     rs = server.create(
         "replicasets",
         {
