@@ -236,13 +236,7 @@ class Recorder:
             self.index.replicaset_deleted(key)
             return
         previous = self.index.put_replicaset(snapshot, now=self._clock())
-        if previous is None or previous.owner() != (
-            ("Deployment", snapshot.deployment)
-            if snapshot.deployment
-            else ("Rollout", snapshot.rollout)
-            if snapshot.rollout
-            else None
-        ):
+        if previous is None or previous.owner() != self.index.replicasets[key].owner():
             # Pods seen before their ReplicaSet can now be mapped through their owner.
             await self._reevaluate_pods(self.index.pods_of_replicaset(key))
         if previous is not None and previous.snapshot == snapshot:

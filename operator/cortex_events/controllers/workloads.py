@@ -249,11 +249,12 @@ class WorkloadIndex:
             before = previous.snapshot.revision
             if before is not None and rs.revision is not None and before != rs.revision:
                 revised_at = now  # an older ReplicaSet given a new revision: a rollback
-        self.replicasets[key] = KnownReplicaSet(rs, revised_at)
-        self._unlink_replicaset(key, previous)
-        owner = self.replicasets[key].owner()
-        if owner is not None:
-            self._sets_by_owner[(rs.namespace, *owner)].add(rs.name)
+        known = self.replicasets[key] = KnownReplicaSet(rs, revised_at)
+        owner = known.owner()
+        if previous is None or previous.owner() != owner:  # new, orphaned or adopted
+            self._unlink_replicaset(key, previous)
+            if owner is not None:
+                self._sets_by_owner[(rs.namespace, *owner)].add(rs.name)
         return previous
 
     def replicasets_of(self, kind: str, namespace: str, name: str) -> list[KnownReplicaSet]:
