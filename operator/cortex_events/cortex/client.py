@@ -302,7 +302,7 @@ class CortexClient(DeployOperations):
             waited = await self._limiter.acquire()
             self._notify(self._observer.rate_limit_waited, waited)
             if self._gate is not None:
-                self._gate()  # may refuse the attempt (raises)
+                self._ask_gate(method, path, "before the attempt")  # may refuse it (raises)
             started = self._clock()
             try:
                 response = await self._http.request(
@@ -362,7 +362,20 @@ class CortexClient(DeployOperations):
         # yields to the event loop (unless the socket's send buffer is full), so this is the
         # last moment at which a request can still be held back.
         if event.endswith(".send_request_headers.started") and self._gate is not None:
+            request = info.get("request")
+            method = request.method.decode() if request else "?"
+            target = request.url.target.decode(errors="replace") if request else "?"
+            self._ask_gate(method, target, "as it is written")
+            logger.debug("Cortex %s %s: passed the fence, writing it", method, target)
+
+    def _ask_gate(self, method: str, path: str, when: str) -> None:
+        assert self._gate is not None
+        try:
             self._gate()
+        except Exception as refusal:
+            reason = str(refusal) or type(refusal).__name__
+            logger.debug("Cortex %s %s: held back %s (%s)", method, path, when, reason)
+            raise
 
     def _retry_delay(
         self,

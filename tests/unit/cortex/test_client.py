@@ -811,10 +811,14 @@ async def test_a_closed_gate_stops_an_attempt_before_it_is_sent(
     assert len(cortex.requests) == 1
 
 
-async def test_an_attempt_that_waited_for_a_connection_is_refused_as_it_would_be_written() -> None:
+async def test_an_attempt_that_waited_for_a_connection_is_refused_as_it_would_be_written(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     # A real socket: the second request passes the gate, then waits for the pool's only
     # connection while the first is answered. Leadership is lost meanwhile; the gate is asked
-    # again as the request goes on the wire, and nothing reaches the server.
+    # again as the request goes on the wire, and nothing reaches the server. At DEBUG the
+    # client says which requests passed that last check.
+    caplog.set_level(logging.DEBUG, "cortex_events.cortex")
     received: list[bytes] = []
     arrived, answer, passed = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
@@ -859,6 +863,11 @@ async def test_an_attempt_that_waited_for_a_connection_is_refused_as_it_would_be
         with pytest.raises(Refused):
             await second
         assert received == [b"GET /api/v1/catalog/svc/custom-events/e-1 HTTP/1.1"]
+        assert [r.getMessage() for r in caplog.records if r.name == "cortex_events.cortex"] == [
+            "Cortex GET /api/v1/catalog/svc/custom-events/e-1: passed the fence, writing it",
+            "Cortex GET /api/v1/catalog/svc/custom-events/e-2: held back as it is written"
+            " (Refused)",
+        ]
     finally:
         await client.aclose()
         server.close()
