@@ -47,6 +47,10 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+  # The operator's own resource: its writes with their bodies, so that a refusal says why.
+  - level: RequestResponse
+    resources: [{group: cortex.io, resources: [cortexentities, cortexentities/status]}]
+    verbs: [patch, update]
   - level: Metadata
 """
 CLIENTS = {
@@ -140,6 +144,9 @@ class AuditRecord:
     at: datetime | None = None
     message: str = ""
     """The API server's reason for a refusal (``responseStatus.message``), empty otherwise."""
+    detail: str = ""
+    """For requests the policy records with their bodies: a refusal's causes and the body
+    sent, in short; empty otherwise."""
 
     @property
     def is_write(self) -> bool:
@@ -704,7 +711,19 @@ def _record(line: str) -> AuditRecord | None:
         stage=stage,
         at=_parse_time(entry.get("requestReceivedTimestamp")),
         message=str(status.get("message", "")),
+        detail=_refusal_detail(entry) if int(status.get("code", 0)) >= 400 else "",
     )
+
+
+def _refusal_detail(entry: dict[str, Any]) -> str:
+    """What a refused request's audit entry says beyond its status line, when the policy
+    recorded bodies: each cause (field and message), then the request body, both cut short."""
+    answer = entry.get("responseObject") or {}
+    causes = (answer.get("details") or {}).get("causes") or []
+    said = "; ".join(f"{c.get('field', '')}: {c.get('message', '')}" for c in causes)
+    sent = entry.get("requestObject")
+    body = json.dumps(sent, separators=(",", ":"))[:400] if sent is not None else ""
+    return " ".join(part for part in (said and f"causes: {said}", body and f"body: {body}") if part)
 
 
 class ComponentFailed(Exception):

@@ -131,7 +131,9 @@ def test_status_printer_columns_and_cleanup_on_delete(
     assert refused == []
     for r in writes:
         if r.subresource == "" and r.code >= 400:
-            warnings.warn(f"kopf's {r.verb} {r.uri} -> {r.code}: {r.message}", stacklevel=1)
+            warnings.warn(
+                f"kopf's {r.verb} {r.uri} -> {r.code}: {r.message} {r.detail}", stacklevel=1
+            )
     # Deleting it starts a real deletion: the finalizer holds it until its events are gone.
     plane.kubectl("delete", "cortexentity", "shop", "-n", namespace, "--wait=false")
     wait_for(

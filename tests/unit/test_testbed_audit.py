@@ -65,3 +65,27 @@ def test_the_audit_policy_is_the_callers_or_records_everything(tmp_path: Path) -
     policy = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n  - level: None\n"
     quiet = ControlPlane(tmp_path / "assets", tmp_path / "quiet", audit_policy=policy)
     assert (quiet.folder / "audit-policy.yaml").read_text() == policy
+
+
+def test_a_refusal_recorded_with_its_bodies_says_its_causes_and_what_was_sent(
+    tmp_path: Path,
+) -> None:
+    plane = ControlPlane(tmp_path / "assets", tmp_path / "plane")
+    refused: dict[str, Any] = json.loads(entry("op", "patch", "shop"))
+    refused["responseStatus"] = {"code": 422, "message": "the server rejected our request"}
+    refused["requestObject"] = {"metadata": {"annotations": {"k": "v"}}}
+    refused["responseObject"] = {
+        "kind": "Status",
+        "details": {"causes": [{"field": "status.x", "message": "Invalid value"}]},
+    }
+    accepted: dict[str, Any] = json.loads(entry("op", "patch", "shop"))
+    accepted["requestObject"] = {"metadata": {}}
+    plane.audit_log.write_text(json.dumps(refused) + "\n" + json.dumps(accepted) + "\n")
+
+    first, second = plane.audit()
+    assert first.message == "the server rejected our request"
+    assert first.detail == (
+        'causes: status.x: Invalid value body: {"metadata":{"annotations":{"k":"v"}}}'
+    )
+    assert second.detail == "", "an accepted request's bodies are not repeated"
+    assert "cortexentities" in AUDIT_POLICY, "the operator's own writes are recorded in full"
