@@ -302,7 +302,7 @@ class CortexClient(DeployOperations):
             waited = await self._limiter.acquire()
             self._notify(self._observer.rate_limit_waited, waited)
             if self._gate is not None:
-                self._ask_gate(method, path, "before the attempt")  # may refuse it (raises)
+                self._ask_gate(lambda: f"{method} {path}", "before the attempt")  # may raise
             started = self._clock()
             try:
                 response = await self._http.request(
@@ -363,18 +363,25 @@ class CortexClient(DeployOperations):
         # last moment at which a request can still be held back.
         if event.endswith(".send_request_headers.started") and self._gate is not None:
             request = info.get("request")
-            method = request.method.decode() if request else "?"
-            target = request.url.target.decode(errors="replace") if request else "?"
-            self._ask_gate(method, target, "as it is written")
-            logger.debug("Cortex %s %s: passed the fence, writing it", method, target)
 
-    def _ask_gate(self, method: str, path: str, when: str) -> None:
+            def what() -> str:
+                if request is None:
+                    return "?"
+                return f"{request.method.decode()} {request.url.target.decode(errors='replace')}"
+
+            self._ask_gate(what, "as it is written")
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("Cortex %s: passed the fence, writing it", what())
+
+    def _ask_gate(self, what: Callable[[], str], when: str) -> None:
+        """The gate, saying at DEBUG which request (``what()``, only then) it held back."""
         assert self._gate is not None
         try:
             self._gate()
         except Exception as refusal:
-            reason = str(refusal) or type(refusal).__name__
-            logger.debug("Cortex %s %s: held back %s (%s)", method, path, when, reason)
+            if logger.isEnabledFor(logging.DEBUG):
+                reason = str(refusal) or type(refusal).__name__
+                logger.debug("Cortex %s: held back %s (%s)", what(), when, reason)
             raise
 
     def _retry_delay(
