@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,30 +110,33 @@ def freeze(pid: int) -> float:
     return time.time()
 
 
+def own_lines(operator: Operator) -> list[tuple[float, dict[str, Any]]]:
+    """The lines the operator's own loggers wrote (the libraries' aside), with their times."""
+    lines = []
+    for line in operator.process.logs():
+        if str(line.get("logger", "")).startswith("cortex_events") and line.get("time"):
+            lines.append((datetime.fromisoformat(str(line["time"])).timestamp(), line))
+    return lines
+
+
 def fence_passes(operator: Operator) -> list[tuple[float, str, str]]:
     """(time, method, path) of each request the replica let through its fence, from its DEBUG
     log: the line is written as the request passes the last check, just before it is sent."""
     passes = []
-    for line in operator.process.logs():
-        found = PASSED.match(str(line.get("message", "")))
-        if found and line.get("time"):
-            at = datetime.fromisoformat(str(line["time"])).timestamp()
+    for at, line in own_lines(operator):
+        if found := PASSED.match(str(line.get("message", ""))):
             passes.append((at, found.group(1), found.group(2).split("?", 1)[0]))
     return passes
 
 
 def logged_after(operator: Operator, moment: float, most: int = 60) -> list[str]:
-    """The first ``most`` lines the operator's own loggers wrote at or after ``moment`` (the
-    libraries' aside), each with its offset from ``moment``."""
-    lines = []
-    for line in operator.process.logs():
-        try:
-            at = datetime.fromisoformat(str(line.get("time"))).timestamp()
-        except ValueError:
-            continue
-        if at >= moment and str(line.get("logger", "")).startswith("cortex_events"):
-            lines.append(f"+{at - moment:.3f}s {line.get('level')} {line.get('message')}")
-    return lines[:most]
+    """The first ``most`` of the operator's own lines at or after ``moment``, each with its
+    offset from ``moment``."""
+    return [
+        f"+{at - moment:.3f}s {line.get('level')} {line.get('message')}"
+        for at, line in own_lines(operator)
+        if at >= moment
+    ][:most]
 
 
 def with_signal(pid: int, signum: int) -> None:
