@@ -22,6 +22,7 @@ def test_event_types_keep_the_seven_contract_names_and_add_one_set_per_kind() ->
         "POD_CREATION",
         "POD_FAILURE",
         "POD_DELETION",
+        "POD_DISRUPTION",
         "DEPLOYMENT_CREATION",
         "DEPLOYMENT_ROLLOUT",
         "DEPLOYMENT_SCALE",
