@@ -135,3 +135,37 @@ async def test_a_run_of_restarts_after_a_recovery_keeps_a_key_of_its_own() -> No
     backing_off = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}
     await recorder.pod_changed(looping(7, (180, 181), backing_off), "MODIFIED")
     assert [f[0] for f in failures(collector)] == ["crashloop/app/5"]
+
+
+def stopped(moment: datetime, *, grace: int, phase: str, deletion: datetime) -> dict[str, Any]:
+    raw = pod(phase=phase, annotations=TAG)
+    raw["metadata"]["deletionTimestamp"] = stamp(deletion)
+    raw["metadata"]["deletionGracePeriodSeconds"] = grace
+    state = (
+        {"terminated": {"reason": "Error", "exitCode": 143, "finishedAt": stamp(moment)}}
+        if phase == "Failed"
+        else {"running": {"startedAt": stamp(START)}}
+    )
+    raw["status"]["containerStatuses"] = [
+        {"name": "app", "image": "nginx:1.25", "ready": False, "restartCount": 0, "state": state}
+    ]
+    return raw
+
+
+async def test_a_pod_stopped_by_its_deletion_did_not_fail_though_a_forced_delete_ends_it() -> None:
+    recorder, collector, clock = make()
+    asked = START + timedelta(seconds=10)
+    clock.at(10)
+    # Deleted gracefully (30 s), stopped 2 s later (exit 143, Failed, as a real kubelet reports
+    # it), then removed by a forced delete, which moves deletionTimestamp to its own time.
+    graceful = asked + timedelta(seconds=30)
+    await recorder.pod_changed(stopped(START, grace=30, phase="Running", deletion=graceful), None)
+    stop = asked + timedelta(seconds=2)
+    await recorder.pod_changed(
+        stopped(stop, grace=30, phase="Failed", deletion=graceful), "MODIFIED"
+    )
+    forced = stop + timedelta(seconds=1)
+    await recorder.pod_changed(stopped(stop, grace=0, phase="Failed", deletion=forced), "DELETED")
+    assert failures(collector) == []
+    deletions = [i.body.timestamp for i in collector.items if i.body.type == "POD_DELETION"]
+    assert set(deletions) == {asked}  # the same event each time, from when it was asked for

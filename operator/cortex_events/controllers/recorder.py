@@ -48,6 +48,7 @@ from cortex_events.domain.model import (
     pod_snapshot,
     replicaset_snapshot,
 )
+from cortex_events.domain.pods import first_deletion
 from cortex_events.domain.quiet import QuietDefaults
 
 __all__ = ["EntitySpecs", "History", "Recorder", "SkipListener", "Submitter", "TagIssueListener"]
@@ -176,6 +177,7 @@ class Recorder:
         self.events_seen += 1
         deleted = event_type == "DELETED"
         snapshot = pod_snapshot(body)
+        snapshot = first_deletion(self.index.pods.get(snapshot.ref.uid), snapshot)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())
         await self._pod_seen(snapshot, deleted=deleted)

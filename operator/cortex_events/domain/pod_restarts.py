@@ -28,7 +28,7 @@ from cortex_events.domain.failure_model import (
     waiting_failure,
 )
 from cortex_events.domain.intents import EventIntent, short_image, upper_first
-from cortex_events.domain.model import ContainerState, PodSnapshot
+from cortex_events.domain.model import EPOCH, ContainerState, PodSnapshot
 
 
 def loop_start(container: ContainerState, known: int | None) -> int:
@@ -36,8 +36,11 @@ def loop_start(container: ContainerState, known: int | None) -> int:
     last run when that one lasted `RECOVERY` (the run of restarts begins with its end), else
     ``known``, else 0 (the Pod's first)."""
     c = container
+    # A container that could not start has no run at all (its startedAt is the epoch).
+    ran = c.last_terminated_reason not in START_ERROR_REASONS and c.last_started_at != EPOCH
     if (
-        c.last_started_at
+        ran
+        and c.last_started_at
         and c.last_terminated_at
         and c.last_terminated_at >= (c.last_started_at + RECOVERY)
     ):

@@ -11,6 +11,7 @@ of the operator sees it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_failures import failure_summary, pod_failures
 from cortex_events.domain.quiet import Quiet
 
-__all__ = ["failure_summary", "pod_events"]
+__all__ = ["failure_summary", "first_deletion", "pod_events"]
 
 
 def pod_events(
@@ -115,3 +116,15 @@ def _quiet(pod: PodSnapshot) -> Quiet | None:
     """A Job's Pods come and go with every run: their creation and deletion are quiet (their
     failures never are)."""
     return Quiet.JOB_POD if pod.owner is not None and pod.owner.kind == "Job" else None
+
+
+def first_deletion(known: PodSnapshot | None, new: PodSnapshot) -> PodSnapshot:
+    """``new``, with the deletion time ``known`` had if that one is earlier.
+
+    A deletion that is forced after a graceful one (the kubelet's last, once the containers
+    have stopped) moves ``deletionTimestamp`` to its own time: the first one tells when the
+    deletion was asked for, and so whether a container failed before or because of it.
+    """
+    if known is None or known.deleted_at is None or new.deleted_at is None:
+        return new
+    return replace(new, deleted_at=known.deleted_at) if known.deleted_at < new.deleted_at else new

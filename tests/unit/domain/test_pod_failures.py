@@ -288,7 +288,8 @@ def test_a_run_of_restarts_after_a_recovery_is_a_new_event(
 
 def test_a_container_that_cannot_start_says_why(make_pod: Factory, make_container: Factory) -> None:
     error = 'exec: "serve": executable file not found in $PATH'
-    start_error = terminated("StartError", 128, at(1), at(1))
+    # It never ran: the runtime reports it started at the epoch, which is no long run.
+    start_error = terminated("StartError", 128, datetime(1970, 1, 1, tzinfo=UTC), at(1))
     start_error["terminated"]["message"] = error
     first = make_container(
         ready=False, restart_count=1, state=waiting("RunContainerError", error), last_state={}
