@@ -180,7 +180,7 @@ class ContainerState:
     """``state.terminated.finishedAt`` of the current state."""
     init: bool = False
     """An init container: included because its failures (pull errors, crashes) block the Pod."""
-    running_since: datetime | None = None  # state.running.startedAt
+    running_since: datetime | None = None  # state.running.startedAt, once it has restarted
     last_started_at: datetime | None = None  # lastState.terminated.startedAt: its last run's length
     last_terminated_message: str | None = None  # why it could not start, or what it wrote
     probes: tuple[str, ...] = ()
@@ -204,7 +204,7 @@ class PodSnapshot(Workload):
     message: str | None
     containers: tuple[ContainerState, ...]
     images: tuple[str, ...]
-    started_at: datetime | None = None  # status.startTime: when the kubelet took it on
+    started_at: datetime | None = None  # status.startTime, while not ready (read only then)
     unscheduled: ConditionState | None = None  # PodScheduled, while False
     not_ready: ConditionState | None = None  # Ready, while False
     disruption: ConditionState | None = None  # DisruptionTarget, once True: who ends it and why
@@ -296,11 +296,12 @@ def _container_state(
     waiting = as_map(state.get("waiting"))
     terminated = as_map(state.get("terminated"))
     last = as_map(as_map(raw.get("lastState")).get("terminated"))
+    restarts = as_int(raw.get("restartCount"))
     return ContainerState(
         name=as_str(raw.get("name")) or "",
         image=intern(as_str(raw.get("image")) or ""),
         ready=raw.get("ready") is True,
-        restart_count=as_int(raw.get("restartCount")),
+        restart_count=restarts,
         waiting_reason=as_str(waiting.get("reason")),
         waiting_message=bounded(waiting.get("message")),
         terminated_reason=as_str(terminated.get("reason")) if terminated else None,
@@ -310,7 +311,9 @@ def _container_state(
         last_terminated_at=parse_time(last.get("finishedAt")),
         terminated_at=parse_time(terminated.get("finishedAt")),
         init=init,
-        running_since=parse_time(as_map(state.get("running")).get("startedAt")),
+        running_since=parse_time(as_map(state.get("running")).get("startedAt"))
+        if restarts
+        else None,
         last_started_at=parse_time(last.get("startedAt")),
         last_terminated_message=bounded(last.get("message")),
         probes=probes,
@@ -341,17 +344,18 @@ def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) 
                 container = replace(container, image=intern(image))
             containers.append(container)
     node = as_str(spec.get("nodeName"))
+    ready = condition(status, "Ready").get("status") == "True"
     return PodSnapshot(
         **workload_fields("Pod", metadata, deleted_at),
         owner=controller_owner(metadata, POD_OWNER_KINDS),
         node_name=intern(node) if node else None,
         phase=as_str(status.get("phase")) or "Pending",
-        ready=condition(status, "Ready").get("status") == "True",
+        ready=ready,
         reason=as_str(status.get("reason")),
         message=bounded(status.get("message")),
         containers=tuple(containers),
         images=spec_images(spec),
-        started_at=parse_time(status.get("startTime")),
+        started_at=None if ready else parse_time(status.get("startTime")),
         unscheduled=condition_if(status, "PodScheduled", "False"),
         not_ready=condition_if(status, "Ready", "False"),
         disruption=condition_if(status, "DisruptionTarget", "True"),
