@@ -59,6 +59,8 @@ def next_due(
 def waits(
     pod: PodSnapshot, policy: FailurePolicy, not_ready_after: timedelta | None
 ) -> Iterator[Wait]:
+    """Every waiting state ``pod`` is in, whether or not it has lasted past its threshold; a
+    Pod that is being deleted or has ended waits for nothing."""
     if pod.deleted_at is not None or pod.phase in TERMINAL_PHASES:
         return
     for c in pod.containers:
