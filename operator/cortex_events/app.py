@@ -27,6 +27,7 @@ from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
 from cortex_events.controllers.namespaces import NamespaceGate
+from cortex_events.controllers.pod_failures import DEADLINE_CHECK_SECONDS
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
@@ -41,6 +42,7 @@ from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApis
 from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.deploys import DeployDefaults
+from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
@@ -162,6 +164,12 @@ class OperatorApp:
             summary_window=timedelta(seconds=settings.scale_summary_window),
             namespaces=NamespaceGate(selector) if selector is not None else None,
             deploys=self.deploys,
+            failures=FailurePolicy(
+                unschedulable_after=timedelta(seconds=settings.unschedulable_after),
+                container_error_after=timedelta(seconds=settings.container_error_after),
+                not_ready_after=timedelta(seconds=settings.not_ready_after),
+                restarts=settings.restart_threshold,
+            ),
         )
         self.delivery = Delivery(
             api,
@@ -273,6 +281,16 @@ class OperatorApp:
             except Exception:
                 logger.exception("Looking for missed CronJob runs failed")
 
+    async def _check_deadlines(self) -> None:
+        """Look at the Pods whose waiting state may have passed its threshold: a Pod that stays
+        unschedulable or not ready sends no watch event."""
+        while True:
+            await asyncio.sleep(DEADLINE_CHECK_SECONDS)
+            try:
+                await self.recorder.check_deadlines()
+            except Exception:
+                logger.exception("Looking at Pods in a waiting state failed")
+
     async def watched_extra(self) -> list[WatchedKind]:
         """The kinds watched besides the workloads always watched: Namespaces for the
         namespace selector, Argo Rollouts where the cluster serves them."""
@@ -339,6 +357,7 @@ class OperatorApp:
             "entity-status": self.entities.run(),
             "sweep": self._sweep_loop(),
             "schedules": self._check_schedules(),
+            "deadlines": self._check_deadlines(),
             "kubernetes-events": self.notices.run(),
             "probe": self._probe_api(),
             "memory": release_after_bursts(lambda: self.recorder.events_seen),

@@ -131,6 +131,35 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         metavar="BOOL",
     ),
     SettingFlag(
+        "unschedulable_after",
+        "--unschedulable-after",
+        "seconds a Pod may stay unschedulable before it is a failure",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "container_error_after",
+        "--container-error-after",
+        "seconds a container may fail to be created (a missing Secret) before it is a failure",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "not_ready_after",
+        "--not-ready-after",
+        "seconds a Pod may run not ready before it is a failure, where its Deployment's"
+        " progressDeadlineSeconds does not say",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "restart_threshold",
+        "--restart-threshold",
+        "failing restarts in a row that make a container's restarts a failure",
+        int,
+        "COUNT",
+    ),
+    SettingFlag(
         "argo_rollouts",
         "--argo-rollouts",
         "watch Argo Rollouts when their CRD is installed (true or false)",

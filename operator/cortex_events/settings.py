@@ -54,6 +54,22 @@ class Settings(BaseSettings):
     """Whether the Pods of Jobs get creation and deletion events where no CortexEntity says
     (their failures are recorded either way)."""
 
+    unschedulable_after: float = Field(default=300.0, gt=0, le=86_400)
+    """Seconds a Pod may stay unschedulable before it is a POD_FAILURE (a cluster autoscaler
+    adds a node meanwhile)."""
+
+    container_error_after: float = Field(default=60.0, gt=0, le=86_400)
+    """Seconds a container may wait in CreateContainerConfigError or CreateContainerError
+    before it is a POD_FAILURE (a Secret created just after the Pod arrives meanwhile)."""
+
+    not_ready_after: float = Field(default=600.0, gt=0, le=86_400)
+    """Seconds a scheduled Pod may stay not ready before it is a POD_FAILURE, where its
+    Deployment's ``progressDeadlineSeconds`` does not say."""
+
+    restart_threshold: int = Field(default=3, ge=1, le=1000)
+    """Failing restarts in a row that make a container's restarts a POD_FAILURE (a container
+    in CrashLoopBackOff is one at once)."""
+
     argo_rollouts: bool = True
     """Watch Argo Rollouts when the cluster serves their CRD (and RBAC lets it)."""
 

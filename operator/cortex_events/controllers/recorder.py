@@ -27,6 +27,7 @@ from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.kinds import Context, KindTracker
 from cortex_events.controllers.namespaces import NamespaceGate
+from cortex_events.controllers.pod_failures import PodFailures
 from cortex_events.controllers.routing import (
     EntitySpecs,
     Router,
@@ -37,6 +38,7 @@ from cortex_events.controllers.routing import (
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
 from cortex_events.domain.deployments import Revision, deployment_events, reports_on_revision
+from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.model import (
@@ -46,7 +48,7 @@ from cortex_events.domain.model import (
     pod_snapshot,
     replicaset_snapshot,
 )
-from cortex_events.domain.pods import pod_events
+from cortex_events.domain.pods import first_deletion
 from cortex_events.domain.quiet import QuietDefaults
 
 __all__ = ["EntitySpecs", "History", "Recorder", "SkipListener", "Submitter", "TagIssueListener"]
@@ -85,6 +87,7 @@ class Recorder:
         quiet: QuietDefaults | None = None,
         summary_window: timedelta = DEFAULT_SUMMARY_WINDOW,
         namespaces: NamespaceGate | None = None,
+        failures: FailurePolicy | None = None,
     ) -> None:
         self._history = history
         self._clock = clock
@@ -102,6 +105,7 @@ class Recorder:
             namespaces=namespaces,
         )
         self.index = WorkloadIndex()
+        self.failures = PodFailures(failures)
         self.scales = ScaleWindows(summary_window, history)
         context = Context(
             self.index,
@@ -173,6 +177,7 @@ class Recorder:
         self.events_seen += 1
         deleted = event_type == "DELETED"
         snapshot = pod_snapshot(body)
+        snapshot = first_deletion(self.index.pods.get(snapshot.ref.uid), snapshot)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())
         await self._pod_seen(snapshot, deleted=deleted)
@@ -194,6 +199,7 @@ class Recorder:
             # Forgotten only now: its deletion maps through its owners like its life did.
             self.index.drop_pod(snapshot)
             self.router.forget(uid)
+            self.failures.forget(uid)
 
     async def deployment_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
@@ -348,6 +354,10 @@ class Recorder:
         """Look for runs the CronJobs missed (called now and then: no watch event tells)."""
         await self.cronjobs.check_schedules()
 
+    async def check_deadlines(self) -> None:
+        """Look again at the Pods whose waiting state has lasted past its threshold by now."""
+        await self._reevaluate_pods(self.failures.due(self._clock()))
+
     # -- status support ----------------------------------------------------------------------
 
     def knows(self, uid: str) -> bool:
@@ -379,7 +389,7 @@ class Recorder:
             pod.labels,
             pod.annotations,
             owner,
-            lambda: pod_events(previous, pod, now=self._clock()),
+            lambda: self.failures.events(pod, owner_snapshot, self._clock()),
             first=previous is None,
             gone=frozenset(gone),
         )

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cortex_events.domain.model import EventType, WorkloadRef
+from cortex_events.domain.parsing import MESSAGE_KEPT, bounded
 from cortex_events.domain.quiet import Quiet
 
-MESSAGE_LIMIT = 300
+MESSAGE_LIMIT = MESSAGE_KEPT
 """Kubernetes messages (pull errors in particular) can be long; titles and descriptions
 carry at most this many characters of one."""
 
@@ -44,8 +45,7 @@ def utc(moment: datetime) -> datetime:
 
 
 def clip(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+    return bounded(text) or ""
 
 
 def short_image(image: str) -> str:

@@ -8,7 +8,7 @@ from cortex_events.domain.batch import JobSnapshot
 from cortex_events.domain.intents import EventIntent, clip, format_duration, iso, utc
 from cortex_events.domain.keys import workload_key
 from cortex_events.domain.model import EventType, PodSnapshot
-from cortex_events.domain.pods import failure_summary
+from cortex_events.domain.pod_failures import failure_summary
 
 RUN_IN_PROGRESS = "InProgress"
 RUN_SUCCEEDED = "Succeeded"

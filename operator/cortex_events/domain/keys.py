@@ -25,7 +25,11 @@ delivery queue, whose keys are (entity tag, key)."""
 
 def pod_key(uid: str, change: str) -> str:
     """``pod/<uid>/<change>``: ``created``, ``deleted``, ``failed``, ``evicted``,
-    ``oomkilled/<container>/<n>``, ``crashloop/<container>``, ``imagepull/<container>/<image>``."""
+    ``oomkilled/<container>/<n>``, ``crashloop/<container>``, ``imagepull/<container>/<image>``;
+    and ``crashloop/<container>/<n>`` (a later run of restarts, which began after ``n``),
+    ``configerror/<container>/<runs>`` and ``createerror/<container>/<runs>`` (``runs``: how
+    often the container had run before), ``unschedulable``, ``notready/<since, Unix seconds>``
+    and ``disrupted`` (a POD_DISRUPTION)."""
     return f"pod/{uid}/{change}"
 
 

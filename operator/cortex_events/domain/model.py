@@ -17,13 +17,16 @@ from typing import Any, Protocol
 from cortex_events.domain.parsing import (
     ANNOTATION_PREFIX,
     EPOCH,
+    ConditionState,
     FieldWriter,
     OwnerRef,
     as_int,
     as_list,
     as_map,
     as_str,
+    bounded,
     condition,
+    condition_if,
     controller_owner,
     cortex_annotations,
     created_of,
@@ -32,7 +35,9 @@ from cortex_events.domain.parsing import (
     intern,
     labels_of,
     namespace_of,
+    optional_int,
     parse_time,
+    restart_probes,
     spec_images,
     template_images,
 )
@@ -52,6 +57,7 @@ class EventType(StrEnum):
     POD_CREATION = "POD_CREATION"
     POD_FAILURE = "POD_FAILURE"
     POD_DELETION = "POD_DELETION"
+    POD_DISRUPTION = "POD_DISRUPTION"
     DEPLOYMENT_CREATION = "DEPLOYMENT_CREATION"
     DEPLOYMENT_ROLLOUT = "DEPLOYMENT_ROLLOUT"
     DEPLOYMENT_SCALE = "DEPLOYMENT_SCALE"
@@ -174,6 +180,11 @@ class ContainerState:
     """``state.terminated.finishedAt`` of the current state."""
     init: bool = False
     """An init container: included because its failures (pull errors, crashes) block the Pod."""
+    running_since: datetime | None = None  # state.running.startedAt, once it has restarted
+    last_started_at: datetime | None = None  # lastState.terminated.startedAt: its last run's length
+    last_terminated_message: str | None = None  # why it could not start, or what it wrote
+    probes: tuple[str, ...] = ()
+    """The probes whose failures restart it (``liveness``, ``startup``), from its spec."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +204,10 @@ class PodSnapshot(Workload):
     message: str | None
     containers: tuple[ContainerState, ...]
     images: tuple[str, ...]
+    started_at: datetime | None = None  # status.startTime, while not ready (read only then)
+    unscheduled: ConditionState | None = None  # PodScheduled, while False
+    not_ready: ConditionState | None = None  # Ready, while False
+    disruption: ConditionState | None = None  # DisruptionTarget, once True: who ends it and why
 
     __hash__ = Workload.__hash__
 
@@ -221,6 +236,8 @@ class DeploymentSnapshot(Workload):
     progressing_updated: datetime | None
     replicas_writer: FieldWriter | None = None
     """Who last wrote ``spec.replicas``: tells an autoscaler's scale from a person's."""
+    progress_deadline: int | None = None
+    """``spec.progressDeadlineSeconds``: how long its Pods may take to become ready."""
 
     __hash__ = Workload.__hash__
 
@@ -272,18 +289,21 @@ def workload_ref(kind: str, metadata: Mapping[str, Any]) -> WorkloadRef:
     )
 
 
-def _container_state(raw: Mapping[str, Any], *, init: bool) -> ContainerState:
+def _container_state(
+    raw: Mapping[str, Any], *, init: bool, probes: tuple[str, ...] = ()
+) -> ContainerState:
     state = as_map(raw.get("state"))
     waiting = as_map(state.get("waiting"))
     terminated = as_map(state.get("terminated"))
     last = as_map(as_map(raw.get("lastState")).get("terminated"))
+    restarts = as_int(raw.get("restartCount"))
     return ContainerState(
         name=as_str(raw.get("name")) or "",
         image=intern(as_str(raw.get("image")) or ""),
         ready=raw.get("ready") is True,
-        restart_count=as_int(raw.get("restartCount")),
+        restart_count=restarts,
         waiting_reason=as_str(waiting.get("reason")),
-        waiting_message=as_str(waiting.get("message")),
+        waiting_message=bounded(waiting.get("message")),
         terminated_reason=as_str(terminated.get("reason")) if terminated else None,
         terminated_exit_code=as_int(terminated.get("exitCode")) if terminated else None,
         last_terminated_reason=as_str(last.get("reason")) if last else None,
@@ -291,6 +311,12 @@ def _container_state(raw: Mapping[str, Any], *, init: bool) -> ContainerState:
         last_terminated_at=parse_time(last.get("finishedAt")),
         terminated_at=parse_time(terminated.get("finishedAt")),
         init=init,
+        running_since=parse_time(as_map(state.get("running")).get("startedAt"))
+        if restarts
+        else None,
+        last_started_at=parse_time(last.get("startedAt")),
+        last_terminated_message=bounded(last.get("message")),
+        probes=probes,
     )
 
 
@@ -299,8 +325,8 @@ def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) 
     metadata = as_map(obj.get("metadata"))
     spec = as_map(obj.get("spec"))
     status = as_map(obj.get("status"))
-    images_by_name = {
-        as_str(c.get("name")): as_str(c.get("image"))
+    specs = {
+        as_str(c.get("name")): c
         for key in ("initContainers", "containers")
         for c in as_list(spec.get(key))
         if isinstance(c, Mapping)
@@ -310,23 +336,29 @@ def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) 
         for raw in as_list(status.get(key)):
             if not isinstance(raw, Mapping):
                 continue
-            container = _container_state(raw, init=init)
+            container_spec = as_map(specs.get(as_str(raw.get("name"))))
+            container = _container_state(raw, init=init, probes=restart_probes(container_spec))
             if not container.image:
                 # Before the image is resolved the status may carry no image: use the spec's.
-                image = images_by_name.get(container.name) or ""
+                image = as_str(container_spec.get("image")) or ""
                 container = replace(container, image=intern(image))
             containers.append(container)
     node = as_str(spec.get("nodeName"))
+    ready = condition(status, "Ready").get("status") == "True"
     return PodSnapshot(
         **workload_fields("Pod", metadata, deleted_at),
         owner=controller_owner(metadata, POD_OWNER_KINDS),
         node_name=intern(node) if node else None,
         phase=as_str(status.get("phase")) or "Pending",
-        ready=condition(status, "Ready").get("status") == "True",
+        ready=ready,
         reason=as_str(status.get("reason")),
-        message=as_str(status.get("message")),
+        message=bounded(status.get("message")),
         containers=tuple(containers),
         images=spec_images(spec),
+        started_at=None if ready else parse_time(status.get("startTime")),
+        unscheduled=condition_if(status, "PodScheduled", "False"),
+        not_ready=condition_if(status, "Ready", "False"),
+        disruption=condition_if(status, "DisruptionTarget", "True"),
     )
 
 
@@ -407,4 +439,5 @@ def deployment_snapshot(
         progressing_message=as_str(progressing.get("message")),
         progressing_updated=parse_time(progressing.get("lastUpdateTime")),
         replicas_writer=field_writer(metadata, "spec", "replicas"),
+        progress_deadline=optional_int(spec.get("progressDeadlineSeconds")),
     )

@@ -58,6 +58,12 @@ def as_int(value: object, default: int = 0) -> int:
     return default
 
 
+def optional_int(value: object) -> int | None:
+    """A whole number, or None when absent or not one."""
+    number = as_int(value, default=-1)
+    return number if number >= 0 else None
+
+
 def intern(value: str) -> str:
     # Label keys and values, namespaces, node names and images repeat across thousands of pods.
     return sys.intern(value)
@@ -112,12 +118,64 @@ def condition(status: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
     return {}
 
 
+MESSAGE_KEPT = 300
+"""Characters kept of a message from an object's status (a scheduler's message names every
+node's reason, a termination message is what the container wrote): what titles and
+descriptions show of one, and a bound on what a snapshot holds."""
+
+
+def bounded(value: object) -> str | None:
+    """A status message as a snapshot keeps it: whitespace folded, at most `MESSAGE_KEPT`
+    characters."""
+    text = as_str(value)
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_KEPT else text[: MESSAGE_KEPT - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionState:
+    """A condition of an object in the state a rule looks for: its reason, its message and
+    since when it has held (``lastTransitionTime``)."""
+
+    reason: str | None
+    message: str | None
+    since: datetime | None
+
+
+def condition_if(status: Mapping[str, Any], kind: str, value: str) -> ConditionState | None:
+    """The condition ``kind`` when its status is ``value``, else None."""
+    found = condition(status, kind)
+    if found.get("status") != value:
+        return None
+    reason = as_str(found.get("reason"))
+    return ConditionState(
+        reason=intern(reason) if reason else None,
+        message=bounded(found.get("message")),
+        since=parse_time(found.get("lastTransitionTime")),
+    )
+
+
 def spec_images(pod_spec: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(
         intern(image)
         for container in as_list(pod_spec.get("containers"))
         if isinstance(container, Mapping) and (image := as_str(container.get("image")))
     )
+
+
+RESTART_PROBES = {
+    (True, False): ("liveness",),
+    (False, True): ("startup",),
+    (True, True): ("liveness", "startup"),
+}
+
+
+def restart_probes(container: Mapping[str, Any]) -> tuple[str, ...]:
+    """The probes of a container's spec whose failures restart it (shared tuples)."""
+    found = (bool(container.get("livenessProbe")), bool(container.get("startupProbe")))
+    return RESTART_PROBES.get(found, ())
 
 
 def template_images(spec: Mapping[str, Any]) -> tuple[str, ...]:

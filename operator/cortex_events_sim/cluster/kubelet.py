@@ -2,7 +2,8 @@
 
 A new pod is bound to the node and created (Pending, ContainerCreating), then runs and is
 Ready, or meets the fate its ``sim.cortex-events.io/behavior`` annotation names: OOMKilled or
-CrashLoopBackOff (restarting), ImagePullBackOff, Failed or Evicted. A pod being deleted has its
+CrashLoopBackOff (restarting), ImagePullBackOff, CreateContainerConfigError (a missing Secret),
+NotReady (running, never ready), Failed or Evicted. A pod being deleted has its
 containers stopped and is removed. Each step waits on a timer (`SimTimings`), so clients see
 the states one by one.
 """
@@ -28,6 +29,8 @@ BEHAVIORS = (
     "OOMKilled",
     "CrashLoopBackOff",
     "ImagePullBackOff",
+    "CreateContainerConfigError",
+    "NotReady",
     "Failed",
     "Evicted",
     "Succeeded",
@@ -182,14 +185,14 @@ class Kubelet:
         self._schedule(self.timings.start, "start", pod)
 
     def _pod_start(self, pod: Mapping[str, Any], behavior: str) -> None:
-        if behavior == "ImagePullBackOff":
+        if behavior in ("ImagePullBackOff", "CreateContainerConfigError"):
             image = (pod["spec"]["containers"] or [{}])[0].get("image", "")
-            waiting = {
-                "waiting": {
-                    "reason": "ImagePullBackOff",
-                    "message": f'Back-off pulling image "{image}"',
-                }
-            }
+            message = (
+                f'Back-off pulling image "{image}"'
+                if behavior == "ImagePullBackOff"
+                else 'secret "db-credentials" not found'
+            )
+            waiting = {"waiting": {"reason": behavior, "message": message}}
             self._set_status(
                 pod,
                 {
@@ -199,15 +202,16 @@ class Kubelet:
             )
             return
         running = {"running": {"startedAt": now_iso()}}
+        ready = behavior != "NotReady"
         self._set_status(
             pod,
             {
                 "phase": "Running",
-                "conditions": self._pod_conditions(True),
-                "containerStatuses": self._containers(pod, ready=True, state=running),
+                "conditions": self._pod_conditions(ready),
+                "containerStatuses": self._containers(pod, ready=ready, state=running),
             },
         )
-        if behavior != "Running":
+        if behavior not in ("Running", "NotReady"):
             self._schedule(self.timings.crash, "crash", pod)
 
     def _terminated(self, pod: Mapping[str, Any], reason: str, code: int) -> dict[str, Any]:

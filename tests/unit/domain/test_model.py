@@ -22,6 +22,7 @@ def test_event_types_keep_the_seven_contract_names_and_add_one_set_per_kind() ->
         "POD_CREATION",
         "POD_FAILURE",
         "POD_DELETION",
+        "POD_DISRUPTION",
         "DEPLOYMENT_CREATION",
         "DEPLOYMENT_ROLLOUT",
         "DEPLOYMENT_SCALE",
@@ -223,3 +224,55 @@ def test_deletion_time_is_when_deletion_was_asked_not_the_end_of_the_grace_perio
     )
     assert snapshot.deleted_at is not None
     assert snapshot.deleted_at.isoformat() == "2026-11-26T07:10:00+00:00"
+
+
+def test_pod_snapshot_keeps_what_the_failure_rules_read_and_bounds_messages(
+    make_pod: Factory, make_container: Factory
+) -> None:
+    message = "0/5000 nodes are available: " + "1 node(s) had untolerated taint, " * 500
+    raw = make_pod(phase="Pending", ready=False, node=None, containers=[])
+    raw["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+         "message": message, "lastTransitionTime": "2026-03-01T10:00:05Z"},
+        {"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
+         "message": "Eviction API: evicting", "lastTransitionTime": "2026-03-01T10:01:00Z"},
+    ]  # fmt: skip
+    pod = pod_snapshot(raw)
+    assert pod.unscheduled is not None
+    assert pod.unscheduled.reason == "Unschedulable"
+    assert pod.unscheduled.since == datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)
+    assert pod.unscheduled.message is not None
+    assert len(pod.unscheduled.message) == 300
+    assert pod.unscheduled.message.endswith("…")
+    assert pod.disruption is not None
+    assert pod.disruption.message == "Eviction API: evicting"
+    assert pod.not_ready is None  # no Ready condition yet
+    assert pod.started_at == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)  # kept while not ready
+
+    probed = make_container(
+        restart_count=2,
+        last_state={"terminated": {"reason": "Error", "exitCode": 137, "message": "x" * 5000,
+                                   "startedAt": "2026-03-01T10:00:00Z",
+                                   "finishedAt": "2026-03-01T10:03:00Z"}},
+    )  # fmt: skip
+    raw = make_pod(containers=[probed])
+    raw["spec"]["containers"][0]["livenessProbe"] = {"exec": {"command": ["true"]}}
+    (container,) = pod_snapshot(raw).containers
+    assert container.probes == ("liveness",)
+    assert container.last_started_at == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert container.running_since == datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+    assert container.last_terminated_message is not None
+    assert len(container.last_terminated_message) == 300
+    # A ready Pod, a container that never restarted: nothing kept that no rule reads.
+    healthy = pod_snapshot(make_pod())
+    assert healthy.started_at is None
+    assert healthy.containers[0].running_since is None
+
+
+def test_deployment_snapshot_reads_its_progress_deadline(make_deployment: Factory) -> None:
+    raw = make_deployment()
+    assert deployment_snapshot(raw).progress_deadline == 600  # as the API server defaults it
+    del raw["spec"]["progressDeadlineSeconds"]
+    assert deployment_snapshot(raw).progress_deadline is None
+    raw["spec"]["progressDeadlineSeconds"] = 120
+    assert deployment_snapshot(raw).progress_deadline == 120
