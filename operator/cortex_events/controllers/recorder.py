@@ -36,6 +36,7 @@ from cortex_events.controllers.routing import (
 )
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
+from cortex_events.domain.changes import KEPT_ANNOTATIONS
 from cortex_events.domain.deployments import Revision, deployment_events, reports_on_revision
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
@@ -89,7 +90,8 @@ class Recorder:
         self._history = history
         self._clock = clock
         self._deploys = deploys
-        self._keep = deploys.annotations if deploys is not None else frozenset()
+        # Annotations kept beside the cortex.io/ ones: who and what's, the deploys'.
+        self._keep = KEPT_ANNOTATIONS | (deploys.annotations if deploys else frozenset())
         self.namespaces = namespaces
         self.router = Router(
             submitter,
