@@ -69,6 +69,24 @@ CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
     SettingFlag(
         "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
     ),
+    SettingFlag(
+        "mapping",
+        "--mapping",
+        "also map from Cortex's catalog: descriptor, labels, name (comma separated)",
+        metavar="SOURCES",
+    ),
+    SettingFlag(
+        "mapping_label_keys",
+        "--mapping-label-keys",
+        "label keys whose value is an entity's tag (for --mapping labels)",
+        metavar="KEY,...",
+    ),
+    SettingFlag(
+        "tag_annotation",
+        "--tag-annotation",
+        "the annotation that names entity tags (default cortex.io/tag)",
+        metavar="NAME",
+    ),
 )
 # The rest of the settings, for `run` only.
 RUN_FLAGS: tuple[SettingFlag, ...] = (
@@ -195,6 +213,13 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         "deploy_settle",
         "--deploy-settle",
         "seconds after a rollout went live before its deploy is sent",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
+        "catalog_interval",
+        "--catalog-interval",
+        "seconds between reads of Cortex's catalog",
         float,
         "SECONDS",
     ),

@@ -24,6 +24,7 @@ from cortex_events.controllers.apps_kinds import (
     revision_changed,
 )
 from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
+from cortex_events.controllers.catalog import MappingOptions
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.kinds import Context, KindTracker
 from cortex_events.controllers.namespaces import NamespaceGate
@@ -36,7 +37,6 @@ from cortex_events.controllers.routing import (
 )
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
-from cortex_events.domain.changes import KEPT_ANNOTATIONS
 from cortex_events.domain.deployments import Revision, deployment_events, reports_on_revision
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
@@ -86,12 +86,11 @@ class Recorder:
         quiet: QuietDefaults | None = None,
         summary_window: timedelta = DEFAULT_SUMMARY_WINDOW,
         namespaces: NamespaceGate | None = None,
+        mapping: MappingOptions | None = None,
     ) -> None:
-        self._history = history
-        self._clock = clock
-        self._deploys = deploys
-        # Annotations kept beside the cortex.io/ ones: who and what's, the deploys'.
-        self._keep = KEPT_ANNOTATIONS | (deploys.annotations if deploys else frozenset())
+        self._history, self._clock, self._deploys = history, clock, deploys
+        mapping = mapping or MappingOptions()
+        self._pod_keep, self._keep = mapping.kept(deploys.annotations if deploys else frozenset())
         self.namespaces = namespaces
         self.router = Router(
             submitter,
@@ -102,6 +101,7 @@ class Recorder:
             tag_issues=tag_issues,
             defaults=quiet,
             namespaces=namespaces,
+            mapping=mapping,
         )
         self.index = WorkloadIndex()
         self.scales = ScaleWindows(summary_window, history)
@@ -174,7 +174,7 @@ class Recorder:
     async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
         deleted = event_type == "DELETED"
-        snapshot = pod_snapshot(body)
+        snapshot = pod_snapshot(body, keep=self._pod_keep)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())
         await self._pod_seen(snapshot, deleted=deleted)
