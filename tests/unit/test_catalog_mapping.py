@@ -11,9 +11,13 @@ from typing import Any
 import pytest
 
 from cortex_events.controllers.catalog import CatalogMapping, MappingOptions
+from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.cortex.errors import CortexServerError
 from cortex_events.domain.catalog import MappingConfig, Source
+from cortex_events.domain.mapping import TagIssue
+from cortex_events.domain.model import WorkloadRef
+from cortex_events.ops.observability import Metrics, OperatorListener
 from tests.unit.test_recorder import NOW, Collector, deployment, pod, replicaset
 
 
@@ -189,3 +193,18 @@ async def test_a_custom_tag_annotation_maps_pods_and_deployments() -> None:
         deployment(annotations={"example.com/entity": "api", "cortex.io/tag": "ignored"}), None
     )
     assert out.pairs() == [("web", "POD_CREATION"), ("api", "DEPLOYMENT_CREATION")]
+
+
+def test_a_bad_value_of_a_custom_tag_annotation_is_told_under_its_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    posted: list[str] = []
+    listener = OperatorListener(
+        Metrics(), EntityActivity(), lambda _, reason, message: posted.append(message)
+    )
+    rejected = (("team/svc", "it contains a slash"),)
+    issue = TagIssue(False, "team/svc", rejected, None, "example.com/entity")
+    with caplog.at_level(logging.WARNING, "cortex_events"):
+        listener.tag_issue(WorkloadRef("Pod", "shop", "web-1", "u1"), issue)
+    assert posted[0].startswith("example.com/entity on Pod shop/web-1: 'team/svc' is not a")
+    assert "cortex.io/tag" not in posted[0]
