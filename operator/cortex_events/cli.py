@@ -297,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--entity", action="append", metavar="TAG", help="an existing entity tag (repeatable)"
     )
     fake.add_argument("--rate-limit", type=int, metavar="PER_MIN", help="requests per minute")
+    fake.add_argument(
+        "--descriptor",
+        action="append",
+        metavar="FILE",
+        help="entity descriptors for the catalog, YAML or JSON (repeatable)",
+    )
     return parser
 
 
@@ -375,15 +381,21 @@ def _check(args: argparse.Namespace) -> int:
 
 def _fake_cortex(args: argparse.Namespace) -> int:
     from cortex_events_sim.fake_cortex import serve
+    from cortex_events_sim.fake_cortex.descriptors import read_descriptor_files
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")
+    try:
+        descriptors = read_descriptor_files(args.descriptor or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return serve(
         args.port,
         host=args.host,
         api_key=args.api_key,
         entities=args.entity,
         rate_limit=args.rate_limit,
+        descriptors=descriptors,
     )
 
 
