@@ -83,7 +83,7 @@ async def test_descriptors_are_served_paged_in_tag_order(client: httpx.AsyncClie
 
 
 async def test_descriptors_as_yaml_and_by_type(client: httpx.AsyncClient) -> None:
-    query = {"page": 0, "pageSize": 10, "yaml": "true", "types": "postgres"}
+    query = {"page": "0", "pageSize": "10", "yaml": "true", "types": "postgres"}
     body = (await client.get("/api/v1/catalog/descriptors", params=query)).json()
     (text,) = body["descriptors"]
     assert yaml.safe_load(text)["info"]["x-cortex-tag"] == "db"
@@ -99,7 +99,7 @@ async def test_the_entity_list_summarizes_every_entity_archived_ones_on_request(
     assert [e["tag"] for e in body["entities"]] == ["db", "payments", "web"]
     assert body["entities"][0]["type"] == "postgres"
     jsonschema.validate(body, schema("ListCatalogEntities"))
-    query = {"page": 0, "pageSize": 10, "includeArchived": "true"}
+    query = {"page": "0", "pageSize": "10", "includeArchived": "true"}
     every = (await client.get("/api/v1/catalog", params=query)).json()["entities"]
     assert [(e["tag"], e["isArchived"]) for e in every if e["tag"] == "old"] == [("old", True)]
     assert cortex.state.entity_exists("old")
