@@ -121,8 +121,7 @@ class CatalogMapping:
         """Read the catalog once; True when the index changed (its workloads are then mapped
         again). A failure keeps the index as it was and is logged once until it recovers."""
         try:
-            descriptors, problems = await self._descriptors()
-            entities = await self._entities()
+            index, problems = await read_catalog(self._reader, self.config)
         except NotLeading:
             return False  # leadership lost meanwhile: the next leader reads it
         except CortexError as error:
@@ -144,7 +143,6 @@ class CatalogMapping:
             logger.warning(
                 "Cortex's catalog: %d more problems ignored", len(problems) - MAX_PROBLEMS_LOGGED
             )
-        index = build_index(self.config, descriptors, entities)
         if index == self.index:
             return False
         first = self.index is None
@@ -163,19 +161,21 @@ class CatalogMapping:
             self._reevaluate(namespace)
         return True
 
-    async def _descriptors(self) -> tuple[list[Descriptor], list[str]]:
-        found: list[Descriptor] = []
-        problems: list[str] = []
-        if not self.config.reads_descriptors:
-            return found, problems
-        async for raw in self._reader.iter_descriptors():
+
+async def read_catalog(
+    reader: CatalogReader, config: MappingConfig
+) -> tuple[CatalogIndex, list[str]]:
+    """One read of the catalog, as ``config``'s sources need it: the index, and what was wrong
+    in the descriptors (ignored). A `CortexError` when Cortex cannot be read."""
+    descriptors: list[Descriptor] = []
+    problems: list[str] = []
+    if config.reads_descriptors:
+        async for raw in reader.iter_descriptors():
             descriptor, wrong = read_descriptor(raw)
             problems.extend(wrong)
             if descriptor is not None:
-                found.append(descriptor)
-        return found, problems
-
-    async def _entities(self) -> list[CatalogEntity] | None:
-        if not self.config.reads_entities:
-            return None
-        return [e async for raw in self._reader.iter_entities() if (e := read_entity(raw))]
+                descriptors.append(descriptor)
+    entities: list[CatalogEntity] | None = None
+    if config.reads_entities:
+        entities = [e async for raw in reader.iter_entities() if (e := read_entity(raw))]
+    return build_index(config, descriptors, entities), problems

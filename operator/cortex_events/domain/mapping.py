@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cortex_events.domain.catalog import CatalogIndex
+from cortex_events.domain.catalog import CatalogIndex, Source
 from cortex_events.domain.model import (
     ALL_EVENT_TYPES,
     EVENTS_ANNOTATION,
@@ -129,6 +129,9 @@ class Resolution:
     disabled: bool
     reason: str
     tag_issues: tuple[TagIssue, ...] = ()
+    via: frozenset[str] = frozenset()
+    """The kinds of source that mapped it: ``annotation``, ``CortexEntity``, and the catalog's
+    (`cortex_events.domain.catalog.Source`: ``descriptor``, ``labels``, ``name``)."""
 
     def for_type(self, event_type: EventType) -> tuple[Target, ...]:
         """The targets that accept ``event_type``."""
@@ -169,6 +172,7 @@ def resolve(
     contributions: dict[str, _Contribution] = {}
     sources: list[str] = []
     issues: list[TagIssue] = []
+    via: set[str] = set()
 
     def from_annotation(value: str | None, where: str, source: OwnerInfo | None) -> None:
         if not isinstance(value, str):
@@ -178,6 +182,7 @@ def resolve(
             contributions.setdefault(tag, _Contribution()).from_annotation = True
         if tags:
             sources.append(f"{tag_annotation} on {where}")
+            via.add("annotation")
         if rejected or not tags:
             issues.append(TagIssue(source is not None, value, rejected, source, tag_annotation))
 
@@ -197,12 +202,14 @@ def resolve(
         contribution.event_types |= entity.event_types
         contribution.entities.append(entity)
         sources.append(f"CortexEntity {entity.key}")
+        via.add("CortexEntity")
 
     if catalog is not None:
         workloads = [(kind, name, labels), *((up.kind, up.name, up.labels) for up in owners)]
-        for tag, source in _from_catalog(catalog, namespace, workloads, bool(contributions)):
+        for tag, source, why in _from_catalog(catalog, namespace, workloads, bool(contributions)):
             contributions.setdefault(tag, _Contribution()).from_annotation = True
-            sources.append(source)
+            sources.append(why)
+            via.add(source)
 
     if not contributions:
         reason = f"no {tag_annotation} and no CortexEntity matches"
@@ -212,7 +219,9 @@ def resolve(
             reason += ", nor Cortex's catalog"
         return Resolution((), False, reason, tuple(issues))
     targets = tuple(_target(tag, c) for tag, c in sorted(contributions.items()))
-    return Resolution(targets, False, "mapped by " + ", ".join(sources), tuple(issues))
+    return Resolution(
+        targets, False, "mapped by " + ", ".join(sources), tuple(issues), frozenset(via)
+    )
 
 
 def _from_catalog(
@@ -220,26 +229,26 @@ def _from_catalog(
     namespace: str,
     workloads: list[tuple[str, str, Mapping[str, str]]],
     mapped: bool,
-) -> list[tuple[str, str]]:
-    """(tag, why) from Cortex's catalog for a workload and its owners (``workloads``: kind,
-    name, labels): every ``x-cortex-k8s`` item that names one; where nothing maps them
+) -> list[tuple[str, Source, str]]:
+    """(tag, source, why) from Cortex's catalog for a workload and its owners (``workloads``:
+    kind, name, labels): every ``x-cortex-k8s`` item that names one; where nothing maps them
     (``mapped`` false, and no item), the label keys, then their names."""
     found = [
-        (tag, f"{kind} {name} in the x-cortex-k8s of {tag!r}")
+        (tag, Source.DESCRIPTOR, f"{kind} {name} in the x-cortex-k8s of {tag!r}")
         for kind, name, _ in workloads
         for tag in catalog.descriptor_tags(kind, namespace, name)
     ]
     if found or mapped:
         return found
     found = [
-        (tag, f"label {key} of {kind} {name}")
+        (tag, Source.LABELS, f"label {key} of {kind} {name}")
         for kind, name, labels in workloads
         for key, tag in catalog.label_tags(labels)
     ]
     if found:
         return found
     return [
-        (tag, f"the name of {kind} {name}")
+        (tag, Source.NAME, f"the name of {kind} {name}")
         for kind, name, _ in workloads
         if (tag := catalog.name_tag(kind, name)) is not None
     ]
