@@ -4,8 +4,6 @@ source maps."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.server_thread import ServerThread
 from tests.integration.conftest import CLUSTER
+from tests.integration.test_operations import run_check
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 pytestmark = pytest.mark.integration
@@ -84,15 +83,7 @@ def test_check_counts_what_each_source_maps(
         CORTEX_MAPPING_LABEL_KEYS="team",
         CORTEX_NAMESPACES=NS,
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    rows = {line.split("  ")[0].strip(): line for line in result.stdout.splitlines()[1:]}
+    result, rows = run_check(env)
     assert "Cortex's catalog" in rows, result.stdout + result.stderr
     assert " ok " in rows["Cortex's catalog"]
     assert "1 x-cortex-k8s items for cluster 'it-cluster'" in rows["Cortex's catalog"]

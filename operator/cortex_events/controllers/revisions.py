@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cortex_events.domain.apps import ControllerRevisionSnapshot
-from cortex_events.domain.changes import Changed, ChangeDetails, revision_change, settled
+from cortex_events.domain.changes import Changed, ChangeDetails, revision_change
 from cortex_events.domain.deployments import ROLLOUT_COMPLETED, ROLLOUT_IN_PROGRESS, Revision
 from cortex_events.domain.revisions import Progress, controller_revision
 
@@ -100,14 +100,11 @@ def _change(
     previous: ControllerRevisionSnapshot | None,
     workload: Changed,
 ) -> ChangeDetails:
-    """Who made ``revision`` and what it changed from ``previous`` (see `settled`)."""
+    """Who made ``revision`` and what it changed from ``previous`` (see `revision_change`)."""
     before = previous.template if previous is not None else None
-    change = settled(
-        known.change,
-        lambda: revision_change(workload, revision.started, before, known.snapshot.template),
-    )
-    if change.diff is not None:
-        known.change = change
+    after = known.snapshot.template
+    change = revision_change(workload, revision.started, before, after, kept=known.change)
+    known.change = change if change.diff is not None else known.change
     return change
 
 

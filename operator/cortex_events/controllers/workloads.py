@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.controllers.revisions import RevisionIndex
-from cortex_events.domain.changes import Changed, ChangeDetails, revision_change, settled
+from cortex_events.domain.changes import Changed, ChangeDetails, revision_change
 from cortex_events.domain.deployments import Revision, revision_of
 from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.mapping import OwnerInfo
@@ -66,14 +66,11 @@ def with_details(
 ) -> Revision:
     """``revision`` with who made it and what it changed from ``previous``'s template."""
     before = previous.template if previous is not None else None
-    change = settled(
-        rs.change,
-        lambda: revision_change(
-            workload, revision.started, before, rs.snapshot.template, rs.snapshot.annotations
-        ),
+    after = rs.snapshot
+    change = revision_change(
+        workload, revision.started, before, after.template, after.annotations, kept=rs.change
     )
-    if change.diff is not None:
-        rs.change = change
+    rs.change = change if change.diff is not None else rs.change
     return replace(revision, details=change)
 
 

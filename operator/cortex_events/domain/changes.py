@@ -16,8 +16,8 @@ server-side apply's ``--field-manager``. A scale's is the manager that wrote ``s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -168,32 +168,30 @@ def revision_change(
     before: TemplatePrint | None,
     after: TemplatePrint | None,
     annotations: Mapping[str, str] | None = None,
+    *,
+    kept: ChangeDetails | None = None,
 ) -> ChangeDetails:
     """Who made the revision of ``workload`` that started at ``started``, and what it changed
     from the template ``before`` to ``after`` (where both are known). ``annotations`` are the
     revision's own (a ReplicaSet carries the change-cause of its revision), else the
-    workload's are read."""
+    workload's are read. ``kept`` is what was found earlier: returned as it is once it says
+    both who and what, and its diff kept where the revision before is gone now. Worth keeping
+    once its ``diff`` is known."""
+    if kept is not None and kept.by is not None and kept.diff is not None:
+        return kept
     cause = (workload.annotations if annotations is None else annotations).get(
         CHANGE_CAUSE_ANNOTATION
     )
+    diff = diff_templates(before, after) if before is not None and after is not None else None
+    if diff is None and kept is not None:
+        diff = kept.diff
     return ChangeDetails(
         by=author(workload.template_writers, started),
         cause=clip(cause)[:MAX_TEXT] if cause else None,
-        diff=diff_templates(before, after) if before is not None and after is not None else None,
+        diff=diff,
         source=change_source(workload.labels, workload.annotations),
         single_container=after is not None and len(after.containers) == 1,
     )
-
-
-def settled(kept: ChangeDetails | None, fresh: Callable[[], ChangeDetails]) -> ChangeDetails:
-    """A revision's change as remembered (``kept``) once it says both who and what; until then
-    ``fresh()``, keeping what ``kept`` knew of the diff (the revision before may be gone)."""
-    if kept is not None and kept.by is not None and kept.diff is not None:
-        return kept
-    change = fresh()
-    if change.diff is None and kept is not None and kept.diff is not None:
-        return replace(change, diff=kept.diff, single_container=kept.single_container)
-    return change
 
 
 def with_change(details: dict[str, Any], description: str, change: ChangeDetails | None) -> str:
