@@ -4,7 +4,7 @@ as the recorder derives them from watch events; and no env value in anything sen
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cortex_events.controllers.deploys import DeployRecorder
@@ -14,7 +14,9 @@ from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 from cortex_events.domain.deploys import DeployDefaults
 from tests.support import kinds
 from tests.support.kinds import CREATED, revision, statefulset
+from tests.unit import test_argo_rollouts as argo_tests
 from tests.unit.test_deploy_recorder import Deploys
+from tests.unit.test_kinds_recorder import Clock, Out
 from tests.unit.test_recorder import NOW, stamp
 
 SECRET = "pa55-w0rd-0f-the-db-7f3c9e"
@@ -251,3 +253,39 @@ async def test_a_statefulset_rollout_names_its_manager_and_images_from_its_revis
         {"container": "app", "from": "postgres:15", "to": "postgres:16"}
     ]
     assert rollout.description.endswith("; changed by db-operator: postgres:15 -> postgres:16")
+
+
+ARGO_AT = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+
+
+def argo_replicaset(revision: int, image: str) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": f"web-h{revision}",
+            "namespace": "shop",
+            "uid": f"ro-rs-{revision}",
+            "creationTimestamp": stamp(ARGO_AT + timedelta(minutes=revision)),
+            "annotations": {"rollout.argoproj.io/revision": str(revision)},
+            "ownerReferences": [{"kind": "Rollout", "name": "web", "controller": True}],
+        },
+        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+    }
+
+
+async def test_an_argo_rollout_revision_names_its_manager_and_images() -> None:
+    out, clock = Out(), Clock()
+    recorder = argo_tests.make(out, clock)
+    await recorder.changed("ReplicaSet", argo_replicaset(1, "web:1"), None)
+    await recorder.changed("Rollout", argo_tests.rollout(), None)
+    await recorder.changed("ReplicaSet", argo_replicaset(2, "web:2"), "ADDED")
+    status = {"currentStepIndex": 0}
+    body = argo_tests.rollout(revision=2, image="web:2", generation=2, status=status)
+    body["metadata"]["managedFields"].append(
+        kinds.managed("kargo", "", "template", at=ARGO_AT + timedelta(minutes=2))
+    )
+    await recorder.changed("Rollout", body, "MODIFIED")
+    event = argo_tests.revision_events(out)[-1].body
+    assert event.custom_data["changedBy"] == "kargo"
+    assert event.custom_data["imageChanges"] == [
+        {"container": "app", "from": "web:1", "to": "web:2"}
+    ]
