@@ -22,6 +22,7 @@ import kopf
 from cortex_events import __version__
 from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
+from cortex_events.controllers.catalog import CatalogMapping, CatalogReader, MappingOptions
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
@@ -136,6 +137,7 @@ class OperatorApp:
                     user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
                 )
                 api = self._client
+        reader = self._client if self._client is not None else api
         api = FencedCortex(api, fence)
         self.ledger = Ledger()
         self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
@@ -153,6 +155,7 @@ class OperatorApp:
             cluster=cluster,
             settle=settings.deploy_settle,
         )
+        self.catalog = self._catalog(reader)
         self.recorder = Recorder(
             self.queue,
             self.entity_store,
@@ -170,6 +173,7 @@ class OperatorApp:
                 not_ready_after=timedelta(seconds=settings.not_ready_after),
                 restarts=settings.restart_threshold,
             ),
+            mapping=MappingOptions(settings.tag_annotation, self.catalog),
         )
         self.delivery = Delivery(
             api,
@@ -219,6 +223,27 @@ class OperatorApp:
         )
         self.metrics.leader.set(1 if self.leading() else 0)
 
+    def _catalog(self, reader: object) -> CatalogMapping | None:
+        """Mapping from Cortex's catalog, where ``CORTEX_MAPPING`` asks for it and there is a
+        Cortex to read it from (not in a dry run)."""
+        settings = self.settings
+        if not settings.mapping:
+            return None
+        if not isinstance(reader, CatalogReader):
+            logger.warning(
+                "CORTEX_MAPPING is set, but Cortex's catalog is not read in a dry run: "
+                "only annotations and CortexEntities map workloads"
+            )
+            return None
+        return CatalogMapping(
+            reader,
+            settings.mapping_config,
+            reevaluate=lambda namespace: self.recorder.request_reevaluation(namespace),
+            namespaces=lambda: self.recorder.index.namespaces(),
+            interval=settings.catalog_interval,
+            leading=self.leading,
+        )
+
     # -- leadership ----------------------------------------------------------------------------
 
     def leading(self) -> bool:
@@ -241,6 +266,8 @@ class OperatorApp:
             expired = self.election.took_from is not None
             self.delivery.took_over(TAKEOVER_CHECK_SECONDS if expired else 0.0)
             self.recorder.request_full_review()
+            if self.catalog is not None:
+                self.catalog.refresh_soon()
             self.sweep.rearm()
             self.entities.refresh_soon()
         else:
@@ -364,6 +391,8 @@ class OperatorApp:
         }
         if self.election is not None:
             loops["leader-election"] = self.election.run()
+        if self.catalog is not None:
+            loops["catalog"] = self.catalog.run()
         tasks = {name: loop.create_task(coro, name=name) for name, coro in loops.items()}
         self.health.watch_tasks(**tasks)
         # Let those tasks spawn their workers now: kopf cancels, on exit, every task created

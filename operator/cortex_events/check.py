@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from cortex_events.check_mapping import mapping_rows
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
 from cortex_events.domain.model import TAG_ANNOTATION
@@ -51,6 +52,9 @@ class Found:
     tags: dict[str, list[str]] = field(default_factory=dict)
     # Each rejected part of a cortex.io/tag value -> (why, the workloads that carry it).
     bad_tags: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Every workload listed: (kind, metadata), to count what each source maps.
+    workloads: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    annotation: str = TAG_ANNOTATION
 
 
 def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
@@ -126,6 +130,7 @@ def _collect_annotation_tags(
     api_client: Any, settings: Settings, argo_rollouts: bool, found: Found, results: list[Result]
 ) -> None:
     scopes: list[str | None] = list(settings.namespaces) or [None]
+    found.annotation = settings.tag_annotation
     for watched in _annotated_kinds(argo_rollouts):
         kind, plural = watched.kind, watched.plural
         for scope in scopes:
@@ -134,13 +139,14 @@ def _collect_annotation_tags(
             except ApiException as error:
                 results.append(
                     Result(
-                        f"{TAG_ANNOTATION} on {plural}", None, f"cannot list: HTTP {error.status}"
+                        f"{found.annotation} on {plural}", None, f"cannot list: HTTP {error.status}"
                     )
                 )
                 continue
             for obj in objects:
                 metadata = obj.get("metadata") or {}
-                value = (metadata.get("annotations") or {}).get(TAG_ANNOTATION)
+                found.workloads.append((kind, metadata))
+                value = (metadata.get("annotations") or {}).get(found.annotation)
                 if not isinstance(value, str):
                     continue
                 where = f"{kind} {metadata.get('namespace')}/{metadata.get('name')}"
@@ -258,11 +264,11 @@ def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
     for tag, (problem, workloads) in sorted(found.bad_tags.items()):
         results.append(
             Result(
-                f"{TAG_ANNOTATION} on {_where(workloads)}", False, describe_bad_tag(tag, problem)
+                f"{found.annotation} on {_where(workloads)}", False, describe_bad_tag(tag, problem)
             )
         )
     for tag, workloads in sorted(found.tags.items()):
-        to_ask.append((f"{TAG_ANNOTATION} on {_where(workloads)}", tag))
+        to_ask.append((f"{found.annotation} on {_where(workloads)}", tag))
     return results, to_ask
 
 
@@ -310,5 +316,6 @@ def run_check(settings: Settings, out: TextIO | None = None) -> int:
     spec_results, to_ask = _spec_checks(found)
     results += spec_results
     results += asyncio.run(_cortex_checks(settings, to_ask))
+    results += asyncio.run(mapping_rows(settings, found.workloads, found.entities, Result))
     print(render_table(results), file=stream)
     return 1 if any(result.ok is False for result in results) else 0

@@ -69,6 +69,24 @@ CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
     SettingFlag(
         "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
     ),
+    SettingFlag(
+        "mapping",
+        "--mapping",
+        "also map from Cortex's catalog: descriptor, labels, name (comma separated)",
+        metavar="SOURCES",
+    ),
+    SettingFlag(
+        "mapping_label_keys",
+        "--mapping-label-keys",
+        "label keys whose value is an entity's tag (for --mapping labels)",
+        metavar="KEY,...",
+    ),
+    SettingFlag(
+        "tag_annotation",
+        "--tag-annotation",
+        "the annotation that names entity tags (default cortex.io/tag)",
+        metavar="NAME",
+    ),
 )
 # The rest of the settings, for `run` only.
 RUN_FLAGS: tuple[SettingFlag, ...] = (
@@ -227,6 +245,13 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         float,
         "SECONDS",
     ),
+    SettingFlag(
+        "catalog_interval",
+        "--catalog-interval",
+        "seconds between reads of Cortex's catalog",
+        float,
+        "SECONDS",
+    ),
 )
 FLAGS_BY_FIELD = {
     f.field: f
@@ -301,6 +326,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--entity", action="append", metavar="TAG", help="an existing entity tag (repeatable)"
     )
     fake.add_argument("--rate-limit", type=int, metavar="PER_MIN", help="requests per minute")
+    fake.add_argument(
+        "--descriptor",
+        action="append",
+        metavar="FILE",
+        help="entity descriptors for the catalog, YAML or JSON (repeatable)",
+    )
     return parser
 
 
@@ -379,15 +410,21 @@ def _check(args: argparse.Namespace) -> int:
 
 def _fake_cortex(args: argparse.Namespace) -> int:
     from cortex_events_sim.fake_cortex import serve
+    from cortex_events_sim.fake_cortex.descriptors import read_descriptor_files
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")
+    try:
+        descriptors = read_descriptor_files(args.descriptor or [])
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     return serve(
         args.port,
         host=args.host,
         api_key=args.api_key,
         entities=args.entity,
         rate_limit=args.rate_limit,
+        descriptors=descriptors,
     )
 
 

@@ -8,7 +8,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cortex_events.domain.catalog import MAX_LABEL_KEYS, MappingConfig, Source, parse_sources
 from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
+from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.quiet import ScaleEvents
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
 
@@ -145,6 +147,60 @@ class Settings(BaseSettings):
     deploy_settle: float = Field(default=30.0, ge=0)
     """Seconds after a rollout went live before its deploy is sent: time for a deploy that
     another tool posts for the same sync (Argo CD's notifications) to be there to be found."""
+
+    mapping: Annotated[frozenset[Source], NoDecode] = frozenset()
+    """Sources of mapping from Cortex's catalog, comma separated: ``descriptor`` (the
+    ``x-cortex-k8s`` blocks), ``labels`` (``mapping_label_keys``), ``name``. Empty: none."""
+
+    mapping_label_keys: Annotated[tuple[str, ...], NoDecode] = ()
+    """Label keys whose value, where it is an entity's tag, maps a workload (``labels``)."""
+
+    catalog_interval: float = Field(default=300.0, ge=10, le=86_400)
+    """Seconds between reads of Cortex's catalog (where ``mapping`` is set)."""
+
+    tag_annotation: str = TAG_ANNOTATION
+    """The annotation that names a workload's entity tags, as in Cortex's own integration."""
+
+    @field_validator("mapping", mode="before")
+    @classmethod
+    def _parse_mapping(cls, value: object) -> frozenset[Source]:
+        return parse_sources(value)
+
+    @field_validator("mapping_label_keys", mode="before")
+    @classmethod
+    def _split_label_keys(cls, value: object) -> object:
+        keys = value.split(",") if isinstance(value, str) else value
+        if not isinstance(keys, (list, tuple)):
+            return value
+        found = tuple(dict.fromkeys(str(key).strip() for key in keys if str(key).strip()))
+        if len(found) > MAX_LABEL_KEYS:
+            raise ValueError(f"at most {MAX_LABEL_KEYS} label keys (got {len(found)})")
+        for key in found:
+            problem = label_key_error(key)
+            if problem:
+                raise ValueError(problem)
+        return found
+
+    @field_validator("tag_annotation")
+    @classmethod
+    def _check_tag_annotation(cls, value: str) -> str:
+        problem = label_key_error(value.strip())
+        if problem:
+            raise ValueError(problem.replace("label key", "annotation name"))
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _labels_need_keys(self) -> Settings:
+        if Source.LABELS in self.mapping and not self.mapping_label_keys:
+            raise ValueError(
+                "CORTEX_MAPPING includes labels but CORTEX_MAPPING_LABEL_KEYS is empty: "
+                "name the label keys whose values are entity tags (e.g. app.kubernetes.io/name)"
+            )
+        return self
+
+    @property
+    def mapping_config(self) -> MappingConfig:
+        return MappingConfig(self.mapping, self.mapping_label_keys, self.cluster_name)
 
     @field_validator("deploy_sha_annotation")
     @classmethod

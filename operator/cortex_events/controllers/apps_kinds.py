@@ -76,7 +76,7 @@ class StatefulSetTracker(RevisionTracker[StatefulSetSnapshot]):
         self, previous: StatefulSetSnapshot | None, snapshot: StatefulSetSnapshot
     ) -> list[EventIntent]:
         context, ref = self.context, snapshot.ref
-        revisions = context.index.revisions.of(self.kind, ref.namespace, ref.name)
+        revisions = context.index.revisions.of(self.kind, ref.namespace, ref.name, snapshot)
         rollout = self.rollout(
             ref.uid, statefulset_rollout(snapshot, revisions), snapshot.status_written
         )
@@ -94,7 +94,7 @@ class DaemonSetTracker(RevisionTracker[DaemonSetSnapshot]):
         self, previous: DaemonSetSnapshot | None, snapshot: DaemonSetSnapshot
     ) -> list[EventIntent]:
         ref, revisions = snapshot.ref, self.context.index.revisions
-        numbered = by_number(revisions.of(self.kind, ref.namespace, ref.name))
+        numbered = by_number(revisions.of(self.kind, ref.namespace, ref.name, snapshot))
         marks = revisions.restart_marks(self.kind, ref.namespace, ref.name)
         current = daemonset_rollout(snapshot, numbered, marks)
         return daemonset_events(snapshot, **self.rollout(ref.uid, current, snapshot.status_written))

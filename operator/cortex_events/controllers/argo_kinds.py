@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.controllers.kinds import Context, KindTracker, scale_seen
-from cortex_events.controllers.workloads import owner_info
+from cortex_events.controllers.workloads import owner_info, with_details
 from cortex_events.domain.argo import (
     RolloutSnapshot,
     Seen,
@@ -75,6 +75,21 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         self._started[(uid, number)] = started
         return started
 
+    def _revision(self, snapshot: RolloutSnapshot, number: int) -> Revision:
+        """Revision ``number``, with who made it and what it changed from the revision before
+        (their ReplicaSets' templates)."""
+        ref = snapshot.ref
+        sets = self.context.index.replicasets_of("Rollout", ref.namespace, ref.name)
+        held = sorted(
+            (rs for rs in sets if 0 < (rs.snapshot.rollout_revision or 0) <= number),
+            key=lambda rs: rs.snapshot.rollout_revision or 0,
+        )
+        revision = Revision(number, snapshot.images, self._started_at(snapshot, number))
+        if not held or held[-1].snapshot.rollout_revision != number:
+            return revision
+        previous = held[-2].snapshot if len(held) > 1 else None
+        return with_details(held[-1], revision, previous, snapshot)
+
     def events(
         self, previous: RolloutSnapshot | None, snapshot: RolloutSnapshot
     ) -> list[EventIntent]:
@@ -85,7 +100,7 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         revision, seen = None, None
         if reports_on_revision(snapshot) and snapshot.revision is not None:
             number = snapshot.revision
-            revision = Revision(number, snapshot.images, self._started_at(snapshot, number))
+            revision = self._revision(snapshot, number)
             seen = next_seen(self._seen.get(ref.uid), snapshot, rollout_result(snapshot))
             if seen is not None:
                 self._seen[ref.uid] = seen

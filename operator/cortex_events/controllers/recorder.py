@@ -24,6 +24,7 @@ from cortex_events.controllers.apps_kinds import (
     revision_changed,
 )
 from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
+from cortex_events.controllers.catalog import MappingOptions
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.kinds import Context, KindTracker
 from cortex_events.controllers.namespaces import NamespaceGate
@@ -88,11 +89,11 @@ class Recorder:
         summary_window: timedelta = DEFAULT_SUMMARY_WINDOW,
         namespaces: NamespaceGate | None = None,
         failures: FailurePolicy | None = None,
+        mapping: MappingOptions | None = None,
     ) -> None:
-        self._history = history
-        self._clock = clock
-        self._deploys = deploys
-        self._keep = deploys.annotations if deploys is not None else frozenset()
+        self._history, self._clock, self._deploys = history, clock, deploys
+        mapping = mapping or MappingOptions()
+        self._pod_keep, self._keep = mapping.kept(deploys.annotations if deploys else frozenset())
         self.namespaces = namespaces
         self.router = Router(
             submitter,
@@ -103,6 +104,7 @@ class Recorder:
             tag_issues=tag_issues,
             defaults=quiet,
             namespaces=namespaces,
+            mapping=mapping,
         )
         self.index = WorkloadIndex()
         self.failures = PodFailures(failures)
@@ -176,7 +178,7 @@ class Recorder:
     async def pod_changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         self.events_seen += 1
         deleted = event_type == "DELETED"
-        snapshot = pod_snapshot(body)
+        snapshot = pod_snapshot(body, keep=self._pod_keep)
         snapshot = first_deletion(self.index.pods.get(snapshot.ref.uid), snapshot)
         if deleted and snapshot.deleted_at is None:
             snapshot = replace(snapshot, deleted_at=self._clock())

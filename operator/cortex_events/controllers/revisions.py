@@ -8,10 +8,11 @@ current one reached its resting result, so its duration stays what it was.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cortex_events.domain.apps import ControllerRevisionSnapshot
+from cortex_events.domain.changes import Changed, ChangeDetails, revision_change
 from cortex_events.domain.deployments import ROLLOUT_COMPLETED, ROLLOUT_IN_PROGRESS, Revision
 from cortex_events.domain.revisions import Progress, controller_revision
 
@@ -23,6 +24,8 @@ class KnownRevision:
     snapshot: ControllerRevisionSnapshot
     # When its number was raised while the operator watched: a rollback to it began then.
     revised_at: datetime | None = None
+    # Who made it and what it changed from the revision before, once both were known.
+    change: ChangeDetails | None = None
 
 
 class RevisionIndex:
@@ -50,16 +53,19 @@ class RevisionIndex:
                 return self.delete(*key)
         return None
 
-    def of(self, kind: str, namespace: str, name: str) -> dict[str, Revision]:
-        """The workload's revisions by ControllerRevision name (see `by_number`)."""
-        return {cr.name: revision for cr, revision in self._held(kind, namespace, name)}
+    def of(
+        self, kind: str, namespace: str, name: str, workload: Changed | None = None
+    ) -> dict[str, Revision]:
+        """The workload's revisions by ControllerRevision name (see `by_number`); given the
+        ``workload``'s snapshot, each says who made it and what it changed."""
+        return {cr.name: revision for cr, revision in self._held(kind, namespace, name, workload)}
 
     def restart_marks(self, kind: str, namespace: str, name: str) -> dict[int, str | None]:
         """Each revision's ``kubectl rollout restart`` mark, by number."""
         return {cr.revision: cr.restarted_at for cr, _ in self._held(kind, namespace, name)}
 
     def _held(
-        self, kind: str, namespace: str, name: str
+        self, kind: str, namespace: str, name: str, workload: Changed | None = None
     ) -> list[tuple[ControllerRevisionSnapshot, Revision]]:
         held = sorted(
             (
@@ -75,6 +81,8 @@ class RevisionIndex:
         previous: ControllerRevisionSnapshot | None = None
         for known in held:
             revision = controller_revision(known.snapshot, previous, started=known.revised_at)
+            if workload is not None:
+                revision = replace(revision, details=_change(known, revision, previous, workload))
             found.append((known.snapshot, revision))
             previous = known.snapshot
         return found
@@ -84,6 +92,20 @@ class RevisionIndex:
 
     def is_empty(self) -> bool:
         return not self._known
+
+
+def _change(
+    known: KnownRevision,
+    revision: Revision,
+    previous: ControllerRevisionSnapshot | None,
+    workload: Changed,
+) -> ChangeDetails:
+    """Who made ``revision`` and what it changed from ``previous`` (see `revision_change`)."""
+    before = previous.template if previous is not None else None
+    after = known.snapshot.template
+    change = revision_change(workload, revision.started, before, after, kept=known.change)
+    known.change = change if change.diff is not None else known.change
+    return change
 
 
 def by_number(revisions: dict[str, Revision]) -> dict[int, Revision]:

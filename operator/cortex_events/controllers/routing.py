@@ -1,9 +1,10 @@
 """From a workload's events to the entities that receive them: mapping, opt-outs, quiet events.
 
-`Router` resolves a workload's entities (its annotations, its owners' and the CortexEntity specs
-of its namespace), tells each unusable ``cortex.io/tag`` once, leaves out workloads that map to
-nothing, are opted out or live in a namespace the namespace selector leaves out, and submits
-each event to every entity that takes its type and, for a quiet event, wants it.
+`Router` resolves a workload's entities (its annotations, its owners', the CortexEntity specs
+of its namespace and, where it is read, Cortex's catalog), tells each unusable ``cortex.io/tag``
+once, leaves out workloads that map to nothing, are opted out or live in a namespace the
+namespace selector leaves out, and submits each event to every entity that takes its type and,
+for a quiet event, wants it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from cortex_events.controllers.catalog import MappingOptions
 from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
@@ -63,8 +65,10 @@ class Router:
         tag_issues: TagIssueListener | None = None,
         defaults: QuietDefaults | None = None,
         namespaces: NamespaceFilter | None = None,
+        mapping: MappingOptions | None = None,
     ) -> None:
         self._submitter, self._entities, self._cluster = submitter, entities, cluster
+        self._mapping = mapping or MappingOptions()
         self._skips, self._tag_issues = skips, tag_issues
         self._defaults, self._namespaces = defaults or QuietDefaults(), namespaces
         self._clock = clock
@@ -101,6 +105,8 @@ class Router:
             annotations,
             owner=owner,
             entities=entities,
+            catalog=self._mapping.current(),
+            tag_annotation=self._mapping.tag_annotation,
         )
         self._report_tag_issues(ref, resolution, gone)
         if await self._admit(ref, resolution, first=first):

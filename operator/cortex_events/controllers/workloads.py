@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from cortex_events.controllers.revisions import RevisionIndex
+from cortex_events.domain.changes import Changed, ChangeDetails, revision_change
 from cortex_events.domain.deployments import Revision, revision_of
 from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.mapping import OwnerInfo
@@ -35,6 +36,9 @@ class KnownReplicaSet:
     # When a rollback made this ReplicaSet's revision current, if the operator saw it happen.
     revised_at: datetime | None = None
     deleted: bool = False
+    # Who made its revision and what changed from the one before, once both were known: kept
+    # after the ReplicaSet before it is gone.
+    change: ChangeDetails | None = None
 
     @property
     def deployment(self) -> str | None:
@@ -52,6 +56,22 @@ class KnownReplicaSet:
 def owner_info(snapshot: Any, owner: OwnerInfo | None = None) -> OwnerInfo:
     ref = snapshot.ref
     return OwnerInfo(ref.name, ref.uid, snapshot.labels, snapshot.annotations, ref.kind, owner)
+
+
+def with_details(
+    rs: KnownReplicaSet,
+    revision: Revision,
+    previous: ReplicaSetSnapshot | None,
+    workload: Changed,
+) -> Revision:
+    """``revision`` with who made it and what it changed from ``previous``'s template."""
+    before = previous.template if previous is not None else None
+    after = rs.snapshot
+    change = revision_change(
+        workload, revision.started, before, after.template, after.annotations, kept=rs.change
+    )
+    rs.change = change if change.diff is not None else rs.change
+    return replace(revision, details=change)
 
 
 class WorkloadIndex:
@@ -233,7 +253,7 @@ class WorkloadIndex:
                 rs.revised_at = started
             revision = revision_of(rs.snapshot, previous, started=started)
             if revision is not None:
-                revisions[revision.number] = revision
+                revisions[revision.number] = with_details(rs, revision, previous, deployment)
             previous = rs.snapshot
         return revisions
 

@@ -33,6 +33,7 @@ import httpx
 from pydantic import SecretStr
 
 from cortex_events import __version__
+from cortex_events.cortex.catalog import CatalogOperations
 from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
@@ -70,9 +71,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-class CortexClient(DeployOperations):
-    """The Cortex Custom Events API, and the Deploys API (`DeployOperations`), over one
-    `httpx.AsyncClient`.
+class CortexClient(DeployOperations, CatalogOperations):
+    """The Cortex Custom Events API, the Deploys API (`DeployOperations`) and the catalog's
+    descriptors and entities (`CatalogOperations`), over one `httpx.AsyncClient`.
 
     Use it as ``async with CortexClient(url, key) as client: ...`` or call `aclose`. Parameters:
 

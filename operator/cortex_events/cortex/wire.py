@@ -8,17 +8,10 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from cortex_events.cortex.errors import CortexResponseError
-from cortex_events.cortex.models import (
-    DEPLOY_TYPES,
-    CustomEvent,
-    CustomEventPage,
-    Deploy,
-    DeployPage,
-    format_query_time,
-)
+from cortex_events.cortex.models import DEPLOY_TYPES, format_query_time
 
 MAX_PAGE_SIZE = 1000
 
@@ -93,7 +86,7 @@ def decode(response: httpx.Response, method: str, path: str) -> Any:
         ) from exc
 
 
-_Model = TypeVar("_Model", CustomEvent, CustomEventPage, Deploy, DeployPage)
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def parse(model: type[_Model], body: Any, method: str, path: str) -> _Model:

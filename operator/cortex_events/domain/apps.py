@@ -30,6 +30,7 @@ from cortex_events.domain.parsing import (
     spec_images,
     template_images,
 )
+from cortex_events.domain.templates import TemplatePrint, template_print, template_writers
 
 REVISION_OWNER_KINDS = frozenset({"StatefulSet", "DaemonSet"})
 ROLLING_UPDATE = "RollingUpdate"
@@ -54,6 +55,7 @@ class StatefulSetSnapshot(Workload):
     partition: int
     status_written: datetime | None
     replicas_writer: FieldWriter | None
+    template_writers: tuple[FieldWriter, ...] = ()
 
     __hash__ = Workload.__hash__
 
@@ -73,6 +75,7 @@ class DaemonSetSnapshot(Workload):
     status_written: datetime | None
     restarted_at: str | None = None
     """The template's ``kubectl rollout restart`` mark, to tell its revision among others."""
+    template_writers: tuple[FieldWriter, ...] = ()
 
     __hash__ = Workload.__hash__
 
@@ -90,6 +93,7 @@ class ControllerRevisionSnapshot:
     images: tuple[str, ...]
     created: datetime
     restarted_at: str | None
+    template: TemplatePrint | None = None
 
 
 def _restarted_at(template: Mapping[str, Any]) -> str | None:
@@ -123,6 +127,7 @@ def _common(
         "images": template_images(spec),
         "strategy": intern(as_str(strategy.get("type")) or ROLLING_UPDATE),
         "status_written": status_written(metadata),
+        "template_writers": template_writers(metadata),
     }
     return fields, spec, status
 
@@ -178,4 +183,5 @@ def controller_revision_snapshot(obj: Mapping[str, Any]) -> ControllerRevisionSn
         images=spec_images(as_map(template.get("spec"))),
         created=created_of(metadata),
         restarted_at=_restarted_at(template),
+        template=template_print(template),
     )

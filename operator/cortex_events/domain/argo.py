@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.apps import status_written
+from cortex_events.domain.changes import change_source, with_change
 from cortex_events.domain.deployments import (
     ROLLOUT_COMPLETED,
     ROLLOUT_FAILED,
@@ -51,6 +52,7 @@ from cortex_events.domain.parsing import (
 )
 from cortex_events.domain.revisions import record_duration
 from cortex_events.domain.scaling import Scale, ScaleWindow
+from cortex_events.domain.templates import template_writers
 
 ARGO_EVENTS = KindEvents(
     creation=EventType.ARGO_ROLLOUT_CREATION,
@@ -95,6 +97,7 @@ class RolloutSnapshot(Workload):
     stable_hash: str | None
     status_written: datetime | None
     replicas_writer: FieldWriter | None
+    template_writers: tuple[FieldWriter, ...] = ()
 
     __hash__ = Workload.__hash__
 
@@ -147,6 +150,7 @@ def rollout_snapshot(
         stable_hash=as_str(status.get("stableRS")),
         status_written=status_written(metadata),
         replicas_writer=field_writer(metadata, "spec", "replicas"),
+        template_writers=template_writers(metadata),
     )
 
 
@@ -261,6 +265,7 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
             f"Revision {revision.number} of {where} is rolling out{at}; "
             f"{r.updated_replicas} of {r.replicas} pods updated"
         )
+    description = with_change(details, description, revision.details)
     return EventIntent(
         key=workload_key(ref.kind, ref.uid, f"revision/{revision.number}"),
         type=EventType.ARGO_ROLLOUT_REVISION,
@@ -290,6 +295,7 @@ def rollout_events(
         r.deleted_at,
         replicas_summary(r.replicas, r.images),
         {"replicas": r.replicas, "images": list(r.images), "strategy": r.strategy},
+        change_source(r.labels, r.annotations),
     )
     rollouts = []
     if revision is not None and seen is not None and revision.number >= 2:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from cortex_events.domain.apps import DaemonSetSnapshot
+from cortex_events.domain.changes import change_source
 from cortex_events.domain.deployments import ROLLOUT_COMPLETED, ROLLOUT_IN_PROGRESS, Revision
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.lifecycle import Facts, KindEvents, workload_events
@@ -62,6 +63,7 @@ def daemonset_events(
         d.deleted_at,
         ", ".join(d.images) or "no container",
         {"images": list(d.images)},
+        change_source(d.labels, d.annotations),
     )
     rollouts = revision_events(DAEMONSET_EVENTS.rollout, d.ref, current, reported, ended=ended)
     return workload_events(DAEMONSET_EVENTS, facts, rollouts)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from cortex_events.domain.changes import ChangeDetails, change_source, with_change
 from cortex_events.domain.intents import (
     EventIntent,
     clip,
@@ -71,6 +72,8 @@ class Revision:
     annotations: Mapping[str, str] = field(default_factory=dict)
     """The ReplicaSet's kept annotations (see `ReplicaSetSnapshot.annotations`)."""
     version: str | None = None
+    details: ChangeDetails | None = None
+    """Who made this revision and what it changed from the one before, where known."""
 
 
 def revision_of(
@@ -161,7 +164,8 @@ def deployment_events(
         now=now,
     )
     if scale is not None:
-        events.append(scale_event(EventType.DEPLOYMENT_SCALE, new.ref, scale))
+        source = change_source(new.labels, new.annotations)
+        events.append(scale_event(EventType.DEPLOYMENT_SCALE, new.ref, scale, source))
     if new.deleted_at is not None:
         events.append(_deployment_deleted(new))
     return events
@@ -176,8 +180,16 @@ def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
         title=f"Deployment {d.ref.name} created",
         description=f"{replicas} of {', '.join(d.images) or 'no container'}",
         timestamp=utc(d.created),
-        details={"replicas": d.replicas, "images": list(d.images), "revision": d.revision},
+        details=_facts(d),
     )
+
+
+def _facts(d: DeploymentSnapshot) -> dict[str, Any]:
+    """What a Deployment's creation and deletion say of it: replicas, images, revision, and
+    its GitOps source where it tells one."""
+    source = change_source(d.labels, d.annotations)
+    details = {"replicas": d.replicas, "images": list(d.images), "revision": d.revision}
+    return details | ({"changeSource": source} if source else {})
 
 
 def reports_on_revision(d: DeploymentSnapshot) -> bool:
@@ -264,6 +276,7 @@ def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent 
             details["message"] = message
             title = f"{what} failed" + (f" after {took}" if took else "") + f": {message}"
             description = f"Revision {revision.number} of {where} did not progress: {message}"
+    description = with_change(details, description, revision.details)
     return EventIntent(
         key=rollout_key(new.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
@@ -296,14 +309,16 @@ def _superseded(
     if revision is None:
         return None
     where = f"{reported.ref.namespace}/{reported.ref.name}"
+    details = _rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision}
+    description = f"Revision {revision.number} of {where} was replaced before it completed"
     return EventIntent(
         key=rollout_key(reported.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
         subject=reported.ref,
         title=f"{rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
-        description=f"Revision {revision.number} of {where} was replaced before it completed",
+        description=with_change(details, description, revision.details),
         timestamp=revision.started,
-        details=_rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision},
+        details=details,
         updatable=True,
     )
 
@@ -319,5 +334,5 @@ def _deployment_deleted(d: DeploymentSnapshot) -> EventIntent:
         description=f"Deleted with {replicas_text(d.replicas)} of "
         f"{', '.join(d.images) or 'no container'}{revision}",
         timestamp=utc(d.deleted_at),
-        details={"replicas": d.replicas, "images": list(d.images), "revision": d.revision},
+        details=_facts(d),
     )

@@ -198,11 +198,32 @@ def _sha(revision: Revision | None, workload: DeploySource, sha_annotation: str)
     return next((c.strip() for c in candidates if c and c.strip()), None)
 
 
-def _deployer(revision: Revision | None, workload: DeploySource) -> Deployer | None:
+def _deployer(revision: Revision | None, workload: DeploySource, by: object) -> Deployer | None:
+    """``cortex.io/deployer`` (the revision's template, then the workload), else ``by``, the
+    field manager that made the change."""
     template = revision.annotations if revision is not None else {}
-    return parse_deployer(
+    found = parse_deployer(
         template.get(DEPLOYER_ANNOTATION) or workload.annotations.get(DEPLOYER_ANNOTATION)
     )
+    if found is None and isinstance(by, str) and by:
+        return Deployer(by, None)
+    return found
+
+
+DEPLOY_DETAILS = frozenset({"revision", "images", "change", "result", "durationSeconds"})
+"""What a rollout's deploy keeps of its event's customData, besides who and what."""
+CHANGE_DETAILS = frozenset(
+    {
+        "changedBy",
+        "changeCause",
+        "changeSource",
+        "imageChanges",
+        "changedEnv",
+        "changedResources",
+        "changedFields",
+    }
+)
+"""Who and what (`cortex_events.domain.changes.ChangeDetails`), on deploys as on events."""
 
 
 def deployment_deploys(
@@ -264,11 +285,11 @@ def workload_deploys(
                     timestamp=utc(end) if end is not None else revision.started,
                     started=revision.started,
                     sha=_sha(revision, workload, sha_annotation),
-                    deployer=_deployer(revision, workload),
+                    deployer=_deployer(revision, workload, event.details.get("changedBy")),
                     details={
                         k: v
                         for k, v in event.details.items()
-                        if k in ("revision", "images", "change", "result", "durationSeconds")
+                        if k in DEPLOY_DETAILS or k in CHANGE_DETAILS
                     },
                 )
             )
@@ -282,13 +303,14 @@ def workload_deploys(
                     timestamp=event.timestamp,
                     started=event.timestamp,
                     sha=_sha(current, workload, sha_annotation),
-                    deployer=_deployer(current, workload),
+                    deployer=_deployer(current, workload, event.details.get("changedBy")),
                     details={
                         "revision": current.number if current is not None else number,
                         "images": list(current.images if current else workload.images),
                         "fromReplicas": event.details["fromReplicas"],
                         "toReplicas": event.details["toReplicas"],
-                    },
+                    }
+                    | {k: v for k, v in event.details.items() if k in CHANGE_DETAILS},
                 )
             )
     return deploys

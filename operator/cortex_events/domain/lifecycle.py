@@ -8,7 +8,7 @@ modules); their creation and deletion events, and their scale events with quiet 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,12 @@ class Facts:
     deleted_at: datetime | None
     summary: str
     details: Mapping[str, Any]
+    source: Mapping[str, str] = field(default_factory=dict)
+    """Its GitOps tool or Helm release (`cortex_events.domain.changes.change_source`)."""
+
+    def with_source(self) -> dict[str, Any]:
+        """The details, with ``changeSource`` where the workload tells one."""
+        return {**self.details, **({"changeSource": dict(self.source)} if self.source else {})}
 
 
 def created_event(types: KindEvents, facts: Facts) -> EventIntent:
@@ -48,7 +54,7 @@ def created_event(types: KindEvents, facts: Facts) -> EventIntent:
         title=f"{ref.kind} {ref.name} created",
         description=facts.summary,
         timestamp=utc(facts.created),
-        details=dict(facts.details),
+        details=facts.with_source(),
     )
 
 
@@ -62,7 +68,7 @@ def deleted_event(types: KindEvents, facts: Facts) -> EventIntent:
         title=f"{ref.kind} {ref.name} deleted",
         description=f"Deleted with {facts.summary}",
         timestamp=utc(facts.deleted_at),
-        details=dict(facts.details),
+        details=facts.with_source(),
     )
 
 
@@ -78,7 +84,7 @@ def workload_events(
     made it), deletion."""
     events = [created_event(types, facts), *rollouts]
     if types.scale is not None and scale is not None:
-        events.append(scale_event(types.scale, facts.ref, scale))
+        events.append(scale_event(types.scale, facts.ref, scale, facts.source))
         if scale.autoscaled and window is not None:
             events.append(summary_event(types.scale, facts.ref, window))
     if facts.deleted_at is not None:

@@ -7,10 +7,15 @@
    StatefulSet, DaemonSet, Job or Argo Rollout, a Job's CronJob (a CronJob's Pods go through
    both), and the Deployment an Argo Rollout's ``workloadRef`` names;
 3. every CortexEntity in the workload's namespace whose selector matches the labels of the
-   workload or of one of those owners, or whose ``workloads`` names one of them.
+   workload or of one of those owners, or whose ``workloads`` names one of them;
+4. with a `CatalogIndex` (mapping from Cortex's catalog, `cortex_events.domain.catalog`): every
+   entity whose ``x-cortex-k8s`` block names the workload or one of those owners.
 
-Every source contributes; tags are deduplicated. ``cortex.io/events: disabled``, as an
-annotation or a label, on the workload or one of its owners turns events off.
+Every one of these sources contributes; tags are deduplicated. Only where none of them maps the
+workload do the catalog's guesses count: first the configured label keys (of the workload and
+its owners), then, where no label maps it either, the name of the workload or of an owner.
+``cortex.io/events: disabled``, as an annotation or a label, on the workload or one of its
+owners turns events off, whatever maps it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cortex_events.domain.catalog import CatalogIndex, Source
 from cortex_events.domain.model import (
     ALL_EVENT_TYPES,
     EVENTS_ANNOTATION,
@@ -103,11 +109,13 @@ class TagIssue:
     value: str
     rejected: tuple[tuple[str, str], ...]
     owner: OwnerInfo | None = None
+    annotation: str = TAG_ANNOTATION
+    """The annotation's name (``CORTEX_TAG_ANNOTATION``)."""
 
     def describe(self) -> str:
         """Each rejected part with the rule it breaks, or that the value is empty."""
         if not self.rejected:
-            return f"{TAG_ANNOTATION} is empty: it names no Cortex entity"
+            return f"{self.annotation} is empty: it names no Cortex entity"
         return "; ".join(describe_bad_tag(tag, problem) for tag, problem in self.rejected)
 
 
@@ -121,6 +129,9 @@ class Resolution:
     disabled: bool
     reason: str
     tag_issues: tuple[TagIssue, ...] = ()
+    via: frozenset[str] = frozenset()
+    """The kinds of source that mapped it: ``annotation``, ``CortexEntity``, and the catalog's
+    (`cortex_events.domain.catalog.Source`: ``descriptor``, ``labels``, ``name``)."""
 
     def for_type(self, event_type: EventType) -> tuple[Target, ...]:
         """The targets that accept ``event_type``."""
@@ -130,6 +141,7 @@ class Resolution:
 @dataclass
 class _Contribution:
     from_annotation: bool = False
+    """Named by an annotation or Cortex's catalog: every event type goes to it."""
     event_types: set[EventType] = field(default_factory=set)
     entities: list[EntitySpec] = field(default_factory=list)
 
@@ -143,9 +155,12 @@ def resolve(
     *,
     owner: OwnerInfo | None,
     entities: Iterable[EntitySpec],
+    catalog: CatalogIndex | None = None,
+    tag_annotation: str = TAG_ANNOTATION,
 ) -> Resolution:
     """The Cortex entities a workload's events go to. ``owner`` is its nearest owner (its
-    `OwnerInfo.chain` the others)."""
+    `OwnerInfo.chain` the others); ``catalog`` what Cortex's catalog maps, if it is read;
+    ``tag_annotation`` the annotation that names tags (``cortex.io/tag`` by default)."""
     owners = owner.chain() if owner is not None and kind in OWNED_KINDS else []
     if is_disabled(annotations, labels):
         return Resolution((), True, f"opted out by {EVENTS_ANNOTATION}=disabled on {kind} {name}")
@@ -157,6 +172,7 @@ def resolve(
     contributions: dict[str, _Contribution] = {}
     sources: list[str] = []
     issues: list[TagIssue] = []
+    via: set[str] = set()
 
     def from_annotation(value: str | None, where: str, source: OwnerInfo | None) -> None:
         if not isinstance(value, str):
@@ -165,13 +181,14 @@ def resolve(
         for tag in tags:
             contributions.setdefault(tag, _Contribution()).from_annotation = True
         if tags:
-            sources.append(f"{TAG_ANNOTATION} on {where}")
+            sources.append(f"{tag_annotation} on {where}")
+            via.add("annotation")
         if rejected or not tags:
-            issues.append(TagIssue(source is not None, value, rejected, source))
+            issues.append(TagIssue(source is not None, value, rejected, source, tag_annotation))
 
-    from_annotation(annotations.get(TAG_ANNOTATION), f"{kind} {name}", None)
+    from_annotation(annotations.get(tag_annotation), f"{kind} {name}", None)
     for up in owners:
-        from_annotation(up.annotations.get(TAG_ANNOTATION), f"{up.kind} {up.name}", up)
+        from_annotation(up.annotations.get(tag_annotation), f"{up.kind} {up.name}", up)
 
     for entity in sorted(entities, key=lambda e: e.key):
         if entity.namespace != namespace:
@@ -185,14 +202,56 @@ def resolve(
         contribution.event_types |= entity.event_types
         contribution.entities.append(entity)
         sources.append(f"CortexEntity {entity.key}")
+        via.add("CortexEntity")
+
+    if catalog is not None:
+        workloads = [(kind, name, labels), *((up.kind, up.name, up.labels) for up in owners)]
+        for tag, source, why in _from_catalog(catalog, namespace, workloads, bool(contributions)):
+            contributions.setdefault(tag, _Contribution()).from_annotation = True
+            sources.append(why)
+            via.add(source)
 
     if not contributions:
-        reason = "no cortex.io/tag and no CortexEntity matches"
+        reason = f"no {tag_annotation} and no CortexEntity matches"
         if issues:
-            reason = f"no usable {TAG_ANNOTATION} and no CortexEntity matches"
+            reason = f"no usable {tag_annotation} and no CortexEntity matches"
+        if catalog is not None:
+            reason += ", nor Cortex's catalog"
         return Resolution((), False, reason, tuple(issues))
     targets = tuple(_target(tag, c) for tag, c in sorted(contributions.items()))
-    return Resolution(targets, False, "mapped by " + ", ".join(sources), tuple(issues))
+    return Resolution(
+        targets, False, "mapped by " + ", ".join(sources), tuple(issues), frozenset(via)
+    )
+
+
+def _from_catalog(
+    catalog: CatalogIndex,
+    namespace: str,
+    workloads: list[tuple[str, str, Mapping[str, str]]],
+    mapped: bool,
+) -> list[tuple[str, Source, str]]:
+    """(tag, source, why) from Cortex's catalog for a workload and its owners (``workloads``:
+    kind, name, labels): every ``x-cortex-k8s`` item that names one; where nothing maps them
+    (``mapped`` false, and no item), the label keys, then their names."""
+    found = [
+        (tag, Source.DESCRIPTOR, f"{kind} {name} in the x-cortex-k8s of {tag!r}")
+        for kind, name, _ in workloads
+        for tag in catalog.descriptor_tags(kind, namespace, name)
+    ]
+    if found or mapped:
+        return found
+    found = [
+        (tag, Source.LABELS, f"label {key} of {kind} {name}")
+        for kind, name, labels in workloads
+        for key, tag in catalog.label_tags(labels)
+    ]
+    if found:
+        return found
+    return [
+        (tag, Source.NAME, f"the name of {kind} {name}")
+        for kind, name, _ in workloads
+        if (tag := catalog.name_tag(kind, name)) is not None
+    ]
 
 
 def _target(tag: str, contribution: _Contribution) -> Target:

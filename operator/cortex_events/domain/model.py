@@ -41,6 +41,7 @@ from cortex_events.domain.parsing import (
     spec_images,
     template_images,
 )
+from cortex_events.domain.templates import TemplatePrint, template_print, template_writers
 
 __all__ = [
     "ANNOTATION_PREFIX",
@@ -238,6 +239,8 @@ class DeploymentSnapshot(Workload):
     """Who last wrote ``spec.replicas``: tells an autoscaler's scale from a person's."""
     progress_deadline: int | None = None
     """``spec.progressDeadlineSeconds``: how long its Pods may take to become ready."""
+    template_writers: tuple[FieldWriter, ...] = ()
+    """Who wrote ``spec.template``, newest first: who made each revision."""
 
     __hash__ = Workload.__hash__
 
@@ -269,6 +272,8 @@ class ReplicaSetSnapshot:
     """``rollout.argoproj.io/revision``: the revision of an Argo Rollout it holds."""
     annotations: Mapping[str, str] = field(default_factory=dict)
     version: str | None = None
+    template: TemplatePrint | None = None
+    """Its pod template without values, to tell what the next revision changed."""
 
 
 def is_disabled(annotations: Mapping[str, str], labels: Mapping[str, str] | None = None) -> bool:
@@ -320,8 +325,14 @@ def _container_state(
     )
 
 
-def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) -> PodSnapshot:
-    """Snapshot a raw Pod dict. ``deleted_at`` defaults to ``metadata.deletionTimestamp``."""
+def pod_snapshot(
+    obj: Mapping[str, Any],
+    *,
+    deleted_at: datetime | None = None,
+    keep: frozenset[str] = frozenset(),
+) -> PodSnapshot:
+    """Snapshot a raw Pod dict. ``deleted_at`` defaults to ``metadata.deletionTimestamp``;
+    ``keep`` names annotations to keep beside the ``cortex.io/`` ones."""
     metadata = as_map(obj.get("metadata"))
     spec = as_map(obj.get("spec"))
     status = as_map(obj.get("status"))
@@ -346,7 +357,7 @@ def pod_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) 
     node = as_str(spec.get("nodeName"))
     ready = condition(status, "Ready").get("status") == "True"
     return PodSnapshot(
-        **workload_fields("Pod", metadata, deleted_at),
+        **workload_fields("Pod", metadata, deleted_at, keep),
         owner=controller_owner(metadata, POD_OWNER_KINDS),
         node_name=intern(node) if node else None,
         phase=as_str(status.get("phase")) or "Pending",
@@ -410,6 +421,7 @@ def replicaset_snapshot(
         annotations=cortex_annotations(metadata, keep)
         | cortex_annotations(template_metadata, keep),
         version=version or None,
+        template=template_print(template),
     )
 
 
@@ -440,4 +452,5 @@ def deployment_snapshot(
         progressing_updated=parse_time(progressing.get("lastUpdateTime")),
         replicas_writer=field_writer(metadata, "spec", "replicas"),
         progress_deadline=optional_int(spec.get("progressDeadlineSeconds")),
+        template_writers=template_writers(metadata),
     )

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.apps import ControllerRevisionSnapshot
+from cortex_events.domain.changes import with_change
 from cortex_events.domain.deployments import (
     ROLLOUT_COMPLETED,
     ROLLOUT_IN_PROGRESS,
@@ -115,6 +116,7 @@ def rollout_event(
     else:
         title = f"{what} started"
         description = f"Revision {revision.number} of {where} is rolling out ({counts} pods)"
+    description = with_change(details, description, revision.details)
     return EventIntent(
         key=rollout_key(ref.kind, ref.uid, revision.number),
         type=event_type,
@@ -135,15 +137,19 @@ def superseded_event(
     by: int,
 ) -> EventIntent:
     """``revision``'s rollout, closed because revision ``by`` replaced it before it ended."""
+    details = _details(revision, progress, ROLLOUT_SUPERSEDED) | {"supersededBy": by}
+    description = (
+        f"Revision {revision.number} of {ref.namespace}/{ref.name} was replaced "
+        f"before it completed ({progress.updated} of {progress.desired} pods had it)"
+    )
     return EventIntent(
         key=rollout_key(ref.kind, ref.uid, revision.number),
         type=event_type,
         subject=ref,
         title=f"{rollout_name(ref.name, revision)} superseded by revision {by}",
-        description=f"Revision {revision.number} of {ref.namespace}/{ref.name} was replaced "
-        f"before it completed ({progress.updated} of {progress.desired} pods had it)",
+        description=with_change(details, description, revision.details),
         timestamp=revision.started,
-        details=_details(revision, progress, ROLLOUT_SUPERSEDED) | {"supersededBy": by},
+        details=details,
         updatable=True,
     )
 

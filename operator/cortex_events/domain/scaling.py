@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cortex_events.domain.changes import ChangeDetails, with_change
 from cortex_events.domain.intents import EventIntent, iso, replicas_text, utc
 from cortex_events.domain.keys import autoscale_key, kind_scale_key, scale_key
 from cortex_events.domain.model import EventType, FieldWriter, WorkloadRef
@@ -51,6 +52,8 @@ class Scale:
     generation: int
     at: datetime
     autoscaled: bool
+    by: str | None = None
+    """The field manager that wrote the new count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +98,8 @@ def scale_of(
     if before is None or before == after:
         return None
     at = writer.at if writer is not None and writer.at is not None else now
-    return Scale(before, after, generation, utc(at), is_autoscaled(writer))
+    by = writer.manager or None if writer is not None else None
+    return Scale(before, after, generation, utc(at), is_autoscaled(writer), by)
 
 
 def window_start(moment: datetime, width: timedelta) -> datetime:
@@ -154,8 +158,14 @@ def window_from_details(details: Mapping[str, Any], at: datetime) -> ScaleWindow
     )
 
 
-def scale_event(event_type: EventType, ref: WorkloadRef, scale: Scale) -> EventIntent:
-    """The event of one scale; an autoscaler's is marked quiet."""
+def scale_event(
+    event_type: EventType,
+    ref: WorkloadRef,
+    scale: Scale,
+    source: Mapping[str, str] | None = None,
+) -> EventIntent:
+    """The event of one scale; an autoscaler's is marked quiet. A person's says who made it
+    (``changedBy``) and the workload's GitOps source (``source``, see `change_source`)."""
     direction = "up" if scale.after > scale.before else "down"
     where = f"{ref.namespace}/{ref.name}"
     by = " by its autoscaler" if scale.autoscaled else ""
@@ -164,21 +174,26 @@ def scale_event(event_type: EventType, ref: WorkloadRef, scale: Scale) -> EventI
         if ref.kind == "Deployment"
         else kind_scale_key(ref.kind, ref.uid, scale.generation)
     )
+    details: dict[str, Any] = {
+        "fromReplicas": scale.before,
+        "toReplicas": scale.after,
+        "direction": direction,
+        "generation": scale.generation,
+        "autoscaler": scale.autoscaled,
+    }
+    description = f"Scaled {direction} {where} from {scale.before} to "
+    description += f"{replicas_text(scale.after)}{by}"
+    if not scale.autoscaled:
+        change = ChangeDetails(by=scale.by, source=source or {})
+        description = with_change(details, description, change)
     return EventIntent(
         key=key,
         type=event_type,
         subject=ref,
         title=f"Scaled {ref.name} from {scale.before} to {replicas_text(scale.after)}{by}",
-        description=f"Scaled {direction} {where} from {scale.before} to "
-        f"{replicas_text(scale.after)}{by}",
+        description=description,
         timestamp=utc(scale.at),
-        details={
-            "fromReplicas": scale.before,
-            "toReplicas": scale.after,
-            "direction": direction,
-            "generation": scale.generation,
-            "autoscaler": scale.autoscaled,
-        },
+        details=details,
         quiet=Quiet.AUTOSCALED if scale.autoscaled else None,
     )
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from cortex_events.domain.apps import ROLLING_UPDATE, StatefulSetSnapshot
+from cortex_events.domain.changes import change_source
 from cortex_events.domain.deployments import ROLLOUT_COMPLETED, ROLLOUT_IN_PROGRESS, Revision
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.lifecycle import Facts, KindEvents, replicas_summary, workload_events
@@ -86,6 +87,7 @@ def statefulset_events(
         s.deleted_at,
         replicas_summary(s.replicas, s.images),
         {"replicas": s.replicas, "images": list(s.images)},
+        change_source(s.labels, s.annotations),
     )
     rollouts = revision_events(STATEFULSET_EVENTS.rollout, s.ref, current, reported, ended=ended)
     return workload_events(STATEFULSET_EVENTS, facts, rollouts, scale=scale, window=window)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 from cortex_events.domain.mapping import TagIssue
-from cortex_events.domain.model import TAG_ANNOTATION, WorkloadRef
+from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.tags import parse_tags
 
 # Posts a Warning Kubernetes Event on a workload: (workload, reason, message).
@@ -249,7 +249,7 @@ class OperatorListener:
         where = f"{workload.kind} {workload.namespace}/{workload.name}"
         fields = {"workload": where, "annotation": issue.value}
         if not issue.rejected:
-            logger.info("%s on %s is empty: it names no Cortex entity", TAG_ANNOTATION, where)
+            logger.info("%s on %s is empty: it names no Cortex entity", issue.annotation, where)
             return
         kept = parse_tags(issue.value)
         outcome = (
@@ -257,7 +257,7 @@ class OperatorListener:
             if kept
             else "ignored; this annotation maps no events"
         )
-        message = f"{TAG_ANNOTATION} on {where}: {issue.describe()}; {outcome}"
+        message = f"{issue.annotation} on {where}: {issue.describe()}; {outcome}"
         logger.warning("%s", message, extra=fields)
         if self.post_warning is not None:
             self.post_warning(workload, "InvalidTag", message)

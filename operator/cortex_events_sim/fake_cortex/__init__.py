@@ -1,5 +1,5 @@
-"""An in-memory emulator of Cortex's Custom Events and Deploys APIs, for tests, the demo and
-local clusters.
+"""An in-memory emulator of Cortex's Custom Events and Deploys APIs and of its catalog's
+descriptors, for tests, the demo and local clusters.
 
 Start it with `FakeCortex` (in your event loop), `run_in_thread` (synchronous code, or an
 operator in another process) or `serve` (the ``cortex-events fake-cortex`` command), then point
@@ -34,6 +34,9 @@ What it enforces, like Cortex:
   all of the entity's); ``.../deploys/{uuid}`` is replaced (PUT) or deleted. The deletes across
   every entity, ``DELETE /api/v1/catalog/deploys`` (at least one filter) and
   ``.../deploys/all``, are served too, so that a test can see they were never called.
+* Catalog (`catalog`): ``GET /api/v1/catalog/descriptors`` and ``GET /api/v1/catalog``, paged
+  (``page`` and ``pageSize`` required), from the descriptors it is given (``descriptors``, the
+  ``--descriptor`` option or ``POST /_fake/descriptors``); a descriptor's entity exists.
 * Answers: create, get and update 200 with the event; deletes 204 without a body; errors are
   JSON ``{"httpStatus", "message", "requestId"}``; response timestamps are UTC with ``Z``.
 
@@ -62,7 +65,9 @@ reach the Python objects (another process, a kind cluster):
   ``{"kind": "outage", "on": bool, "drop": bool}``, ``{"kind": "clear"}``. A malformed fault
   answers 400.
 * ``POST /_fake/reset``: forgets events, deploys, requests, faults and rate-limit windows (the
-  entity list stays).
+  entity list and the descriptors stay).
+* ``POST /_fake/descriptors`` (a descriptor or a list; ``?archived=true``), ``GET
+  /_fake/descriptors``, ``DELETE /_fake/descriptors/{tag}``: the catalog's descriptors.
 """
 
 from __future__ import annotations

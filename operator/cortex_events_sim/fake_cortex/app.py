@@ -14,6 +14,7 @@ from aiohttp import web
 
 from cortex_events_sim.fake_cortex.admin import add_admin_routes
 from cortex_events_sim.fake_cortex.answers import error
+from cortex_events_sim.fake_cortex.catalog import add_catalog_routes
 from cortex_events_sim.fake_cortex.deploys import add_deploy_routes, json_body, path_uuid
 from cortex_events_sim.fake_cortex.gate import Emulator, api_gate
 from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
@@ -111,5 +112,6 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_put(item, update_event)
     app.router.add_delete(item, delete_event)
     add_deploy_routes(app, emulator, API_PREFIX)
+    add_catalog_routes(app, state)
     add_admin_routes(app, emulator)
     return app

@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 from aiohttp import web
 
 from cortex_events_sim.fake_cortex.app import build_app
+from cortex_events_sim.fake_cortex.catalog import put_descriptors
 from cortex_events_sim.fake_cortex.faults import Faults
 from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
 from cortex_events_sim.fake_cortex.store import FakeCortexState
@@ -29,7 +31,8 @@ class FakeCortex:
 
     ``api_key``: the only Bearer key accepted (``None``: any non-empty key). ``entities``: the
     tags that exist (``None``: every tag). ``rate_limit``: accepted requests per key in any
-    60-second window (``None``: unlimited).
+    60-second window (``None``: unlimited). ``descriptors``: entity descriptors for the catalog
+    (`cortex_events_sim.fake_cortex.catalog`); each one's entity exists.
     """
 
     def __init__(
@@ -38,9 +41,11 @@ class FakeCortex:
         api_key: str | None = None,
         entities: Iterable[str] | None = None,
         rate_limit: int | None = None,
+        descriptors: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.api_key = api_key
         self.state = FakeCortexState.with_entities(entities)
+        put_descriptors(self.state, descriptors)
         self.faults = Faults()
         self.limiter = RateLimiter(rate_limit)
         self._runner: web.AppRunner | None = None
@@ -110,6 +115,7 @@ def run_in_thread(
     port: int = 0,
     timeout: float = 10.0,
     stop_timeout: float | None = None,
+    descriptors: Iterable[Mapping[str, Any]] = (),
 ) -> Iterator[FakeCortex]:
     """A started `FakeCortex` on its own event loop in a daemon thread; stopped on exit.
 
@@ -117,7 +123,9 @@ def run_in_thread(
     bounds starting, and stopping unless ``stop_timeout`` is given.
     """
     stop_within = timeout if stop_timeout is None else stop_timeout
-    fake = FakeCortex(api_key=api_key, entities=entities, rate_limit=rate_limit)
+    fake = FakeCortex(
+        api_key=api_key, entities=entities, rate_limit=rate_limit, descriptors=descriptors
+    )
     with loop_in_thread("fake-cortex", stop_timeout=stop_within) as loop:
         try:
             asyncio.run_coroutine_threadsafe(fake.start(host, port), loop).result(timeout)
@@ -133,6 +141,7 @@ def serve(
     api_key: str | None = None,
     entities: Iterable[str] | None = None,
     rate_limit: int | None = None,
+    descriptors: Iterable[Mapping[str, Any]] = (),
 ) -> int:
     """Serve the emulator until SIGINT or SIGTERM; returns the process exit code.
 
@@ -142,7 +151,9 @@ def serve(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        fake = FakeCortex(api_key=api_key, entities=entities, rate_limit=rate_limit)
+        fake = FakeCortex(
+            api_key=api_key, entities=entities, rate_limit=rate_limit, descriptors=descriptors
+        )
     except ValueError as exc:
         logger.error("fake-cortex: %s", exc)
         return 2

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cortex_events_sim.fake_cortex.descriptors import CatalogStore
 from cortex_events_sim.fake_cortex.records import RecordedRequest, StoredDeploy, StoredEvent
 from cortex_events_sim.fake_cortex.validation import (
     DeployFilter,
@@ -55,6 +56,7 @@ class FakeCortexState:
     """
 
     entities: set[str] | None = None
+    catalog: CatalogStore = field(default_factory=CatalogStore, repr=False)
     _events: dict[str, StoredEvent] = field(default_factory=dict, repr=False)
     _deploys: dict[str, StoredDeploy] = field(default_factory=dict, repr=False)
     _requests: list[RecordedRequest] = field(default_factory=list, repr=False)
