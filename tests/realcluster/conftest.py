@@ -56,6 +56,8 @@ WORKLOADS = frozenset(
 WATCHED = frozenset(WORKLOADS - {"rollouts", "namespaces"} | {"cortexentities"})
 """What every operator watches (Argo Rollouts where installed, Namespaces with a selector)."""
 FATE_LABEL = "testbed.cortex.io/fate"
+TERMINATING = "because it is being terminated"
+"""What namespace lifecycle admission says when it refuses a write."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -219,6 +221,9 @@ class Operator:
         found = []
         for r in self.plane.audit(self.release.user, since=self.audit_from):
             refused = r.code == 403 and not (r.at and self.plane.starting_at(r.at))
+            # An Event about an object in a namespace an earlier test deleted: refused by
+            # namespace lifecycle admission, not by RBAC.
+            refused = refused and TERMINATING not in (r.message or "")
             if (r.resource in WORKLOADS and r.is_write) or refused:
                 found.append(f"{r.verb} {r.uri} -> {r.code} {r.message}".rstrip())
         return found

@@ -186,7 +186,11 @@ def revision_change(
     if diff is None and kept is not None:
         diff = kept.diff
     return ChangeDetails(
-        by=author(workload.template_writers, started),
+        by=author(
+            workload.template_writers,
+            started,
+            tuple(name for name, _, _ in diff.images) if diff is not None else (),
+        ),
         cause=clip(cause)[:MAX_TEXT] if cause else None,
         diff=diff,
         source=change_source(workload.labels, workload.annotations),

@@ -208,11 +208,14 @@ def controller_owner(metadata: Mapping[str, Any], kinds: frozenset[str]) -> Owne
 class FieldWriter:
     """Who last wrote a field, from ``metadata.managedFields``: the field manager (the client's
     name, e.g. ``kubectl``, ``kube-controller-manager``), through which subresource (``scale``,
-    or empty for the object itself), and when."""
+    or empty for the object itself), and when. ``images`` names the containers whose image it
+    owns (kept for template writers only: seconds-granular times may tie, and then the owner
+    of a changed image tells who changed it)."""
 
     manager: str
     subresource: str
     at: datetime | None
+    images: tuple[str, ...] = ()
 
 
 def field_writer(metadata: Mapping[str, Any], *path: str) -> FieldWriter | None:

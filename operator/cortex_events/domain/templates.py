@@ -26,6 +26,8 @@ from cortex_events.domain.parsing import (
 
 GENERATED_LABELS = frozenset({"pod-template-hash", "rollouts-pod-template-hash"})
 """Labels a controller adds to each revision's template: no one changed them."""
+MAX_OWNED = 32
+"""Containers whose image ownership a template writer keeps."""
 AUTHOR_SLACK = timedelta(seconds=5)
 """How long after a manager's write its revision may be seen to start: the write and the new
 ReplicaSet are seconds apart, and a rollback's start is the operator's own clock."""
@@ -137,6 +139,23 @@ def diff_templates(before: TemplatePrint, after: TemplatePrint) -> TemplateDiff:
     )
 
 
+def _owned_images(spec: Mapping[str, Any]) -> tuple[str, ...]:
+    """The containers whose ``image`` a managedFields pod spec owns, by name (at most
+    MAX_OWNED; the keys read ``k:{"name":"app"}``)."""
+    names: list[str] = []
+    for list_key in ("f:containers", "f:initContainers"):
+        for key, owned in as_map(spec.get(list_key)).items():
+            if not (isinstance(key, str) and key.startswith("k:") and "f:image" in as_map(owned)):
+                continue
+            try:
+                name = json.loads(key[2:]).get("name")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(name, str) and len(names) < MAX_OWNED:
+                names.append(intern(name))
+    return tuple(names)
+
+
 def template_writers(metadata: Mapping[str, Any]) -> tuple[FieldWriter, ...]:
     """The managedFields entries that own part of ``spec.template``, newest first."""
     found = []
@@ -144,16 +163,22 @@ def template_writers(metadata: Mapping[str, Any]) -> tuple[FieldWriter, ...]:
         fields = as_map(as_map(as_map(entry).get("fieldsV1")).get("f:spec"))
         if "f:template" in fields and (manager := as_str(as_map(entry).get("manager"))):
             at = parse_time(as_map(entry).get("time"))
-            found.append(
-                FieldWriter(intern(manager), intern(as_str(entry.get("subresource")) or ""), at)
-            )
+            subresource = intern(as_str(entry.get("subresource")) or "")
+            images = _owned_images(as_map(as_map(fields["f:template"]).get("f:spec")))
+            found.append(FieldWriter(intern(manager), subresource, at, images))
     return tuple(sorted(found, key=lambda w: w.at.timestamp() if w.at else 0.0, reverse=True))
 
 
-def author(writers: tuple[FieldWriter, ...], started: datetime) -> str | None:
+def author(
+    writers: tuple[FieldWriter, ...], started: datetime, images: tuple[str, ...] = ()
+) -> str | None:
     """The manager that wrote the template last before a revision that started at
-    ``started`` (a later write belongs to a later revision)."""
-    for writer in writers:  # newest first
-        if writer.at is None or writer.at <= started + AUTHOR_SLACK:
+    ``started`` (a later write belongs to a later revision). Where the revision changed the
+    image of a container in ``images``, the newest such writer that owns one of those images:
+    managedFields times are whole seconds, so an apply and a ``kubectl set image`` in the same
+    second tie, and the image's owner is the one who changed it."""
+    candidates = [w for w in writers if w.at is None or w.at <= started + AUTHOR_SLACK]
+    for writer in candidates:  # newest first
+        if set(writer.images) & set(images):
             return writer.manager
-    return None
+    return candidates[0].manager if candidates else None

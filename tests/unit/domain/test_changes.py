@@ -122,6 +122,31 @@ def test_the_template_writer_of_a_revision_is_the_newest_before_it_started() -> 
     assert author(writers, T0 - timedelta(minutes=1)) is None
 
 
+def test_writers_in_the_same_second_are_told_apart_by_the_image_each_owns() -> None:
+    # An apply and a `kubectl set image` a moment later: managedFields times are whole
+    # seconds, so both read T0, and the apply happens to be listed first.
+    owns_image: dict[str, Any] = {
+        "f:spec": {"f:template": {"f:spec": {"f:containers": {
+            'k:{"name":"app"}': {"f:image": {}}}}}}
+    }  # fmt: skip
+    owns_env: dict[str, Any] = {
+        "f:spec": {"f:template": {"f:spec": {"f:containers": {
+            'k:{"name":"app"}': {".": {}, "f:env": {}, "f:name": {}}}}}}
+    }  # fmt: skip
+    metadata = {
+        "managedFields": [
+            entry("kubectl-client-side-apply", T0, owns_env),
+            entry("kubectl-set", T0, owns_image),
+        ]
+    }
+    writers = template_writers(metadata)
+    assert [w.images for w in writers] == [(), ("app",)]
+    assert author(writers, T0, ("app",)) == "kubectl-set"
+    # A change that is not an image's: the newest writer, as before.
+    assert author(writers, T0) == "kubectl-client-side-apply"
+    assert author(writers, T0, ("sidecar",)) == "kubectl-client-side-apply"
+
+
 @pytest.mark.parametrize(
     ("labels", "annotations", "expected"),
     [
