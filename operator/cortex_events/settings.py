@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
-from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     job_pod_events: bool = False
     """Whether the Pods of Jobs get creation and deletion events where no CortexEntity says
     (their failures are recorded either way)."""
+
+    pod_events: PodEvents = PodEvents.AUTO
+    """What is recorded of the Pods of workloads where no CortexEntity says: ``each`` (an
+    event per Pod), ``summary`` (one summary per workload and window) or ``auto`` (an event
+    per Pod until Pod churn outgrows the budget, then summaries)."""
+
+    pod_fold_after: float = Field(default=60.0, ge=1, le=3600)
+    """Seconds of budget the Pod churn waiting for delivery may fill before ``auto`` folds it
+    into summaries (they resume below half of it)."""
 
     argo_rollouts: bool = True
     """Watch Argo Rollouts when the cluster serves their CRD (and RBAC lets it)."""
