@@ -18,7 +18,7 @@ their own, and a Pod in a summary that fails is counted there as failed too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -91,6 +91,15 @@ class PodChange:
         return (
             Flag.CREATED + (Flag.READY if self.ready else "") + (Flag.FAILED if self.failed else "")
         )
+
+
+def with_summaries(event_types: Iterable[str]) -> frozenset[str]:
+    """``event_types``, and the summary types when a Pod's creation or deletion is among them:
+    an entity that records those gets their summaries (retention deletes them alike)."""
+    types = frozenset(event_types)
+    if types & {EventType.POD_CREATION, EventType.POD_DELETION}:
+        types |= frozenset(SUMMARY_TYPES.values())
+    return types
 
 
 def foldable(owner_kind: str) -> bool:
