@@ -14,7 +14,8 @@ Tokens go to the most urgent caller first, then in arrival order. A caller's urg
 (lower is more urgent) that it sets for a whole task with `urgency` (a context variable, so
 that every request made on behalf of one piece of work, its look-ups and retries included,
 carries it) and that may rise while it waits (`Urgency.raise_to`). When Cortex answers 429,
-`pause` holds every caller until the time it asked for, and then tokens go by urgency again.
+`pause` holds every caller until the time it asked for, and then tokens go by urgency again,
+one at a time.
 """
 
 from __future__ import annotations
@@ -155,8 +156,14 @@ class TokenBucket:
         return now
 
     def pause(self, seconds: float) -> None:
-        """Hold every caller for ``seconds`` from now (Cortex asked to wait: a 429)."""
-        self._paused_until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+        """Hold every caller for ``seconds`` from now (Cortex asked to wait: a 429), then
+        hand out tokens one at a time at the sustained rate, with no burst: each goes to the
+        most urgent caller waiting then, and a failure whose delivery takes two requests (a
+        listing, then its create) is not overtaken between them."""
+        until = max(self._paused_until, self._clock() + max(seconds, 0.0))
+        self._paused_until = until
+        self._tokens = 0.0
+        self._updated = max(self._updated, until - 1.0 / self._rate)
 
     def _first(self) -> _Waiter | None:
         return min(self._waiters, key=_Waiter.order, default=None)

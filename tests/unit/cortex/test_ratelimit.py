@@ -224,3 +224,16 @@ async def test_a_pause_holds_every_caller_then_the_most_urgent_goes_first() -> N
     )
     assert granted == ["failure", "churn-0", "churn-1", "churn-2"]
     assert min(times) >= 30.0, "nobody went during the pause"
+
+
+async def test_after_a_pause_tokens_come_one_at_a_time_not_as_a_burst() -> None:
+    time = FakeTime()
+    bucket = TokenBucket(600, clock=time.clock, sleep=time.sleep)  # a burst of 10, then 590/min
+    bucket.pause(30.0)
+    stamps = []
+    for _ in range(3):
+        await bucket.acquire()
+        stamps.append(time.now)
+    assert stamps[0] == pytest.approx(30.0)
+    assert stamps[1] - stamps[0] == pytest.approx(60 / 590)
+    assert stamps[2] - stamps[1] == pytest.approx(60 / 590)
