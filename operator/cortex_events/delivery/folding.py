@@ -13,9 +13,10 @@ against what Cortex holds:
   its workload's summary (`cortex_events.domain.podsummary`) instead of being sent.
 
 *Pressure* is the Pod churn waiting, in seconds of budget: the churn items queued, plus those
-folded lately as if they still waited (each one adds its share of a second, and that drains
-in real time). Folding starts when it reaches ``fold_after`` seconds (``CORTEX_POD_FOLD_AFTER``)
-and stops once it is below half of that, so that a burst does not flip the mode to and fro. A
+folded lately as if they still waited (each one adds its share of a second, up to twice the
+threshold, and that drains in real time). Folding starts when it reaches ``fold_after`` seconds
+(``CORTEX_POD_FOLD_AFTER``) and stops once it is below half of that, so that a burst does not
+flip the mode to and fro. A
 summary is (re)sent through the queue like any event, at most once per `REFRESH_SECONDS` while
 changes keep folding into it; the queue merges what comes meanwhile.
 """
@@ -95,7 +96,9 @@ class Pressure:
 
     def folded(self) -> None:
         self.seconds(0)
-        self._debt += 1.0 / self._per_second
+        # Counted as waiting for at most twice the threshold: per-Pod events resume within
+        # about 1.5 times it once the churn has stopped, however long it went on.
+        self._debt = min(self._debt + 1.0 / self._per_second, 2 * self.fold_after)
 
     def update(self, waiting: int) -> bool | None:
         """Whether to fold now; None when that did not change, else the new state."""
@@ -131,7 +134,7 @@ class Folder:
         self._targets: dict[Key, Target] = {}  # where each summary goes, as last seen
         self._sent: dict[Key, float] = {}  # when each summary was last queued
         self._since: dict[Key, float] = {}  # the first change folded since, when it was seen
-        self._scheduled: set[Key] = set()
+        self._scheduled: dict[Key, tuple[asyncio.TimerHandle, TagLedger]] = {}
 
     # -- pressure ----------------------------------------------------------------------------
 
@@ -201,14 +204,25 @@ class Folder:
         if self._queue.pending(key) or now >= due:
             self._send(ledger, summary)
         elif key not in self._scheduled:
-            self._scheduled.add(key)
-            asyncio.get_running_loop().call_later(due - now, self._flush, ledger, summary.key)
+            handle = asyncio.get_running_loop().call_later(
+                due - now, self._flush, ledger, summary.key
+            )
+            self._scheduled[key] = (handle, ledger)
 
     def _flush(self, ledger: TagLedger, summary_key: str) -> None:
-        self._scheduled.discard((ledger.tag, summary_key))
+        self._scheduled.pop((ledger.tag, summary_key), None)
         summary = ledger.summaries.summaries.get(summary_key)
         if summary is not None:  # else the entity's ledger was reset meanwhile
             self._send(ledger, summary)
+
+    def flush(self) -> int:
+        """Queue every summary that waits for its refresh now (the operator is stopping: what
+        was folded must reach Cortex before it goes); returns how many."""
+        waiting = list(self._scheduled.items())
+        for (_, summary_key), (handle, ledger) in waiting:
+            handle.cancel()
+            self._flush(ledger, summary_key)
+        return len(waiting)
 
     def _send(self, ledger: TagLedger, summary: PodSummary) -> None:
         key = (ledger.tag, summary.key)

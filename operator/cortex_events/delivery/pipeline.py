@@ -375,6 +375,7 @@ class Delivery:
 
     async def drain(self, timeout: float) -> int:
         """Give queued events up to `timeout` seconds to go out; returns how many remain."""
+        self.folder.flush()  # summaries waiting for their refresh go now
         if self.depth:
             logger.info("Delivering %d queued events before stopping", self.depth)
         with contextlib.suppress(TimeoutError):

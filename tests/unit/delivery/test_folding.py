@@ -168,6 +168,9 @@ def test_pressure_starts_at_the_threshold_and_ends_below_half_of_it() -> None:
     now[0] = 11.0
     assert pressure.update(0) is False, "29 s: per-Pod events resume"
     assert pressure.seconds(0) == pytest.approx(29.0)
+    for _ in range(100_000):
+        pressure.folded()  # a long storm counts for twice the threshold at most
+    assert pressure.seconds(0) == pytest.approx(120.0)
 
 
 async def test_a_restart_neither_sends_a_folded_change_again_nor_counts_it_twice() -> None:
@@ -311,3 +314,17 @@ async def test_a_failure_waiting_for_its_entitys_listing_raises_the_listings_cla
             await asyncio.sleep(0.01)
         assert await stack.queue.wait_idle(2)
     assert api.page_urgency == [Priority.CHURN, Priority.FAILURE, Priority.FAILURE]
+
+
+async def test_stopping_sends_the_summaries_that_wait_for_their_refresh() -> None:
+    api = MemoryCortex()
+    stack = DeliveryStack(api, cluster=CLUSTER, pod_events=PodEvents.SUMMARY, refresh=3600)
+    async with stack.running() as delivery:
+        await stack.submit(pod_item(1))
+        assert await stack.queue.wait_idle(2)
+        await stack.submit(pod_item(2, "deleted"))
+        assert await stack.queue.wait_idle(2)
+        assert summary_of(api).custom_data["deleted"] == 0, "waiting for its refresh"
+        assert await delivery.drain(5) == 0
+    data = summary_of(api).custom_data
+    assert (data["created"], data["deleted"]) == (1, 1)
