@@ -40,6 +40,7 @@ from bench import stand
 from bench.backends import Backend, Stands
 from bench.procs import BenchError, Proc
 from bench.scenarios import accepted, custom_data, percentile
+from cortex_events.domain.podsummary import is_summary, recorded_changes
 from cortex_events_sim import workloads
 
 logger = logging.getLogger("bench")
@@ -286,17 +287,8 @@ class Run:
         summaries = 0
         for event in self.st.cortex.state.events():
             data = event.custom_data or {}
-            if event.type == "POD_CREATION":
-                changes[("created", str(data.get("uid")))] += 1
-            elif event.type == "POD_DELETION":
-                changes[("deleted", str(data.get("uid")))] += 1
-            elif event.type == "DEPLOYMENT_PODS":
-                summaries += 1
-                for uid, text in (data.get("pods") or {}).items():
-                    flags = str(text).partition(":")[0]
-                    for flag, change in (("c", "created"), ("d", "deleted")):
-                        if flag in flags:
-                            changes[(change, uid)] += 1
+            summaries += is_summary(data)
+            changes.update(recorded_changes(event.type, data))
         wanted = {("deleted", uid) for uid in old} | {("created", uid) for uid in new}
         return {
             "changes": len(wanted),

@@ -20,6 +20,7 @@ from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest, run_in_th
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.server_thread import ServerThread
 from tests.integration.conftest import API_KEY
+from tests.support.accounting import accounted
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 pytestmark = pytest.mark.integration
@@ -84,6 +85,13 @@ def assert_once_per_key(cortex: FakeCortex) -> None:
     assert not {k: n for k, n in created.items() if n > 1}, "events created twice"
 
 
+def new_image(kubectl: Kubectl, deployment: str) -> None:
+    """A rollout: the Deployment's one container gets a new image."""
+    container = {"name": "app", "image": "nginx:1.26"}
+    template = {"spec": {"containers": [container]}}
+    kubectl.patch("Deployment", deployment, NS, {"spec": {"template": template}})
+
+
 @pytest.fixture
 def two_namespaces(kubectl: Kubectl) -> None:
     kubectl.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NOISY}})
@@ -107,12 +115,7 @@ def test_a_failure_and_a_rollout_go_ahead_of_a_backlog_of_another_namespaces_pod
     )
 
     kubectl.create(workloads.pod("payments-1", namespace=NS, tag="shop-api", behavior="OOMKilled"))
-    kubectl.patch(
-        "Deployment",
-        "api",
-        NS,
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}}},
-    )
+    new_image(kubectl, "api")
     failure = wait_post(cortex, "POD_FAILURE", "shop-api", 60, "the OOM kill")
     rollout = wait_post(cortex, "DEPLOYMENT_ROLLOUT", "shop-api", 60, "the rollout's start")
     # First come, first served, both would wait for every one of the 60 Pods' creates.
@@ -152,29 +155,6 @@ def test_one_namespaces_flood_of_failures_does_not_hold_back_anothers(
     assert_once_per_key(cortex)
 
 
-def accounted(cortex: FakeCortex, tag: str) -> tuple[collections.Counter[str], int]:
-    """Each Pod change on ``tag`` counted where Cortex holds it: ``created:<uid>`` and
-    ``deleted:<uid>``, from the Pods' own events and from the summaries' lists; and how many
-    summaries there are."""
-    changes: collections.Counter[str] = collections.Counter()
-    summaries = 0
-    for event in cortex.state.events(tag):
-        custom = event.custom_data or {}
-        if event.type == "POD_CREATION":
-            changes[f"created:{custom['uid']}"] += 1
-        elif event.type == "POD_DELETION":
-            changes[f"deleted:{custom['uid']}"] += 1
-        elif event.type == "DEPLOYMENT_PODS":
-            summaries += 1
-            for uid, text in custom["pods"].items():
-                flags = text.partition(":")[0]
-                if "c" in flags:
-                    changes[f"created:{uid}"] += 1
-                if "d" in flags:
-                    changes[f"deleted:{uid}"] += 1
-    return changes, summaries
-
-
 def test_churn_folds_into_summaries_that_account_for_every_pod_across_a_restart(
     kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator: OperatorProcess
 ) -> None:
@@ -183,12 +163,7 @@ def test_churn_folds_into_summaries_that_account_for_every_pod_across_a_restart(
     start_watching(operator, kube)
     kubectl.create(workloads.deployment("web", namespace=NS, tag="shop-web", replicas=40))
     wait_for(lambda: kubectl.ready_pods(NS, "web-") == 40, 60, "40 ready web Pods")
-    kubectl.patch(
-        "Deployment",
-        "web",
-        NS,
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "nginx:1.26"}]}}}},
-    )
+    new_image(kubectl, "web")
     wait_for(
         lambda: any(type_of(r) == "DEPLOYMENT_PODS" for r in accepted(cortex, "PUT")),
         60,

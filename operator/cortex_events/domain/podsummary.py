@@ -234,6 +234,23 @@ def is_summary(details: Mapping[str, Any]) -> bool:
     return details.get(SUMMARY_FLAG) is True
 
 
+def recorded_changes(event_type: str, custom_data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """The Pod changes an event in Cortex stands for, as (``created`` or ``deleted``, Pod uid):
+    a Pod's own creation or deletion event, or every one a summary lists. What accounting for
+    each Pod change reads (a change should be in exactly one place)."""
+    if event_type == EventType.POD_CREATION:
+        yield Change.CREATED.value, str(custom_data.get("uid"))
+    elif event_type == EventType.POD_DELETION:
+        yield Change.DELETED.value, str(custom_data.get("uid"))
+    elif is_summary(custom_data) and isinstance(pods := custom_data.get("pods"), Mapping):
+        for uid, text in pods.items():
+            flags = str(text).partition(":")[0]
+            if Flag.CREATED in flags:
+                yield Change.CREATED.value, str(uid)
+            if Flag.DELETED in flags:
+                yield Change.DELETED.value, str(uid)
+
+
 def summary_from_details(
     workload: WorkloadRef, details: Mapping[str, Any], at: datetime
 ) -> PodSummary | None:
