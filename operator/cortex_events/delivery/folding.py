@@ -28,6 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from cortex_events.cortex.models import CustomEvent
@@ -215,6 +216,25 @@ class Folder:
         if summary is not None:  # else the entity's ledger was reset meanwhile
             self._send(ledger, summary)
 
+    def current(self, ledger: TagLedger, item: Outgoing) -> Outgoing | None:
+        """``item``, a summary, with the content its ledger holds now; None when the ledger
+        holds no such summary (it was reloaded from Cortex since: what Cortex holds stands)."""
+        summary = ledger.summaries.summaries.get(item.key)
+        target = self._targets.get((ledger.tag, item.key))
+        if summary is None or target is None:
+            return None
+        body = render(summary.intent(), target, cluster=self._cluster)
+        return replace(item, body=body, entities=target.entities)
+
+    def reset(self) -> None:
+        """Forget what waits for a refresh (this replica takes over: every ledger is loaded
+        from Cortex again, and summaries are rendered from that)."""
+        for handle, _ in self._scheduled.values():
+            handle.cancel()
+        self._scheduled.clear()
+        self._sent.clear()
+        self._since.clear()
+
     def flush(self) -> int:
         """Queue every summary that waits for its refresh now (the operator is stopping: what
         was folded must reach Cortex before it goes); returns how many."""
@@ -242,6 +262,7 @@ class Folder:
                 seen_at=self._since.pop(key, time.monotonic()),
                 priority=Priority.CHURN,
                 source=(workload.namespace, workload.uid),
+                summary=True,
             )
         )
 

@@ -115,6 +115,7 @@ class Delivery:
         ``check_for`` seconds look each create up in Cortex before sending it, since a create
         the previous leader had in flight may still land."""
         self.ledger.reset()
+        self.folder.reset()
         self._checks_creates_until = time.monotonic() + check_for
         if self._deploys is not None:
             self._deploys.took_over(check_for)
@@ -215,6 +216,11 @@ class Delivery:
         if ledger is None:
             self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
             return
+        if item.summary:
+            fresh = self.folder.current(ledger, item)
+            if fresh is None:
+                return
+            item = fresh
         if item.key in ledger.uncertain:
             moment = ledger.uncertain[item.key]
             await self._look_up(ledger, item, moment, moment)

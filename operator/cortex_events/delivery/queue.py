@@ -62,6 +62,9 @@ class Outgoing:
     fold: Fold | None = None
     """Set on a change of a Pod that belongs to a workload: it may be folded (or, a failure,
     counted) in that workload's summary."""
+    summary: bool = False
+    """A Pod summary: its content is rendered again from what the entity's ledger holds when
+    it is sent, so that it is never older than that."""
 
     @property
     def queue_key(self) -> Key:

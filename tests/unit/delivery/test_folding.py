@@ -18,7 +18,7 @@ from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.keys import pod_key
 from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType, WorkloadRef
-from cortex_events.domain.podsummary import pod_change
+from cortex_events.domain.podsummary import SummaryBook, pod_change
 from cortex_events.domain.priority import Priority, priority_of
 from cortex_events.domain.quiet import PodEvents
 from cortex_events.domain.render import render
@@ -328,3 +328,28 @@ async def test_stopping_sends_the_summaries_that_wait_for_their_refresh() -> Non
         assert await delivery.drain(5) == 0
     data = summary_of(api).custom_data
     assert (data["created"], data["deleted"]) == (1, 1)
+
+
+async def test_a_summary_is_sent_as_its_ledger_holds_it_never_older() -> None:
+    api = MemoryCortex()
+    stack = DeliveryStack(api, cluster=CLUSTER, pod_events=PodEvents.SUMMARY)
+    await stack.run_until_idle(pod_item(1), pod_item(2))
+    # A summary queued before this replica lost the lead and took it again holds what its
+    # ledger held then (Pod 1 only); the ledger is loaded from Cortex again, which holds both.
+    book = SummaryBook()
+    first = pod_item(1).fold
+    assert first is not None
+    older = book.fold(first.change)
+    stale = Outgoing(
+        tag="web",
+        key=older.key,
+        body=render(older.intent(), TARGET, cluster=CLUSTER),
+        updatable=True,
+        entities=TARGET.entities,
+        priority=Priority.CHURN,
+        summary=True,
+    )
+    stack.delivery.took_over(0.0)
+    await stack.run_until_idle(stale)
+    assert api.count("update") == 0
+    assert set(summary_of(api).custom_data["pods"]) == {"pod-1", "pod-2"}
