@@ -278,7 +278,12 @@ class Run:
         if not all(_ready(p) for p in pods):
             return False
         quiet = time.time() - max((r.at for r in self.st.requests()), default=0.0) >= 2.0
-        return quiet and proc.metrics().get("cortex_events_queue_depth", 1.0) == 0
+        metrics = proc.metrics()
+        # Summaries that changed lately wait for their refresh (the operator before them has
+        # no such metric: nothing of it waits outside its queue).
+        waiting = metrics.get("cortex_events_queue_depth", 1.0)
+        waiting += metrics.get("cortex_events_pod_summaries_waiting", 0.0)
+        return quiet and waiting == 0
 
     def _accounted(self, old: set[str]) -> dict[str, int]:
         """Each replaced Pod's deletion and each new Pod's creation, where Cortex holds it."""

@@ -187,7 +187,7 @@ class OperatorApp:
             ),
             folder=self.folder,
         )
-        self.metrics.watch_queue(self.queue, self.folder.churn_pressure)
+        self.metrics.watch_queue(self.queue, self.folder.churn_pressure, self.folder.waiting)
         self.deleter = Deleter(api, self.queue, self.ledger, deploys=api, cluster=cluster)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)

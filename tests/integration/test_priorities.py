@@ -176,7 +176,7 @@ def test_churn_folds_into_summaries_that_account_for_every_pod_across_a_restart(
         120,
         "the rollout to end",
     )
-    wait_for(lambda: operator.metric("cortex_events_queue_depth") == 0, 120, "delivery to end")
+    wait_for(operator.idle, 120, "delivery to end")
     changes, summaries = accounted(cortex, "shop-web")
     created = [c for c in changes if c.startswith("created:")]
     deleted = [c for c in changes if c.startswith("deleted:")]

@@ -162,7 +162,7 @@ def test_a_rollout_restarts_churn_folds_into_summaries_that_account_for_every_po
         }
 
     wait_for(settled, 180, "every deletion recorded")
-    wait_for(lambda: operator.process.metric("cortex_events_queue_depth") == 0, 120, "idle")
+    wait_for(operator.process.idle, 120, "nothing left to deliver")
     changes, summaries = accounted(cortex, "rc-fold")
     assert {c for c in changes if c.startswith("created:")} == {
         f"created:{uid}" for uid in first_pods | second_pods

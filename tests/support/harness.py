@@ -81,6 +81,14 @@ class OperatorProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def idle(self) -> bool:
+        """Nothing waits for delivery: the queue is empty and no Pod summary waits for its
+        refresh."""
+        return (
+            self.metric("cortex_events_queue_depth") == 0
+            and self.metric("cortex_events_pod_summaries_waiting") == 0
+        )
+
     def metric(self, name: str) -> float | None:
         """The value of an unlabelled metric on ``/metrics``; None when it cannot be read."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

@@ -139,6 +139,10 @@ class Folder:
 
     # -- pressure ----------------------------------------------------------------------------
 
+    def waiting(self) -> int:
+        """Summaries changed since they were last sent that wait for their refresh."""
+        return len(self._scheduled)
+
     def churn_pressure(self) -> float:
         """The pressure now, in seconds of budget."""
         return self.pressure.seconds(self._queue.waiting(Priority.CHURN))

@@ -149,6 +149,12 @@ class Metrics:
             "(podEvents auto), else 0.",
             registry=r,
         )
+        self.summaries_waiting = Gauge(
+            "cortex_events_pod_summaries_waiting",
+            "Pod summaries changed since they were last sent, waiting for their refresh (at "
+            "most 30 s).",
+            registry=r,
+        )
         self.churn_pressure = Gauge(
             "cortex_events_pod_churn_pressure_seconds",
             "The Pod churn waiting for delivery, in seconds of budget (CORTEX_POD_FOLD_AFTER "
@@ -156,13 +162,17 @@ class Metrics:
             registry=r,
         )
 
-    def watch_queue(self, queue: QueueView, pressure: Callable[[], float]) -> None:
-        """Read the queue's classes and the churn pressure when the metrics are scraped."""
+    def watch_queue(
+        self, queue: QueueView, pressure: Callable[[], float], summaries: Callable[[], int]
+    ) -> None:
+        """Read the queue's classes, the churn pressure and the summaries waiting for their
+        refresh when the metrics are scraped."""
         for priority in Priority:
             label = priority.label
             self.class_depth.labels(label).set_function(partial(queue.depth_of, priority))
             self.oldest.labels(label).set_function(partial(queue.oldest_age, priority))
         self.churn_pressure.set_function(pressure)
+        self.summaries_waiting.set_function(summaries)
 
 
 class OperatorListener:
