@@ -55,6 +55,8 @@ RESULT_TYPES = frozenset(
 
 CHURN_TYPES = frozenset({EventType.POD_CREATION, EventType.POD_DELETION})
 """A Pod's own coming and going (its failures are `Priority.FAILURE`)."""
+POD_SUMMARY_SUFFIX = "_PODS"
+"""The ending of every Pod summary's type (``DEPLOYMENT_PODS``, ``JOB_PODS``, ...)."""
 
 
 def priority_of(event_type: str, details: Mapping[str, Any]) -> Priority:
@@ -66,7 +68,3 @@ def priority_of(event_type: str, details: Mapping[str, Any]) -> Priority:
     if event_type in CHURN_TYPES or event_type.endswith(POD_SUMMARY_SUFFIX):
         return Priority.CHURN
     return Priority.WORKLOAD
-
-
-POD_SUMMARY_SUFFIX = "_PODS"
-"""The ending of every Pod summary's type (``DEPLOYMENT_PODS``, ``JOB_PODS``, ...)."""
