@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, scenarios
+from bench import churn, report, scenarios
 from bench.backends import Backend, StandInBackend
 from bench.procinfo import machine
 from bench.procs import BenchError
@@ -28,6 +28,7 @@ from bench.realcluster import DEFAULT_NODES, RealCluster
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 PARTS = ("delivery", "scale")
+OPTIONAL_PARTS = ("churn",)
 
 
 def _scales(text: str) -> tuple[int, ...]:
@@ -85,7 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-changes", type=int, help="changes in the latency run")
     parser.add_argument("--no-baselines", action="store_true", help="skip the kopf baselines")
     parser.add_argument(
-        "--parts", default=",".join(PARTS), help="comma-separated subset of: delivery,scale"
+        "--parts",
+        default=",".join(PARTS),
+        help="comma-separated subset of: delivery,scale,churn (churn, about 25 minutes, runs "
+        "only when named)",
+    )
+    parser.add_argument(
+        "--churn-variants",
+        default=",".join(churn.VARIANTS),
+        help="the churn part's operators: before (the commit before delivery classes), each, auto",
     )
     parser.add_argument("--workdir", type=Path, help="keep logs and kubeconfigs here")
     return parser
@@ -115,7 +124,12 @@ def _load() -> list[float]:
 
 
 def run(
-    config: scenarios.Config, parts: set[str], workdir: Path, backend: Backend
+    config: scenarios.Config,
+    parts: set[str],
+    workdir: Path,
+    backend: Backend,
+    churn_config: churn.ChurnConfig = churn.FULL,
+    variants: tuple[str, ...] = churn.VARIANTS,
 ) -> dict[str, Any]:
     started = time.monotonic()
     results: dict[str, Any] = {
@@ -137,6 +151,8 @@ def run(
         measured = scenarios.scale(config, workdir, backend)
         results.update(measured)
         writes += measured["workload_writes"]["operator"]
+    if "churn" in parts:
+        results["churn"] = churn.churn(churn_config, workdir, backend, variants)
     results["workload_writes_total"] = writes
     results["ratios"] = report.ratios(results)
     results["targets"] = report.targets(results)
@@ -155,8 +171,11 @@ def _backend(args: argparse.Namespace, workdir: Path) -> Backend:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    if not parts or parts - set(PARTS):
-        _parser().error(f"--parts takes a subset of {','.join(PARTS)}")
+    if not parts or parts - set(PARTS) - set(OPTIONAL_PARTS):
+        _parser().error(f"--parts takes a subset of {','.join(PARTS + OPTIONAL_PARTS)}")
+    variants = tuple(v.strip() for v in args.churn_variants.split(",") if v.strip())
+    if not variants or set(variants) - set(churn.VARIANTS):
+        _parser().error(f"--churn-variants takes a subset of {','.join(churn.VARIANTS)}")
     if args.nodes < 1:
         _parser().error("--nodes must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -170,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         backend: Backend | None = None
         try:
             backend = _backend(args, workdir)
-            results = run(config, parts, workdir, backend)
+            churn_config = churn.SMOKE if args.smoke else churn.FULL
+            results = run(config, parts, workdir, backend, churn_config, variants)
         except BenchError as error:
             print(f"benchmark failed: {error}", file=sys.stderr)
             return 1

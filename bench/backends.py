@@ -18,11 +18,13 @@ from typing import Any, Literal
 from bench import stand
 from bench.procs import clean_env
 from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest, run_in_thread
+from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.server_thread import ServerThread, serve_in_thread
 
-Role = Literal["delivery", "scale", "naive"]
+Role = Literal["delivery", "scale", "naive", "churn"]
 """What a `Stands` is for: the delivery and latency part, the scale part (the operator and the
-no-op baseline), or the naive baseline's Pods of its own (it writes to them)."""
+no-op baseline), the naive baseline's Pods of its own (it writes to them), or the churn part
+(whose workloads are made by the cluster's controllers, simulated on the stand-in)."""
 
 
 class Stands(abc.ABC):
@@ -86,6 +88,24 @@ class Stands(abc.ABC):
         """Where `kubelet` is true: when each Pod's Running and Ready status was written
         (wall-clock seconds), for the Pods that have one."""
 
+    # -- through the API, as a user would (the churn part) ----------------------------------
+
+    @abc.abstractmethod
+    def create_objects(self, manifests: Sequence[dict[str, Any]]) -> None:
+        """Create these objects in the namespace, through the API."""
+
+    @abc.abstractmethod
+    def list_objects(self, kind: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
+        """The objects of ``kind`` in the namespace, as the API returns them."""
+
+    @abc.abstractmethod
+    def patch_object(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        """A strategic merge patch (a JSON merge patch on the stand-in), as kubectl sends."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Delete what the churn part made, once it is done with these stands."""
+
     @abc.abstractmethod
     def grow(self, growth: stand.Growth, entities: int, *, objects: bool = True) -> stand.Objects:
         """What ``growth`` adds (bare Pods; Deployments, StatefulSets and Jobs with their
@@ -125,6 +145,7 @@ class StandIns(Stands):
     namespace: str = stand.NAMESPACE
     kubelet: bool = False
     kubeconfigs: dict[str, Path] = field(default_factory=dict)
+    driver: Kubectl | None = None
 
     def env(self, user: str, **extra: str) -> dict[str, str]:
         path = self.kubeconfigs.get(user)
@@ -164,7 +185,30 @@ class StandIns(Stands):
         )
 
     def pods_running(self) -> bool:
-        return True  # nothing changes a Pod here but the benchmark
+        if not self.kubelet:
+            return True  # nothing changes a Pod here but the benchmark
+        return all(
+            (pod.get("status") or {}).get("phase") in ("Running", "Succeeded")
+            for pod in self.list_objects("Pod")
+        )
+
+    def _driver(self) -> Kubectl:
+        if self.driver is None:
+            self.driver = Kubectl(self.kube.kubeconfig("driver"))
+        return self.driver
+
+    def create_objects(self, manifests: Sequence[dict[str, Any]]) -> None:
+        for manifest in manifests:
+            self._driver().create(manifest)
+
+    def list_objects(self, kind: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
+        return self._driver().list(kind, self.namespace, label_selector=label_selector)
+
+    def patch_object(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        self._driver().patch(kind, name, self.namespace, patch)
+
+    def clear(self) -> None:
+        """Nothing to do: each stands is a stand-in of its own, gone when it ends."""
 
     def ready_changed_at(self, names: Sequence[str]) -> dict[str, float]:
         return {}
@@ -178,18 +222,27 @@ class StandInBackend(Backend):
     """A Kubernetes API stand-in and a Cortex emulator of their own for each `Stands`."""
 
     @contextmanager
-    def _stands(self, workdir: Path, rate_limit: int | None) -> Iterator[Stands]:
+    def _stands(self, workdir: Path, rate_limit: int | None, role: Role) -> Iterator[Stands]:
+        # The churn part's workloads go through the simulated controllers and kubelet.
+        simulated = role == "churn"
         with ExitStack() as stack:
-            kube = stack.enter_context(serve_in_thread(namespaces=(stand.NAMESPACE,)))
+            kube = stack.enter_context(
+                serve_in_thread(namespaces=(stand.NAMESPACE,), cluster=simulated)
+            )
             cortex = stack.enter_context(
                 run_in_thread(api_key=stand.API_KEY, rate_limit=rate_limit)
             )
-            yield StandIns(kube, cortex, workdir)
+            stands = StandIns(kube, cortex, workdir, kubelet=simulated)
+            try:
+                yield stands
+            finally:
+                if stands.driver is not None:
+                    stands.driver.close()
 
     def stands(
         self, workdir: Path, *, rate_limit: int | None, role: Role
     ) -> AbstractContextManager[Stands]:
-        return self._stands(workdir, rate_limit)
+        return self._stands(workdir, rate_limit, role)
 
     def close(self) -> None:
         pass  # each Stands stopped its stand-ins when its part ended

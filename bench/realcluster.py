@@ -8,7 +8,8 @@ until every Pod is and the controllers report their workloads ready, then reads 
 Cortex is the emulator, as in the stand-in mode.
 
 Each part gets a namespace: ``bench-delivery`` for delivery and latency, ``bench`` for the
-operator and the no-op baseline at scale, ``bench-naive`` for the naive baseline's own Pods.
+operator and the no-op baseline at scale, ``bench-naive`` for the naive baseline's own Pods,
+``bench-churn`` for the churn part (each of its operators in turn, the namespace emptied between).
 Every process watches only its namespace (``CORTEX_NAMESPACES``, which the baselines read too),
 so each sees exactly the Pods of its part, as with a stand-in of its own.
 
@@ -56,6 +57,7 @@ NAMESPACES: dict[Role, str] = {
     "delivery": "bench-delivery",
     "scale": "bench",
     "naive": "bench-naive",
+    "churn": "bench-churn",
 }
 BASELINE_ACCOUNTS = {"noop": "bench-noop", "naive": "bench-naive"}
 KWOK_USER = "kwok-controller"
@@ -185,7 +187,7 @@ class RealCluster(Backend):
                 60,
                 f"the default ServiceAccount of {namespace}",
             )
-        watched = ",".join(NAMESPACES[role] for role in ("delivery", "scale"))
+        watched = ",".join(NAMESPACES[role] for role in ("delivery", "scale", "churn"))
         began = time.monotonic()
         plane.helm(
             "install", RELEASE, str(CHART), "-n", OPERATOR_NAMESPACE,
@@ -428,6 +430,37 @@ class RealStands(Stands):
 
     def mark_ready(self, name: str) -> None:
         raise BenchError("on a real cluster kwok makes Pods ready, not the benchmark")
+
+    # -- through the API, as a user would (the churn part) ----------------------------------
+
+    def create_objects(self, manifests: Sequence[dict[str, Any]]) -> None:
+        bodies = [(BY_KIND[m["kind"]].path(self.namespace), m) for m in manifests]
+        asyncio.run(self._create_many(bodies, keep=False))
+
+    def list_objects(self, kind: str, *, label_selector: str | None = None) -> list[dict[str, Any]]:
+        if label_selector is None:
+            return self._list(kind)
+        found = self._get(BY_KIND[kind].path(self.namespace), labelSelector=label_selector)
+        items: list[dict[str, Any]] = found["items"]
+        return items
+
+    def patch_object(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        answer = self._client.patch(
+            f"{BY_KIND[kind].path(self.namespace)}/{name}",
+            json=patch,
+            headers={"Content-Type": "application/strategic-merge-patch+json"},
+        )
+        if answer.status_code != 200:
+            raise BenchError(f"patching {kind} {name}: {answer.status_code} {answer.text[:300]}")
+
+    def clear(self) -> None:
+        """Delete the namespace's Deployments and Pods, and wait until no Pod is left."""
+        for kind in ("Deployment", "Pod"):
+            path = BY_KIND[kind].path(self.namespace)
+            answer = self._client.request("DELETE", path, json={"propagationPolicy": "Background"})
+            if answer.status_code != 200:
+                raise BenchError(f"deleting the {kind}s of {self.namespace}: {answer.text[:300]}")
+        _wait(lambda: not self._list("Pod"), 600, f"the Pods of {self.namespace} to go")
 
     def _get(self, path: str, **params: str) -> dict[str, Any]:
         answer = self._client.get(path, params=params)

@@ -10,6 +10,13 @@ TARGET_RSS_VS_NOOP = 1.6
 TARGET_DELIVERY_RATIO = 0.97
 TARGET_P99_SECONDS = 0.5
 TARGET_CALLS_PER_ENTITY = 3.0
+TARGET_FAILURE_P99_SECONDS = 10.0
+TARGET_REQUESTS_PER_REPLACED_POD = 0.2
+CHURN_NAMES = {
+    "before": "before (one queue, an event per Pod)",
+    "each": "classes, podEvents each",
+    "auto": "classes, podEvents auto",
+}
 
 
 def ratio(ours: float | None, theirs: float | None) -> float | None:
@@ -102,6 +109,17 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             restart["max_calls_one_entity"],
             restart["max_calls_one_entity"] <= TARGET_CALLS_PER_ENTITY,
         )
+    auto = (results.get("churn") or {}).get("auto")
+    if auto:
+        p99 = auto["failure_latency"]["p99_seconds"]
+        add("churn: failure p99", f"<= {TARGET_FAILURE_P99_SECONDS:g} s", p99,
+            p99 <= TARGET_FAILURE_P99_SECONDS)  # fmt: skip
+        spent = auto["requests_per_replaced_pod"]
+        add("churn: requests per replaced Pod", f"<= {TARGET_REQUESTS_PER_REPLACED_POD:g}",
+            spent, spent <= TARGET_REQUESTS_PER_REPLACED_POD)  # fmt: skip
+        accounted = auto["accounted"]
+        wrong = accounted["missing"] + accounted["recorded_twice"]
+        add("churn: Pod changes not recorded exactly once", "0", wrong, wrong == 0)
     writes = results.get("workload_writes_total")
     if writes is not None:
         add("workload writes by the operator", "0", writes, writes == 0)
@@ -334,6 +352,7 @@ def render(results: dict[str, Any]) -> str:
             "5. Workload writes per pod over the whole run: "
             + ", ".join(f"{name} {value:g}" for name, value in writes.items()),
         ]
+    out += _churn(results.get("churn") or {})
     if "wall_seconds" in results:
         out += ["", f"Wall time: {results['wall_seconds']:g} s, setup included"]
     found = results.get("targets") or []
@@ -352,3 +371,41 @@ def render(results: dict[str, Any]) -> str:
             ],
         )
     return "\n".join(out)
+
+
+def _churn(churn: dict[str, Any]) -> list[str]:
+    variants = [name for name in CHURN_NAMES if name in churn]
+    if not variants:
+        return []
+    config = churn["config"]
+    out = [
+        "",
+        f"6. Churn: {config['replaced_pods']} Pods replaced at once ({config['deployments']} "
+        f"Deployments x {config['replicas']}), {config['failures']} failures and "
+        f"{config['rollouts']} rollout starts {config['during_seconds']:g} s into it, budget "
+        f"{config['budget_per_minute']}/min",
+    ]
+    rows = []
+    for name in variants:
+        run = churn[name]
+        failure, rollout, accounted = (
+            run["failure_latency"],
+            run["rollout_latency"],
+            run["accounted"],
+        )
+        rows.append(
+            [
+                CHURN_NAMES[name],
+                *(_fmt(failure[k], 1) for k in ("p50_seconds", "p99_seconds", "max_seconds")),
+                *(_fmt(rollout[k], 1) for k in ("p50_seconds", "p99_seconds", "max_seconds")),
+                _fmt(run["requests_per_replaced_pod"], 3),
+                _fmt(run["backlog_gone_seconds"], 0),
+                f"{accounted['recorded_once']}/{accounted['changes']}",
+            ]
+        )
+    out += _grid(
+        ["", "failure p50", "p99", "max", "rollout p50", "p99", "max", "req/Pod", "backlog s",
+         "changes once"],
+        rows,
+    )  # fmt: skip
+    return out

@@ -38,6 +38,7 @@ from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.fence import Fence, FencedCortex
+from cortex_events.delivery.folding import Folder, Pressure
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApis
@@ -45,6 +46,7 @@ from cortex_events.delivery.queue import EventQueue
 from cortex_events.domain.deploys import DeployDefaults
 from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
@@ -131,7 +133,7 @@ class OperatorApp:
                 self._client = CortexClient(
                     settings.base_url,
                     settings.api_key,
-                    rate_limiter=TokenBucket(settings.rate_limit),
+                    rate_limiter=TokenBucket(settings.rate_limit, default_level=Priority.WORKLOAD),
                     observer=self.listener,
                     gate=fence.check,
                     user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
@@ -163,7 +165,9 @@ class OperatorApp:
             history=self.ledger,
             skips=self.listener,
             tag_issues=self.listener,
-            quiet=QuietDefaults(settings.scale_events, settings.job_pod_events),
+            quiet=QuietDefaults(
+                settings.scale_events, settings.job_pod_events, settings.pod_events
+            ),
             summary_window=timedelta(seconds=settings.scale_summary_window),
             namespaces=NamespaceGate(selector) if selector is not None else None,
             deploys=self.deploys,
@@ -174,6 +178,13 @@ class OperatorApp:
                 restarts=settings.restart_threshold,
             ),
             mapping=MappingOptions(settings.tag_annotation, self.catalog),
+        )
+        self.folder = Folder(
+            self.queue,
+            self.listener,
+            cluster=cluster,
+            default=settings.pod_events,
+            pressure=Pressure(settings.pod_fold_after, settings.rate_limit / 60.0),
         )
         self.delivery = Delivery(
             api,
@@ -186,7 +197,9 @@ class OperatorApp:
             deploys=DeployDelivery(
                 api, self.queue, self.ledger, cluster=cluster, listener=self.listener
             ),
+            folder=self.folder,
         )
+        self.metrics.watch_queue(self.queue, self.folder.churn_pressure, self.folder.waiting)
         self.deleter = Deleter(api, self.queue, self.ledger, deploys=api, cluster=cluster)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)

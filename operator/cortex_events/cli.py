@@ -178,6 +178,19 @@ RUN_FLAGS: tuple[SettingFlag, ...] = (
         "COUNT",
     ),
     SettingFlag(
+        "pod_events",
+        "--pod-events",
+        "Pods of workloads where no CortexEntity says: each, summary or auto",
+        metavar="MODE",
+    ),
+    SettingFlag(
+        "pod_fold_after",
+        "--pod-fold-after",
+        "seconds of budget of waiting Pod churn before auto folds it into summaries",
+        float,
+        "SECONDS",
+    ),
+    SettingFlag(
         "argo_rollouts",
         "--argo-rollouts",
         "watch Argo Rollouts when their CRD is installed (true or false)",

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cortex_events.domain.catalog import MAX_LABEL_KEYS, MappingConfig, Source, parse_sources
 from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.model import TAG_ANNOTATION
-from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     restart_threshold: int = Field(default=3, ge=1, le=1000)
     """Failing restarts in a row that make a container's restarts a POD_FAILURE (a container
     in CrashLoopBackOff is one at once)."""
+
+    pod_events: PodEvents = PodEvents.AUTO
+    """What is recorded of the Pods of workloads where no CortexEntity says: ``each`` (an
+    event per Pod), ``summary`` (one summary per workload and window) or ``auto`` (an event
+    per Pod until Pod churn outgrows the budget, then summaries)."""
+
+    pod_fold_after: float = Field(default=60.0, ge=1, le=3600)
+    """Seconds of budget the Pod churn waiting for delivery may fill before ``auto`` folds it
+    into summaries (they resume below half of it)."""
 
     argo_rollouts: bool = True
     """Watch Argo Rollouts when the cluster serves their CRD (and RBAC lets it)."""

@@ -585,6 +585,7 @@ def test_defaults_reach_the_operator_environment(render: Render) -> None:
         "CORTEX_CONTAINER_ERROR_AFTER": "60",
         "CORTEX_NOT_READY_AFTER": "600",
         "CORTEX_RESTART_THRESHOLD": "3",
+        "CORTEX_POD_EVENTS": "auto",
         "CORTEX_ARGO_ROLLOUTS": "true",
         "CORTEX_RATE_LIMIT": "600",
         "CORTEX_DRY_RUN": "false",
@@ -627,6 +628,24 @@ def test_values_reach_the_operator_environment(render: Render) -> None:
     assert values["CORTEX_RATE_LIMIT"] == "120.5"
     assert values["CORTEX_LOG_LEVEL"] == "DEBUG"
     assert values["CORTEX_LOG_FORMAT"] == "text"
+
+
+@pytest.mark.parametrize(
+    ("values", "per_minute"),
+    [({"keySharedBy": 3}, "200"), ({"rateLimit": 900, "keySharedBy": 4}, "225")],
+)
+def test_a_key_shared_by_several_clusters_divides_the_budget(
+    render: Render, values: dict[str, Any], per_minute: str
+) -> None:
+    assert env(render(values))["CORTEX_RATE_LIMIT"]["value"] == per_minute
+
+
+def test_pod_events_reach_the_operator_and_a_wrong_one_fails_the_install(render: Render) -> None:
+    assert env(render({"podEvents": "summary"}))["CORTEX_POD_EVENTS"]["value"] == "summary"
+    with pytest.raises(helm_python.HelmValuesError, match="podEvents"):
+        render({"podEvents": "sometimes"})
+    with pytest.raises(helm_python.HelmValuesError, match="keySharedBy"):
+        render({"keySharedBy": 0})
 
 
 @pytest.mark.parametrize(

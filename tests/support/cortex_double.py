@@ -22,6 +22,7 @@ from cortex_events.cortex.models import (
     DeployPage,
     DeployRequest,
 )
+from cortex_events.cortex.ratelimit import current_urgency
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,13 @@ class Call:
     # update-deploy, delete-deploy, delete-deploys
     tag: str
     params: dict[str, Any] = field(default_factory=dict)
+    urgency: int | None = field(default_factory=lambda: _urgency(), compare=False)
+    """The urgency the call was made at (`cortex_events.cortex.ratelimit.urgency`)."""
+
+
+def _urgency() -> int | None:
+    current = current_urgency()
+    return current.level if current is not None else None
 
 
 class MemoryCortex:

@@ -7,10 +7,18 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from cortex_events.delivery.deploys import DeployDelivery
+from cortex_events.delivery.folding import Folder, Pressure
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import Delivery
-from cortex_events.delivery.ports import CortexApi, DeliveryListener, DeployApi, DeployListener
+from cortex_events.delivery.ports import (
+    CortexApi,
+    DeliveryListener,
+    DeployApi,
+    DeployListener,
+    NullListener,
+)
 from cortex_events.delivery.queue import EventQueue, Item
+from cortex_events.domain.quiet import PodEvents
 
 
 class DeliveryStack:
@@ -25,9 +33,20 @@ class DeliveryStack:
         leading: Callable[[], bool] = lambda: True,
         deploys: DeployApi | None = None,
         deploy_listener: DeployListener | None = None,
+        pod_events: PodEvents = PodEvents.AUTO,
+        pressure: Pressure | None = None,
+        refresh: float = 0.0,
     ) -> None:
         self.queue = EventQueue(max_queued)
         self.ledger = Ledger()
+        self.folder = Folder(
+            self.queue,
+            listener or NullListener(),
+            cluster=cluster,
+            default=pod_events,
+            pressure=pressure or Pressure(60.0, 10.0),
+            refresh=refresh,
+        )
         self.deploys = (
             DeployDelivery(
                 deploys, self.queue, self.ledger, cluster=cluster, listener=deploy_listener
@@ -44,6 +63,7 @@ class DeliveryStack:
             on_loaded=on_loaded,
             leading=leading,
             deploys=self.deploys,
+            folder=self.folder,
         )
 
     async def submit(self, item: Item) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,27 @@ class OperatorProcess:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def idle(self) -> bool:
+        """Nothing waits for delivery: the queue is empty and no Pod summary waits for its
+        refresh."""
+        return (
+            self.metric("cortex_events_queue_depth") == 0
+            and self.metric("cortex_events_pod_summaries_waiting") == 0
+        )
+
+    def metric(self, name: str) -> float | None:
+        """The value of an unlabelled metric on ``/metrics``; None when it cannot be read."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
 
 
 def start_watching(

@@ -67,6 +67,8 @@ MESSAGES = [
     "Recorded deploy",
     "Deploy not recorded on",
     "another source recorded sha",
+    "folded into one summary per workload and window until it is below half of",
+    "Pod churn waiting for delivery is down to",
 ]
 
 

@@ -13,6 +13,7 @@ from cortex_events.controllers.entity_status import (
 )
 from cortex_events.cortex.errors import CortexAuthError
 from cortex_events.delivery.deletions import Deleter
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.render import MANAGED_BY
 from cortex_events.domain.specs import EntitySpec, SpecError
 from cortex_events.kube.events import InvolvedObject
@@ -227,6 +228,21 @@ async def test_a_retention_pass_lists_once_for_all_types() -> None:
     ]
 
 
+async def test_retention_of_pod_events_takes_their_summaries_and_runs_as_housekeeping() -> None:
+    cortex = MemoryCortex()
+    seed(cortex, "old-pod", timedelta(days=40), ours("a"))
+    seed(cortex, "old-summary", timedelta(days=40), ours("b"), type="DEPLOYMENT_PODS")
+    seed(cortex, "old-rollout", timedelta(days=40), ours("c"), type="DEPLOYMENT_ROLLOUT")
+    harness = Harness(cortex)
+    harness.spec(retention="720h", eventTypes=["POD_CREATION", "POD_DELETION"])
+    await harness.controller.refresh(retention=True)
+    assert set(cortex.events[TAG]) == {"old-rollout"}, "not a type this entity records"
+    assert {(c.kind, c.urgency) for c in cortex.calls} == {
+        ("list", Priority.HOUSEKEEPING),
+        ("delete-type", Priority.HOUSEKEEPING),
+    }
+
+
 async def test_cleanup_deletes_exactly_the_events_this_entity_recorded() -> None:
     cortex = MemoryCortex()
     seed(cortex, "via-entity", timedelta(hours=1), ours("a"))
@@ -239,6 +255,7 @@ async def test_cleanup_deletes_exactly_the_events_this_entity_recorded() -> None
     assert set(cortex.events[TAG]) == {"via-other", "via-annotation", "foreign"}
     assert harness.store.records() == []
     assert harness.stack.ledger.tag(TAG).entries.keys() == {"b", "c"}
+    assert {c.urgency for c in cortex.calls} == {Priority.HOUSEKEEPING}
 
 
 def seed_deploys(cortex: MemoryCortex) -> None:

@@ -13,6 +13,9 @@ from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.queue import Outgoing
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.podsummary import Change
+from cortex_events.domain.priority import Priority
+from cortex_events.domain.quiet import PodEvents
 from cortex_events.domain.specs import EntitySpec, SpecError
 from tests.support.kinds import RecordedReplicas
 
@@ -472,3 +475,49 @@ async def test_a_loaded_ledger_reviews_only_the_workloads_of_its_own_entity() ->
     recorder.request_deployment_review("api", delay=0.01)
     await asyncio.sleep(0.1)
     assert ("api", "DEPLOYMENT_SCALE") in out.pairs()
+
+
+async def test_each_event_goes_out_with_its_class_its_workload_and_what_folding_needs() -> None:
+    recorder, out = make()
+    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f", phase="Failed"), None)
+    await recorder.pod_changed(pod("bare", uid="pod-2", annotations={"cortex.io/tag": "web"}), None)
+    by_key = {item.key: item for item in out.items}
+
+    creation = by_key["deployment/dep-1/created"]
+    assert (creation.priority, creation.source, creation.fold) == (
+        Priority.WORKLOAD,
+        ("shop", "dep-1"),
+        None,
+    )
+    pod_created = by_key["pod/pod-1/created"]
+    assert pod_created.priority is Priority.CHURN
+    assert pod_created.source == ("shop", "dep-1"), "a Pod takes turns as its workload"
+    assert pod_created.fold is not None
+    change = pod_created.fold.change
+    assert (change.owner, change.change, change.failed) == (
+        WorkloadRef("Deployment", "shop", "web", "dep-1"),
+        Change.CREATED,
+        True,
+    )
+    assert pod_created.fold.target.tag == "web"
+    failure = by_key["pod/pod-1/failed"]
+    assert failure.priority is Priority.FAILURE
+    assert failure.fold is not None, "not folded, but counted in its Pod's summary"
+    assert failure.fold.change.change is Change.FAILED
+    bare = by_key["pod/pod-2/created"]
+    assert (bare.source, bare.fold) == (("shop", "pod-2"), None)
+
+
+async def test_an_entitys_pod_events_setting_goes_with_its_pods_changes() -> None:
+    recorder, out = make()
+    out.store.observe(
+        entity(tag="web", selector={"matchLabels": {"app": "web"}}, podEvents="summary")
+    )
+    await recorder.deployment_changed(deployment(labels={"app": "web"}), None)
+    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    (item,) = [i for i in out.items if i.key == "pod/pod-1/created"]
+    assert item.fold is not None
+    assert item.fold.mode is PodEvents.SUMMARY

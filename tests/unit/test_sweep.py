@@ -10,6 +10,8 @@ from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagState
 from cortex_events.delivery.queue import Outgoing
+from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.podsummary import Change, PodChange
 from cortex_events.domain.render import MANAGED_BY, read_owned
 
 T0 = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
@@ -117,3 +119,23 @@ async def test_each_tag_is_swept_once_and_not_before_the_delay() -> None:
     once = sweep(capture, Cluster())
     assert await once.run() == 1
     assert await once.run() == 0
+
+
+async def test_a_pod_folded_into_a_summary_and_gone_while_down_gets_its_deletion_once() -> None:
+    capture = Capture()
+    web = WorkloadRef("Deployment", "shop", "web", "d1")
+    book = capture.ledger.tag("web").summaries
+    for n, uid in enumerate(("u1", "u2", "u3", "u4")):
+        pod = WorkloadRef("Pod", "shop", f"web-{n}", uid)
+        summary = book.fold(PodChange(web, pod, Change.CREATED, T0))
+    book.fold(PodChange(web, WorkloadRef("Pod", "shop", "web-3", "u4"), Change.DELETED, T0))
+    record(capture, "Deployment", "web", "d1", summary.key)  # the summary is in Cortex
+    cluster = Cluster(**{"web-0": "u1", "web-2": "another-uid"}, web="d1")
+    await sweep(capture, cluster).run()
+    # web-1 is gone, web-2's name belongs to a new Pod, web-3's deletion is folded already.
+    assert sorted(item.key for item in capture.items) == ["pod/u2/deleted", "pod/u3/deleted"]
+    item = next(i for i in capture.items if i.key == "pod/u2/deleted")
+    assert item.fold is not None
+    assert (item.fold.change.owner, item.fold.change.change) == (web, Change.DELETED)
+    assert item.source == ("shop", "d1")
+    assert "web-3" not in cluster.asked

@@ -28,10 +28,13 @@ from cortex_events.controllers.entity_status import (
     summarize,
 )
 from cortex_events.cortex.errors import CortexError
+from cortex_events.cortex.ratelimit import urgency
 from cortex_events.delivery.decisions import Listed, plan_retention
 from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi
+from cortex_events.domain.podsummary import with_summaries
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.render import read_owned
 from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
 from cortex_events.kube.events import InvolvedObject
@@ -218,7 +221,8 @@ class EntityController:
         record = self.store.observe(body)
         deleted = 0
         if isinstance(record.parsed, EntitySpec):
-            deleted = await self.cleanup(record.parsed)
+            with urgency(Priority.HOUSEKEEPING):  # after failures, workloads and churn
+                deleted = await self.cleanup(record.parsed)
         self.store.remove(record.namespace, record.name)
         self._mapping_changed(record.namespace)
         return deleted
@@ -286,7 +290,8 @@ class EntityController:
 
     async def _retain(self, record: EntityRecord, spec: EntitySpec) -> None:
         try:
-            deleted = await self.enforce_retention(spec)
+            with urgency(Priority.HOUSEKEEPING):  # after failures, workloads and churn
+                deleted = await self.enforce_retention(spec)
         except Exception as error:
             logger.warning("Retention for %s failed, will retry: %s", record.key, error)
             return
@@ -330,7 +335,7 @@ class EntityController:
             Listed(event.uuid, event.type, event.timestamp, self._owned_key(event.custom_data))
             async for event in self._api.iter_events(spec.tag, end_time=cutoff)
         ]
-        plan = plan_retention(listed, frozenset(spec.event_types))
+        plan = plan_retention(listed, with_summaries(spec.event_types))
         for event_type, (until, doomed) in plan.by_type.items():
             await self._deleter.delete_type(spec.tag, event_type, until, doomed)
             self._log_retention(spec, event_type, len(doomed))

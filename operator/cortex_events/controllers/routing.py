@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cortex_events.controllers.catalog import MappingOptions
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import Fold, Outgoing
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.podsummary import pod_change
+from cortex_events.domain.priority import priority_of
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.domain.render import render
 from cortex_events.domain.specs import EntitySpec
@@ -113,7 +115,7 @@ class Router:
             if tags is not None and not any(t.tag in tags for t in resolution.targets):
                 return
             intents = events()
-            await self._submit(resolution, intents)
+            await self._submit(resolution, intents, ref, owner)
             if then is not None:
                 await then(resolution, intents)
 
@@ -181,9 +183,24 @@ class Router:
                 self._skips.skipped(ref.kind, skip if selected else "namespace")
         return False
 
-    async def _submit(self, resolution: Resolution, intents: list[EventIntent]) -> None:
+    async def _submit(
+        self,
+        resolution: Resolution,
+        intents: list[EventIntent],
+        ref: WorkloadRef,
+        owner: OwnerInfo | None,
+    ) -> None:
         now = self._clock()
+        # Fair shares go by the workload: a Pod's owner, else the workload itself.
+        source = (ref.namespace, owner.uid if owner is not None else ref.uid)
+        owner_ref = (
+            WorkloadRef(owner.kind, ref.namespace, owner.name, owner.uid)
+            if owner is not None
+            else None
+        )
         for intent in intents:
+            priority = priority_of(intent.type, intent.details)
+            change = pod_change(intent, owner_ref)
             for target in resolution.for_type(intent.type):
                 if not target.wants(intent.quiet, self._defaults):
                     continue
@@ -198,6 +215,9 @@ class Router:
                         body=body,
                         updatable=intent.updatable,
                         entities=target.entities,
+                        priority=priority,
+                        source=source,
+                        fold=Fold(change, target, target.pod_events) if change else None,
                     )
                 )
 

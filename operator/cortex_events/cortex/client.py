@@ -1,9 +1,10 @@
 """Async client for the six Cortex Custom Events operations, and the Deploys API's (see
 `cortex_events.cortex.deploys`).
 
-Every attempt (retries included) first takes a token from the key's `TokenBucket`. Failures
-are retried with jittered exponential backoff, honouring ``Retry-After`` up to
-``max_retry_after`` seconds:
+Every attempt (retries included) first takes a token from the key's `TokenBucket`, at the
+urgency of the work it is for (`cortex_events.cortex.ratelimit.urgency`); a 429 holds the
+bucket, so every request waits until Cortex allows requests again. Failures are retried with
+jittered exponential backoff, honouring ``Retry-After`` up to ``max_retry_after`` seconds:
 
 * GET, PUT (full replacement) and DELETE are idempotent and are retried on 429, on any 5xx and
   on connection errors (timeouts included).
@@ -345,6 +346,10 @@ class CortexClient(DeployOperations, CatalogOperations):
                 delay = self._retry_delay(method, attempt, error, response)
                 if delay is None:
                     raise error
+                if response.status_code == 429:
+                    # The key's budget is spent (by others too, perhaps): nobody sends until
+                    # Cortex allows it again, then the most urgent requests go first.
+                    self._limiter.pause(delay)
                 reason = f"HTTP {response.status_code}"
             logger.warning(
                 "Cortex %s %s failed (%s); retry %d of %d in %.2fs",

@@ -19,6 +19,7 @@ from typing import Any
 
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.domain.model import WorkloadRef, parse_time
+from cortex_events.domain.podsummary import SummaryBook
 from cortex_events.domain.render import OwnedEvent
 from cortex_events.domain.scaling import SUMMARY_FLAG
 
@@ -87,6 +88,8 @@ class TagLedger:
     # Keys given up on (entity not found, or rejected) and already reported: an update of the
     # same event that is given up on too is not counted or logged again.
     dropped: set[str] = field(default_factory=set)
+    # The Pod summaries on this entity, and which Pod changes they stand in for.
+    summaries: SummaryBook = field(default_factory=SummaryBook)
 
     def record(self, key: str, entry: LedgerEntry) -> None:
         self.entries[key] = entry
@@ -110,6 +113,7 @@ class TagLedger:
         self.not_found_since = time.monotonic()
         self.entries.clear()
         self.dropped.clear()
+        self.summaries = SummaryBook()
 
 
 @dataclass(frozen=True)

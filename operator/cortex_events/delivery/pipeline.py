@@ -1,7 +1,12 @@
 """Delivery: workers that take events from the queue and record them in Cortex, exactly once.
 
+Workers take the most urgent class of work first (`cortex_events.delivery.lanes`), and one of
+them takes only failures and workload changes, so that those never wait for a worker busy with
+Pod churn. Everything a worker asks Cortex for an item (the ledger's listing, look-ups, the
+request and its retries) runs at the item's class (`cortex_events.cortex.ratelimit.urgency`).
 For each item a worker loads the entity's `Ledger` if needed (one listing of what this
-operator recorded there), settles a create whose answer was lost, then creates, updates (PUT
+operator recorded there), settles a create whose answer was lost, lets the `Folder` fold a
+Pod's change into its workload's summary, then creates, updates (PUT
 on the same uuid) or skips it as `decide` says. Cortex being down, rate limiting, failing or
 refusing the key never loses an item: it stays queued and delivery pauses with a growing delay
 (or the server's ``Retry-After``) until Cortex answers again. Deletions (retention, cleanup)
@@ -28,19 +33,21 @@ from cortex_events.cortex.errors import (
     may_have_acted,
 )
 from cortex_events.cortex.models import CustomEvent
+from cortex_events.cortex.ratelimit import urgency
 from cortex_events.delivery.decisions import Action, decide
 from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.fence import NotLeading
-from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger, TagState
+from cortex_events.delivery.folding import Folder
+from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger
+from cortex_events.delivery.loading import LedgerLoader
 from cortex_events.delivery.ports import CortexApi, DeliveryListener, NullListener
 from cortex_events.delivery.queue import EventQueue, Item, Outgoing, OutgoingDeploy
 from cortex_events.delivery.requests import body_of, to_request
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.render import OwnedEvent, body_fingerprint, read_owned
 
 logger = logging.getLogger("cortex_events.delivery")
 
-# How long a tag that Cortex answered 404 for stays "not found" before it is asked again.
-NOT_FOUND_RECHECK_SECONDS = 300.0
 # Pause after a temporary failure (the client already retried): doubles up to the cap.
 PAUSE_INITIAL_SECONDS = 1.0
 PAUSE_CAP_SECONDS = 60.0
@@ -73,19 +80,22 @@ class Delivery:
         leading: Callable[[], bool] = lambda: True,
         workers: int = 4,
         deploys: DeployDelivery | None = None,
+        folder: Folder | None = None,
     ) -> None:
         self._api = api
         self._queue = queue
         self._cluster = cluster
         self.ledger = ledger
         self._listener: DeliveryListener = listener or NullListener()
-        self._on_loaded = on_loaded  # told each tag whose ledger was loaded from Cortex
         self._workers = workers
         self._deploys = deploys
+        self.folder = folder or Folder(queue, self._listener, cluster=cluster)
+        self._loader = LedgerLoader(
+            api, ledger, self.folder, cluster=cluster, listener=self._listener, on_loaded=on_loaded
+        )
         self._leading = leading  # only the leader sends (see cortex_events.kube.leases)
         self._checks_creates_until = 0.0  # after a takeover: look each create up first
         self._may_send = asyncio.Event()  # set again when this replica takes over
-        self._tag_locks: dict[str, asyncio.Lock] = {}
         self._pause_until = 0.0
         self._pause = PAUSE_INITIAL_SECONDS
         self.failure: CortexError | None = None  # the last failure, until Cortex answers again
@@ -105,6 +115,7 @@ class Delivery:
         ``check_for`` seconds look each create up in Cortex before sending it, since a create
         the previous leader had in flight may still land."""
         self.ledger.reset()
+        self.folder.reset()
         self._checks_creates_until = time.monotonic() + check_for
         if self._deploys is not None:
             self._deploys.took_over(check_for)
@@ -115,10 +126,12 @@ class Delivery:
     # -- the workers -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run the workers until cancelled."""
+        """Run the workers until cancelled: ``workers`` that take any item, and one that takes
+        only failures and workload changes."""
         async with asyncio.TaskGroup() as group:
             for number in range(self._workers):
                 group.create_task(self._worker(), name=f"cortex-delivery-{number}")
+            group.create_task(self._worker(Priority.WORKLOAD), name="cortex-delivery-urgent")
             group.create_task(self._standby(), name="cortex-delivery-standby")
 
     async def _standby(self) -> None:
@@ -128,15 +141,18 @@ class Delivery:
             if not self._leading():
                 self._queue.prune(time.monotonic() - STANDBY_KEEP_SECONDS)
 
-    async def _worker(self) -> None:
+    async def _worker(self, most: Priority = Priority.HOUSEKEEPING) -> None:
         while True:
             if not self._leading():
                 self._may_send.clear()
                 await self._may_send.wait()
-            item = await self._queue.take()
+            # Out of a pause, the most urgent items are the ones taken, not those taken before.
+            await self._wait_pause()
+            item = await self._queue.take(most)
             try:
-                await self._wait_pause()
-                await self._deliver(item)
+                with urgency(item.priority):
+                    await self._wait_pause()
+                    await self._deliver(item)
             except NotLeading:
                 self._queue.putback(item)  # the new leader's, or ours again later
             except _Retry:
@@ -200,6 +216,11 @@ class Delivery:
         if ledger is None:
             self._drop(item, "entity_not_found", f"Cortex has no entity {item.tag!r}")
             return
+        if item.summary:
+            fresh = self.folder.current(ledger, item)
+            if fresh is None:
+                return
+            item = fresh
         if item.key in ledger.uncertain:
             moment = ledger.uncertain[item.key]
             await self._look_up(ledger, item, moment, moment)
@@ -213,8 +234,13 @@ class Delivery:
         entry = ledger.entries.get(item.key)
         fingerprint = body_fingerprint(item.body)
         action = decide(entry, updatable=item.updatable, fingerprint=fingerprint)
+        if item.fold is not None and self.folder.consider(
+            ledger, item, entry, changed=action is Action.UPDATE
+        ):
+            return
         if action is Action.SKIP:
             self._listener.deduplicated(item)
+            self.folder.noted(ledger, item)
             return
         try:
             if entry is None:
@@ -235,6 +261,7 @@ class Delivery:
             raise _Retry from error
         self._succeeded()
         self._listener.delivered(item, action.value, time.monotonic() - item.seen_at)
+        self.folder.noted(ledger, item)
 
     async def _deliver_deploy(self, item: OutgoingDeploy) -> None:
         if self._deploys is None:
@@ -337,58 +364,24 @@ class Delivery:
 
         Raises `CortexError` when Cortex cannot answer now.
         """
-        try:
-            return await self._ledger_for(tag)
-        except _Retry as retry:
-            if isinstance(retry.__cause__, CortexError):
-                raise retry.__cause__ from None
-            raise
+        return await self._loader.ledger_for(tag)
 
     async def _ledger_for(self, tag: str) -> TagLedger | None:
-        ledger = self.ledger.tag(tag)
-        if ledger.state is TagState.LOADED:
-            return ledger
-        if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
-            return None
-        lock = self._tag_locks.setdefault(tag, asyncio.Lock())
-        async with lock:
-            # Another worker loaded it, or learnt that Cortex has no such entity, meanwhile.
-            if _loaded(ledger):
-                return ledger
-            if ledger.not_found_recently(NOT_FOUND_RECHECK_SECONDS):
-                return None
-            try:
-                await self.load(ledger)
-            except CortexNotFound:
-                ledger.mark_not_found()
-                self._listener.entity_missing(tag)
-                return None
-            except CortexError as error:
-                self._failed_temporarily(error)
-                raise _Retry from error
-        return ledger
+        try:
+            return await self._loader.ledger_for(tag)
+        except CortexError as error:
+            self._failed_temporarily(error)
+            raise _Retry from error
 
     async def load(self, ledger: TagLedger) -> None:
         """Rebuild one tag's ledger from the events this operator owns in Cortex."""
-        entries: dict[str, LedgerEntry] = {}
-        async for event in self._api.iter_events(ledger.tag, page_size=1000):
-            owned = read_owned(event.custom_data, cluster=self._cluster)
-            if owned is None:
-                continue
-            fingerprint = body_fingerprint(body_of(event))
-            entry = entries[owned.key] = LedgerEntry.of(event, owned, fingerprint)
-            self.ledger.note_replicas(entry.subject_uid, event.timestamp, owned.details)
-        ledger.entries = entries
-        ledger.state = TagState.LOADED
-        ledger.not_found_since = None
-        logger.info("Loaded %d recorded events for entity %r", len(entries), ledger.tag)
-        if self._on_loaded is not None:
-            self._on_loaded(ledger.tag)
+        await self._loader.load(ledger)
 
     # -- shutdown ----------------------------------------------------------------------------
 
     async def drain(self, timeout: float) -> int:
         """Give queued events up to `timeout` seconds to go out; returns how many remain."""
+        self.folder.flush()  # summaries waiting for their refresh go now
         if self.depth:
             logger.info("Delivering %d queued events before stopping", self.depth)
         with contextlib.suppress(TimeoutError):
@@ -400,7 +393,3 @@ class Delivery:
                 remaining,
             )
         return remaining
-
-
-def _loaded(ledger: TagLedger) -> bool:
-    return ledger.state is TagState.LOADED

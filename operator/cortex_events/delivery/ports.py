@@ -109,6 +109,15 @@ class DeliveryListener(Protocol):
 
     def cortex_failing(self, error: CortexError | None) -> None: ...
 
+    def folded(self, item: Outgoing) -> None:
+        """A Pod's change was folded into its workload's summary instead of being sent."""
+
+    def pod_update_skipped(self, item: Outgoing) -> None:
+        """An in-place update of a Pod's own event was skipped under pressure."""
+
+    def folding(self, on: bool, seconds: float) -> None:
+        """Folding under pressure started (``on``) or stopped; ``seconds``: the pressure."""
+
 
 class NullListener:
     def queue_changed(self, depth: int) -> None:
@@ -127,4 +136,13 @@ class NullListener:
         pass
 
     def cortex_failing(self, error: CortexError | None) -> None:
+        pass
+
+    def folded(self, item: Outgoing) -> None:
+        pass
+
+    def pod_update_skipped(self, item: Outgoing) -> None:
+        pass
+
+    def folding(self, on: bool, seconds: float) -> None:
         pass

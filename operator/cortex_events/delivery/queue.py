@@ -3,8 +3,11 @@
 Items are custom events (`Outgoing`) and Cortex deploys (`OutgoingDeploy`), keyed by (entity
 tag, key); a deploy's key starts with ``deploy/`` and no event's does, so the two never share
 a key. Submissions for one key coalesce: many status
-changes of one Pod within a moment become one request. Workers take items in arrival order,
-and a key is *in flight* from `take` to `finish`: at most one request per key at a time, and
+changes of one Pod within a moment become one request. Each item has a delivery class
+(`cortex_events.domain.priority`) and a source; workers take the most urgent class first and
+are fair between sources inside a class (`cortex_events.delivery.lanes`). When a submission
+for a waiting key raises its class (a rollout's event turns to a failure), the item moves up.
+A key is *in flight* from `take` to `finish`: at most one request per key at a time, and
 newer content for a key in flight waits beside it. `hold` reserves keys the same way for a
 write that is not an item (a deletion), so nothing else is sent for them meanwhile. When the
 queue is full, `submit` waits (back-pressure), and nothing is ever dropped.
@@ -13,16 +16,32 @@ queue is full, `submit` waits (back-pressure), and nothing is ever dropped.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from cortex_events.delivery.lanes import Key, Lanes
 from cortex_events.domain.deploys import DeployBody
+from cortex_events.domain.mapping import Target
+from cortex_events.domain.podsummary import PodChange
+from cortex_events.domain.priority import Priority
+from cortex_events.domain.quiet import PodEvents
 from cortex_events.domain.render import EventBody
 
-Key = tuple[str, str]  # (entity tag, eventKey)
+__all__ = ["EventQueue", "Fold", "Item", "Key", "Outgoing", "OutgoingDeploy", "merged"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    """What delivery needs to fold a Pod's change into its workload's summary instead of
+    sending its own event: the change, the entity it goes to (as the summary renders it) and
+    that entity's ``podEvents`` (None: the operator's default)."""
+
+    change: PodChange
+    target: Target
+    mode: PodEvents | None = None
 
 
 @dataclass(slots=True)
@@ -37,6 +56,15 @@ class Outgoing:
     entities: tuple[str, ...]
     seen_at: float = field(default_factory=time.monotonic)
     """When the change was first seen (monotonic seconds): latency, and a standby's pruning."""
+    priority: Priority = Priority.WORKLOAD
+    source: tuple[str, str] = ("", "")
+    """(namespace, workload uid): who the event is about, for fairness within its class."""
+    fold: Fold | None = None
+    """Set on a change of a Pod that belongs to a workload: it may be folded (or, a failure,
+    counted) in that workload's summary."""
+    summary: bool = False
+    """A Pod summary: its content is rendered again from what the entity's ledger holds when
+    it is sent, so that it is never older than that."""
 
     @property
     def queue_key(self) -> Key:
@@ -56,6 +84,8 @@ class OutgoingDeploy:
     started: datetime
     not_before: datetime
     seen_at: float = field(default_factory=time.monotonic)
+    priority: Priority = Priority.WORKLOAD
+    source: tuple[str, str] = ("", "")
 
     @property
     def queue_key(self) -> Key:
@@ -71,77 +101,111 @@ class EventQueue:
     ) -> None:
         self._max_queued = max_queued
         self._on_depth = on_depth
-        self._pending: OrderedDict[Key, Item] = OrderedDict()  # ready to send, in order
+        self._lanes: Lanes[Item] = Lanes()  # ready to send
         self._deferred: dict[Key, Item] = {}  # newer content for a key already in flight
-        self._inflight: set[Key] = set()
-        self._waiting_retries = 0
+        self._inflight: dict[Key, Priority] = {}
+        self._retrying: dict[int, Item] = {}  # waiting out a pause before they are queued again
+        self._retry_ids = itertools.count()
         self._changed = asyncio.Condition()
 
     @property
     def depth(self) -> int:
-        return (
-            len(self._pending) + len(self._deferred) + len(self._inflight) + self._waiting_retries
-        )
+        return len(self._lanes) + len(self._deferred) + len(self._inflight) + len(self._retrying)
 
     def _report(self) -> None:
         if self._on_depth is not None:
             self._on_depth(self.depth)
 
+    # -- in --------------------------------------------------------------------------------------
+
     async def submit(self, item: Item) -> None:
         """Queue an event, merging it with a queued one for the same key; waits when full."""
-        key = item.queue_key
         async with self._changed:
-            if key in self._inflight:
-                self._deferred[key] = merged(self._deferred.get(key), item)
-            elif key in self._pending:
-                self._pending[key] = merged(self._pending[key], item)
-            else:
+            if not self._merge(item):
                 await self._changed.wait_for(lambda: self.depth < self._max_queued)
-                self._pending[key] = item
+                self._enqueue(item)  # merged, should the key have come meanwhile
             self._changed.notify_all()
         self._report()
 
-    async def take(self) -> Item:
-        """The oldest item whose key is not in flight; its key is in flight until `finish`."""
+    def put_nowait(self, item: Item) -> None:
+        """Queue an item now, past the bound: delivery's own follow-ups (a summary that stands
+        in for items taken from this queue) must not wait for the room they free."""
+        self._enqueue(item)
+        self._notify_soon()
+        self._report()
+
+    def _merge(self, item: Item) -> bool:
+        """Merge ``item`` into what waits for its key, if anything does; False otherwise."""
+        key = item.queue_key
+        if key in self._inflight:
+            self._deferred[key] = merged(self._deferred.get(key), item)
+            return True
+        found = self._lanes.find(key)
+        if found is None:
+            return False
+        older = self._lanes[found].get(key)
+        newer = merged(older, item)
+        if newer.priority == found:
+            self._lanes[found].replace(newer)
+        else:  # its class rose: it waits in the more urgent lane
+            self._lanes[found].pop(key)
+            self._lanes.put(newer)
+        return True
+
+    def _enqueue(self, item: Item) -> None:
+        if not self._merge(item):
+            self._lanes.put(item)
+
+    # -- out -------------------------------------------------------------------------------------
+
+    async def take(self, most: Priority = Priority.HOUSEKEEPING) -> Item:
+        """The next item of class ``most`` or a more urgent one, as `Lanes.take` chooses;
+        its key is in flight until `finish`."""
         async with self._changed:
-            await self._changed.wait_for(lambda: bool(self._pending))
-            key, item = self._pending.popitem(last=False)
-            self._inflight.add(key)
+            await self._changed.wait_for(lambda: self._lanes.has_work(most))
+            item = self._lanes.take(most)
+            self._inflight[item.queue_key] = item.priority
             return item
 
     async def finish(self, key: Key) -> None:
         """The request for ``key`` is over: newer content for it becomes ready."""
         async with self._changed:
-            self._inflight.discard(key)
+            self._inflight.pop(key, None)
             newer = self._deferred.pop(key, None)
             if newer is not None:
-                self._pending[key] = newer
+                self._enqueue(newer)
             self._changed.notify_all()
         self._report()
 
     def putback(self, item: Item) -> None:
-        """Return an item taken but not sent (a worker cancelled) to the front of the queue."""
+        """Return an item taken but not sent (a worker cancelled) to the front of its lane."""
         key = item.queue_key
-        if key not in self._deferred and key not in self._pending:
-            self._pending[key] = item
-            self._pending.move_to_end(key, last=False)
+        if key not in self._deferred and self._lanes.find(key) is None:
+            self._lanes.put(item, front=True)
 
     def retry_later(self, item: Item, delay: float) -> None:
         """Queue ``item`` again after ``delay`` seconds (it counts as queued meanwhile)."""
-        self._waiting_retries += 1
+        number = next(self._retry_ids)
+        self._retrying[number] = item
 
         def again() -> None:
-            self._waiting_retries -= 1
+            self._retrying.pop(number, None)
             key = item.queue_key
             if key in self._inflight:
                 self._deferred[key] = merged(item, self._deferred.get(key))
-            elif key in self._pending:
-                self._pending[key] = merged(item, self._pending[key])
             else:
-                self._pending[key] = item
-            asyncio.get_running_loop().create_task(self._notify())
+                found = self._lanes.find(key)
+                if found is not None:
+                    newer = self._lanes[found].pop(key)
+                    self._lanes.put(merged(item, newer))
+                else:
+                    self._lanes.put(item)
+            self._notify_soon()
 
         asyncio.get_running_loop().call_later(max(delay, 0.05), again)
+
+    def _notify_soon(self) -> None:
+        asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self._changed:
@@ -152,11 +216,12 @@ class EventQueue:
         them is dropped (the events they name are being deleted)."""
         wanted = set(keys)
         async with self._changed:
-            await self._changed.wait_for(lambda: not wanted & self._inflight)
-            self._inflight |= wanted
+            await self._changed.wait_for(lambda: not wanted & self._inflight.keys())
+            for key in wanted:
+                self._inflight[key] = Priority.HOUSEKEEPING
             if discard:
                 for key in wanted:
-                    self._pending.pop(key, None)
+                    self._lanes.pop(key)
                     self._deferred.pop(key, None)
         self._report()
 
@@ -167,10 +232,10 @@ class EventQueue:
     def prune(self, seen_before: float) -> int:
         """Forget queued items first seen before ``seen_before`` (monotonic seconds); returns
         how many. A standby keeps only what the leader may not have sent yet."""
-        stale = [k for k, item in self._pending.items() if item.seen_at < seen_before]
+        stale = [item.queue_key for item in self._lanes if item.seen_at < seen_before]
         stale += [k for k, item in self._deferred.items() if item.seen_at < seen_before]
         for key in stale:
-            self._pending.pop(key, None)
+            self._lanes.pop(key)
             self._deferred.pop(key, None)
         if stale:
             self._report()
@@ -185,12 +250,47 @@ class EventQueue:
             return False
         return True
 
+    # -- what waits, by class --------------------------------------------------------------------
+
+    def pending(self, key: Key) -> bool:
+        """Whether ``key`` waits to be taken (not in flight)."""
+        return self._lanes.find(key) is not None
+
+    def waiting(self, priority: Priority) -> int:
+        """Items of class ``priority`` waiting to be taken."""
+        return len(self._lanes[priority])
+
+    def depth_of(self, priority: Priority) -> int:
+        """Items of class ``priority`` waiting, in flight or waiting out a pause (holds for
+        deletions count as housekeeping)."""
+        return (
+            len(self._lanes[priority])
+            + sum(1 for item in self._deferred.values() if item.priority == priority)
+            + sum(1 for p in self._inflight.values() if p == priority)
+            + sum(1 for item in self._retrying.values() if item.priority == priority)
+        )
+
+    def oldest_age(self, priority: Priority, now: float | None = None) -> float:
+        """Seconds since the oldest item of class ``priority`` that is not in flight was first
+        seen; 0 when none waits."""
+        times = [item.seen_at for item in self._lanes[priority]]
+        times += [i.seen_at for i in self._deferred.values() if i.priority == priority]
+        times += [i.seen_at for i in self._retrying.values() if i.priority == priority]
+        if not times:
+            return 0.0
+        return max(0.0, (time.monotonic() if now is None else now) - min(times))
+
 
 def merged(older: Item | None, newer: Item | None) -> Item:
-    """The newer content, remembering when the change was first seen (for latency)."""
+    """The newer content, remembering when the change was first seen (for latency) and the
+    more urgent of the two classes."""
     if older is None:
         assert newer is not None
         return newer
     if newer is None:
         return older
-    return replace(newer, seen_at=min(older.seen_at, newer.seen_at))
+    return replace(
+        newer,
+        seen_at=min(older.seen_at, newer.seen_at),
+        priority=min(older.priority, newer.priority),
+    )

@@ -32,7 +32,15 @@ from cortex_events.domain.model import (
     EventType,
     is_disabled,
 )
-from cortex_events.domain.quiet import Quiet, QuietDefaults, ScaleEvents, most_verbose, wanted
+from cortex_events.domain.quiet import (
+    PodEvents,
+    Quiet,
+    QuietDefaults,
+    ScaleEvents,
+    most_verbose,
+    most_verbose_pods,
+    wanted,
+)
 from cortex_events.domain.specs import EntitySpec
 from cortex_events.domain.tags import describe_bad_tag, split_tags
 
@@ -46,8 +54,9 @@ class Target:
 
     ``event_types`` are the types this entity accepts; ``entities`` the keys
     (``namespace/name``) of the CortexEntity objects that contributed, sorted;
-    ``scale_events`` and ``job_pod_events`` their settings for quiet events (None where none
-    of them sets it: the operator's default applies).
+    ``scale_events`` and ``job_pod_events`` their settings for quiet events, and
+    ``pod_events`` for Pods folded into summaries (None where none of them sets it: the
+    operator's default applies).
     """
 
     tag: str
@@ -56,6 +65,7 @@ class Target:
     entities: tuple[str, ...]
     scale_events: ScaleEvents | None = None
     job_pod_events: bool | None = None
+    pod_events: PodEvents | None = None
 
     def __hash__(self) -> int:
         return hash((self.tag, self.event_types, self.entities))
@@ -270,4 +280,7 @@ def _target(tag: str, contribution: _Contribution) -> Target:
             [e.scale_events for e in contribution.entities if e.scale_events is not None]
         ),
         job_pod_events=any(job_pods) if job_pods else None,
+        pod_events=most_verbose_pods(
+            [e.pod_events for e in contribution.entities if e.pod_events is not None]
+        ),
     )

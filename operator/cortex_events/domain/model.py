@@ -76,6 +76,12 @@ class EventType(StrEnum):
     ARGO_ROLLOUT_REVISION = "ARGO_ROLLOUT_REVISION"
     ARGO_ROLLOUT_SCALE = "ARGO_ROLLOUT_SCALE"
     ARGO_ROLLOUT_DELETION = "ARGO_ROLLOUT_DELETION"
+    # The Pods of one workload over a window, folded into one event (domain/podsummary.py).
+    DEPLOYMENT_PODS = "DEPLOYMENT_PODS"
+    STATEFULSET_PODS = "STATEFULSET_PODS"
+    DAEMONSET_PODS = "DAEMONSET_PODS"
+    JOB_PODS = "JOB_PODS"
+    ARGO_ROLLOUT_PODS = "ARGO_ROLLOUT_PODS"
 
 
 ALL_EVENT_TYPES: frozenset[EventType] = frozenset(EventType)

@@ -1,4 +1,5 @@
-"""Which of a workload's events an entity wants: quiet autoscaling, quiet Job pods.
+"""Which of a workload's events an entity wants: quiet autoscaling, quiet Job pods, and whether
+its Pods get an event each or are folded into summaries.
 
 Some events are marked `Quiet` by the rules that make them. Each target entity then takes or
 leaves them by its own settings (a CortexEntity's ``scaleEvents`` and ``jobPodEvents``), or by
@@ -25,6 +26,20 @@ class ScaleEvents(StrEnum):
 SCALE_EVENTS_ORDER = (ScaleEvents.ALL, ScaleEvents.SUMMARY, ScaleEvents.MANUAL)
 
 
+class PodEvents(StrEnum):
+    """What an entity records of the Pods of its workloads (Deployments, StatefulSets,
+    DaemonSets, Jobs, Argo Rollouts): an event each; one summary per workload and window
+    always; or an event each until Pod churn outgrows the budget, then summaries."""
+
+    EACH = "each"
+    SUMMARY = "summary"
+    AUTO = "auto"
+
+
+# From the most to the least an entity records, as for scale events.
+POD_EVENTS_ORDER = (PodEvents.EACH, PodEvents.AUTO, PodEvents.SUMMARY)
+
+
 class Quiet(StrEnum):
     """Why an event is left out unless an entity wants it."""
 
@@ -42,6 +57,7 @@ class QuietDefaults:
 
     scale_events: ScaleEvents = ScaleEvents.SUMMARY
     job_pod_events: bool = False
+    pod_events: PodEvents = PodEvents.AUTO
 
 
 def most_verbose(modes: list[ScaleEvents]) -> ScaleEvents | None:
@@ -50,6 +66,11 @@ def most_verbose(modes: list[ScaleEvents]) -> ScaleEvents | None:
         if mode in modes:
             return mode
     return None
+
+
+def most_verbose_pods(modes: list[PodEvents]) -> PodEvents | None:
+    """The ``podEvents`` setting that records the most among ``modes`` (None: there are none)."""
+    return next((mode for mode in POD_EVENTS_ORDER if mode in modes), None)
 
 
 def wanted(

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
-from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import (
     DNS_SUBDOMAIN,
     SELECTOR_OPERATORS,
@@ -68,6 +68,7 @@ class EntitySpec:
     scale_events: ScaleEvents | None = None
     job_pod_events: bool | None = None
     deploys: DeploySpec = DeploySpec()
+    pod_events: PodEvents | None = None
 
     @property
     def key(self) -> str:
@@ -286,6 +287,15 @@ def _parse_scale_events(raw: object) -> ScaleEvents | None:
         raise _Invalid("spec.scaleEvents", "must be all, manual or summary") from None
 
 
+def _parse_pod_events(raw: object) -> PodEvents | None:
+    if raw is None:
+        return None
+    try:
+        return PodEvents(str(raw))
+    except ValueError:
+        raise _Invalid("spec.podEvents", "must be each, summary or auto") from None
+
+
 def _parse_flag(raw: object, path: str) -> bool | None:
     if raw is None or isinstance(raw, bool):
         return raw
@@ -351,4 +361,5 @@ def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:
         scale_events=_parse_scale_events(spec.get("scaleEvents")),
         job_pod_events=_parse_flag(spec.get("jobPodEvents"), "spec.jobPodEvents"),
         deploys=_parse_deploys(spec.get("deploys")),
+        pod_events=_parse_pod_events(spec.get("podEvents")),
     )

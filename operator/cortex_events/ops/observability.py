@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -11,6 +13,7 @@ from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.tags import parse_tags
 
 # Posts a Warning Kubernetes Event on a workload: (workload, reason, message).
@@ -19,6 +22,12 @@ WarningPoster = Callable[[WorkloadRef, str, str], None]
 logger = logging.getLogger("cortex_events.events")
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+
+
+class QueueView(Protocol):
+    def depth_of(self, priority: Priority) -> int: ...
+
+    def oldest_age(self, priority: Priority, now: float | None = None) -> float: ...
 
 
 class Metrics:
@@ -109,6 +118,61 @@ class Metrics:
             "Times this replica became the leader or stopped being it.",
             registry=r,
         )
+        self.class_depth = Gauge(
+            "cortex_events_queue_depth_by_class",
+            "Events and deploys waiting or in flight, by delivery class (failure, workload, "
+            "churn, housekeeping).",
+            ["class"],
+            registry=r,
+        )
+        self.oldest = Gauge(
+            "cortex_events_queue_oldest_seconds",
+            "Age of the oldest item waiting for delivery, by delivery class (0: none waits).",
+            ["class"],
+            registry=r,
+        )
+        self.folded = Counter(
+            "cortex_events_pod_changes_folded",
+            "Pod changes (created, deleted) folded into their workload's summary instead of "
+            "being sent as events of their own.",
+            ["change"],
+            registry=r,
+        )
+        self.updates_skipped = Counter(
+            "cortex_events_pod_updates_skipped",
+            "In-place updates of a Pod's own event skipped while Pod churn was folded.",
+            registry=r,
+        )
+        self.folding = Gauge(
+            "cortex_events_pod_folding",
+            "1 while Pod churn outgrows the budget and Pods are folded into summaries "
+            "(podEvents auto), else 0.",
+            registry=r,
+        )
+        self.summaries_waiting = Gauge(
+            "cortex_events_pod_summaries_waiting",
+            "Pod summaries changed since they were last sent, waiting for their refresh (at "
+            "most 30 s).",
+            registry=r,
+        )
+        self.churn_pressure = Gauge(
+            "cortex_events_pod_churn_pressure_seconds",
+            "The Pod churn waiting for delivery, in seconds of budget (CORTEX_POD_FOLD_AFTER "
+            "is the threshold).",
+            registry=r,
+        )
+
+    def watch_queue(
+        self, queue: QueueView, pressure: Callable[[], float], summaries: Callable[[], int]
+    ) -> None:
+        """Read the queue's classes, the churn pressure and the summaries waiting for their
+        refresh when the metrics are scraped."""
+        for priority in Priority:
+            label = priority.label
+            self.class_depth.labels(label).set_function(partial(queue.depth_of, priority))
+            self.oldest.labels(label).set_function(partial(queue.oldest_age, priority))
+        self.churn_pressure.set_function(pressure)
+        self.summaries_waiting.set_function(summaries)
 
 
 class OperatorListener:
@@ -228,6 +292,41 @@ class OperatorListener:
 
     def cortex_failing(self, error: object) -> None:
         self.metrics.cortex_up.set(0 if error is not None else 1)
+
+    def folded(self, item: Outgoing) -> None:
+        change = item.fold.change.change.value if item.fold is not None else "created"
+        self.metrics.folded.labels(change).inc()
+        logger.debug(
+            "Folded into its workload's Pod summary on %r: %s",
+            item.tag,
+            item.body.title,
+            extra={"eventKey": item.key, "entity": item.tag},
+        )
+
+    def pod_update_skipped(self, item: Outgoing) -> None:
+        self.metrics.updates_skipped.inc()
+        logger.debug(
+            "Not updated on %r while Pod churn is folded: %s",
+            item.tag,
+            item.key,
+            extra={"eventKey": item.key, "entity": item.tag},
+        )
+
+    def folding(self, on: bool, seconds: float) -> None:
+        self.metrics.folding.set(1 if on else 0)
+        if on:
+            logger.info(
+                "Pod churn waiting for delivery is %.0fs of budget: the Pods of workloads are "
+                "folded into one summary per workload and window until it is below half of "
+                "CORTEX_POD_FOLD_AFTER",
+                seconds,
+            )
+        else:
+            logger.info(
+                "Pod churn waiting for delivery is down to %.0fs of budget: Pods get an event "
+                "each again",
+                seconds,
+            )
 
     # ClientObserver
     def request_finished(self, method: str, status: str, seconds: float) -> None:

@@ -574,6 +574,32 @@ async def test_retry_after_seconds_is_honoured(
     assert any("retry 1 of 5 in 7.00s" in r.getMessage() for r in caplog.records)
 
 
+async def test_a_429_holds_every_request_on_the_key_until_cortex_allows_them_again(
+    make_client: MakeClient, cortex: ScriptedCortex, fake_time: FakeTime
+) -> None:
+    # The client's own back-off sleeps on a clock of its own here, so that what the shared
+    # bucket does is seen apart: it holds the retry, and any other request, for Retry-After.
+    own_sleeps: list[float] = []
+
+    async def own_sleep(seconds: float) -> None:
+        own_sleeps.append(seconds)
+
+    bucket = TokenBucket(60_000, burst=1_000, clock=fake_time.clock, sleep=fake_time.sleep)
+    first = make_client(rate_limiter=bucket, sleep=own_sleep)
+    other = make_client(rate_limiter=bucket)
+    cortex.reply(
+        httpx.Response(429, headers={"Retry-After": "7"}), ok(event_json()), ok(event_json())
+    )
+
+    await first.get_event("svc", "e-1")
+    assert own_sleeps == [7.0]
+    assert fake_time.sleeps == [7.0], "the bucket held the retry until Retry-After"
+    await other.get_event("svc", "e-1")
+    assert fake_time.sleeps == [7.0, pytest.approx(60 / 59_000)], (
+        "the next request waits for the next token: after a 429, no burst"
+    )
+
+
 @pytest.mark.parametrize(
     "retry_after",
     ["3600", format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)],

@@ -20,7 +20,7 @@ from cortex_events.cortex.errors import (
     CortexServerError,
 )
 from cortex_events.cortex.models import CustomEvent
-from cortex_events.delivery import pipeline
+from cortex_events.delivery import loading, pipeline
 from cortex_events.delivery.fence import Fence, FencedCortex
 from cortex_events.delivery.ledger import TagState
 from cortex_events.delivery.ports import NullListener
@@ -312,7 +312,7 @@ async def test_a_missing_entity_is_asked_again_and_reported_again_after_the_rech
     api, listener = MemoryCortex(entities={"web"}), Recording()
     delivery = DeliveryStack(api, cluster=CLUSTER, listener=listener)
     await delivery.run_until_idle(outgoing("a", tag="nope"))
-    monkeypatch.setattr(pipeline, "NOT_FOUND_RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(loading, "NOT_FOUND_RECHECK_SECONDS", 0.0)
     await delivery.run_until_idle(outgoing("a", tag="nope", phase="Running"))
     assert listener.missing == ["nope", "nope"]
     assert listener.drops == ["entity_not_found", "entity_not_found"]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cortex_events.delivery.queue import EventQueue, Outgoing
+from cortex_events.domain.priority import Priority
 from cortex_events.domain.render import EventBody
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -76,3 +77,87 @@ async def test_retry_later_counts_as_queued_until_it_is_back(delay: float) -> No
     assert queue.depth == 1
     back = await asyncio.wait_for(queue.take(), 1)
     assert back.key == "a"
+
+
+def classed(key: str, priority: Priority, *, namespace: str = "shop", phase: str = "x") -> Outgoing:
+    body = EventBody(key, "POD_CREATION", T0, phase, {"phase": phase})
+    return Outgoing(
+        tag="web",
+        key=key,
+        body=body,
+        updatable=True,
+        entities=(),
+        priority=priority,
+        source=(namespace, key),
+    )
+
+
+async def test_workers_take_failures_before_the_churn_queued_before_them() -> None:
+    queue = EventQueue()
+    for n in range(5):
+        await queue.submit(classed(f"pod-{n}", Priority.CHURN))
+    await queue.submit(classed("oom", Priority.FAILURE))
+    await queue.submit(classed("rollout", Priority.WORKLOAD))
+    assert [(await queue.take()).key for _ in range(3)] == ["oom", "rollout", "pod-0"]
+
+
+async def test_an_item_whose_class_rises_while_it_waits_moves_up() -> None:
+    queue = EventQueue()
+    for n in range(3):
+        await queue.submit(classed(f"other-{n}", Priority.WORKLOAD, namespace="a"))
+    await queue.submit(classed("rollout", Priority.WORKLOAD, phase="InProgress"))
+    await queue.submit(classed("rollout", Priority.FAILURE, phase="Failed"))
+    first = await queue.take()
+    assert isinstance(first, Outgoing)
+    assert (first.key, first.priority, first.body.description) == (
+        "rollout",
+        Priority.FAILURE,
+        "Failed",
+    )
+    assert queue.depth_of(Priority.FAILURE) == 1, "in flight"
+    assert queue.depth_of(Priority.WORKLOAD) == 3
+
+
+async def test_a_merge_never_lowers_a_class() -> None:
+    queue = EventQueue()
+    await queue.submit(classed("job", Priority.FAILURE, phase="Failed"))
+    await queue.submit(classed("job", Priority.WORKLOAD, phase="Succeeded"))
+    taken = await queue.take()
+    assert isinstance(taken, Outgoing)
+    assert (taken.priority, taken.body.description) == (Priority.FAILURE, "Succeeded")
+
+
+async def test_a_take_kept_for_urgent_work_waits_while_only_churn_waits() -> None:
+    queue = EventQueue()
+    await queue.submit(classed("pod", Priority.CHURN))
+    urgent = asyncio.create_task(queue.take(Priority.WORKLOAD))
+    await asyncio.sleep(0.01)
+    assert not urgent.done()
+    await queue.submit(classed("oom", Priority.FAILURE))
+    assert (await asyncio.wait_for(urgent, 1)).key == "oom"
+    assert (await queue.take()).key == "pod"
+
+
+async def test_depth_and_the_oldest_waiting_item_by_class() -> None:
+    queue = EventQueue()
+    old = classed("old", Priority.CHURN)
+    old.seen_at -= 30
+    await queue.submit(old)
+    await queue.submit(classed("new", Priority.CHURN))
+    assert queue.oldest_age(Priority.CHURN) >= 30
+    assert queue.oldest_age(Priority.FAILURE) == 0.0
+    assert queue.waiting(Priority.CHURN) == 2
+    assert queue.depth_of(Priority.CHURN) == 2
+    await queue.hold([("web", "retention")])
+    assert queue.depth_of(Priority.HOUSEKEEPING) == 1
+    assert queue.pending(("web", "new"))
+    assert not queue.pending(("web", "retention"))
+
+
+async def test_delivery_may_queue_its_own_follow_up_past_the_bound() -> None:
+    queue = EventQueue(max_queued=1)
+    await queue.submit(classed("a", Priority.CHURN))
+    queue.put_nowait(classed("summary", Priority.CHURN))
+    assert queue.depth == 2
+    queue.put_nowait(classed("summary", Priority.CHURN, phase="newer"))
+    assert queue.depth == 2, "merged with what waits for its key"

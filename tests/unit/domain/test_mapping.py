@@ -9,7 +9,7 @@ import pytest
 
 from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, Target, resolve
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
-from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.specs import EntitySpec, parse_entity
 from cortex_events.domain.tags import TAG_RULE, parse_tags, split_tags, tag_problem
 
@@ -313,3 +313,24 @@ def test_quiet_settings_of_several_entities_on_one_tag_merge() -> None:
     assert target.job_pod_events is True
     (annotated,) = resolve_pod({"cortex.io/tag": "web"}).targets
     assert (annotated.scale_events, annotated.job_pod_events) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("modes", "merged"),
+    [
+        (["summary", "auto"], PodEvents.AUTO),
+        (["summary", "each", "auto"], PodEvents.EACH),
+        (["summary"], PodEvents.SUMMARY),
+        ([None, "summary"], PodEvents.SUMMARY),
+        ([None], None),
+    ],
+)
+def test_pod_events_of_several_entities_on_one_tag_the_most_verbose_wins(
+    modes: list[str | None], merged: PodEvents | None
+) -> None:
+    entities = [
+        entity(f"e{n}", {"tag": "web", "selector": {}, **({"podEvents": m} if m else {})})
+        for n, m in enumerate(modes)
+    ]
+    (target,) = resolve_pod(entities=entities).targets
+    assert target.pod_events is merged

@@ -40,6 +40,11 @@ def test_event_types_keep_the_seven_contract_names_and_add_one_set_per_kind() ->
         "ARGO_ROLLOUT_REVISION",
         "ARGO_ROLLOUT_SCALE",
         "ARGO_ROLLOUT_DELETION",
+        "DEPLOYMENT_PODS",
+        "STATEFULSET_PODS",
+        "DAEMONSET_PODS",
+        "JOB_PODS",
+        "ARGO_ROLLOUT_PODS",
     }
     assert EventType.POD_FAILURE == "POD_FAILURE"
 

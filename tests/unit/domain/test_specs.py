@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
-from cortex_events.domain.quiet import ScaleEvents
+from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import LabelRequirement, LabelSelector, parse_selector
 from cortex_events.domain.specs import (
     WORKLOAD_KINDS,
@@ -211,6 +211,7 @@ def test_custom_data_is_a_copy() -> None:
         ({"tag": "t", "cleanupOnDelete": "yes"}, "spec.cleanupOnDelete", "true or false"),
         ({"tag": "t", "scaleEvents": "some"}, "spec.scaleEvents", "all, manual or summary"),
         ({"tag": "t", "jobPodEvents": "no"}, "spec.jobPodEvents", "true or false"),
+        ({"tag": "t", "podEvents": "some"}, "spec.podEvents", "each, summary or auto"),
     ],
 )
 def test_spec_errors_name_the_field(spec: dict[str, Any], field: str, words: str) -> None:
@@ -349,7 +350,10 @@ def test_quiet_settings_parse_and_stay_unset_when_absent() -> None:
     assert (spec.scale_events, spec.job_pod_events) == (ScaleEvents.MANUAL, True)
     plain = parse_entity(entity({"tag": "t"}))
     assert isinstance(plain, EntitySpec)
-    assert (plain.scale_events, plain.job_pod_events) == (None, None)
+    assert (plain.scale_events, plain.job_pod_events, plain.pod_events) == (None, None, None)
+    folded = parse_entity(entity({"tag": "t", "podEvents": "summary"}))
+    assert isinstance(folded, EntitySpec)
+    assert folded.pod_events is PodEvents.SUMMARY
 
 
 def test_the_crd_and_the_operator_know_the_same_kinds_types_and_scale_modes() -> None:
@@ -358,6 +362,7 @@ def test_the_crd_and_the_operator_know_the_same_kinds_types_and_scale_modes() ->
     assert set(spec["workloads"]["items"]["properties"]["kind"]["enum"]) == WORKLOAD_KINDS
     assert set(spec["eventTypes"]["items"]["enum"]) == {t.value for t in EventType}
     assert set(spec["scaleEvents"]["enum"]) == {mode.value for mode in ScaleEvents}
+    assert set(spec["podEvents"]["enum"]) == {mode.value for mode in PodEvents}
 
 
 @pytest.mark.parametrize(
