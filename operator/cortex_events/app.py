@@ -56,6 +56,7 @@ from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.ops.startup import log_start, warn_missing_namespaces
+from cortex_events.secret import ApiKeyFile, Redactor
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
@@ -90,11 +91,19 @@ class OperatorApp:
         api: CortexApis | None = None,
         kube: KubeClient | None = None,
         listen_host: str = "0.0.0.0",
+        secrets: Redactor | None = None,
     ) -> None:
         self.settings = settings
         self.listen_host = listen_host  # where /healthz and /metrics listen
         cluster = settings.cluster_name
-        self.kube = kube if kube is not None else KubeClient(load_api_client())
+        # The key in every form, redacted from what the operator writes to Kubernetes (status,
+        # Events), from the Cortex client's errors and, where the CLI shares it, from the logs.
+        self.secrets = secrets if secrets is not None else Redactor()
+        if settings.api_key is not None:
+            self.secrets.add(settings.api_key.get_secret_value())
+        self.kube = (
+            kube if kube is not None else KubeClient(load_api_client(), redact=self.secrets.redact)
+        )
         self.identity = replica_identity()
         self.election: LeaderElector | None = None
         lease_namespace = own_namespace(settings.lease_namespace)
@@ -113,7 +122,9 @@ class OperatorApp:
             )
         leading = self.leading
         fence = Fence(leading)
-        self.notices = EventPoster(self.kube, instance=self.identity, leading=leading)
+        self.notices = EventPoster(
+            self.kube, instance=self.identity, leading=leading, redact=self.secrets.redact
+        )
         self.metrics = Metrics()
         self.activity = EntityActivity()
         self.listener = OperatorListener(
@@ -125,6 +136,7 @@ class OperatorApp:
                 api = DryRunCortex()
             else:
                 assert settings.api_key is not None
+                key_file = settings.api_key_file
                 self._client = CortexClient(
                     settings.base_url,
                     settings.api_key,
@@ -132,6 +144,8 @@ class OperatorApp:
                     observer=self.listener,
                     gate=fence.check,
                     user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
+                    api_key_source=ApiKeyFile(key_file, self.secrets) if key_file else None,
+                    redactor=self.secrets,
                 )
                 api = self._client
         api = FencedCortex(api, fence)

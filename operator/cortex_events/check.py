@@ -24,6 +24,7 @@ from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.leases import own_namespace
 from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission, optional
+from cortex_events.secret import Redactor
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
 
@@ -310,5 +311,6 @@ def run_check(settings: Settings, out: TextIO | None = None) -> int:
     spec_results, to_ask = _spec_checks(found)
     results += spec_results
     results += asyncio.run(_cortex_checks(settings, to_ask))
-    print(render_table(results), file=stream)
+    secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
+    print(secrets.redact(render_table(results)), file=stream)
     return 1 if any(result.ok is False for result in results) else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -284,19 +285,26 @@ def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
             values[name] = value
     if getattr(args, "dry_run", None):
         values["dry_run"] = True
-    key_file = getattr(args, "api_key_file", None)
+    key_file = getattr(args, "api_key_file", None) or os.environ.get("CORTEX_API_KEY_FILE")
     if key_file:
-        try:
-            with open(key_file, encoding="utf-8") as handle:
-                values["api_key"] = handle.read().strip()
-        except OSError as error:
-            raise UsageError(f"cannot read --api-key-file {key_file}: {error.strerror}") from None
+        values["api_key"] = _read_key_file(key_file)
+        values["api_key_file"] = key_file
     values.update(overrides)
     try:
         return Settings(**values)
     except ValidationError as error:
         given = set(values) - set(overrides)
         raise UsageError(_settings_error(error, given, getattr(args, "command", None))) from None
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise UsageError(f"cannot read --api-key-file {path}: {error.strerror}") from None
+    except UnicodeError:  # its message would quote a byte of the key
+        raise UsageError(f"cannot read --api-key-file {path}: it is not UTF-8 text") from None
 
 
 def _settings_error(error: ValidationError, given: set[str], command: str | None) -> str:
@@ -322,15 +330,16 @@ def _run(args: argparse.Namespace) -> int:
     from cortex_events.kube.client import check_cluster
     from cortex_events.logconfig import configure_logging
     from cortex_events.ops.health import ListenError
+    from cortex_events.secret import Redactor
 
     settings = load_settings(args)
-    secret = settings.api_key.get_secret_value() if settings.api_key else ""
-    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[secret])
+    secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=secrets)
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
     try:
-        asyncio.run(OperatorApp(settings).run())
+        asyncio.run(OperatorApp(settings, secrets=secrets).run())
     except ListenError as error:
         raise CommandError(str(error)) from None
     return 0

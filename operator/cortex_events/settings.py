@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.quiet import ScaleEvents
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
+from cortex_events.secret import clean_api_key
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 MISSING_KEY = "CORTEX_API_KEY is required"
@@ -25,10 +26,17 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     """Everything the operator reads from its environment (``CORTEX_*``) or its flags."""
 
-    model_config = SettingsConfigDict(env_prefix="CORTEX_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CORTEX_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = None
-    """The Cortex API key (Edit entities permission). Required unless ``dry_run``."""
+    """The Cortex API key (Edit entities permission). Required unless ``dry_run``. Surrounding
+    whitespace is removed; a key with any other character than printable ASCII is refused."""
+
+    api_key_file: str = ""
+    """The file the key was read from (``--api-key-file``): read again when it changes, so
+    that a rotated Secret takes effect without a restart."""
 
     base_url: str = DEFAULT_BASE_URL
     """Cortex's API base URL; self-hosted installations use their own host."""
@@ -129,6 +137,15 @@ class Settings(BaseSettings):
     deploy_settle: float = Field(default=30.0, ge=0)
     """Seconds after a rollout went live before its deploy is sent: time for a deploy that
     another tool posts for the same sync (Argo CD's notifications) to be there to be found."""
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _clean_key(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and value.strip():
+            return clean_api_key(value)  # its ValueError never quotes the key
+        return None if isinstance(value, str) else value
 
     @field_validator("deploy_sha_annotation")
     @classmethod

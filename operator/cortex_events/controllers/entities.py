@@ -218,7 +218,17 @@ class EntityController:
         record = self.store.observe(body)
         deleted = 0
         if isinstance(record.parsed, EntitySpec):
-            deleted = await self.cleanup(record.parsed)
+            try:
+                deleted = await self.cleanup(record.parsed)
+            except CortexError as error:
+                # The object stays until its events are gone: say why, on the object.
+                self._notices.warn(
+                    record.about,
+                    "CleanupFailed",
+                    f"Could not delete the events this CortexEntity recorded ({error}); its "
+                    "deletion waits for that and is tried again every 30s",
+                )
+                raise
         self.store.remove(record.namespace, record.name)
         self._mapping_changed(record.namespace)
         return deleted

@@ -16,7 +16,10 @@ are retried with jittered exponential backoff, honouring ``Retry-After`` up to
 
 Other 4xx answers are never retried. After the last attempt the mapped error is raised. The
 API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
-never appears in logs, in ``repr(client)`` or in error messages.
+never appears in logs, in ``repr(client)`` or in error messages. Every error the client raises
+passes one point, `CortexClient._redacted`, which removes the key in any form
+(`cortex_events.secret`) from its text, and is raised without the HTTP library's exception
+chained to it (whose text may quote the header).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pydantic import SecretStr
 from cortex_events import __version__
 from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
+    MAX_MESSAGE_CHARS,
     CortexConnectionError,
     CortexError,
     error_from_response,
@@ -57,6 +61,7 @@ from cortex_events.cortex.wire import (
     parse,
     walk_pages,
 )
+from cortex_events.secret import Redactor, clean_api_key
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
@@ -86,6 +91,9 @@ class CortexClient(DeployOperations):
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
     * ``gate``: called before each attempt, and again as its request is written to the
       socket; what it raises ends the call unsent (leader election's fence).
+    * ``api_key_source``: called before each attempt for the key to send (a key file that is
+      rotated); the key given is the first. ``redactor``: the process's secrets, shared with
+      its logs (by default one holding the key).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -105,18 +113,22 @@ class CortexClient(DeployOperations):
         observer: ClientObserver | None = None,
         user_agent: str = f"cortex-events-operator/{__version__}",
         gate: Callable[[], None] | None = None,
+        api_key_source: Callable[[], SecretStr] | None = None,
+        redactor: Redactor | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if not api_key.get_secret_value().strip():
-            raise ValueError("the Cortex API key is empty")
+        clean_api_key(api_key.get_secret_value())  # a ValueError says what is wrong with it
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         if max_retry_after < 0 or backoff_base < 0 or backoff_cap < 0:
             raise ValueError("max_retry_after, backoff_base and backoff_cap must be >= 0")
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._key_source = api_key_source
+        self._redactor = redactor if redactor is not None else Redactor()
+        self._redactor.add(api_key.get_secret_value())
         self._limiter = rate_limiter if rate_limiter is not None else TokenBucket(per_minute)
         self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._max_retries = max_retries
@@ -310,24 +322,25 @@ class CortexClient(DeployOperations):
                     path,
                     params=params,
                     json=json,
-                    headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
+                    headers={"Authorization": f"Bearer {self._current_key()}"},
                     extensions=self._extensions,
                 )
-            except httpx.RequestError as exc:
+            except (httpx.RequestError, UnicodeError) as exc:
                 # Transport failures, and answers whose body cannot be decoded (a corrupt
-                # gzip stream): either way no usable answer arrived.
+                # gzip stream): either way no usable answer arrived. (A UnicodeError: a
+                # header that cannot be encoded, so nothing was sent.)
                 self._notify(
                     self._observer.request_finished, method, "error", self._clock() - started
                 )
                 error: CortexError = CortexConnectionError(
-                    f"{type(exc).__name__}: {self._redact(str(exc)) or 'no detail'}",
-                    request_sent=not isinstance(exc, _NOT_SENT),
+                    f"{type(exc).__name__}: {str(exc) or 'no detail'}",
+                    request_sent=not isinstance(exc, (*_NOT_SENT, UnicodeError)),
                     method=method,
                     path=path,
                 )
                 delay = self._retry_delay(method, attempt, error, None)
                 if delay is None:
-                    raise error from exc
+                    raise self._redacted(error) from None
                 reason = type(exc).__name__
             else:
                 self._notify(
@@ -338,12 +351,10 @@ class CortexClient(DeployOperations):
                 )
                 if response.is_success:
                     return decode(response, method, path) if read_body else None
-                error = error_from_response(response)
-                error.message = self._redact(error.message)
-                error.args = (error.describe(),)
+                error = error_from_response(response, self._redactor.redact)
                 delay = self._retry_delay(method, attempt, error, response)
                 if delay is None:
-                    raise error
+                    raise self._redacted(error)
                 reason = f"HTTP {response.status_code}"
             logger.warning(
                 "Cortex %s %s failed (%s); retry %d of %d in %.2fs",
@@ -412,9 +423,26 @@ class CortexClient(DeployOperations):
         backoff = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return backoff * (0.5 + 0.5 * self._jitter())
 
-    def _redact(self, text: str) -> str:
-        secret = self._api_key.get_secret_value()
-        return text.replace(secret, "**********") if secret else text
+    def _current_key(self) -> str:
+        """The key to send now: the source's, once it gives a usable one (a rotated key
+        file), else the last good one."""
+        if self._key_source is not None:
+            key = self._key_source()
+            if key is not self._api_key:
+                self._redactor.add(key.get_secret_value())
+                self._api_key = key
+        return self._api_key.get_secret_value()
+
+    def _redacted(self, error: CortexError) -> CortexError:
+        """The one point every error raised by this client passes: the key, in any form, is
+        replaced in its text (the server may quote the header back; the HTTP library quotes
+        a header it refuses)."""
+        message = self._redactor.redact(error.message)
+        if len(message) > MAX_MESSAGE_CHARS:  # only now: a cut could split an encoded key
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+        error.message = message
+        error.args = (error.describe(),)
+        return error
 
     @staticmethod
     def _notify(hook: Callable[..., None], *args: Any) -> None:
