@@ -52,6 +52,8 @@ class Found:
     tags: dict[str, list[str]] = field(default_factory=dict)
     # Each rejected part of a cortex.io/tag value -> (why, the workloads that carry it).
     bad_tags: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    # Each workload whose cortex.io/tag goes past a bound -> what was left out.
+    bounds: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
@@ -145,10 +147,13 @@ def _collect_annotation_tags(
                 if not isinstance(value, str):
                     continue
                 where = f"{kind} {metadata.get('namespace')}/{metadata.get('name')}"
-                tags, rejected = split_tags(value)
-                for tag in tags:
+                listed = split_tags(value)
+                for tag in listed.tags:
                     found.tags.setdefault(tag, []).append(where)
-                for tag, problem in rejected:
+                problems = listed.problems()
+                for problem in problems[len(listed.rejected) :]:  # beyond the parts listed
+                    found.bounds.setdefault(where, []).append(problem)
+                for tag, problem in listed.rejected:
                     found.bad_tags.setdefault(tag, (problem, []))[1].append(where)
 
 
@@ -262,6 +267,8 @@ def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
                 f"{TAG_ANNOTATION} on {_where(workloads)}", False, describe_bad_tag(tag, problem)
             )
         )
+    for where, problems in sorted(found.bounds.items()):
+        results.append(Result(f"{TAG_ANNOTATION} on {where}", False, "; ".join(problems)))
     for tag, workloads in sorted(found.tags.items()):
         to_ask.append((f"{TAG_ANNOTATION} on {_where(workloads)}", tag))
     return results, to_ask

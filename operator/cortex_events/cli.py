@@ -209,6 +209,7 @@ FLAGS_BY_FIELD = {
         SettingFlag("log_format", "--log-format", "log line format"),
         SettingFlag("log_level", "--log-level", "log level"),
         SettingFlag("api_key", "--api-key-file", "file holding the Cortex API key"),
+        SettingFlag("api_key_file", "--api-key-file", "file holding the Cortex API key"),
     )
 }
 # What a command without a key can do about it: only flags that command has.
@@ -281,7 +282,7 @@ def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     for name in FLAGS_BY_FIELD:
         value = getattr(args, name, None)
-        if value is not None and name not in ("dry_run", "api_key"):
+        if value is not None and name not in ("dry_run", "api_key", "api_key_file"):
             values[name] = value
     if getattr(args, "dry_run", None):
         values["dry_run"] = True

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cortex_events.controllers.entity_status import (
@@ -32,6 +32,7 @@ from cortex_events.delivery.decisions import Listed, plan_retention
 from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi
+from cortex_events.domain.durations import format_duration
 from cortex_events.domain.render import read_owned
 from cortex_events.domain.specs import EntitySpec, SpecError, parse_entity
 from cortex_events.kube.events import InvolvedObject
@@ -351,7 +352,7 @@ class EntityController:
         if self._records_deploys(spec):
             deploys = await self._deleter.delete_deploys(spec.tag, lambda when, _: when <= cutoff)
             logger.info("Retention: deleted %d deploys older than %s from entity %r",
-                        deploys, _duration_text(spec.retention), spec.tag)  # fmt: skip
+                        deploys, format_duration(spec.retention), spec.tag)  # fmt: skip
         return plan.count() + deploys
 
     def _owned_key(self, custom_data: object) -> str | None:
@@ -364,7 +365,7 @@ class EntityController:
             "Retention: deleted %d %s events older than %s from entity %r",
             count,
             event_type,
-            _duration_text(spec.retention),
+            format_duration(spec.retention),
             spec.tag,
         )
 
@@ -386,12 +387,3 @@ class EntityController:
             len(mine), deploys, spec.key, spec.tag,
         )  # fmt: skip
         return len(mine) + deploys
-
-
-def _duration_text(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"
