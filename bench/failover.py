@@ -99,6 +99,7 @@ def one_run(
                 POD_NAME=f"{name}-{index}",
                 CORTEX_API_KEY=KEY,
                 CORTEX_BASE_URL=cortex.base_url,
+                CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
                 CORTEX_CLUSTER_NAME="failover",
                 CORTEX_NAMESPACES=namespace,
                 CORTEX_RATE_LIMIT=str(budget),

@@ -32,6 +32,7 @@ from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.tls import trust
 from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex
@@ -90,11 +91,9 @@ class OperatorApp:
         *,
         api: CortexApis | None = None,
         kube: KubeClient | None = None,
-        listen_host: str = "0.0.0.0",
         secrets: Redactor | None = None,
     ) -> None:
         self.settings = settings
-        self.listen_host = listen_host  # where /healthz and /metrics listen
         cluster = settings.cluster_name
         # The key in every form, redacted from what the operator writes to Kubernetes (status,
         # Events), from the Cortex client's errors and, where the CLI shares it, from the logs.
@@ -146,6 +145,7 @@ class OperatorApp:
                     user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
                     api_key_source=ApiKeyFile(key_file, self.secrets) if key_file else None,
                     redactor=self.secrets,
+                    verify=trust(settings.ca_bundle),
                 )
                 api = self._client
         api = FencedCortex(api, fence)
@@ -340,7 +340,9 @@ class OperatorApp:
         """Run until stopped (SIGTERM/SIGINT or ``stop_flag``), then drain the queue."""
         settings = self.settings
         try:
-            await self.health.start(settings.health_port, settings.metrics_port, self.listen_host)
+            await self.health.start(
+                settings.health_port, settings.metrics_port, settings.listen_address
+            )
         except BaseException:
             if self._client is not None:
                 await self._client.aclose()

@@ -18,6 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
+from cortex_events.cortex.tls import trust
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags
@@ -279,7 +280,11 @@ async def _cortex_checks(settings: Settings, to_ask: list[tuple[str, str]]) -> l
         return [Result("Cortex API", None, "dry run: no key to check")]
     results: list[Result] = []
     async with CortexClient(
-        settings.base_url, settings.api_key, per_minute=settings.rate_limit, max_retries=1
+        settings.base_url,
+        settings.api_key,
+        per_minute=settings.rate_limit,
+        max_retries=1,
+        verify=trust(settings.ca_bundle),
     ) as cortex:
         try:
             await cortex.list_events(PROBE_TAG, page_size=1)

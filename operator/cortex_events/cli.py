@@ -70,9 +70,28 @@ CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
     SettingFlag(
         "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
     ),
+    SettingFlag(
+        "allow_http",
+        "--allow-http",
+        "accept an http:// base URL, the key then unencrypted: an emulator on loopback"
+        " (true or false)",
+        metavar="BOOL",
+    ),
+    SettingFlag(
+        "ca_bundle",
+        "--ca-bundle",
+        "PEM file of certificate authorities to trust besides the default ones",
+        metavar="FILE",
+    ),
 )
 # The rest of the settings, for `run` only.
 RUN_FLAGS: tuple[SettingFlag, ...] = (
+    SettingFlag(
+        "listen_address",
+        "--listen-address",
+        "the IP address /healthz and /metrics listen on",
+        metavar="IP",
+    ),
     SettingFlag("health_port", "--health-port", "port of /healthz (0: off)", int, "PORT"),
     SettingFlag("metrics_port", "--metrics-port", "port of /metrics (0: off)", int, "PORT"),
     SettingFlag(

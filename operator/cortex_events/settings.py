@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -40,6 +41,18 @@ class Settings(BaseSettings):
 
     base_url: str = DEFAULT_BASE_URL
     """Cortex's API base URL; self-hosted installations use their own host."""
+
+    allow_http: bool = False
+    """Accept an ``http://`` base URL, over which the key travels in clear text: for the
+    emulator and tests on loopback only. Without it such a URL is refused."""
+
+    ca_bundle: str = ""
+    """A PEM file of certificate authorities to trust besides the default ones (a
+    self-hosted Cortex, a TLS-inspecting proxy); empty: the default ones only."""
+
+    listen_address: str = "0.0.0.0"
+    """The address ``/healthz`` and ``/metrics`` listen on (``127.0.0.1``: this host only,
+    ``::`` for IPv6)."""
 
     cluster_name: str = Field(default="default", min_length=1)
     """Recorded in every event's customData, so events from several clusters stay apart."""
@@ -179,6 +192,38 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https:// (got {value!r})")
         return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _check_ca_bundle(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from cortex_events.cortex.tls import trust  # httpx: only when a bundle is given
+
+            trust(value)  # a CaBundleError (a ValueError) says what is wrong with it
+        return value
+
+    @field_validator("listen_address")
+    @classmethod
+    def _check_listen_address(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (got {value!r})"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_clear_text_key(self) -> Settings:
+        if self.base_url.startswith("http://") and not self.allow_http:
+            raise ValueError(
+                f"CORTEX_BASE_URL {self.base_url} would send the API key unencrypted: use "
+                "https://, or set CORTEX_ALLOW_HTTP=true (--allow-http true) for an emulator "
+                "on loopback"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

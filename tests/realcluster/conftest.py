@@ -230,6 +230,7 @@ def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str
         KUBECONFIG=str(release.kubeconfig),
         CORTEX_API_KEY=API_KEY,
         CORTEX_BASE_URL=cortex.base_url,
+        CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
         CORTEX_CLUSTER_NAME=CLUSTER,
         CORTEX_RATE_LIMIT="1000",
         CORTEX_STATUS_INTERVAL="1",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -51,6 +52,7 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.tls import trust
 from cortex_events.cortex.wire import (
     MAX_PAGE_SIZE,
     check_page,
@@ -91,6 +93,8 @@ class CortexClient(DeployOperations):
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
     * ``gate``: called before each attempt, and again as its request is written to the
       socket; what it raises ends the call unsent (leader election's fence).
+    * ``verify``: the TLS context servers are verified with (default: `trust`, the usual
+      CAs).
     * ``api_key_source``: called before each attempt for the key to send (a key file that is
       rotated); the key given is the first. ``redactor``: the process's secrets, shared with
       its logs (by default one holding the key).
@@ -115,6 +119,7 @@ class CortexClient(DeployOperations):
         gate: Callable[[], None] | None = None,
         api_key_source: Callable[[], SecretStr] | None = None,
         redactor: Redactor | None = None,
+        verify: ssl.SSLContext | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -151,6 +156,7 @@ class CortexClient(DeployOperations):
             transport=transport,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             follow_redirects=False,
+            verify=verify if verify is not None else trust(),
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
