@@ -347,12 +347,13 @@ def _settings_error(error: ValidationError, given: set[str], command: str | None
 
 def _run(args: argparse.Namespace) -> int:
     from cortex_events.app import OperatorApp
-    from cortex_events.kube.client import check_cluster
+    from cortex_events.kube.client import allow_api_json_depth, check_cluster
     from cortex_events.logconfig import configure_logging
     from cortex_events.ops.health import ListenError
     from cortex_events.secret import Redactor
 
     settings = load_settings(args)
+    allow_api_json_depth()
     secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
     configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=secrets)
     problem = check_cluster()
@@ -373,7 +374,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from cortex_events.check import run_check
+    from cortex_events.kube.client import allow_api_json_depth
 
+    allow_api_json_depth()
     return run_check(load_settings(args))
 
 

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -26,7 +27,23 @@ from cortex_events.watched import BY_KIND
 logger = logging.getLogger("cortex_events.kube")
 
 MERGE_PATCH = "application/merge-patch+json"
+API_JSON_DEPTH = 10_000
+"""How deep the API server lets JSON nest; a CortexEntity's ``customData`` may go that deep,
+since a schema that keeps unknown fields cannot bound their depth."""
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def allow_api_json_depth() -> None:
+    """Let every object the API server accepts be handled: Python's JSON decoder counts each
+    level of nesting against the recursion limit (1,000 by default), and kopf's watch of
+    CortexEntities, failing on one nested deeper, stopped the operator; kopf's copy of an
+    object takes two Python frames a level. The operator then refuses that entity's
+    ``customData`` (nested deeper than 8) like any invalid spec. Only the decoder's levels
+    take C stack (about 2 MiB at 10,000 levels, within the usual 8 MiB); Python frames do not
+    since Python 3.11."""
+    needed = 3 * API_JSON_DEPTH + 2_000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def load_api_client() -> client.ApiClient:
