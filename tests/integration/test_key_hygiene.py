@@ -25,10 +25,12 @@ import pytest
 from aiohttp import web
 
 from cortex_events_sim import workloads
+from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.kubectl import Kubectl
 from cortex_events_sim.loop_thread import loop_in_thread
 from cortex_events_sim.ports import free_port
 from cortex_events_sim.server_thread import ServerThread
+from tests.integration.conftest import API_KEY
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
 pytestmark = pytest.mark.integration
@@ -167,3 +169,34 @@ def test_the_key_appears_in_no_status_event_log_line_or_check_row(
     assert not found, f"the key leaked: {found}"
     for where in ("status", "cleanup Event", "log", "check"):
         assert "[REDACTED]" in outputs[where], f"the {where} path carried no key at all"
+
+
+def test_a_rotated_key_file_is_used_without_a_restart(
+    kube: ServerThread,
+    kubectl: Kubectl,
+    operator: OperatorProcess,
+    cortex: FakeCortex,
+    tmp_path: Path,
+) -> None:
+    # As the kubelet updates a mounted Secret: the file is replaced, the process keeps running.
+    path = tmp_path / "api-key"
+    path.write_text("an-old-key-that-cortex-refuses\n")
+    del operator.env["CORTEX_API_KEY"]
+    start_watching(operator, kube, "--api-key-file", str(path))
+    kubectl.create(workloads.pod("web-1", namespace=NS, tag="web"))
+    wait_for(
+        lambda: any(r.status == 401 for r in cortex.state.requests),
+        what="Cortex to refuse the old key",
+    )
+    replacement = tmp_path / "api-key.new"
+    replacement.write_text(API_KEY + "\n")
+    replacement.replace(path)
+    wait_for(
+        lambda: any(e.type == "POD_CREATION" for e in cortex.state.events("web")),
+        timeout=60,
+        what="the event, sent with the new key",
+    )
+    assert operator.starts == 1
+    assert operator.process is not None
+    assert operator.process.poll() is None
+    assert "The API key file" in operator.log_text()
