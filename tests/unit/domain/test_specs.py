@@ -21,6 +21,7 @@ from cortex_events.domain.specs import (
 from cortex_events.domain.tags import TAG_RULE, tag_problem
 from cortex_events.resources import crd_manifest
 from cortex_events_sim.kubeapi.rules import rule_violations
+from tests.support.hostile import TAG_SAMPLES, nested
 
 
 def entity(spec: dict[str, Any], **metadata: Any) -> dict[str, Any]:
@@ -97,13 +98,6 @@ def test_custom_data_is_a_copy() -> None:
     assert spec.custom_data == {"team": "a"}
 
 
-def _nested(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {"leaf": 1}
-    for _ in range(depth - 1):
-        value = {"n": value}
-    return value
-
-
 # Each bound of a CortexEntity (cortex_events.domain.bounds), one past it.
 BOUNDS: list[tuple[dict[str, Any], str, str]] = [
     (
@@ -153,8 +147,8 @@ BOUNDS: list[tuple[dict[str, Any], str, str]] = [
         "spec.customData",
         "is 2051 bytes as JSON",
     ),
-    ({"tag": "t", "customData": _nested(9)}, "spec.customData", "deeper than 8"),
-    ({"tag": "t", "customData": _nested(50_000)}, "spec.customData", "deeper than 8"),
+    ({"tag": "t", "customData": nested(9)}, "spec.customData", "deeper than 8"),
+    ({"tag": "t", "customData": nested(50_000)}, "spec.customData", "deeper than 8"),
     (
         {"tag": "t", "retention": "24000000000h"},
         "spec.retention",
@@ -297,22 +291,6 @@ def test_spec_errors_name_the_field(spec: dict[str, Any], field: str, words: str
     assert str(problem).startswith(f"{field}: ")
 
 
-TAG_SAMPLES = [
-    *(f"a{chr(code)}b" for code in range(0x20, 0x7F)),  # every printable ASCII character
-    ".",
-    "..",
-    "...",
-    "a\x0bb",
-    "x" * 253,
-    "x" * 254,
-    "café",
-    "tab\tin",
-    "nl\nin",
-    "\x00nul",
-    "",
-]
-
-
 def test_the_crd_schema_and_the_operator_apply_one_tag_rule() -> None:
     # The CRD's rules as the stand-in API server evaluates them; the real-cluster suite
     # checks the same samples against the real API server's CEL.
@@ -371,7 +349,7 @@ def test_each_bound_itself_is_accepted() -> None:
                 ]
                 * 16,
             },
-            "customData": {"k" * 128: _nested(7), "blob": "x" * 1800},
+            "customData": {"k" * 128: nested(7), "blob": "x" * 1800},
             "deploys": {"environment": "e" * 253},
         }
     )
