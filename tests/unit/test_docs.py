@@ -67,6 +67,17 @@ MESSAGES = [
     "Recorded deploy",
     "Deploy not recorded on",
     "another source recorded sha",
+    "it is only dots, which a URL path reads as a folder",
+    "the most an annotation may",
+    "characters: only the tags within",
+    "more parts are no Cortex tag either",
+    "may carry: keep it to a few short values",
+    "nests objects and lists deeper than",
+    "changed: using the new key",
+    "keeping the previous key",
+    "a key is printable ASCII on one line",
+    "would send the API key unencrypted",
+    "holds no PEM certificate",
 ]
 
 
