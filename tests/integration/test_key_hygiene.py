@@ -12,14 +12,12 @@ so that the test cannot pass by not reaching the path.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 from aiohttp import web
@@ -32,6 +30,7 @@ from cortex_events_sim.ports import free_port
 from cortex_events_sim.server_thread import ServerThread
 from tests.integration.conftest import API_KEY
 from tests.support.harness import OperatorProcess, start_watching, wait_for
+from tests.support.hostile import key_escapings
 
 pytestmark = pytest.mark.integration
 
@@ -41,35 +40,17 @@ NS = "shop"
 KEY = "k3y/with+odd\"chars\\and'quotes%20=0123456789"
 
 
-def escapings(key: str) -> dict[str, str]:
-    """The key as text can carry it, listed here independently of the operator's redactor."""
-    header = f"Bearer {key}"
-    return {
-        "raw": key,
-        "bytes repr with a newline": repr((header + "\n").encode()),
-        "str repr": repr(key),
-        "JSON": json.dumps(key),
-        "JSON in JSON": json.dumps(json.dumps(key)),
-        "percent-encoded": quote(key, safe=""),
-        "percent-encoded, lower case": quote(key, safe="").lower(),
-        "form-encoded": quote_plus(key),
-        "base64 of the header": base64.b64encode(header.encode()).decode(),
-        "URL-safe base64 of the header": base64.urlsafe_b64encode(header.encode()).decode(),
-        "base64 of basic credentials": base64.b64encode(f"cortex:{key}".encode()).decode(),
-    }
-
-
 def leaks(text: str) -> list[str]:
     """The escapings of the key found in ``text``; the key's digits are a shorter marker that
     no redaction may leave behind."""
-    found = [name for name, form in escapings(KEY).items() if form in text]
+    found = [name for name, form in key_escapings(KEY).items() if form in text]
     return found + (["the key's tail"] if "quotes%20=0123456789" in text else [])
 
 
 async def _echo_the_key(request: web.Request) -> web.Response:
     header = request.headers.get("Authorization", "")
     key = header.removeprefix("Bearer ")
-    told = " | ".join(escapings(key).values())
+    told = " | ".join(key_escapings(key).values())
     if request.method == "GET" and request.path.endswith("/custom-events"):
         return web.json_response({"message": f"token not valid: {told}"}, status=401)
     return web.Response(status=500, text=f"upstream failed for {told}")

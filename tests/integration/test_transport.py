@@ -11,7 +11,6 @@ import asyncio
 import os
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from cortex_events_sim.loop_thread import loop_in_thread
 from cortex_events_sim.ports import free_port
 from cortex_events_sim.server_thread import ServerThread
 from testbed import pki
+from tests.integration.test_operations import run_check
 from tests.support.harness import OperatorProcess, start_watching
 
 pytestmark = pytest.mark.integration
@@ -122,14 +122,7 @@ def test_a_bundle_that_cannot_be_used_is_named_with_why(
 
 
 def _check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cortex_events", "check", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_check(env, *args)[0]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:

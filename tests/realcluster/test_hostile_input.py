@@ -18,7 +18,15 @@ from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 from tests.support.hostile import TAG_SAMPLES, nested
 
-from .conftest import Operator, events, module_namespace, pod, wait_for
+from .conftest import (
+    Operator,
+    await_default_service_account,
+    events,
+    module_namespace,
+    pod,
+    wait_for,
+)
+from .test_cortexentity import entity
 
 
 @pytest.fixture
@@ -27,22 +35,8 @@ def namespace(plane: ControlPlane) -> Iterator[str]:
     watches the whole cluster, and would otherwise see (and report on) this one's objects."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     with module_namespace(plane, name):
-        wait_for(
-            lambda: plane.run(plane.binary("kubectl"), "get", "serviceaccount", "default",
-                              "-n", name, check=False).returncode == 0,
-            120,
-            "the namespace's default ServiceAccount",
-        )  # fmt: skip
+        await_default_service_account(plane, name)
         yield name
-
-
-def entity(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "cortex.io/v1alpha1",
-        "kind": "CortexEntity",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
 
 
 def refusals(plane: ControlPlane, objects: list[dict[str, Any]]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -23,32 +23,15 @@ from cortex_events.kube.client import KubeClient
 from cortex_events.kube.events import EventPoster, InvolvedObject
 from cortex_events.secret import REDACTED, ApiKeyFile, Redactor, clean_api_key
 from cortex_events.settings import Settings
+from tests.support.hostile import key_escapings
 
 KEY = "ck_live/odd+key\"with\\quotes'%41=0123456789"
 BASE_URL = "https://cortex.example"
 
 
-def forms_of(key: str) -> dict[str, str]:
-    header = f"Bearer {key}"
-    return {
-        "raw": key,
-        "repr": repr(key),
-        "bytes repr": repr(f"{header}\n".encode()),
-        "JSON": json.dumps(key),
-        "JSON in JSON": json.dumps(json.dumps(key)),
-        "percent": quote(key, safe=""),
-        "percent, lower case": quote(key, safe="").lower(),
-        "percent, path": quote(key),
-        "form": quote_plus(key),
-        "base64 header": base64.b64encode(header.encode()).decode(),
-        "base64 header, URL-safe": base64.urlsafe_b64encode(header.encode()).decode(),
-        "base64 header, no padding": base64.b64encode(header.encode()).decode().rstrip("="),
-    }
-
-
-@pytest.mark.parametrize("form", sorted(forms_of(KEY)))
+@pytest.mark.parametrize("form", sorted(key_escapings(KEY)))
 def test_every_form_of_the_key_is_redacted(form: str) -> None:
-    text = f"before {forms_of(KEY)[form]} after"
+    text = f"before {key_escapings(KEY)[form]} after"
     redacted = Redactor([KEY]).redact(text)
     assert REDACTED in redacted
     assert "0123456789" not in redacted
@@ -69,7 +52,7 @@ def test_base64_of_any_text_holding_the_key_is_redacted(prefix: str) -> None:
 @given(st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=6))
 def test_no_form_of_any_printable_key_survives(key: str) -> None:
     redactor = Redactor([key])
-    for name, form in forms_of(key).items():
+    for name, form in key_escapings(key).items():
         assert key not in redactor.redact(f"x{form}y"), name
 
 

@@ -17,7 +17,7 @@ are retried with jittered exponential backoff, honouring ``Retry-After`` up to
 Other 4xx answers are never retried. After the last attempt the mapped error is raised. The
 API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
 never appears in logs, in ``repr(client)`` or in error messages. Every error the client raises
-passes one point, `CortexClient._redacted`, which removes the key in any form
+passes one point, `cortex_events.cortex.errors.redacted`, which removes the key in any form
 (`cortex_events.secret`) from its text, and is raised without the HTTP library's exception
 chained to it (whose text may quote the header).
 """
@@ -39,11 +39,11 @@ from pydantic import SecretStr
 from cortex_events import __version__
 from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
-    MAX_MESSAGE_CHARS,
     CortexConnectionError,
     CortexError,
     error_from_response,
     parse_retry_after,
+    redacted,
 )
 from cortex_events.cortex.models import (
     CustomEvent,
@@ -96,8 +96,8 @@ class CortexClient(DeployOperations):
     * ``verify``: the TLS context servers are verified with (default: `trust`, the usual
       CAs).
     * ``api_key_source``: called before each attempt for the key to send (a key file that is
-      rotated); the key given is the first. ``redactor``: the process's secrets, shared with
-      its logs (by default one holding the key).
+      rotated, which adds each new key to the redactor); the key given is the first.
+      ``redactor``: the process's secrets, shared with its logs (by default: the key's).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -130,8 +130,7 @@ class CortexClient(DeployOperations):
         if max_retry_after < 0 or backoff_base < 0 or backoff_cap < 0:
             raise ValueError("max_retry_after, backoff_base and backoff_cap must be >= 0")
         self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
-        self._key_source = api_key_source
+        self._api_key = api_key_source if api_key_source is not None else lambda: api_key
         self._redactor = redactor if redactor is not None else Redactor()
         self._redactor.add(api_key.get_secret_value())
         self._limiter = rate_limiter if rate_limiter is not None else TokenBucket(per_minute)
@@ -328,7 +327,7 @@ class CortexClient(DeployOperations):
                     path,
                     params=params,
                     json=json,
-                    headers={"Authorization": f"Bearer {self._current_key()}"},
+                    headers={"Authorization": f"Bearer {self._api_key().get_secret_value()}"},
                     extensions=self._extensions,
                 )
             except (httpx.RequestError, UnicodeError) as exc:
@@ -346,7 +345,7 @@ class CortexClient(DeployOperations):
                 )
                 delay = self._retry_delay(method, attempt, error, None)
                 if delay is None:
-                    raise self._redacted(error) from None
+                    raise redacted(error, self._redactor.redact) from None
                 reason = type(exc).__name__
             else:
                 self._notify(
@@ -360,7 +359,7 @@ class CortexClient(DeployOperations):
                 error = error_from_response(response, self._redactor.redact)
                 delay = self._retry_delay(method, attempt, error, response)
                 if delay is None:
-                    raise self._redacted(error)
+                    raise redacted(error, self._redactor.redact)
                 reason = f"HTTP {response.status_code}"
             logger.warning(
                 "Cortex %s %s failed (%s); retry %d of %d in %.2fs",
@@ -428,27 +427,6 @@ class CortexClient(DeployOperations):
                 return min(retry_after, self._max_retry_after)
         backoff = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return backoff * (0.5 + 0.5 * self._jitter())
-
-    def _current_key(self) -> str:
-        """The key to send now: the source's, once it gives a usable one (a rotated key
-        file), else the last good one."""
-        if self._key_source is not None:
-            key = self._key_source()
-            if key is not self._api_key:
-                self._redactor.add(key.get_secret_value())
-                self._api_key = key
-        return self._api_key.get_secret_value()
-
-    def _redacted(self, error: CortexError) -> CortexError:
-        """The one point every error raised by this client passes: the key, in any form, is
-        replaced in its text (the server may quote the header back; the HTTP library quotes
-        a header it refuses)."""
-        message = self._redactor.redact(error.message)
-        if len(message) > MAX_MESSAGE_CHARS:  # only now: a cut could split an encoded key
-            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
-        error.message = message
-        error.args = (error.describe(),)
-        return error
 
     @staticmethod
     def _notify(hook: Callable[..., None], *args: Any) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "error_from_response",
     "may_have_acted",
     "parse_retry_after",
+    "redacted",
 ]
 
 # A server message longer than this is cut: it ends up in logs and in a CortexEntity's status.
@@ -185,6 +186,16 @@ def _message_from_body(response: httpx.Response, redact: Callable[[str], str]) -
             if isinstance(value, str) and value.strip():
                 return _shorten(redact(value.strip()))
     return _shorten(redact(text))
+
+
+def redacted(error: CortexError, redact: Callable[[str], str]) -> CortexError:
+    """``error`` with ``redact`` applied to its text, then cut to `MAX_MESSAGE_CHARS` (only
+    then: a cut could split an encoded secret): the one point every error the client raises
+    passes, as the server may quote the key back and the HTTP library quotes a header it
+    refuses."""
+    error.message = _shorten(redact(error.message))
+    error.args = (error.describe(),)
+    return error
 
 
 def _shorten(text: str) -> str:

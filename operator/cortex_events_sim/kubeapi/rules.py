@@ -83,20 +83,22 @@ class _Parser:
         return rule
 
     def disjunction(self) -> Rule:
-        left = self.conjunction()
-        while self.peek() == "||":
-            self.take()
-            right, before = self.conjunction(), left
-            left = functools.partial(lambda a, b, s: bool(a(s) or b(s)), before, right)
-        return left
+        return self._chain("||", self.conjunction, any)
 
     def conjunction(self) -> Rule:
-        left = self.negation()
-        while self.peek() == "&&":
+        return self._chain("&&", self.negation, all)
+
+    def _chain(
+        self, operator: str, operand: Callable[[], Rule], combine: Callable[[Any], bool]
+    ) -> Rule:
+        """Operands joined by ``operator``, evaluated left to right as far as needed."""
+        parts = [operand()]
+        while self.peek() == operator:
             self.take()
-            right, before = self.negation(), left
-            left = functools.partial(lambda a, b, s: bool(a(s) and b(s)), before, right)
-        return left
+            parts.append(operand())
+        if len(parts) == 1:
+            return parts[0]
+        return lambda value: combine(part(value) for part in parts)
 
     def negation(self) -> Rule:
         if self.peek() == "!":
