@@ -163,9 +163,11 @@ def _rbac_checks(
     permissions: tuple[Permission, ...],
     namespaces: tuple[str | None, ...],
     purpose: str = "",
+    name: str | None = None,
 ) -> list[Result]:
     """One row per permission: whether this identity has each of its verbs in every namespace
-    (None: cluster-wide), as the API server's SelfSubjectAccessReview answers."""
+    (None: cluster-wide), on the object ``name`` for a permission granted by name, as the API
+    server's SelfSubjectAccessReview answers."""
     authz = client.AuthorizationV1Api(api_client)
     results = []
     for permission in permissions:
@@ -181,6 +183,7 @@ def _rbac_checks(
                             subresource=subresource or None,
                             verb=verb,
                             namespace=namespace,
+                            name=name if permission.named else None,
                         )
                     )
                 )
@@ -215,7 +218,9 @@ def _leader_election_checks(api_client: Any, settings: Settings) -> list[Result]
         ]
     lease = f"Lease {namespace}/{settings.lease_name}"
     rows = [Result("Leader election", True, f"on {lease}")]
-    return rows + _rbac_checks(api_client, LEADER_ELECTION, (namespace,), f" ({lease})")
+    return rows + _rbac_checks(
+        api_client, LEADER_ELECTION, (namespace,), f" ({lease})", settings.lease_name
+    )
 
 
 def _list_entities(
