@@ -2,10 +2,12 @@
 #
 #   docker build -t cortex-events-operator:0.1.0 .
 #
-# Stage 1 builds the project's wheel and installs it with its dependencies into a virtualenv;
-# stage 2 copies only that virtualenv onto the same slim base, so no build tools, pip caches or
-# sources reach the final image. Both stages use the same pinned base: the virtualenv's python
-# links to the base image's interpreter at the same path.
+# Stage 1 builds the project's wheel and installs it into a virtualenv with exactly the
+# dependencies pinned in requirements/image.txt (--no-deps: nothing else is resolved, so a
+# rebuild gets the same versions; scripts/lock_image.py writes the pins, and the demo-only
+# jsonschema is not among them); stage 2 copies only that virtualenv onto the same slim base, so
+# no build tools, pip caches or sources reach the final image. Both stages use the same pinned
+# base: the virtualenv's python links to the base image's interpreter at the same path.
 
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
@@ -15,6 +17,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
+COPY requirements/ requirements/
 COPY crds/ crds/
 # operator/ holds two packages and the wheel installs both: cortex_events, the operator, and
 # cortex_events_sim, the stand-ins and the demo. The image carries the second only because the
@@ -23,7 +26,7 @@ COPY crds/ crds/
 COPY operator/ operator/
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir /wheels/*.whl \
+ && /opt/venv/bin/pip install --no-cache-dir --no-deps -r requirements/image.txt /wheels/*.whl \
  && /opt/venv/bin/python -m compileall -q /opt/venv/lib
 
 FROM ${PYTHON_IMAGE}

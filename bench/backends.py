@@ -157,6 +157,7 @@ class StandIns(Stands):
             KUBECONFIG=str(path),
             CORTEX_API_KEY=stand.API_KEY,
             CORTEX_BASE_URL=self.cortex.base_url,
+            CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
             CORTEX_CLUSTER_NAME=stand.CLUSTER,
             **extra,
         )

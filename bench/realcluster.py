@@ -336,6 +336,7 @@ class RealStands(Stands):
             KUBECONFIG=str(self.cluster.identities[user].kubeconfig),
             CORTEX_API_KEY=stand.API_KEY,
             CORTEX_BASE_URL=self.cortex.base_url,
+            CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
             CORTEX_CLUSTER_NAME=stand.CLUSTER,
             CORTEX_NAMESPACES=self.namespace,
             **extra,

@@ -34,6 +34,7 @@ from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.tls import trust
 from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.deploys import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex
@@ -61,6 +62,7 @@ from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.ops.startup import log_start, warn_missing_namespaces
+from cortex_events.secret import ApiKeyFile, Redactor
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
@@ -94,12 +96,18 @@ class OperatorApp:
         *,
         api: CortexApis | None = None,
         kube: KubeClient | None = None,
-        listen_host: str = "0.0.0.0",
+        secrets: Redactor | None = None,
     ) -> None:
         self.settings = settings
-        self.listen_host = listen_host  # where /healthz and /metrics listen
         cluster = settings.cluster_name
-        self.kube = kube if kube is not None else KubeClient(load_api_client())
+        # The key in every form, redacted from what the operator writes to Kubernetes (status,
+        # Events), from the Cortex client's errors and, where the CLI shares it, from the logs.
+        self.secrets = secrets if secrets is not None else Redactor()
+        if settings.api_key is not None:
+            self.secrets.add(settings.api_key.get_secret_value())
+        self.kube = (
+            kube if kube is not None else KubeClient(load_api_client(), redact=self.secrets.redact)
+        )
         self.identity = replica_identity()
         self.election: LeaderElector | None = None
         lease_namespace = own_namespace(settings.lease_namespace)
@@ -118,7 +126,9 @@ class OperatorApp:
             )
         leading = self.leading
         fence = Fence(leading)
-        self.notices = EventPoster(self.kube, instance=self.identity, leading=leading)
+        self.notices = EventPoster(
+            self.kube, instance=self.identity, leading=leading, redact=self.secrets.redact
+        )
         self.metrics = Metrics()
         self.activity = EntityActivity()
         self.listener = OperatorListener(
@@ -130,6 +140,7 @@ class OperatorApp:
                 api = DryRunCortex()
             else:
                 assert settings.api_key is not None
+                key_file = settings.api_key_file
                 self._client = CortexClient(
                     settings.base_url,
                     settings.api_key,
@@ -137,6 +148,9 @@ class OperatorApp:
                     observer=self.listener,
                     gate=fence.check,
                     user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
+                    api_key_source=ApiKeyFile(key_file, self.secrets) if key_file else None,
+                    redactor=self.secrets,
+                    verify=trust(settings.ca_bundle),
                 )
                 api = self._client
         reader = self._client if self._client is not None else api
@@ -384,7 +398,9 @@ class OperatorApp:
         """Run until stopped (SIGTERM/SIGINT or ``stop_flag``), then drain the queue."""
         settings = self.settings
         try:
-            await self.health.start(settings.health_port, settings.metrics_port, self.listen_host)
+            await self.health.start(
+                settings.health_port, settings.metrics_port, settings.listen_address
+            )
         except BaseException:
             if self._client is not None:
                 await self._client.aclose()

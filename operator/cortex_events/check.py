@@ -19,12 +19,14 @@ from kubernetes.client.exceptions import ApiException
 from cortex_events.check_mapping import mapping_rows
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
+from cortex_events.cortex.tls import trust
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.leases import own_namespace
 from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission, optional
+from cortex_events.secret import Redactor
 from cortex_events.settings import Settings
 from cortex_events.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
 
@@ -55,6 +57,8 @@ class Found:
     # Every workload listed: (kind, metadata), to count what each source maps.
     workloads: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     annotation: str = TAG_ANNOTATION
+    # Each workload whose cortex.io/tag goes past a bound -> what was left out.
+    bounds: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _kubernetes_checks(settings: Settings) -> tuple[list[Result], Found]:
@@ -150,10 +154,13 @@ def _collect_annotation_tags(
                 if not isinstance(value, str):
                     continue
                 where = f"{kind} {metadata.get('namespace')}/{metadata.get('name')}"
-                tags, rejected = split_tags(value)
-                for tag in tags:
+                listed = split_tags(value)
+                for tag in listed.tags:
                     found.tags.setdefault(tag, []).append(where)
-                for tag, problem in rejected:
+                problems = listed.problems()
+                for problem in problems[len(listed.rejected) :]:  # beyond the parts listed
+                    found.bounds.setdefault(where, []).append(problem)
+                for tag, problem in listed.rejected:
                     found.bad_tags.setdefault(tag, (problem, []))[1].append(where)
 
 
@@ -162,9 +169,11 @@ def _rbac_checks(
     permissions: tuple[Permission, ...],
     namespaces: tuple[str | None, ...],
     purpose: str = "",
+    name: str | None = None,
 ) -> list[Result]:
     """One row per permission: whether this identity has each of its verbs in every namespace
-    (None: cluster-wide), as the API server's SelfSubjectAccessReview answers."""
+    (None: cluster-wide), on the object ``name`` for a permission granted by name, as the API
+    server's SelfSubjectAccessReview answers."""
     authz = client.AuthorizationV1Api(api_client)
     results = []
     for permission in permissions:
@@ -180,6 +189,7 @@ def _rbac_checks(
                             subresource=subresource or None,
                             verb=verb,
                             namespace=namespace,
+                            name=name if permission.named else None,
                         )
                     )
                 )
@@ -214,7 +224,9 @@ def _leader_election_checks(api_client: Any, settings: Settings) -> list[Result]
         ]
     lease = f"Lease {namespace}/{settings.lease_name}"
     rows = [Result("Leader election", True, f"on {lease}")]
-    return rows + _rbac_checks(api_client, LEADER_ELECTION, (namespace,), f" ({lease})")
+    return rows + _rbac_checks(
+        api_client, LEADER_ELECTION, (namespace,), f" ({lease})", settings.lease_name
+    )
 
 
 def _list_entities(
@@ -267,6 +279,8 @@ def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
                 f"{found.annotation} on {_where(workloads)}", False, describe_bad_tag(tag, problem)
             )
         )
+    for where, problems in sorted(found.bounds.items()):
+        results.append(Result(f"{TAG_ANNOTATION} on {where}", False, "; ".join(problems)))
     for tag, workloads in sorted(found.tags.items()):
         to_ask.append((f"{found.annotation} on {_where(workloads)}", tag))
     return results, to_ask
@@ -277,7 +291,11 @@ async def _cortex_checks(settings: Settings, to_ask: list[tuple[str, str]]) -> l
         return [Result("Cortex API", None, "dry run: no key to check")]
     results: list[Result] = []
     async with CortexClient(
-        settings.base_url, settings.api_key, per_minute=settings.rate_limit, max_retries=1
+        settings.base_url,
+        settings.api_key,
+        per_minute=settings.rate_limit,
+        max_retries=1,
+        verify=trust(settings.ca_bundle),
     ) as cortex:
         try:
             await cortex.list_events(PROBE_TAG, page_size=1)
@@ -317,5 +335,6 @@ def run_check(settings: Settings, out: TextIO | None = None) -> int:
     results += spec_results
     results += asyncio.run(_cortex_checks(settings, to_ask))
     results += asyncio.run(mapping_rows(settings, found.workloads, found.entities, Result))
-    print(render_table(results), file=stream)
+    secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
+    print(secrets.redact(render_table(results)), file=stream)
     return 1 if any(result.ok is False for result in results) else 0

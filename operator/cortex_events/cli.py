@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,9 +88,28 @@ CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
         "the annotation that names entity tags (default cortex.io/tag)",
         metavar="NAME",
     ),
+    SettingFlag(
+        "allow_http",
+        "--allow-http",
+        "accept an http:// base URL, the key then unencrypted: an emulator on loopback"
+        " (true or false)",
+        metavar="BOOL",
+    ),
+    SettingFlag(
+        "ca_bundle",
+        "--ca-bundle",
+        "PEM file of certificate authorities to trust besides the default ones",
+        metavar="FILE",
+    ),
 )
 # The rest of the settings, for `run` only.
 RUN_FLAGS: tuple[SettingFlag, ...] = (
+    SettingFlag(
+        "listen_address",
+        "--listen-address",
+        "the IP address /healthz and /metrics listen on",
+        metavar="IP",
+    ),
     SettingFlag("health_port", "--health-port", "port of /healthz (0: off)", int, "PORT"),
     SettingFlag("metrics_port", "--metrics-port", "port of /metrics (0: off)", int, "PORT"),
     SettingFlag(
@@ -275,6 +295,7 @@ FLAGS_BY_FIELD = {
         SettingFlag("log_format", "--log-format", "log line format"),
         SettingFlag("log_level", "--log-level", "log level"),
         SettingFlag("api_key", "--api-key-file", "file holding the Cortex API key"),
+        SettingFlag("api_key_file", "--api-key-file", "file holding the Cortex API key"),
     )
 }
 # What a command without a key can do about it: only flags that command has.
@@ -353,23 +374,30 @@ def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     values: dict[str, Any] = {}
     for name in FLAGS_BY_FIELD:
         value = getattr(args, name, None)
-        if value is not None and name not in ("dry_run", "api_key"):
+        if value is not None and name not in ("dry_run", "api_key", "api_key_file"):
             values[name] = value
     if getattr(args, "dry_run", None):
         values["dry_run"] = True
-    key_file = getattr(args, "api_key_file", None)
+    key_file = getattr(args, "api_key_file", None) or os.environ.get("CORTEX_API_KEY_FILE")
     if key_file:
-        try:
-            with open(key_file, encoding="utf-8") as handle:
-                values["api_key"] = handle.read().strip()
-        except OSError as error:
-            raise UsageError(f"cannot read --api-key-file {key_file}: {error.strerror}") from None
+        values["api_key"] = _read_key_file(key_file)
+        values["api_key_file"] = key_file
     values.update(overrides)
     try:
         return Settings(**values)
     except ValidationError as error:
         given = set(values) - set(overrides)
         raise UsageError(_settings_error(error, given, getattr(args, "command", None))) from None
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as error:
+        raise UsageError(f"cannot read --api-key-file {path}: {error.strerror}") from None
+    except UnicodeError:  # its message would quote a byte of the key
+        raise UsageError(f"cannot read --api-key-file {path}: it is not UTF-8 text") from None
 
 
 def _settings_error(error: ValidationError, given: set[str], command: str | None) -> str:
@@ -392,18 +420,20 @@ def _settings_error(error: ValidationError, given: set[str], command: str | None
 
 def _run(args: argparse.Namespace) -> int:
     from cortex_events.app import OperatorApp
-    from cortex_events.kube.client import check_cluster
+    from cortex_events.kube.client import allow_api_json_depth, check_cluster
     from cortex_events.logconfig import configure_logging
     from cortex_events.ops.health import ListenError
+    from cortex_events.secret import Redactor
 
     settings = load_settings(args)
-    secret = settings.api_key.get_secret_value() if settings.api_key else ""
-    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=[secret])
+    allow_api_json_depth()
+    secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
+    configure_logging(level=settings.log_level, fmt=settings.log_format, secrets=secrets)
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
     try:
-        asyncio.run(OperatorApp(settings).run())
+        asyncio.run(OperatorApp(settings, secrets=secrets).run())
     except ListenError as error:
         raise CommandError(str(error)) from None
     return 0
@@ -417,7 +447,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from cortex_events.check import run_check
+    from cortex_events.kube.client import allow_api_json_depth
 
+    allow_api_json_depth()
     return run_check(load_settings(args))
 
 

@@ -7,9 +7,11 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+from cortex_events.secret import Redactor
 
 # Attributes every LogRecord has; anything else came through ``extra=`` and is logged as a field,
 # except kopf's internal ones (its settings object and a posting flag).
@@ -21,37 +23,32 @@ _STANDARD_ATTRS = frozenset(vars(_BLANK_RECORD)) | {
     "settings",
     "k8s_skip",
 }
-REDACTED = "[REDACTED]"
-MIN_SECRET_LENGTH = 6
 
 
 class SecretRedactingFilter(logging.Filter):
-    """Replaces any occurrence of the given secrets in a record's final message and fields."""
+    """Replaces every form of the secrets (`Redactor`) in a record's final message, its
+    fields and its exception text."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Redactor | Iterable[str]) -> None:
         super().__init__()
-        # A secret this short would blank out ordinary words; real API keys are far longer.
-        self._secrets = [s for s in secrets if len(s) >= MIN_SECRET_LENGTH]
+        self._redactor = secrets if isinstance(secrets, Redactor) else Redactor(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        if not self._redactor:
             return True
+        redact = self._redactor.redact
         message = record.getMessage()
-        redacted = self._redact(message)
+        redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
         for name, value in list(vars(record).items()):
             if name not in _STANDARD_ATTRS and isinstance(value, str):
-                setattr(record, name, self._redact(value))
+                setattr(record, name, redact(value))
         if record.exc_info and record.exc_info[1] is not None:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = self._redact(text)
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
 
 
 # kopf's line for each failed Kubernetes API request: every watch stream (Pods, ReplicaSets,
@@ -139,12 +136,21 @@ class TextFormatter(logging.Formatter):
         return line.replace("\n", "\\n")
 
 
-def configure_logging(*, level: str, fmt: str, secrets: list[str] | None = None) -> None:
-    """Route every logger (kopf's included) to stderr in the chosen format."""
+def configure_logging(
+    *, level: str, fmt: str, secrets: Redactor | Iterable[str] | None = None
+) -> None:
+    """Route every logger (kopf's included) to stderr in the chosen format, with ``secrets``
+    redacted from every line and from what kopf posts as Kubernetes Events."""
+    redacting = SecretRedactingFilter(secrets if secrets is not None else ())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RetryCollapsingFilter())
-    handler.addFilter(SecretRedactingFilter(secrets or []))
+    handler.addFilter(redacting)
+    # kopf posts its objects' log records as Kubernetes Events through a handler of its own:
+    # a filter on that logger runs before any of its handlers.
+    objects = logging.getLogger("kopf.objects")
+    objects.filters[:] = [f for f in objects.filters if not isinstance(f, SecretRedactingFilter)]
+    objects.addFilter(redacting)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -16,6 +16,8 @@ class Permission:
     resource: str  # plural, with "/status" for the subresource
     verbs: tuple[str, ...]
     why: str
+    named: bool = False
+    """Granted on one object, by name (``resourceNames``): asked about that object."""
 
 
 READ = ("get", "list", "watch")
@@ -30,7 +32,9 @@ REQUIRED: tuple[Permission, ...] = (
 )
 
 LEADER_ELECTION: tuple[Permission, ...] = (
-    Permission("coordination.k8s.io", "leases", ("get", "create", "update"), "leader election"),
+    Permission(
+        "coordination.k8s.io", "leases", ("get", "create", "update"), "leader election", True
+    ),
     Permission("", "events", ("create",), "LeaderElected and LeaderLost Events on the Lease"),
 )
 """What leader election needs, in the Lease's namespace only (the chart's own Role)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
+from cortex_events.secret import clean_api_key
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 MISSING_KEY = "CORTEX_API_KEY is required"
@@ -27,13 +29,32 @@ class LogFormat(StrEnum):
 class Settings(BaseSettings):
     """Everything the operator reads from its environment (``CORTEX_*``) or its flags."""
 
-    model_config = SettingsConfigDict(env_prefix="CORTEX_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CORTEX_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = None
-    """The Cortex API key (Edit entities permission). Required unless ``dry_run``."""
+    """The Cortex API key (Edit entities permission). Required unless ``dry_run``. Surrounding
+    whitespace is removed; a key with any other character than printable ASCII is refused."""
+
+    api_key_file: str = ""
+    """The file the key was read from (``--api-key-file``): read again when it changes, so
+    that a rotated Secret takes effect without a restart."""
 
     base_url: str = DEFAULT_BASE_URL
     """Cortex's API base URL; self-hosted installations use their own host."""
+
+    allow_http: bool = False
+    """Accept an ``http://`` base URL, over which the key travels in clear text: for the
+    emulator and tests on loopback only. Without it such a URL is refused."""
+
+    ca_bundle: str = ""
+    """A PEM file of certificate authorities to trust besides the default ones (a
+    self-hosted Cortex, a TLS-inspecting proxy); empty: the default ones only."""
+
+    listen_address: str = "0.0.0.0"
+    """The address ``/healthz`` and ``/metrics`` listen on (``127.0.0.1``: this host only,
+    ``::`` for IPv6)."""
 
     cluster_name: str = Field(default="default", min_length=1)
     """Recorded in every event's customData, so events from several clusters stay apart."""
@@ -157,6 +178,15 @@ class Settings(BaseSettings):
     """Seconds after a rollout went live before its deploy is sent: time for a deploy that
     another tool posts for the same sync (Argo CD's notifications) to be there to be found."""
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _clean_key(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str) and value.strip():
+            return clean_api_key(value)  # its ValueError never quotes the key
+        return None if isinstance(value, str) else value
+
     mapping: Annotated[frozenset[Source], NoDecode] = frozenset()
     """Sources of mapping from Cortex's catalog, comma separated: ``descriptor`` (the
     ``x-cortex-k8s`` blocks), ``labels`` (``mapping_label_keys``), ``name``. Empty: none."""
@@ -243,6 +273,38 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https:// (got {value!r})")
         return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _check_ca_bundle(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from cortex_events.cortex.tls import trust  # httpx: only when a bundle is given
+
+            trust(value)  # a CaBundleError (a ValueError) says what is wrong with it
+        return value
+
+    @field_validator("listen_address")
+    @classmethod
+    def _check_listen_address(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                f"must be an IP address such as 0.0.0.0, 127.0.0.1 or :: (got {value!r})"
+            ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _no_clear_text_key(self) -> Settings:
+        if self.base_url.startswith("http://") and not self.allow_http:
+            raise ValueError(
+                f"CORTEX_BASE_URL {self.base_url} would send the API key unencrypted: use "
+                "https://, or set CORTEX_ALLOW_HTTP=true (--allow-http true) for an emulator "
+                "on loopback"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -7,6 +7,7 @@ release ``cortex-events-operator`` into namespace ``cortex-events``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -214,6 +215,9 @@ PASS_THROUGH = {
     "values.affinity.nodeAffinity",
     "values.affinity.podAffinity",
     "values.affinity.podAntiAffinity",
+    "values.extraEnv[].valueFrom",
+    "values.networkPolicy.ingressFrom[]",
+    "values.networkPolicy.egressTo[]",
 }
 
 
@@ -299,8 +303,9 @@ def test_pod_is_restricted_by_default(render: Render) -> None:
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
     assert "privileged" not in sc
-    # Only an emptyDir scratch volume: no hostPath, no host namespaces.
-    assert all(set(volume) == {"name", "emptyDir"} for volume in pod["volumes"])
+    # An emptyDir scratch volume and the key's Secret: no hostPath, no host namespaces.
+    kinds = {next(iter(set(volume) - {"name"})) for volume in pod["volumes"]}
+    assert kinds == {"emptyDir", "secret"}
     assert not {"hostNetwork", "hostPID", "hostIPC"} & set(pod)
 
 
@@ -377,6 +382,12 @@ def test_leases_are_granted_in_the_release_namespace_only(render: Render) -> Non
             ("coordination.k8s.io", "leases", "update"),
             ("", "events", "create"),
         }
+        # Reading and renewing: the release's own Lease only; a create names none.
+        lease = env(objects)["CORTEX_LEASE_NAME"]["value"]
+        for rule in role["rules"]:
+            if rule["resources"] == ["leases"]:
+                named = set(rule["verbs"]) != {"create"}
+                assert rule.get("resourceNames") == ([lease] if named else None), rule
         (binding,) = [
             b
             for b in of_kind(objects, "RoleBinding")
@@ -448,7 +459,10 @@ def test_rbac_is_read_only_on_workloads_and_never_a_wildcard(
     assert {(g, r) for g, r, _ in granted(rules)}.isdisjoint(
         {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces")}
     )
-    assert not any("nonResourceURLs" in rule or "resourceNames" in rule for rule in rules)
+    assert not any("nonResourceURLs" in rule for rule in rules)
+    # Names only narrow a grant: the one Lease leader election holds.
+    named = [rule for rule in rules if "resourceNames" in rule]
+    assert [rule["resources"] for rule in named] == [["leases"]]
 
 
 def test_a_namespace_selector_reads_namespaces_cluster_wide_and_needs_the_cluster_install(
@@ -512,12 +526,27 @@ def test_no_service_account_to_use_fails_with_a_message(render: Render) -> None:
 # --- the API key ---------------------------------------------------------------------------------
 
 
+def key_volume(objects: Objects) -> dict[str, Any]:
+    """The Secret volume the key's file comes from, checked to be mounted where the operator
+    reads it."""
+    (mount,) = [m for m in container(objects)["volumeMounts"] if m["name"] == "api-key"]
+    assert env(objects)["CORTEX_API_KEY_FILE"]["value"] == f"{mount['mountPath']}/api-key"
+    assert mount["readOnly"] is True
+    assert "subPath" not in mount, "a subPath mount is never updated when the Secret changes"
+    (volume,) = [v for v in pod_spec(objects)["volumes"] if v["name"] == "api-key"]
+    secret: dict[str, Any] = volume["secret"]
+    return secret
+
+
 def test_key_from_an_existing_secret(render: Render) -> None:
     objects = render({"apiKey": {"existingSecret": "my-cortex", "secretKey": "token"}})
     assert of_kind(objects, "Secret") == []
-    assert env(objects)["CORTEX_API_KEY"]["valueFrom"] == {
-        "secretKeyRef": {"name": "my-cortex", "key": "token"}
+    assert key_volume(objects) == {
+        "secretName": "my-cortex",
+        "defaultMode": 0o440,
+        "items": [{"key": "token", "path": "api-key"}],
     }
+    assert "CORTEX_API_KEY" not in env(objects), "the key is a file, in no environment"
     assert env(objects)["CORTEX_DRY_RUN"]["value"] == "false"
 
 
@@ -526,21 +555,25 @@ def test_key_as_a_value_goes_into_a_chart_secret(render: Render) -> None:
     secret = only(objects, "Secret")
     assert secret["metadata"]["namespace"] == NAMESPACE
     assert base64.b64decode(secret["data"]["api-key"]).decode() == "k-123"
-    assert env(objects)["CORTEX_API_KEY"]["valueFrom"]["secretKeyRef"] == {
-        "name": secret["metadata"]["name"],
-        "key": "api-key",
-    }
+    volume = key_volume(objects)
+    assert volume["secretName"] == secret["metadata"]["name"]
+    assert volume["items"] == [{"key": "api-key", "path": "api-key"}]
     # The key never appears in the Deployment itself.
     assert "k-123" not in json.dumps(only(objects, "Deployment"))
 
 
-def test_changing_the_key_value_restarts_the_operator(render: Render) -> None:
-    def pod_annotations(key: str) -> dict[str, str]:
+def test_the_pod_shows_no_hash_of_the_key_and_a_new_key_needs_no_new_pod(render: Render) -> None:
+    # The operator reads its key file again when the kubelet updates it.
+    def template(key: str) -> str:
         deployment = only(render({"apiKey": {"existingSecret": "", "value": key}}), "Deployment")
-        annotations: dict[str, str] = deployment["spec"]["template"]["metadata"]["annotations"]
-        return annotations
+        return json.dumps(deployment["spec"]["template"])
 
-    assert pod_annotations("first") != pod_annotations("second")
+    key = "k-0123456789abcdef"
+    text = template(key)
+    for digest in ("md5", "sha1", "sha256", "sha512"):
+        assert hashlib.new(digest, key.encode()).hexdigest() not in text, digest
+    assert "checksum" not in text
+    assert text == template("another-key-0123456789")
 
 
 def test_no_key_source_fails_with_a_message_that_says_what_to_set(render: Render) -> None:
@@ -559,7 +592,7 @@ def test_two_key_sources_fail(render: Render) -> None:
 
 def test_dry_run_needs_no_key(render: Render) -> None:
     objects = render({**NO_KEY, "dryRun": True})
-    assert "CORTEX_API_KEY" not in env(objects)
+    assert "CORTEX_API_KEY_FILE" not in env(objects)
     assert env(objects)["CORTEX_DRY_RUN"]["value"] == "true"
     assert of_kind(objects, "Secret") == []
 
@@ -576,6 +609,8 @@ def test_defaults_reach_the_operator_environment(render: Render) -> None:
     }  # fmt: skip
     assert values == {
         "CORTEX_BASE_URL": "https://api.getcortexapp.com",
+        "CORTEX_ALLOW_HTTP": "false",
+        "CORTEX_LISTEN_ADDRESS": "0.0.0.0",
         "CORTEX_CLUSTER_NAME": "default",
         "CORTEX_NAMESPACES": "",
         "CORTEX_NAMESPACE_SELECTOR": "",
@@ -595,7 +630,7 @@ def test_defaults_reach_the_operator_environment(render: Render) -> None:
         "CORTEX_DEPLOY_ENVIRONMENT": "",
         "CORTEX_DEPLOY_SCALES": "false",
         "CORTEX_DEPLOY_SHA_ANNOTATION": "cortex.io/sha",
-        "CORTEX_API_KEY": None,  # from the Secret
+        "CORTEX_API_KEY_FILE": "/var/run/secrets/cortex-events/api-key",  # the Secret's
     }
     assert container(render({}))["args"] == ["run"]
 
@@ -616,6 +651,7 @@ def test_values_reach_the_operator_environment(render: Render) -> None:
     objects = render(
         {
             "baseUrl": "http://fake-cortex.test:8081",
+            "allowHttp": True,
             "clusterName": "prod-eu",
             "rateLimit": 120.5,
             "logLevel": "debug",

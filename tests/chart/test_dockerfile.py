@@ -95,6 +95,10 @@ def test_build_stage_builds_a_wheel_and_installs_it_into_a_venv(stages: list[Sta
     assert "pip wheel" in build
     assert "python -m venv /opt/venv" in build
     assert re.search(r"/opt/venv/bin/pip install [^&]*/wheels/\*\.whl", build)
+    # Exactly the pinned dependencies, nothing resolved at build time.
+    (install,) = re.findall(r"/opt/venv/bin/pip install [^&]*", build)
+    assert "--no-deps" in install
+    assert "-r requirements/image.txt" in install
     for command in re.findall(r"pip (?:install|wheel)[^&]*", build):
         assert "--no-cache-dir" in command, command
 

@@ -100,8 +100,14 @@ def test_manifests_install_into_cortex_events_with_the_users_secret() -> None:
         assert "helm.sh/chart" not in obj["metadata"].get("labels", {})
     (deployment,) = (obj for obj in objects if obj["kind"] == "Deployment")
     (operator,) = deployment["spec"]["template"]["spec"]["containers"]
-    key = next(entry for entry in operator["env"] if entry["name"] == "CORTEX_API_KEY")
-    assert key["valueFrom"] == {"secretKeyRef": {"name": "cortex-events", "key": "api-key"}}
+    key = next(entry for entry in operator["env"] if entry["name"] == "CORTEX_API_KEY_FILE")
+    assert key["value"] == "/var/run/secrets/cortex-events/api-key"
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    (secret,) = [volume["secret"] for volume in volumes if "secret" in volume]
+    assert (secret["secretName"], secret["items"]) == (
+        "cortex-events",
+        [{"key": "api-key", "path": "api-key"}],
+    )
 
 
 def test_manifest_crd_is_the_source_crd() -> None:

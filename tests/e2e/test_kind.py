@@ -261,6 +261,7 @@ def installed(cluster: Cluster) -> Cluster:
         "--set", "image.pullPolicy=Never",
         "--set", "apiKey.existingSecret=cortex-events",
         "--set", f"baseUrl=http://fake-cortex.{CORTEX_NAMESPACE}.svc:{EMULATOR_PORT}",
+        "--set", "allowHttp=true",
         "--set", f"clusterName={CLUSTER_NAME}",
         "--set", "logLevel=DEBUG",
         "--wait", "--timeout", "300s",

@@ -57,6 +57,7 @@ def operator_env(kube: ServerThread, cortex: FakeCortex, tmp_path: Path) -> dict
         KUBECONFIG=str(kubeconfig),
         CORTEX_API_KEY=API_KEY,
         CORTEX_BASE_URL=cortex.base_url,
+        CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
         CORTEX_CLUSTER_NAME=CLUSTER,
         CORTEX_STATUS_INTERVAL="0.5",
         CORTEX_SWEEP_DELAY="1",

@@ -334,6 +334,7 @@ def test_check_fails_what_the_operator_would_reject_and_checks_annotation_tags(
             KUBECONFIG=str(kube.write_kubeconfig(tmp_path / "kubeconfig", "operator")),
             CORTEX_API_KEY=API_KEY,
             CORTEX_BASE_URL=cortex.base_url,
+            CORTEX_ALLOW_HTTP="true",
         )
         result, rows = run_check(env, "--namespaces", f"{NS},shpo")
     assert result.returncode == 1, result.stderr

@@ -152,17 +152,22 @@ def module_namespace(plane: ControlPlane, name: str) -> Iterator[str]:
     plane.kubectl("delete", "namespace", name, "--timeout=120s")
 
 
-@pytest.fixture
-def namespace(plane: ControlPlane) -> Iterator[str]:
-    """A namespace of the test's own, deleted after it (without waiting)."""
-    name = f"t-{uuid.uuid4().hex[:8]}"
-    plane.kubectl("create", "namespace", name)
+def await_default_service_account(plane: ControlPlane, name: str) -> None:
+    """Wait until namespace ``name`` has its default ServiceAccount (Pods need it)."""
     wait_for(
         lambda: plane.run(plane.binary("kubectl"), "get", "serviceaccount", "default",
                           "-n", name, check=False).returncode == 0,
         120,
         "the namespace's default ServiceAccount",
     )  # fmt: skip
+
+
+@pytest.fixture
+def namespace(plane: ControlPlane) -> Iterator[str]:
+    """A namespace of the test's own, deleted after it (without waiting)."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    plane.kubectl("create", "namespace", name)
+    await_default_service_account(plane, name)
     yield name
     plane.kubectl("delete", "namespace", name, "--wait=false")
 
@@ -235,6 +240,7 @@ def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str
         KUBECONFIG=str(release.kubeconfig),
         CORTEX_API_KEY=API_KEY,
         CORTEX_BASE_URL=cortex.base_url,
+        CORTEX_ALLOW_HTTP="true",  # the emulator, on loopback
         CORTEX_CLUSTER_NAME=CLUSTER,
         CORTEX_RATE_LIMIT="1000",
         CORTEX_STATUS_INTERVAL="1",

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -25,6 +24,7 @@ from testbed.controlplane import ControlPlane
 from .conftest import (
     CHART,
     OPERATOR_NAMESPACE,
+    RELEASE,
     Operator,
     Release,
     assert_once_per_key,
@@ -62,7 +62,10 @@ class Pair:
         self, plane: ControlPlane, release: Release, cortex: FakeCortex, folder: Path
     ) -> None:
         self.plane, self.release, self.cortex, self.folder = plane, release, cortex, folder
-        self.lease = f"ha-{uuid.uuid4().hex[:6]}"
+        # The chart's Role grants the release's own Lease only (by name), as in the cluster:
+        # each test starts without it, so that no earlier test's holder has to expire.
+        self.lease = RELEASE
+        plane.kubectl("delete", "lease", self.lease, "-n", OPERATOR_NAMESPACE, "--ignore-not-found")
         self.replicas: list[Operator] = []
 
     def replica(self, name: str, **extra: str) -> Operator:

@@ -17,6 +17,7 @@ from cortex_events.cortex.errors import CortexServerError
 from cortex_events.domain.catalog import MappingConfig, Source
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
+from cortex_events.domain.tags import describe_bad_tag
 from cortex_events.ops.observability import Metrics, OperatorListener
 from tests.unit.test_recorder import NOW, Collector, deployment, pod, replicaset
 
@@ -202,8 +203,8 @@ def test_a_bad_value_of_a_custom_tag_annotation_is_told_under_its_name(
     listener = OperatorListener(
         Metrics(), EntityActivity(), lambda _, reason, message: posted.append(message)
     )
-    rejected = (("team/svc", "it contains a slash"),)
-    issue = TagIssue(False, "team/svc", rejected, None, "example.com/entity")
+    problems = (describe_bad_tag("team/svc", "it contains a slash"),)
+    issue = TagIssue(False, "team/svc", problems, None, "example.com/entity")
     with caplog.at_level(logging.WARNING, "cortex_events"):
         listener.tag_issue(WorkloadRef("Pod", "shop", "web-1", "u1"), issue)
     assert posted[0].startswith("example.com/entity on Pod shop/web-1: 'team/svc' is not a")

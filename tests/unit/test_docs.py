@@ -69,6 +69,17 @@ MESSAGES = [
     "another source recorded sha",
     "folded into one summary per workload and window until it is below half of",
     "Pod churn waiting for delivery is down to",
+    "it is only dots, which a URL path reads as a folder",
+    "the most an annotation may",
+    "characters: only the tags within",
+    "more parts are no Cortex tag either",
+    "may carry: keep it to a few short values",
+    "nests objects and lists deeper than",
+    "changed: using the new key",
+    "keeping the previous key",
+    "a key is printable ASCII on one line",
+    "would send the API key unencrypted",
+    "holds no PEM certificate",
 ]
 
 

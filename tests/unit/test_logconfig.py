@@ -9,13 +9,13 @@ import sys
 import pytest
 
 from cortex_events.logconfig import (
-    REDACTED,
     JsonFormatter,
     RetryCollapsingFilter,
     SecretRedactingFilter,
     TextFormatter,
     configure_logging,
 )
+from cortex_events.secret import REDACTED
 
 KEY = "ck_live_0123456789abcdef"
 

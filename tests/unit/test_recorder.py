@@ -161,7 +161,8 @@ async def test_a_rejected_annotation_tag_is_reported_once_and_the_valid_ones_get
     assert out.pairs() == [("web", "POD_CREATION"), ("web", "POD_CREATION")]
     ((workload, issue),) = out.tag_issues
     assert (workload.kind, workload.name, workload.uid) == ("Pod", "web-abc", "pod-1")
-    assert issue.rejected == (("team/svc", "it contains a slash"),)
+    (problem,) = issue.problems
+    assert problem.startswith("'team/svc' is not a Cortex tag: it contains a slash")
 
 
 async def test_a_bad_tag_on_a_deployment_is_reported_on_the_deployment_not_per_pod() -> None:
@@ -194,7 +195,7 @@ async def test_a_fixed_annotation_is_reported_again_if_the_bad_value_comes_back(
     for value in ("my svc", "web", "my svc", "my svc", ""):
         await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": value}), None)
     assert [issue.value for _, issue in out.tag_issues] == ["my svc", "my svc", ""]
-    assert out.tag_issues[-1][1].rejected == (), "an empty value is its own kind of issue"
+    assert out.tag_issues[-1][1].problems == (), "an empty value is its own kind of issue"
 
 
 async def test_annotated_pod_is_recorded_on_each_of_its_tags() -> None:

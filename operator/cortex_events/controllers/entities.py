@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cortex_events.controllers.entity_status import (
@@ -33,6 +33,7 @@ from cortex_events.delivery.decisions import Listed, plan_retention
 from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
 from cortex_events.delivery.ports import CortexApi
+from cortex_events.domain.durations import format_duration
 from cortex_events.domain.podsummary import with_summaries
 from cortex_events.domain.priority import Priority
 from cortex_events.domain.render import read_owned
@@ -221,8 +222,18 @@ class EntityController:
         record = self.store.observe(body)
         deleted = 0
         if isinstance(record.parsed, EntitySpec):
-            with urgency(Priority.HOUSEKEEPING):  # after failures, workloads and churn
-                deleted = await self.cleanup(record.parsed)
+            try:
+                with urgency(Priority.HOUSEKEEPING):  # after failures, workloads and churn
+                    deleted = await self.cleanup(record.parsed)
+            except CortexError as error:
+                # The object stays until its events are gone: say why, on the object.
+                self._notices.warn(
+                    record.about,
+                    "CleanupFailed",
+                    f"Could not delete the events this CortexEntity recorded ({error}); its "
+                    "deletion waits for that and is tried again every 30s",
+                )
+                raise
         self.store.remove(record.namespace, record.name)
         self._mapping_changed(record.namespace)
         return deleted
@@ -346,7 +357,7 @@ class EntityController:
         if self._records_deploys(spec):
             deploys = await self._deleter.delete_deploys(spec.tag, lambda when, _: when <= cutoff)
             logger.info("Retention: deleted %d deploys older than %s from entity %r",
-                        deploys, _duration_text(spec.retention), spec.tag)  # fmt: skip
+                        deploys, format_duration(spec.retention), spec.tag)  # fmt: skip
         return plan.count() + deploys
 
     def _owned_key(self, custom_data: object) -> str | None:
@@ -359,7 +370,7 @@ class EntityController:
             "Retention: deleted %d %s events older than %s from entity %r",
             count,
             event_type,
-            _duration_text(spec.retention),
+            format_duration(spec.retention),
             spec.tag,
         )
 
@@ -381,12 +392,3 @@ class EntityController:
             len(mine), deploys, spec.key, spec.tag,
         )  # fmt: skip
         return len(mine) + deploys
-
-
-def _duration_text(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600}h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}m"
-    return f"{seconds}s"

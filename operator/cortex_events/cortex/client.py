@@ -17,7 +17,10 @@ jittered exponential backoff, honouring ``Retry-After`` up to ``max_retry_after`
 
 Other 4xx answers are never retried. After the last attempt the mapped error is raised. The
 API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
-never appears in logs, in ``repr(client)`` or in error messages.
+never appears in logs, in ``repr(client)`` or in error messages. Every error the client raises
+passes one point, `cortex_events.cortex.errors.redacted`, which removes the key in any form
+(`cortex_events.secret`) from its text, and is raised without the HTTP library's exception
+chained to it (whose text may quote the header).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -41,6 +45,7 @@ from cortex_events.cortex.errors import (
     CortexError,
     error_from_response,
     parse_retry_after,
+    redacted,
 )
 from cortex_events.cortex.models import (
     CustomEvent,
@@ -49,6 +54,7 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.tls import trust
 from cortex_events.cortex.wire import (
     MAX_PAGE_SIZE,
     check_page,
@@ -59,6 +65,7 @@ from cortex_events.cortex.wire import (
     parse,
     walk_pages,
 )
+from cortex_events.secret import Redactor, clean_api_key
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
@@ -88,6 +95,11 @@ class CortexClient(DeployOperations, CatalogOperations):
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
     * ``gate``: called before each attempt, and again as its request is written to the
       socket; what it raises ends the call unsent (leader election's fence).
+    * ``verify``: the TLS context servers are verified with (default: `trust`, the usual
+      CAs).
+    * ``api_key_source``: called before each attempt for the key to send (a key file that is
+      rotated, which adds each new key to the redactor); the key given is the first.
+      ``redactor``: the process's secrets, shared with its logs (by default: the key's).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -107,18 +119,22 @@ class CortexClient(DeployOperations, CatalogOperations):
         observer: ClientObserver | None = None,
         user_agent: str = f"cortex-events-operator/{__version__}",
         gate: Callable[[], None] | None = None,
+        api_key_source: Callable[[], SecretStr] | None = None,
+        redactor: Redactor | None = None,
+        verify: ssl.SSLContext | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if not api_key.get_secret_value().strip():
-            raise ValueError("the Cortex API key is empty")
+        clean_api_key(api_key.get_secret_value())  # a ValueError says what is wrong with it
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         if max_retry_after < 0 or backoff_base < 0 or backoff_cap < 0:
             raise ValueError("max_retry_after, backoff_base and backoff_cap must be >= 0")
         self._base_url = base_url.rstrip("/")
-        self._api_key = api_key
+        self._api_key = api_key_source if api_key_source is not None else lambda: api_key
+        self._redactor = redactor if redactor is not None else Redactor()
+        self._redactor.add(api_key.get_secret_value())
         self._limiter = rate_limiter if rate_limiter is not None else TokenBucket(per_minute)
         self._timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self._max_retries = max_retries
@@ -141,6 +157,7 @@ class CortexClient(DeployOperations, CatalogOperations):
             transport=transport,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
             follow_redirects=False,
+            verify=verify if verify is not None else trust(),
         )
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -312,24 +329,25 @@ class CortexClient(DeployOperations, CatalogOperations):
                     path,
                     params=params,
                     json=json,
-                    headers={"Authorization": f"Bearer {self._api_key.get_secret_value()}"},
+                    headers={"Authorization": f"Bearer {self._api_key().get_secret_value()}"},
                     extensions=self._extensions,
                 )
-            except httpx.RequestError as exc:
+            except (httpx.RequestError, UnicodeError) as exc:
                 # Transport failures, and answers whose body cannot be decoded (a corrupt
-                # gzip stream): either way no usable answer arrived.
+                # gzip stream): either way no usable answer arrived. (A UnicodeError: a
+                # header that cannot be encoded, so nothing was sent.)
                 self._notify(
                     self._observer.request_finished, method, "error", self._clock() - started
                 )
                 error: CortexError = CortexConnectionError(
-                    f"{type(exc).__name__}: {self._redact(str(exc)) or 'no detail'}",
-                    request_sent=not isinstance(exc, _NOT_SENT),
+                    f"{type(exc).__name__}: {str(exc) or 'no detail'}",
+                    request_sent=not isinstance(exc, (*_NOT_SENT, UnicodeError)),
                     method=method,
                     path=path,
                 )
                 delay = self._retry_delay(method, attempt, error, None)
                 if delay is None:
-                    raise error from exc
+                    raise redacted(error, self._redactor.redact) from None
                 reason = type(exc).__name__
             else:
                 self._notify(
@@ -340,12 +358,10 @@ class CortexClient(DeployOperations, CatalogOperations):
                 )
                 if response.is_success:
                     return decode(response, method, path) if read_body else None
-                error = error_from_response(response)
-                error.message = self._redact(error.message)
-                error.args = (error.describe(),)
+                error = error_from_response(response, self._redactor.redact)
                 delay = self._retry_delay(method, attempt, error, response)
                 if delay is None:
-                    raise error
+                    raise redacted(error, self._redactor.redact)
                 if response.status_code == 429:
                     # The key's budget is spent (by others too, perhaps): nobody sends until
                     # Cortex allows it again, then the most urgent requests go first.
@@ -417,10 +433,6 @@ class CortexClient(DeployOperations, CatalogOperations):
                 return min(retry_after, self._max_retry_after)
         backoff = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
         return backoff * (0.5 + 0.5 * self._jitter())
-
-    def _redact(self, text: str) -> str:
-        secret = self._api_key.get_secret_value()
-        return text.replace(secret, "**********") if secret else text
 
     @staticmethod
     def _notify(hook: Callable[..., None], *args: Any) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "error_from_response",
     "may_have_acted",
     "parse_retry_after",
+    "redacted",
 ]
 
 # A server message longer than this is cut: it ends up in logs and in a CortexEntity's status.
@@ -169,20 +171,31 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - reference).total_seconds())
 
 
-def _message_from_body(response: httpx.Response) -> str:
+def _message_from_body(response: httpx.Response, redact: Callable[[str], str]) -> str:
+    # Redacted before it is cut: a cut through a secret's encoding would leave part of it.
     text = response.text.strip()
     if not text:
         return response.reason_phrase or "no message"
     try:
         body: Any = json.loads(text)
     except ValueError:
-        return _shorten(text)
+        return _shorten(redact(text))
     if isinstance(body, dict):
         for field in ("message", "detail", "title", "error"):
             value = body.get(field)
             if isinstance(value, str) and value.strip():
-                return _shorten(value.strip())
-    return _shorten(text)
+                return _shorten(redact(value.strip()))
+    return _shorten(redact(text))
+
+
+def redacted(error: CortexError, redact: Callable[[str], str]) -> CortexError:
+    """``error`` with ``redact`` applied to its text, then cut to `MAX_MESSAGE_CHARS` (only
+    then: a cut could split an encoded secret): the one point every error the client raises
+    passes, as the server may quote the key back and the HTTP library quotes a header it
+    refuses."""
+    error.message = _shorten(redact(error.message))
+    error.args = (error.describe(),)
+    return error
 
 
 def _shorten(text: str) -> str:
@@ -191,14 +204,17 @@ def _shorten(text: str) -> str:
     return text[: MAX_MESSAGE_CHARS - 3] + "..."
 
 
-def error_from_response(response: httpx.Response) -> CortexError:
+def error_from_response(
+    response: httpx.Response, redact: Callable[[str], str] = str
+) -> CortexError:
     """The error for an unsuccessful answer, with the server's message.
 
     The message comes from the JSON body's ``message``, ``detail`` or ``title`` (problem+json),
-    else from the body text, else from the reason phrase.
+    else from the body text, else from the reason phrase; ``redact`` is applied to it before it
+    is cut to `MAX_MESSAGE_CHARS`.
     """
     status = response.status_code
-    message = _message_from_body(response)
+    message = _message_from_body(response, redact)
     method: str | None = None
     path: str | None = None
     try:

@@ -24,8 +24,14 @@ def check_page(page: int, page_size: int) -> None:
 
 
 def check_part(value: str, what: str) -> str:
+    """``value`` as one percent-encoded path segment. ``.`` and ``..`` are refused: whatever
+    their encoding, an HTTP client or server reads them as this folder or the one above, and
+    ``/catalog/../custom-events`` would address another resource (a tag is never one; an
+    event's uuid comes from Cortex's answers)."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{what} must be a non-empty string")
+    if value.strip(".") == "" and len(value) <= 2:
+        raise ValueError(f"{what} {value!r} would address another resource in a URL path")
     return quote(value, safe="")
 
 

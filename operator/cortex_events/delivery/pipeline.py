@@ -362,9 +362,14 @@ class Delivery:
     async def ensure_loaded(self, tag: str) -> TagLedger | None:
         """The tag's ledger, loaded from Cortex if needed; None when Cortex has no such entity.
 
-        Raises `CortexError` when Cortex cannot answer now.
+        Raises `CortexError` when Cortex cannot answer now, after noting it as delivery's
+        failure (a CortexEntity's status tells it: a refused key, an unreachable Cortex).
         """
-        return await self._loader.ledger_for(tag)
+        try:
+            return await self._loader.ledger_for(tag)
+        except CortexError as error:
+            self._failed_temporarily(error)
+            raise
 
     async def _ledger_for(self, tag: str) -> TagLedger | None:
         try:

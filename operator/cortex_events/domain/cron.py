@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cortex_events.domain.durations import parse_duration
+
 MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -31,8 +33,6 @@ MONTHS = {
 }
 DAYS = {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
 _EVERY = re.compile(r"^@every\s+((?:\d+(?:\.\d+)?(?:h|m|s|ms))+)$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
-_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 SEARCH_YEARS = 5
 
 
@@ -59,7 +59,14 @@ class Schedule:
     every: timedelta | None = None
 
     def next_after(self, moment: datetime) -> datetime | None:
-        """The first run strictly after ``moment`` (None if there is none within years)."""
+        """The first run strictly after ``moment`` (None if there is none within years, or
+        before the end of the calendar)."""
+        try:
+            return self._next_after(moment)
+        except OverflowError:  # past the year 9999
+            return None
+
+    def _next_after(self, moment: datetime) -> datetime | None:
         if self.every is not None:
             step = max(self.every, timedelta(seconds=1))
             # As the cron library does: the next run is the moment plus the interval, to the
@@ -106,8 +113,9 @@ def _number(text: str, names: dict[str, int]) -> int:
     upper = text.upper()
     if upper in names:
         return names[upper]
-    if not text.isdigit():
-        raise ScheduleError(f"{text!r} is not a number")
+    # ASCII digits only ('²' is a digit to str.isdigit), and few: no field goes past 59.
+    if not (text.isascii() and text.isdigit()) or len(text) > 4:
+        raise ScheduleError(f"{text[:20]!r} is not a number")
     return int(text)
 
 
@@ -139,7 +147,7 @@ def _zone(name: str | None) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # a name no file can have
         return UTC
 
 
@@ -148,8 +156,11 @@ def parse_schedule(text: str, time_zone: str | None = None) -> Schedule:
     expression = " ".join(text.split())
     every = _EVERY.match(expression)
     if every:
-        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(every.group(1)))
-        return Schedule(every=timedelta(seconds=seconds), zone=_zone(time_zone))
+        try:
+            interval = parse_duration(every.group(1), maximum=timedelta(days=366 * SEARCH_YEARS))
+        except ValueError as error:
+            raise ScheduleError(str(error)) from None
+        return Schedule(every=interval, zone=_zone(time_zone))
     expression = MACROS.get(expression.lower(), expression)
     parts = expression.split(" ")
     if len(parts) != 5:

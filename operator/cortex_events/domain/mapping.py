@@ -42,7 +42,7 @@ from cortex_events.domain.quiet import (
     wanted,
 )
 from cortex_events.domain.specs import EntitySpec
-from cortex_events.domain.tags import describe_bad_tag, split_tags
+from cortex_events.domain.tags import split_tags
 
 OWNED_KINDS = frozenset({"Pod", "Job", "Rollout"})
 """The kinds whose owners contribute to their mapping."""
@@ -111,22 +111,23 @@ class TagIssue:
     """A ``cortex.io/tag`` annotation that names no tag, or names some that are no tag.
 
     ``on_owner`` says the annotation is on an owner (``owner``) rather than on the workload;
-    ``value`` is the annotation's whole value; ``rejected`` lists each part that is no tag with
-    why, and is empty when the value is simply empty (or only commas and spaces).
+    ``value`` is the annotation's value (as far as it is read); ``problems`` says what was left
+    out of it and why (`TagList.problems`), and is empty when the value is simply empty (or
+    only commas and spaces).
     """
 
     on_owner: bool
     value: str
-    rejected: tuple[tuple[str, str], ...]
+    problems: tuple[str, ...]
     owner: OwnerInfo | None = None
     annotation: str = TAG_ANNOTATION
     """The annotation's name (``CORTEX_TAG_ANNOTATION``)."""
 
     def describe(self) -> str:
-        """Each rejected part with the rule it breaks, or that the value is empty."""
-        if not self.rejected:
+        """What was left out, each with its cause, or that the value is empty."""
+        if not self.problems:
             return f"{self.annotation} is empty: it names no Cortex entity"
-        return "; ".join(describe_bad_tag(tag, problem) for tag, problem in self.rejected)
+        return "; ".join(self.problems)
 
 
 @dataclass(frozen=True)
@@ -187,14 +188,15 @@ def resolve(
     def from_annotation(value: str | None, where: str, source: OwnerInfo | None) -> None:
         if not isinstance(value, str):
             return
-        tags, rejected = split_tags(value)
-        for tag in tags:
+        listed = split_tags(value)
+        for tag in listed.tags:
             contributions.setdefault(tag, _Contribution()).from_annotation = True
-        if tags:
+        if listed.tags:
             sources.append(f"{tag_annotation} on {where}")
             via.add("annotation")
-        if rejected or not tags:
-            issues.append(TagIssue(source is not None, value, rejected, source, tag_annotation))
+        if listed.refused or not listed.tags:
+            problems = tuple(listed.problems())
+            issues.append(TagIssue(source is not None, value, problems, source, tag_annotation))
 
     from_annotation(annotations.get(tag_annotation), f"{kind} {name}", None)
     for up in owners:

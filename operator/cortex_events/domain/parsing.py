@@ -77,13 +77,18 @@ def labels_of(metadata: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+ANNOTATION_VALUE_LIMIT = 4096
+"""Characters of an annotation the operator reads (a namespace user writes them; the API server
+allows 256 KiB). One more is kept, so that a longer value can still be told apart."""
+
+
 def cortex_annotations(
     metadata: Mapping[str, Any], keep: frozenset[str] = frozenset()
 ) -> dict[str, str]:
     """Only the ``cortex.io/`` annotations, and the others named in ``keep``: the rest is
-    never read."""
+    never read. A value is kept up to `ANNOTATION_VALUE_LIMIT` characters and one more."""
     return {
-        intern(k): v
+        intern(k): v[: ANNOTATION_VALUE_LIMIT + 1]
         for k, v in as_map(metadata.get("annotations")).items()
         if isinstance(k, str)
         and (k.startswith(ANNOTATION_PREFIX) or k in keep)

@@ -76,9 +76,13 @@ def label_value_error(value: object) -> str | None:
     return None
 
 
+# Matched against a part already stripped of surrounding whitespace. Every run is possessive
+# (``*+``, ``++``): a run of spaces is never tried at every length, so reading a selector takes
+# time linear in its length, however it is padded.
 _REQUIREMENT = re.compile(
-    r"^\s*(?P<not>!)?\s*(?P<key>[^\s!=,()]+)\s*"
-    r"(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,()]*)|\s(?P<set>in|notin)\s*\((?P<values>[^)]*)\))?\s*$"
+    r"(?P<not>!)?+\s*+(?P<key>[^\s!=,()]++)\s*+"
+    r"(?:(?P<op>==|=|!=)\s*+(?P<value>[^\s,()]*+)"
+    r"|(?<=\s)(?P<set>in|notin)\s*+\((?P<values>[^)]*+)\))?+"
 )
 
 
@@ -89,15 +93,15 @@ def parse_selector(text: str) -> LabelSelector:
     match_labels: dict[str, str] = {}
     expressions: list[LabelRequirement] = []
     for part in _split_requirements(text):
-        found = _REQUIREMENT.match(part)
+        found = _REQUIREMENT.fullmatch(part.strip())
         if found is None:
-            raise ValueError(f"cannot read {part.strip()!r} as a label requirement")
+            raise ValueError(f"cannot read {_shown(part.strip())} as a label requirement")
         key = found.group("key")
         if problem := label_key_error(key):
             raise ValueError(problem)
         op, negated = found.group("op") or found.group("set"), bool(found.group("not"))
         if negated and op:
-            raise ValueError(f"{part.strip()!r}: '!' only goes before a key alone")
+            raise ValueError(f"{_shown(part.strip())}: '!' only goes before a key alone")
         if op is None:
             expressions.append(LabelRequirement(key, "DoesNotExist" if negated else "Exists"))
             continue
@@ -115,7 +119,7 @@ def parse_selector(text: str) -> LabelSelector:
             expressions.append(LabelRequirement(key, "NotIn", frozenset(values)))
         else:
             if not values:
-                raise ValueError(f"{part.strip()!r}: {op} needs at least one value")
+                raise ValueError(f"{_shown(part.strip())}: {op} needs at least one value")
             expressions.append(
                 LabelRequirement(key, "In" if op == "in" else "NotIn", frozenset(values))
             )
@@ -124,13 +128,19 @@ def parse_selector(text: str) -> LabelSelector:
 
 def _split_requirements(text: str) -> list[str]:
     """Split at the commas that are not inside a value list's parentheses."""
-    parts, depth, current = [], 0, ""
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(current)
-            current = ""
-        else:
-            current += char
-    parts.append(current)
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
     return [part for part in parts if part.strip()]
+
+
+def _shown(part: str) -> str:
+    """A part of a selector as an error message quotes it: long ones shortened."""
+    return repr(part) if len(part) <= 80 else f"{part[:60]!r}...({len(part)} characters)"

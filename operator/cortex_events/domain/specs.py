@@ -1,15 +1,17 @@
 """CortexEntity specs: ``parse_entity`` turns a raw object into a validated `EntitySpec`, or a
-`SpecError` naming the bad field (never an exception)."""
+`SpecError` naming the bad field (never an exception), within the bounds of
+`cortex_events.domain.bounds`."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from cortex_events.domain import bounds
+from cortex_events.domain.durations import format_duration, parse_duration
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
 from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.selectors import (
@@ -22,22 +24,10 @@ from cortex_events.domain.selectors import (
 )
 from cortex_events.domain.tags import describe_bad_tag, tag_problem
 
-RETENTION_MINIMUM = timedelta(minutes=1)
-"""The shortest ``spec.retention`` accepted: shorter would delete events as soon as they land."""
 WORKLOAD_KINDS = frozenset(
     {"Deployment", "Pod", "StatefulSet", "DaemonSet", "Job", "CronJob", "Rollout"}
 )
 """What ``spec.workloads[].kind`` may name (``Rollout``: an Argo Rollout)."""
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_DURATION_UNITS = {
-    "ns": timedelta(microseconds=0.001),
-    "us": timedelta(microseconds=1),
-    "µs": timedelta(microseconds=1),
-    "ms": timedelta(milliseconds=1),
-    "s": timedelta(seconds=1),
-    "m": timedelta(minutes=1),
-    "h": timedelta(hours=1),
-}
 
 
 @dataclass(frozen=True)
@@ -106,34 +96,6 @@ class _Invalid(Exception):
         self.error = SpecError(path, message)
 
 
-def parse_duration(text: str) -> timedelta:
-    """A Go-style duration (``"720h"``, ``"1h30m"``, ``"90s"``, ``"1.5h"``) as a timedelta.
-
-    Raises ValueError with a message a user can act on.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"expected a duration string such as 720h, got {type(text).__name__}")
-    value = text.strip()
-    hint = 'use numbers with units h, m or s, e.g. "720h", "1h30m" or "90s"'
-    if not value:
-        raise ValueError(f"empty duration: {hint}")
-    if value == "0":
-        return timedelta(0)
-    if value.startswith(("-", "+")):
-        raise ValueError(f"invalid duration {text!r}: a duration cannot carry a sign")
-    total = timedelta(0)
-    position = 0
-    while position < len(value):
-        match = _DURATION_PART.match(value, position)
-        if match is None:
-            if re.search(r"\dd", value):
-                raise ValueError(f"invalid duration {text!r}: days are not supported, {hint}")
-            raise ValueError(f"invalid duration {text!r}: {hint}")
-        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-        position = match.end()
-    return total
-
-
 def _parse_selector(raw: object, path: str) -> LabelSelector | None:
     if raw is None:
         return None
@@ -147,6 +109,7 @@ def _parse_selector(raw: object, path: str) -> LabelSelector | None:
     if raw_labels is not None:
         if not isinstance(raw_labels, Mapping):
             raise _Invalid(f"{path}.matchLabels", "must be an object of label key: value")
+        _at_most(raw_labels, bounds.MATCH_LABELS, f"{path}.matchLabels", "labels")
         for key, value in raw_labels.items():
             if problem := label_key_error(key):
                 raise _Invalid(f"{path}.matchLabels", problem)
@@ -158,6 +121,7 @@ def _parse_selector(raw: object, path: str) -> LabelSelector | None:
     if raw_expressions is not None:
         if not isinstance(raw_expressions, list):
             raise _Invalid(f"{path}.matchExpressions", "must be a list")
+        _at_most(raw_expressions, bounds.MATCH_EXPRESSIONS, f"{path}.matchExpressions", "entries")
         for index, item in enumerate(raw_expressions):
             expressions.append(_parse_requirement(item, f"{path}.matchExpressions[{index}]"))
     return LabelSelector(match_labels=match_labels, match_expressions=tuple(expressions))
@@ -182,6 +146,7 @@ def _parse_requirement(raw: object, path: str) -> LabelRequirement:
         values = []
     if not isinstance(values, list):
         raise _Invalid(f"{path}.values", "must be a list of strings")
+    _at_most(values, bounds.VALUES_PER_EXPRESSION, f"{path}.values", "values")
     if operator in ("In", "NotIn") and not values:
         raise _Invalid(f"{path}.values", f"operator {operator} needs at least one value")
     if operator in ("Exists", "DoesNotExist") and values:
@@ -210,6 +175,7 @@ def _parse_workloads(raw: object) -> frozenset[tuple[str, str]]:
         return frozenset()
     if not isinstance(raw, list):
         raise _Invalid("spec.workloads", "must be a list of {kind, name}")
+    _at_most(raw, bounds.WORKLOADS, "spec.workloads", "entries (a selector maps any number)")
     workloads: set[tuple[str, str]] = set()
     for index, item in enumerate(raw):
         path = f"spec.workloads[{index}]"
@@ -253,15 +219,57 @@ def _parse_event_types(raw: object) -> frozenset[EventType]:
 def _parse_custom_data(raw: object) -> Mapping[str, Any]:
     if raw is None:
         return {}
+    path = "spec.customData"
     if not isinstance(raw, Mapping):
-        raise _Invalid("spec.customData", "must be an object")
+        raise _Invalid(path, "must be an object")
+    _at_most(raw, bounds.CUSTOM_DATA_KEYS, path, "keys")
+    for key in raw:
+        if not isinstance(key, str) or not 0 < len(key) <= bounds.CUSTOM_DATA_KEY_LENGTH:
+            shown = f"{key[:40]}..." if isinstance(key, str) and len(key) > 40 else key
+            raise _Invalid(
+                path, f"key {shown!r} must be 1 to {bounds.CUSTOM_DATA_KEY_LENGTH} characters"
+            )
+    if _depth(raw) > bounds.CUSTOM_DATA_DEPTH:
+        raise _Invalid(path, f"nests objects and lists deeper than {bounds.CUSTOM_DATA_DEPTH}")
     try:
         # Round-trip: a copy the caller cannot mutate, and proof that it is plain JSON.
-        copy = json.loads(json.dumps(raw, allow_nan=False))
+        text = json.dumps(raw, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
+        copy = json.loads(text)
     except (TypeError, ValueError) as exc:
-        raise _Invalid("spec.customData", f"must hold JSON values only ({exc})") from None
+        raise _Invalid(path, f"must hold JSON values only ({exc})") from None
+    size = len(text.encode())
+    if size > bounds.CUSTOM_DATA_BYTES:
+        raise _Invalid(
+            path,
+            f"is {size} bytes as JSON, more than the {bounds.CUSTOM_DATA_BYTES} every event "
+            "may carry: keep it to a few short values",
+        )
     assert isinstance(copy, dict)
     return copy
+
+
+def _depth(value: object) -> int:
+    """How deep objects and lists nest in ``value`` (1 for a flat object), without recursion:
+    a hostile object may nest deeper than Python's stack."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, Mapping):
+            children: list[Any] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > bounds.CUSTOM_DATA_DEPTH:
+            return deepest
+        pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _at_most(items: Mapping[Any, Any] | list[Any], limit: int, path: str, what: str) -> None:
+    if len(items) > limit:
+        raise _Invalid(path, f"has {len(items)} {what}, more than the {limit} allowed")
 
 
 def _parse_retention(raw: object) -> timedelta | None:
@@ -270,11 +278,12 @@ def _parse_retention(raw: object) -> timedelta | None:
     if not isinstance(raw, str):
         raise _Invalid("spec.retention", 'must be a duration string such as "720h"')
     try:
-        retention = parse_duration(raw)
+        retention = parse_duration(raw, maximum=bounds.RETENTION_MAXIMUM)
     except ValueError as exc:
         raise _Invalid("spec.retention", str(exc)) from None
-    if retention < RETENTION_MINIMUM:
-        raise _Invalid("spec.retention", f"{raw!r} is shorter than the minimum of 1m")
+    if retention < bounds.RETENTION_MINIMUM:
+        shortest = format_duration(bounds.RETENTION_MINIMUM)
+        raise _Invalid("spec.retention", f"{raw!r} is shorter than the minimum of {shortest}")
     return retention
 
 
@@ -318,6 +327,11 @@ def _parse_deploys(raw: object) -> DeploySpec:
     environment = raw.get("environment")
     if environment is not None and (not isinstance(environment, str) or not environment.strip()):
         raise _Invalid("spec.deploys.environment", "must be a non-empty string")
+    if environment is not None and len(environment) > bounds.ENVIRONMENT_LENGTH:
+        raise _Invalid(
+            "spec.deploys.environment",
+            f"is {len(environment)} characters long, more than {bounds.ENVIRONMENT_LENGTH}",
+        )
     return DeploySpec(raw.get("enabled"), environment, raw.get("scales"))
 
 
@@ -328,6 +342,8 @@ def parse_entity(obj: Mapping[str, Any]) -> EntitySpec | SpecError:
         return _parse_entity(obj)
     except _Invalid as invalid:
         return invalid.error
+    except Exception as error:  # a shape no rule above foresaw: refused, never a crash
+        return SpecError("spec", f"cannot be read ({type(error).__name__}); check its fields")
 
 
 def _parse_entity(obj: Mapping[str, Any]) -> EntitySpec:

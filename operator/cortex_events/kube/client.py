@@ -14,7 +14,8 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from kubernetes import client, config
@@ -26,7 +27,23 @@ from cortex_events.watched import BY_KIND
 logger = logging.getLogger("cortex_events.kube")
 
 MERGE_PATCH = "application/merge-patch+json"
+API_JSON_DEPTH = 10_000
+"""How deep the API server lets JSON nest; a CortexEntity's ``customData`` may go that deep,
+since a schema that keeps unknown fields cannot bound their depth."""
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def allow_api_json_depth() -> None:
+    """Let every object the API server accepts be handled: Python's JSON decoder counts each
+    level of nesting against the recursion limit (1,000 by default), and kopf's watch of
+    CortexEntities, failing on one nested deeper, stopped the operator; kopf's copy of an
+    object takes two Python frames a level. The operator then refuses that entity's
+    ``customData`` (nested deeper than 8) like any invalid spec. Only the decoder's levels
+    take C stack (about 2 MiB at 10,000 levels, within the usual 8 MiB); Python frames do not
+    since Python 3.11."""
+    needed = 3 * API_JSON_DEPTH + 2_000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
 
 
 def load_api_client() -> client.ApiClient:
@@ -92,12 +109,19 @@ def check_cluster(timeout: float = 10.0) -> str | None:
 
 
 class KubeClient:
-    """The few calls the operator makes itself, each in a worker thread."""
+    """The few calls the operator makes itself, each in a worker thread. ``redact`` is applied
+    to every string of what it writes (CortexEntity status, Events, Leases): no secret reaches
+    the API server, whatever text an error carried."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(
+        self, api_client: client.ApiClient, *, redact: Callable[[str], str] | None = None
+    ) -> None:
         self.api_client = api_client
+        self._redact = redact
 
     async def request(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
+        if body is not None and self._redact is not None:
+            body = _redacted(body, self._redact)
         return await asyncio.to_thread(call, self.api_client, method, path, body, **options)
 
     async def version(self, timeout: float) -> None:
@@ -199,6 +223,16 @@ class KubeClient:
 
     def close(self) -> None:
         self.api_client.close()
+
+
+def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: _redacted(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item, redact) for item in value]
+    return value
 
 
 def _lease_error(error: ApiException) -> Exception:

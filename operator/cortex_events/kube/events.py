@@ -43,8 +43,10 @@ class EventPoster:
         *,
         instance: str = "",
         leading: Callable[[], bool] = lambda: True,
+        redact: Callable[[str], str] = str,
     ) -> None:
         self._kube = kube
+        self._redact = redact  # before the message is cut: a cut could split a secret
         self._instance = instance
         self._leading = leading  # only the leader reports; a replica says its own transitions
         self._waiting: asyncio.Queue[tuple[InvolvedObject, str, str, str]] = asyncio.Queue(
@@ -105,7 +107,7 @@ class EventPoster:
             },
             "type": kind,
             "reason": reason,
-            "message": message[:MESSAGE_LIMIT],
+            "message": self._redact(message)[:MESSAGE_LIMIT],
             "source": {"component": COMPONENT},
             "reportingComponent": COMPONENT,
             "reportingInstance": self._instance,

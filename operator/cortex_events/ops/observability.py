@@ -347,7 +347,7 @@ class OperatorListener:
     def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
         where = f"{workload.kind} {workload.namespace}/{workload.name}"
         fields = {"workload": where, "annotation": issue.value}
-        if not issue.rejected:
+        if not issue.problems:
             logger.info("%s on %s is empty: it names no Cortex entity", issue.annotation, where)
             return
         kept = parse_tags(issue.value)

@@ -104,6 +104,8 @@ def _run(keep: bool, stream: TextIO, paint: Palette, interrupts: Interrupts) -> 
         settings = Settings(
             api_key=SecretStr(DEMO_KEY),
             base_url=cortex.base_url,
+            allow_http=True,  # the emulator, on loopback
+            listen_address="127.0.0.1",
             cluster_name="demo",
             health_port=free_port() if keep else 0,
             metrics_port=free_port() if keep else 0,
@@ -113,7 +115,7 @@ def _run(keep: bool, stream: TextIO, paint: Palette, interrupts: Interrupts) -> 
             deploy_scales=True,
             deploy_settle=0.0,
         )
-        app = OperatorApp(settings, listen_host="127.0.0.1")
+        app = OperatorApp(settings)
         view = LiveView(cortex, stream, paint)
         scenario = Scenario(kube, app, view, stream, paint, interrupts)
         ready = threading.Event()

@@ -2,7 +2,8 @@
 
 Custom resources follow their CRD's ``openAPIV3Schema``: unknown fields are pruned (or, with
 ``fieldValidation=Strict``, refused), ``default`` values applied, and the result validated
-with ``jsonschema`` (a dependency of the package, so that the demo enforces the schema too).
+with ``jsonschema`` (a dependency of the package, so that the demo enforces the schema too),
+and its ``x-kubernetes-validations`` rules checked (`rules`).
 Built-in kinds get the few defaults and checks that clients rely on.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from .errors import invalid
 from .resources import ResourceType
+from .rules import rule_violations
 from .selectors import label_selector_matches
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -152,7 +154,8 @@ def check_custom(rtype: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     obj = apply_schema(obj, rtype.schema, root=True)
     validate = _validator_for(json.dumps(rtype.schema, sort_keys=True))
     body = {k: v for k, v in obj.items() if k not in _ROOT_KEYS}
-    causes = validate(body)
+    # As the real server, rules are checked once the schema's own checks pass.
+    causes = validate(body) or rule_violations(body, rtype.schema)
     if causes:
         name = obj.get("metadata", {}).get("name", "")
         raise invalid(rtype.kind, rtype.group, name, causes)

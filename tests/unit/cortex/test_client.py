@@ -789,7 +789,7 @@ async def test_key_never_appears_in_repr_errors_or_logs(
     assert caplog.records, "the retries were logged"
     for text in texts:
         assert API_KEY not in text
-    assert "key ********** is not valid" in errors[0].message
+    assert "key [REDACTED] is not valid" in errors[0].message
 
 
 def test_an_empty_key_is_refused() -> None:

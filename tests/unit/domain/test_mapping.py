@@ -11,7 +11,15 @@ from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, Target
 from cortex_events.domain.model import ALL_EVENT_TYPES, EventType
 from cortex_events.domain.quiet import PodEvents, ScaleEvents
 from cortex_events.domain.specs import EntitySpec, parse_entity
-from cortex_events.domain.tags import TAG_RULE, parse_tags, split_tags, tag_problem
+from cortex_events.domain.tags import (
+    MAX_ANNOTATION_CHARS,
+    MAX_LISTED,
+    MAX_TAGS_PER_ANNOTATION,
+    TAG_RULE,
+    parse_tags,
+    split_tags,
+    tag_problem,
+)
 
 WEB_LABELS = {"app": "web", "pod-template-hash": "5d8f7c9b4"}
 
@@ -71,6 +79,8 @@ def test_parse_tags_trims_drops_empties_and_dedups() -> None:
         ("zürich", "it contains 'ü', which is not printable ASCII"),
         ("bell\x07", "it contains '\\x07', which is not printable ASCII"),
         ("", "it is empty"),
+        (".", "it is only dots, which a URL path reads as a folder"),
+        ("..", "it is only dots, which a URL path reads as a folder"),
     ],
 )
 def test_a_tag_that_breaks_the_rule_says_which_part(tag: str, problem: str) -> None:
@@ -78,23 +88,59 @@ def test_a_tag_that_breaks_the_rule_says_which_part(tag: str, problem: str) -> N
 
 
 @pytest.mark.parametrize(
-    "tag", ["payments-api", "svc.v2", "team_a", "svc:v2", "a#1", "50%", "who?", "x" * 253]
+    "tag",
+    ["payments-api", "svc.v2", "team_a", "svc:v2", "a#1", "50%", "who?", "x" * 253, "...", ".a"],
 )
 def test_tags_that_need_path_encoding_are_still_tags(tag: str) -> None:
     assert tag_problem(tag) is None
 
 
 def test_split_tags_keeps_the_valid_tags_and_says_why_the_others_are_not() -> None:
-    tags, rejected = split_tags("web,  team/svc , my svc, web, ,api")
-    assert tags == ("web", "api")
-    assert rejected == (("team/svc", "it contains a slash"), ("my svc", "it contains whitespace"))
+    listed = split_tags("web,  team/svc , my svc, web, ,api")
+    assert listed.tags == ("web", "api")
+    assert listed.rejected == (
+        ("team/svc", "it contains a slash"),
+        ("my svc", "it contains whitespace"),
+    )
+    assert listed.refused
+
+
+def test_an_annotation_names_at_most_16_tags_and_says_which_were_ignored() -> None:
+    value = ",".join(f"t{n}" for n in range(5000))
+    listed = split_tags(value)
+    assert listed.tags == tuple(f"t{n}" for n in range(MAX_TAGS_PER_ANNOTATION))
+    assert listed.cut, "29 KB is more than is read"
+    assert 0 < listed.over_limit < 5000
+    said = listed.problems()
+    assert said[0].startswith("it names more than 16 tags, the most an annotation may: the ")
+    assert said[0].endswith(" after 't15' are ignored")
+    assert said[1] == ("it is longer than 4096 characters: only the tags within them are read")
+
+
+def test_a_long_value_is_cut_at_a_comma_never_inside_a_tag() -> None:
+    first = [f"{n:02}" + "a" * 248 for n in range(15)]  # 15 tags, 3765 characters with commas
+    listed = split_tags(",".join([*first, "b" * 400]))  # the cut at 4096 falls inside the b's
+    assert listed.tags == tuple(first)
+    assert listed.cut
+    assert listed.rejected == (), "the unfinished part is not read as a tag, nor as a bad one"
+    exact = ",".join([*first, "c" * 253, "d" * 77])
+    assert len(exact) == MAX_ANNOTATION_CHARS
+    assert not split_tags(exact).cut, "4096 characters are read whole"
+
+
+def test_refused_parts_are_named_up_to_five_and_the_rest_counted() -> None:
+    listed = split_tags(",".join(f"bad/{n}" for n in range(40)) + ",good")
+    assert listed.tags == ("good",)
+    assert [tag for tag, _ in listed.rejected] == [f"bad/{n}" for n in range(MAX_LISTED)]
+    assert listed.problems()[-1] == "35 more parts are no Cortex tag either"
 
 
 def test_a_rejected_annotation_tag_is_reported_and_the_valid_ones_still_map() -> None:
     resolution = resolve_pod({"cortex.io/tag": "web, team/svc"})
     assert tags(resolution) == ["web"]
     (issue,) = resolution.tag_issues
-    assert issue == TagIssue(False, "web, team/svc", (("team/svc", "it contains a slash"),))
+    said = f"'team/svc' is not a Cortex tag: it contains a slash ({TAG_RULE})"
+    assert issue == TagIssue(False, "web, team/svc", (said,))
     assert issue.describe() == f"'team/svc' is not a Cortex tag: it contains a slash ({TAG_RULE})"
 
 
@@ -109,7 +155,7 @@ def test_a_rejected_tag_on_the_deployment_is_reported_as_the_owners() -> None:
 
 def test_an_empty_annotation_is_an_issue_without_rejected_parts() -> None:
     (issue,) = resolve_pod({"cortex.io/tag": " , "}).tag_issues
-    assert issue.rejected == ()
+    assert issue.problems == ()
     assert issue.describe() == "cortex.io/tag is empty: it names no Cortex entity"
 
 
