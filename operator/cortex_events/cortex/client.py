@@ -47,6 +47,7 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.retries import RetryLog
 from cortex_events.cortex.wire import (
     MAX_PAGE_SIZE,
     check_page,
@@ -86,6 +87,7 @@ class CortexClient(DeployOperations):
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
     * ``gate``: called before each attempt, and again as its request is written to the
       socket; what it raises ends the call unsent (leader election's fence).
+    * ``retry_log``: what is logged of retries (default: one line per cause, see `RetryLog`).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -105,6 +107,7 @@ class CortexClient(DeployOperations):
         observer: ClientObserver | None = None,
         user_agent: str = f"cortex-events-operator/{__version__}",
         gate: Callable[[], None] | None = None,
+        retry_log: RetryLog | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -125,6 +128,7 @@ class CortexClient(DeployOperations):
         self._backoff_cap = backoff_cap
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
         self._gate = gate
+        self._retry_log = retry_log if retry_log is not None else RetryLog(self._base_url)
         # The gate again as the request's first bytes are written: between the check above
         # and the socket an attempt may wait for a pooled connection, a TCP or TLS handshake,
         # and the event loop's other work. A process frozen there (SIGSTOP, a stalled node)
@@ -328,7 +332,7 @@ class CortexClient(DeployOperations):
                 delay = self._retry_delay(method, attempt, error, None)
                 if delay is None:
                     raise error from exc
-                reason = type(exc).__name__
+                reason, detail = type(exc).__name__, error.message
             else:
                 self._notify(
                     self._observer.request_finished,
@@ -345,7 +349,8 @@ class CortexClient(DeployOperations):
                 if delay is None:
                     raise error
                 reason = f"HTTP {response.status_code}"
-            logger.warning(
+                detail = f"{reason}: {error.message}"
+            logger.debug(
                 "Cortex %s %s failed (%s); retry %d of %d in %.2fs",
                 method,
                 path,
@@ -354,6 +359,7 @@ class CortexClient(DeployOperations):
                 self._max_retries,
                 delay,
             )
+            self._retry_log.retrying(method, path, reason, detail)
             self._notify(self._observer.retrying, method, attempt, delay, reason)
             await self._sleep(delay)
 
