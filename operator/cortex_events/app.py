@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
@@ -52,6 +51,7 @@ from cortex_events.kube.leases import (
     own_namespace,
     replica_identity,
 )
+from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
@@ -297,24 +297,6 @@ class OperatorApp:
             logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")
         return found
 
-    async def _probe_api(self) -> None:
-        """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
-        interval = min(30.0, self.settings.wedged_after / 3)
-        failing = False
-        while True:
-            try:
-                await self.kube.version(timeout=interval)
-            except Exception as error:
-                if not failing:
-                    logger.warning("The Kubernetes API is not answering: %s", type(error).__name__)
-                failing = True
-            else:
-                if failing:
-                    logger.info("The Kubernetes API answers again")
-                failing = False
-                self.health.api_answered = time.monotonic()
-            await asyncio.sleep(interval)
-
     # -- running -----------------------------------------------------------------------------
 
     async def run(
@@ -340,7 +322,13 @@ class OperatorApp:
             "sweep": self._sweep_loop(),
             "schedules": self._check_schedules(),
             "kubernetes-events": self.notices.run(),
-            "probe": self._probe_api(),
+            "probe": ApiProbe(
+                self.kube,
+                self.health,
+                path=probe_path(settings.namespaces),
+                host=self.kube.host,
+                wedged_after=settings.wedged_after,
+            ).run(),
             "memory": release_after_bursts(lambda: self.recorder.events_seen),
         }
         if self.election is not None:

@@ -318,9 +318,11 @@ def _settings_error(error: ValidationError, given: set[str], command: str | None
 
 
 def _run(args: argparse.Namespace) -> int:
+    import kopf
+
     from cortex_events.app import OperatorApp
     from cortex_events.kube.client import check_cluster
-    from cortex_events.logconfig import configure_logging
+    from cortex_events.logconfig import CREDENTIALS_REFUSED, configure_logging
     from cortex_events.ops.health import ListenError
 
     settings = load_settings(args)
@@ -333,6 +335,8 @@ def _run(args: argparse.Namespace) -> int:
         asyncio.run(OperatorApp(settings).run())
     except ListenError as error:
         raise CommandError(str(error)) from None
+    except kopf.LoginError:
+        raise CommandError(CREDENTIALS_REFUSED[0].lower() + CREDENTIALS_REFUSED[1:]) from None
     return 0
 
 

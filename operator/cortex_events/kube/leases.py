@@ -42,6 +42,10 @@ class LeaseForbidden(Exception):
     """RBAC refuses this replica the Lease (403)."""
 
 
+class LeaseUnavailable(Exception):
+    """The Lease could not be read or written; the message says why in one line."""
+
+
 class LeaseApi(Protocol):
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
