@@ -266,7 +266,13 @@ def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
     return results, to_ask
 
 
-async def _cortex_checks(settings: Settings, to_ask: list[tuple[str, str]]) -> list[Result]:
+async def _cortex_checks(
+    settings: Settings, to_ask: list[tuple[str, str]], no_key: str | None = None
+) -> list[Result]:
+    if no_key is not None:
+        rows = [Result("Cortex API key", None, f"not checked: {no_key}")]
+        unasked = f"not checked in Cortex (no API key) at {settings.base_url}"
+        return rows + [Result(name, None, f"entity {tag!r} {unasked}") for name, tag in to_ask]
     if settings.dry_run or settings.api_key is None:
         return [Result("Cortex API", None, "dry run: no key to check")]
     results: list[Result] = []
@@ -303,12 +309,13 @@ def render_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def run_check(settings: Settings, out: TextIO | None = None) -> int:
-    """Run every check, print the table; 0 when nothing failed."""
+def run_check(settings: Settings, out: TextIO | None = None, *, no_key: str | None = None) -> int:
+    """Run every check, print the table; 0 when nothing failed. ``no_key``: why there is no
+    API key (the Cortex rows are then marked as not checked)."""
     stream = out or sys.stdout
     results, found = _kubernetes_checks(settings)
     spec_results, to_ask = _spec_checks(found)
     results += spec_results
-    results += asyncio.run(_cortex_checks(settings, to_ask))
+    results += asyncio.run(_cortex_checks(settings, to_ask, no_key))
     print(render_table(results), file=stream)
     return 1 if any(result.ok is False for result in results) else 0
