@@ -53,6 +53,7 @@ from cortex_events.kube.leases import (
 )
 from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
+from cortex_events.ops.interrupts import Interrupts
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.ops.startup import log_start, warn_missing_namespaces
@@ -210,6 +211,7 @@ class OperatorApp:
             self.delivery, self.metrics.registry, wedged_after=settings.wedged_after
         )
         self.metrics.leader.set(1 if self.leading() else 0)
+        self.interrupts: Interrupts | None = None  # set by `run` when it handles the signals
 
     # -- leadership ----------------------------------------------------------------------------
 
@@ -299,6 +301,27 @@ class OperatorApp:
 
     # -- running -----------------------------------------------------------------------------
 
+    async def _drain(self, interrupts: Interrupts | None) -> None:
+        """Deliver what is queued, within the drain timeout; a second signal stops now."""
+        timeout = self.settings.drain_timeout
+        drain = asyncio.ensure_future(self.delivery.drain(timeout))
+        if interrupts is None:
+            await drain
+            return
+        waiting = self.delivery.depth
+        if waiting and not interrupts.now.is_set():
+            logger.warning(
+                "Stopping: %d events wait for delivery (up to %.0fs); a second Ctrl-C stops "
+                "now (they are recorded at the next start)",
+                waiting,
+                timeout,
+            )
+        if not await interrupts.unless_stopped_now(drain):
+            logger.warning(
+                "Stopped at once: %d events were still queued; they are recorded at the next start",
+                self.delivery.depth,
+            )
+
     async def run(
         self,
         *,
@@ -341,8 +364,15 @@ class OperatorApp:
         log_start(settings, self.election.settings if self.election else None, self.identity)
         await warn_missing_namespaces(self.kube, settings.namespaces)
         extra = await self.watched_extra()
-        try:
-            await kopf.operator(
+        interrupts = None
+        if stop_flag is None and ready_flag is None and Interrupts.available():
+            interrupts = self.interrupts = Interrupts()
+            stop_flag, ready_flag = interrupts.stop, asyncio.Event()
+            interrupts.install()
+            # Created before kopf starts, so that kopf leaves it alone when it stops.
+            taking = loop.create_task(interrupts.take_over(ready_flag), name="signals")
+        operator = asyncio.ensure_future(
+            kopf.operator(
                 registry=build_registry(self.feed, self.entities, extra),
                 settings=kopf_settings(settings),
                 standalone=True,
@@ -352,9 +382,17 @@ class OperatorApp:
                 ready_flag=ready_flag,
                 memo=kopf.Memo(),
             )
+        )
+        try:
+            if interrupts is not None:
+                await interrupts.unless_stopped_now(operator)
+            await operator
         finally:
             if self.leading():
-                await self.delivery.drain(settings.drain_timeout)
+                await self._drain(interrupts)
+            if interrupts is not None:
+                taking.cancel()
+                interrupts.release()
             if self.election is not None:
                 await self.election.release()  # a standby takes over at once
             for task in tasks.values():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from cortex_events.settings import MISSING_KEY, Settings
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -338,13 +340,17 @@ def _run(args: argparse.Namespace) -> int:
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
+    app = OperatorApp(settings)
     try:
-        asyncio.run(OperatorApp(settings).run())
+        asyncio.run(app.run())
     except ListenError as error:
         raise CommandError(str(error)) from None
     except kopf.LoginError:
         raise CommandError(CREDENTIALS_REFUSED[0].lower() + CREDENTIALS_REFUSED[1:]) from None
-    return 0
+    # Ctrl-C interrupts a run: a non-zero status, as a shell expects. SIGTERM is how Kubernetes
+    # (or a service manager) asks for a stop: a clean stop exits 0.
+    interrupts = app.interrupts
+    return EXIT_INTERRUPTED if interrupts and interrupts.received == signal.SIGINT else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
