@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
 from collections.abc import Coroutine
@@ -245,6 +246,15 @@ class OperatorApp:
             self.notices.post(lease, "LeaderLost", f"{self.identity} stopped leading",
                               always=True)  # fmt: skip
 
+    async def _own_lease(self, election: LeaderElector) -> None:
+        """The Lease is written owned by the operator's ServiceAccount where it is in the
+        Lease's namespace: the garbage collector deletes it with the ServiceAccount."""
+        account = await self.kube.service_account()
+        if account is not None and account[0] == election.settings.namespace:
+            owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": account[1],
+                     "uid": account[2]}  # fmt: skip
+            election.settings = dataclasses.replace(election.settings, owner=owner)
+
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
         never a write to the workload itself."""
@@ -337,6 +347,8 @@ class OperatorApp:
                 await self._client.aclose()
             self.kube.close()
             raise
+        if self.election is not None:
+            await self._own_lease(self.election)
         loop = asyncio.get_running_loop()
         loops: dict[str, Coroutine[Any, Any, None]] = {
             "delivery": self.delivery.run(),

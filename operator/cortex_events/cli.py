@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from cortex_events import __version__
+from cortex_events.commands import TOOL_COMMANDS, add_tool_commands
 from cortex_events.settings import MISSING_KEY, Settings
 
 EXIT_USAGE = 2
@@ -279,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--entity", action="append", metavar="TAG", help="an existing entity tag (repeatable)"
     )
     fake.add_argument("--rate-limit", type=int, metavar="PER_MIN", help="requests per minute")
+    add_tool_commands(commands)
     return parser
 
 
@@ -391,6 +393,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "check": _check,
     "fake-cortex": _fake_cortex,
+    **TOOL_COMMANDS,
 }
 
 

@@ -175,6 +175,23 @@ class KubeClient:
         )
         return bool(((answer or {}).get("status") or {}).get("allowed"))
 
+    async def service_account(self) -> tuple[str, str, str] | None:
+        """(namespace, name, uid) of the ServiceAccount this client acts as, None for another
+        identity or an API server without SelfSubjectReview (a question every identity may
+        ask)."""
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            answer = await self.request(
+                "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review, timeout=10.0
+            )
+        except Exception:
+            return None
+        user = ((answer or {}).get("status") or {}).get("userInfo") or {}
+        parts = str(user.get("username") or "").split(":")
+        if len(parts) != 4 or parts[:2] != ["system", "serviceaccount"] or not user.get("uid"):
+            return None
+        return parts[2], parts[3], str(user["uid"])
+
     async def serves(self, group_version: str, plural: str) -> bool:
         """Whether the API server serves ``plural`` in ``group_version`` (discovery, which
         every identity may read): a CRD installed or not."""
