@@ -319,3 +319,26 @@ def run_check(settings: Settings, out: TextIO | None = None, *, no_key: str | No
     results += asyncio.run(_cortex_checks(settings, to_ask, no_key))
     print(render_table(results), file=stream)
     return 1 if any(result.ok is False for result in results) else 0
+
+
+def tags_in_use(settings: Settings) -> list[str]:
+    """Every tag the cluster names, as the operator would map it: each CortexEntity's (that
+    it would accept) and each ``cortex.io/tag`` in use. Raises `RuntimeError` with one line
+    when the cluster cannot be asked."""
+    problem = check_cluster()
+    if problem:
+        raise RuntimeError(problem)
+    api_client = load_api_client()
+    found, ignored = Found(), list[Result]()
+    try:
+        found.entities = _list_entities(api_client, settings, ignored)
+        argo = _serves_argo_rollouts(api_client, settings)
+        _collect_annotation_tags(api_client, settings, argo, found, ignored)
+    finally:
+        api_client.close()
+    tags = set(found.tags)
+    for item in found.entities:
+        parsed = parse_entity(item)
+        if not isinstance(parsed, SpecError):
+            tags.add(parsed.tag)
+    return sorted(tags)

@@ -222,6 +222,7 @@ FLAGS_BY_FIELD = {
 KEY_HINTS = {
     "run": "set it, pass --api-key-file FILE, or use --dry-run to send nothing",
     "check": "set it or pass --api-key-file FILE",
+    "events": "set it or pass --api-key-file FILE",
 }
 
 

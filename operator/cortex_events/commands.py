@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,52 @@ def add_tool_commands(commands: Any) -> None:
         metavar="FILE",
         help="where to write it (default ./cortex-events.kubeconfig, mode 0600)",
     )
+    add_events_command(commands)
+
+
+def add_events_command(commands: Any) -> None:
+    from cortex_events.cli import _add_settings_flags
+
+    events = commands.add_parser(
+        "events",
+        help="list what this operator recorded in Cortex (events and deploys)",
+        description="List the custom events and deploys this operator recorded in Cortex for "
+        "this cluster, oldest first, through the operator's client and rate limit. Without "
+        "--tag, every entity the cluster names (CortexEntity tags, cortex.io/tag values).",
+    )
+    events.add_argument(
+        "--tag", action="append", default=[], metavar="TAG", help="an entity (repeatable)"
+    )
+    events.add_argument(
+        "--type", action="append", default=[], metavar="TYPE",
+        help="an event or deploy type, e.g. POD_FAILURE or DEPLOY (repeatable)",
+    )  # fmt: skip
+    events.add_argument(
+        "--since", metavar="WHEN", help="30m, 2h, 7d ago, or an ISO-8601 time (default: all)"
+    )
+    events.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="the last N (default 50; 0: all)"
+    )
+    _add_settings_flags(events)
+
+
+def _events(args: argparse.Namespace) -> int:
+    from cortex_events.check import tags_in_use
+    from cortex_events.cli import CommandError, UsageError, load_settings
+    from cortex_events.recorded import ListingError, list_recorded
+
+    logging.getLogger().addHandler(logging.NullHandler())  # the table is the output
+    settings = load_settings(args)
+    tags = args.tag
+    if not tags:
+        try:
+            tags = tags_in_use(settings)
+        except RuntimeError as error:
+            raise CommandError(f"{error} (name the entities with --tag)") from None
+    try:
+        return list_recorded(settings, tags, types=args.type, since=args.since, limit=args.limit)
+    except ListingError as error:
+        raise UsageError(str(error)) from None
 
 
 def _kubeconfig(args: argparse.Namespace) -> int:
@@ -53,4 +100,5 @@ def _kubeconfig(args: argparse.Namespace) -> int:
 
 TOOL_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "kubeconfig": _kubeconfig,
+    "events": _events,
 }
