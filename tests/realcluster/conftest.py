@@ -258,8 +258,8 @@ def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str
         CORTEX_SWEEP_DELAY="1",
         CORTEX_DRAIN_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)  # what a test sets wins over the suite's defaults
     return env
 
 

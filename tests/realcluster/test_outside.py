@@ -4,6 +4,7 @@ Lease it leaves to the garbage collector, and what the operator says after ``hel
 from __future__ import annotations
 
 import json
+import re
 import stat
 import urllib.error
 import urllib.request
@@ -91,7 +92,8 @@ def test_as_the_charts_identity_outside_the_cluster_then_helm_uninstall(
         process.wait(10)
         operator.process.process = None
     log = operator.log_text()
-    assert "credentials" in log
-    assert "HTTP 401" in log
+    # Helm deletes the RBAC bindings and the ServiceAccount together; the API server refuses
+    # the token (401) or, while it still authenticates it, its requests (403).
+    assert re.search(r"refuses the operator's (credentials|requests) \(HTTP 40[13]", log), log
     assert "HTTP response headers" not in log
     assert "is not answering" not in log

@@ -16,6 +16,7 @@ from cortex_events_sim.fake_cortex.admin import add_admin_routes
 from cortex_events_sim.fake_cortex.answers import error
 from cortex_events_sim.fake_cortex.deploys import add_deploy_routes, json_body, path_uuid
 from cortex_events_sim.fake_cortex.gate import Emulator, api_gate
+from cortex_events_sim.fake_cortex.page import add_page_route
 from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
 
 __all__ = ["API_PREFIX", "build_app"]
@@ -112,4 +113,5 @@ def build_app(emulator: Emulator) -> web.Application:
     app.router.add_delete(item, delete_event)
     add_deploy_routes(app, emulator, API_PREFIX)
     add_admin_routes(app, emulator)
+    add_page_route(app)
     return app
