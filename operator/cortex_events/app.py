@@ -45,6 +45,7 @@ from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
+from cortex_events.kube.errors import describe
 from cortex_events.kube.events import EventPoster, InvolvedObject
 from cortex_events.kube.leases import (
     ElectionSettings,
@@ -303,7 +304,9 @@ class OperatorApp:
         try:
             found = await self.kube.serves(ARGO_ROLLOUT.api_version, ARGO_ROLLOUT.plural)
         except Exception as error:
-            logger.warning("Could not tell whether Argo Rollouts are installed: %s", error)
+            logger.warning(
+                "Could not tell whether Argo Rollouts are installed: %s", describe(error)
+            )
             return False
         if found:
             logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")

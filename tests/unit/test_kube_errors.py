@@ -62,3 +62,17 @@ def test_no_answer_says_why_instead_of_max_retry_error() -> None:
         "its host name does not resolve"
     )
     assert refusal(refused) is None
+
+
+async def test_a_look_up_that_fails_says_why_in_one_line() -> None:
+    """The downtime sweep and the relist log this; the client's own text has raw headers."""
+    from cortex_events.kube.client import KubeClient
+    from cortex_events.kube.errors import KubeRequestFailed
+
+    class Refusing(KubeClient):
+        async def request(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
+            raise status(403, "Forbidden", 'pods "web-1" is forbidden')
+
+    with pytest.raises(KubeRequestFailed) as caught:
+        await Refusing(None).current_uid("Pod", "shop", "web-1")  # type: ignore[arg-type]
+    assert str(caught.value) == 'HTTP 403 Forbidden: pods "web-1" is forbidden'

@@ -20,7 +20,7 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from cortex_events.kube.errors import REFUSAL_HINTS, describe
+from cortex_events.kube.errors import REFUSAL_HINTS, KubeRequestFailed, describe
 from cortex_events.kube.leases import LeaseConflict, LeaseForbidden, LeaseUnavailable
 from cortex_events.watched import BY_KIND
 
@@ -131,7 +131,9 @@ class KubeClient:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise
+            raise KubeRequestFailed(describe(error)) from None
+        except Exception as error:  # no answer: urllib3's errors name only themselves
+            raise KubeRequestFailed(describe(error)) from None
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
 

@@ -36,6 +36,10 @@ REFUSAL_HINTS = {
 }
 
 
+class KubeRequestFailed(Exception):
+    """A request of the operator's own failed; the message is `describe`'s one line."""
+
+
 def refusal(error: BaseException) -> int | None:
     """401 or 403 when the API server refused the request's identity, else None."""
     if isinstance(error, ApiException) and error.status in (401, 403):
