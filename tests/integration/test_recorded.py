@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from cortex_events_sim import workloads
 from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.kubectl import Kubectl
+from cortex_events_sim.ports import free_port
 from cortex_events_sim.server_thread import ServerThread
 from tests.support.harness import OperatorProcess, start_watching, wait_for
 
@@ -93,3 +96,20 @@ def test_events_says_what_to_do_without_a_key_or_a_cluster(
         "cortex-events: error: --since: 'yesterday' is neither a duration (30m, 2h, 7d) nor "
         "an ISO-8601 time"
     )
+
+
+def test_fake_cortex_prints_the_address_of_its_page() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cortex_events", "fake-cortex", "--port", str(port)],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert f"each entity's timeline: open http://127.0.0.1:{port}/" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            assert "Cortex emulator: timelines" in answer.read().decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)
