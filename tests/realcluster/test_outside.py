@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import stat
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,7 +19,7 @@ import yaml
 from cortex_events_sim.fake_cortex import FakeCortex
 from testbed.controlplane import ControlPlane
 
-from .conftest import deployment, events, install, make_operator, wait_for
+from .conftest import Operator, deployment, events, install, make_operator, operator_env, wait_for
 
 
 def lease(plane: ControlPlane, namespace: str, name: str) -> dict[str, Any] | None:
@@ -33,6 +36,11 @@ def healthz(port: int) -> tuple[int, str]:
         return error.code, error.read().decode()
     except urllib.error.URLError:
         return 0, ""
+
+
+def running(operator: Operator) -> subprocess.Popen[bytes]:
+    assert operator.process.process is not None
+    return operator.process.process
 
 
 def test_as_the_charts_identity_outside_the_cluster_then_helm_uninstall(
@@ -70,11 +78,27 @@ def test_as_the_charts_identity_outside_the_cluster_then_helm_uninstall(
     ]  # fmt: skip
     assert operator.violations() == []
 
+    # What was recorded, from Cortex, for the entities the cluster names (as that identity).
+    env = operator_env(release, cortex, **chart)
+    listed = subprocess.run(
+        [sys.executable, "-m", "cortex_events", "events"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split()[2:5] for line in listed.stdout.splitlines()[1:]]
+    assert ["outside-web", "event", "DEPLOYMENT_CREATION"] in rows
+
+    # Ctrl-C: a clean stop, and an exit status that says it was interrupted.
+    interrupted = running(operator)
+    interrupted.send_signal(signal.SIGINT)
+    assert interrupted.wait(60) == 130
+    operator.process.process = None
+    operator.start()
+
     plane.helm("uninstall", "outside", "-n", "outside", "--wait")
     wait_for(lambda: lease(plane, "outside", lease_name) is None, 60, "the Lease to be deleted")
 
-    process = operator.process.process
-    assert process is not None
+    process = running(operator)
 
     def stopped_or_failing() -> str | None:
         if process.poll() is not None:
