@@ -95,8 +95,8 @@ def test_keep_prints_where_everything_is_and_stops_at_once_on_a_signal(
     demo = Demo(demo_dir, "--keep")
     demo.wait_for("Still running (--keep): Ctrl-C or SIGTERM stops it")
     kubeconfig = re.search(r"KUBECONFIG=(\S+)", demo.wait_for("kubectl"))
-    events_url = re.search(r"curl (\S+/_fake/events)", demo.wait_for("Cortex events"))
     page_url = re.search(r"open (http://\S+/) ", demo.wait_for("Cortex timelines"))
+    events_url = re.search(r"curl (\S+/_fake/events)", demo.wait_for("Cortex events"))
     metrics_url = re.search(r"curl (\S+/metrics)", demo.wait_for("metrics"))
     health_url = re.search(r"curl (\S+/healthz)", demo.wait_for("health"))
     assert kubeconfig
