@@ -87,7 +87,12 @@ def render_objects() -> list[dict[str, Any]]:
     for template in sorted(rendered):
         if not template.endswith((".yaml", ".yml")):
             continue  # NOTES.txt
-        objects.extend(_relabel(doc) for doc in yaml.safe_load_all(rendered[template]) if doc)
+        objects.extend(
+            _relabel(doc)
+            for doc in yaml.safe_load_all(rendered[template])
+            # Helm's hooks (the `helm test` Pod) are Helm's own; kubectl applies no hooks.
+            if doc and "helm.sh/hook" not in ((doc.get("metadata") or {}).get("annotations") or {})
+        )
     return objects
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import threading
-import time
 from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
@@ -51,6 +51,7 @@ from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
+from cortex_events.kube.errors import describe
 from cortex_events.kube.events import EventPoster, InvolvedObject
 from cortex_events.kube.leases import (
     ElectionSettings,
@@ -58,7 +59,9 @@ from cortex_events.kube.leases import (
     own_namespace,
     replica_identity,
 )
+from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
+from cortex_events.ops.interrupts import Interrupts
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.ops.startup import log_start, warn_missing_namespaces
@@ -249,6 +252,7 @@ class OperatorApp:
             self.delivery, self.metrics.registry, wedged_after=settings.wedged_after
         )
         self.metrics.leader.set(1 if self.leading() else 0)
+        self.interrupts: Interrupts | None = None  # set by `run` when it handles the signals
 
     def _catalog(self, reader: object) -> CatalogMapping | None:
         """Mapping from Cortex's catalog, where ``CORTEX_MAPPING`` asks for it and there is a
@@ -304,6 +308,15 @@ class OperatorApp:
             )
             self.notices.post(lease, "LeaderLost", f"{self.identity} stopped leading",
                               always=True)  # fmt: skip
+
+    async def _own_lease(self, election: LeaderElector) -> None:
+        """The Lease is written owned by the operator's ServiceAccount where it is in the
+        Lease's namespace: the garbage collector deletes it with the ServiceAccount."""
+        account = await self.kube.service_account()
+        if account is not None and account[0] == election.settings.namespace:
+            owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": account[1],
+                     "uid": account[2]}  # fmt: skip
+            election.settings = dataclasses.replace(election.settings, owner=owner)
 
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
@@ -363,31 +376,36 @@ class OperatorApp:
         try:
             found = await self.kube.serves(ARGO_ROLLOUT.api_version, ARGO_ROLLOUT.plural)
         except Exception as error:
-            logger.warning("Could not tell whether Argo Rollouts are installed: %s", error)
+            logger.warning(
+                "Could not tell whether Argo Rollouts are installed: %s", describe(error)
+            )
             return False
         if found:
             logger.info("Argo Rollouts are installed: watching rollouts.argoproj.io")
         return found
 
-    async def _probe_api(self) -> None:
-        """Ask the Kubernetes API for its version now and then; liveness reads the answer."""
-        interval = min(30.0, self.settings.wedged_after / 3)
-        failing = False
-        while True:
-            try:
-                await self.kube.version(timeout=interval)
-            except Exception as error:
-                if not failing:
-                    logger.warning("The Kubernetes API is not answering: %s", type(error).__name__)
-                failing = True
-            else:
-                if failing:
-                    logger.info("The Kubernetes API answers again")
-                failing = False
-                self.health.api_answered = time.monotonic()
-            await asyncio.sleep(interval)
-
     # -- running -----------------------------------------------------------------------------
+
+    async def _drain(self, interrupts: Interrupts | None) -> None:
+        """Deliver what is queued, within the drain timeout; a second signal stops now."""
+        timeout = self.settings.drain_timeout
+        drain = asyncio.ensure_future(self.delivery.drain(timeout))
+        if interrupts is None:
+            await drain
+            return
+        waiting = self.delivery.depth
+        if waiting and not interrupts.now.is_set():
+            logger.warning(
+                "Stopping: %d events wait for delivery (up to %.0fs); a second Ctrl-C stops "
+                "now (they are recorded at the next start)",
+                waiting,
+                timeout,
+            )
+        if not await interrupts.unless_stopped_now(drain):
+            logger.warning(
+                "Stopped at once: %d events were still queued; they are recorded at the next start",
+                self.delivery.depth,
+            )
 
     async def run(
         self,
@@ -406,6 +424,8 @@ class OperatorApp:
                 await self._client.aclose()
             self.kube.close()
             raise
+        if self.election is not None:
+            await self._own_lease(self.election)
         loop = asyncio.get_running_loop()
         loops: dict[str, Coroutine[Any, Any, None]] = {
             "delivery": self.delivery.run(),
@@ -415,7 +435,13 @@ class OperatorApp:
             "schedules": self._check_schedules(),
             "deadlines": self._check_deadlines(),
             "kubernetes-events": self.notices.run(),
-            "probe": self._probe_api(),
+            "probe": ApiProbe(
+                self.kube,
+                self.health,
+                path=probe_path(settings.namespaces),
+                host=self.kube.host,
+                wedged_after=settings.wedged_after,
+            ).run(),
             "memory": release_after_bursts(lambda: self.recorder.events_seen),
         }
         if self.election is not None:
@@ -430,8 +456,15 @@ class OperatorApp:
         log_start(settings, self.election.settings if self.election else None, self.identity)
         await warn_missing_namespaces(self.kube, settings.namespaces)
         extra = await self.watched_extra()
-        try:
-            await kopf.operator(
+        interrupts = None
+        if stop_flag is None and ready_flag is None and Interrupts.available():
+            interrupts = self.interrupts = Interrupts()
+            stop_flag, ready_flag = interrupts.stop, asyncio.Event()
+            interrupts.install()
+            # Created before kopf starts, so that kopf leaves it alone when it stops.
+            taking = loop.create_task(interrupts.take_over(ready_flag), name="signals")
+        operator = asyncio.ensure_future(
+            kopf.operator(
                 registry=build_registry(self.feed, self.entities, extra),
                 settings=kopf_settings(settings),
                 standalone=True,
@@ -441,9 +474,17 @@ class OperatorApp:
                 ready_flag=ready_flag,
                 memo=kopf.Memo(),
             )
+        )
+        try:
+            if interrupts is not None:
+                await interrupts.unless_stopped_now(operator)
+            await operator
         finally:
             if self.leading():
-                await self.delivery.drain(settings.drain_timeout)
+                await self._drain(interrupts)
+            if interrupts is not None:
+                taking.cancel()
+                interrupts.release()
             if self.election is not None:
                 await self.election.release()  # a standby takes over at once
             for task in tasks.values():

@@ -286,7 +286,13 @@ def _spec_checks(found: Found) -> tuple[list[Result], list[tuple[str, str]]]:
     return results, to_ask
 
 
-async def _cortex_checks(settings: Settings, to_ask: list[tuple[str, str]]) -> list[Result]:
+async def _cortex_checks(
+    settings: Settings, to_ask: list[tuple[str, str]], no_key: str | None = None
+) -> list[Result]:
+    if no_key is not None:
+        rows = [Result("Cortex API key", None, f"not checked: {no_key}")]
+        unasked = f"not checked in Cortex (no API key) at {settings.base_url}"
+        return rows + [Result(name, None, f"entity {tag!r} {unasked}") for name, tag in to_ask]
     if settings.dry_run or settings.api_key is None:
         return [Result("Cortex API", None, "dry run: no key to check")]
     results: list[Result] = []
@@ -327,14 +333,38 @@ def render_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def run_check(settings: Settings, out: TextIO | None = None) -> int:
-    """Run every check, print the table; 0 when nothing failed."""
+def run_check(settings: Settings, out: TextIO | None = None, *, no_key: str | None = None) -> int:
+    """Run every check, print the table; 0 when nothing failed. ``no_key``: why there is no
+    API key (the Cortex rows are then marked as not checked)."""
     stream = out or sys.stdout
     results, found = _kubernetes_checks(settings)
     spec_results, to_ask = _spec_checks(found)
     results += spec_results
-    results += asyncio.run(_cortex_checks(settings, to_ask))
+    results += asyncio.run(_cortex_checks(settings, to_ask, no_key))
     results += asyncio.run(mapping_rows(settings, found.workloads, found.entities, Result))
     secrets = Redactor([settings.api_key.get_secret_value()] if settings.api_key else [])
     print(secrets.redact(render_table(results)), file=stream)
     return 1 if any(result.ok is False for result in results) else 0
+
+
+def tags_in_use(settings: Settings) -> list[str]:
+    """Every tag the cluster names, as the operator would map it: each CortexEntity's (that
+    it would accept) and each ``cortex.io/tag`` in use. Raises `RuntimeError` with one line
+    when the cluster cannot be asked."""
+    problem = check_cluster()
+    if problem:
+        raise RuntimeError(problem)
+    api_client = load_api_client()
+    found, ignored = Found(), list[Result]()
+    try:
+        found.entities = _list_entities(api_client, settings, ignored)
+        argo = _serves_argo_rollouts(api_client, settings)
+        _collect_annotation_tags(api_client, settings, argo, found, ignored)
+    finally:
+        api_client.close()
+    tags = set(found.tags)
+    for item in found.entities:
+        parsed = parse_entity(item)
+        if not isinstance(parsed, SpecError):
+            tags.add(parsed.tag)
+    return sorted(tags)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,10 +19,12 @@ from typing import Any, NoReturn
 from pydantic import ValidationError
 
 from cortex_events import __version__
+from cortex_events.commands import TOOL_COMMANDS, add_tool_commands
 from cortex_events.settings import MISSING_KEY, Settings
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -29,6 +33,10 @@ class UsageError(Exception):
 
 class CommandError(Exception):
     """The command could not do its job (e.g. no cluster reachable); one line for the user."""
+
+
+class MissingKey(UsageError):
+    """The settings lack only the Cortex API key."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -302,6 +310,7 @@ FLAGS_BY_FIELD = {
 KEY_HINTS = {
     "run": "set it, pass --api-key-file FILE, or use --dry-run to send nothing",
     "check": "set it or pass --api-key-file FILE",
+    "events": "set it or pass --api-key-file FILE",
 }
 
 
@@ -366,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="entity descriptors for the catalog, YAML or JSON (repeatable)",
     )
+    add_tool_commands(commands)
     return parser
 
 
@@ -387,7 +397,9 @@ def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
         return Settings(**values)
     except ValidationError as error:
         given = set(values) - set(overrides)
-        raise UsageError(_settings_error(error, given, getattr(args, "command", None))) from None
+        message = _settings_error(error, given, getattr(args, "command", None))
+        only_key = [p["msg"] for p in error.errors()] == [f"Value error, {MISSING_KEY}"]
+        raise (MissingKey if only_key else UsageError)(message) from None
 
 
 def _read_key_file(path: str) -> str:
@@ -419,9 +431,11 @@ def _settings_error(error: ValidationError, given: set[str], command: str | None
 
 
 def _run(args: argparse.Namespace) -> int:
+    import kopf
+
     from cortex_events.app import OperatorApp
     from cortex_events.kube.client import allow_api_json_depth, check_cluster
-    from cortex_events.logconfig import configure_logging
+    from cortex_events.logconfig import CREDENTIALS_REFUSED, configure_logging
     from cortex_events.ops.health import ListenError
     from cortex_events.secret import Redactor
 
@@ -432,11 +446,17 @@ def _run(args: argparse.Namespace) -> int:
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
+    app = OperatorApp(settings)
     try:
-        asyncio.run(OperatorApp(settings, secrets=secrets).run())
+        asyncio.run(app.run())
     except ListenError as error:
         raise CommandError(str(error)) from None
-    return 0
+    except kopf.LoginError:
+        raise CommandError(CREDENTIALS_REFUSED[0].lower() + CREDENTIALS_REFUSED[1:]) from None
+    # Ctrl-C interrupts a run: a non-zero status, as a shell expects. SIGTERM is how Kubernetes
+    # (or a service manager) asks for a stop: a clean stop exits 0.
+    interrupts = app.interrupts
+    return EXIT_INTERRUPTED if interrupts and interrupts.received == signal.SIGINT else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -450,7 +470,14 @@ def _check(args: argparse.Namespace) -> int:
     from cortex_events.kube.client import allow_api_json_depth
 
     allow_api_json_depth()
-    return run_check(load_settings(args))
+    # The table is the output: a library's warning (a retry) must not print above it.
+    logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        settings = load_settings(args)
+    except MissingKey as missing:
+        # The Kubernetes side is worth checking without a key; the Cortex rows say why not.
+        return run_check(load_settings(args, dry_run=True), no_key=str(missing))
+    return run_check(settings)
 
 
 def _fake_cortex(args: argparse.Namespace) -> int:
@@ -478,6 +505,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": _demo,
     "check": _check,
     "fake-cortex": _fake_cortex,
+    **TOOL_COMMANDS,
 }
 
 

@@ -73,15 +73,21 @@ class RetryCollapsingFilter(logging.Filter):
         super().__init__()
         self._window = window
         self._clock = clock
-        self._last: dict[tuple[str, str], float] = {}
+        self._last: dict[tuple[str, str, bool], float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not record.name.startswith("kopf."):
             return True
-        match = _KOPF_RETRY.match(record.getMessage())
+        text = record.getMessage()
+        if "will re-authenticate" in text or "Connector is closed" in text:
+            # kopf closing its session to log in again (after a 401): the 401 is said once
+            # (`CredentialsRefusedFilter`, the API probe); each stream's echo of it is noise.
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        match = _KOPF_RETRY.match(text)
         if match is None:
             return True
-        step = (match["attempt"], match["outcome"])
+        forbidden = _KOPF_FORBIDDEN.match(match["error"])
+        step = (match["attempt"], match["outcome"], bool(forbidden))
         now = self._clock()
         last = self._last.get(step)
         if last is not None and now - last < self._window:
@@ -92,12 +98,55 @@ class RetryCollapsingFilter(logging.Filter):
             if match["outcome"] == "will retry"
             else "retries exhausted (the watch streams start over)"
         )
-        record.msg = (
-            f"The Kubernetes API is not answering: request attempt {match['attempt']} failed "
-            f"({match['error']}); {then} (one line per back-off step for all watch streams)"
-        )
+        if forbidden:
+            what = (
+                "The Kubernetes API refuses the operator's requests (HTTP 403 Forbidden: "
+                f"{forbidden['message']}): RBAC does not allow them (the chart's ClusterRole or "
+                f"Role, or its binding, is missing); request attempt {match['attempt']} failed"
+            )
+        else:
+            what = (
+                f"The Kubernetes API is not answering: request attempt {match['attempt']} "
+                f"failed ({match['error']})"
+            )
+        record.msg = f"{what}; {then} (one line per back-off step for all watch streams)"
         record.args = None
         return True
+
+
+class CredentialsRefusedFilter(logging.Filter):
+    """One line, without a traceback, when kopf's watch streams run out of credentials.
+
+    A watch stream that the API server answers 401 asks for new credentials; when the
+    kubeconfig or the service account's token file gives the same ones again, every stream
+    fails with a traceback, and asyncio repeats each. The first of those becomes one line that
+    says what it means; the others are dropped, and the operator stops (see `cli`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(("kopf.", "asyncio")):
+            return True
+        if "Ran out of valid credentials" not in record.getMessage():
+            return True
+        if self._said:
+            return False
+        self._said = True
+        record.msg, record.args = CREDENTIALS_REFUSED, None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+CREDENTIALS_REFUSED = (
+    "The Kubernetes API refused the operator's credentials (HTTP 401) on its watch streams: "
+    "the token expired, or its ServiceAccount was deleted (helm uninstall deletes it); "
+    "the operator stops"
+)
+# kopf's text for a 403 in a retry line: APIForbiddenError('pods is forbidden: ...', {...}).
+_KOPF_FORBIDDEN = re.compile(r"^APIForbiddenError\((?P<q>['\"])(?P<message>.*?)(?P=q)", re.DOTALL)
 
 
 class JsonFormatter(logging.Formatter):
@@ -145,6 +194,7 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(RetryCollapsingFilter())
+    handler.addFilter(CredentialsRefusedFilter())
     handler.addFilter(redacting)
     # kopf posts its objects' log records as Kubernetes Events through a handler of its own:
     # a filter on that logger runs before any of its handlers.

@@ -30,6 +30,7 @@ def test_kubectl_get_cxe_shows_the_first_answers() -> None:
     assert columns == {
         "Tag": ".spec.tag",
         "Ready": '.status.conditions[?(@.type=="Ready")].status',
+        "Reason": '.status.conditions[?(@.type=="Ready")].reason',
         "Workloads": ".status.matchedWorkloads",
         "Events": ".status.eventsRecorded",
         "Last event": ".status.lastEventTime",

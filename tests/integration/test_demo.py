@@ -95,6 +95,7 @@ def test_keep_prints_where_everything_is_and_stops_at_once_on_a_signal(
     demo = Demo(demo_dir, "--keep")
     demo.wait_for("Still running (--keep): Ctrl-C or SIGTERM stops it")
     kubeconfig = re.search(r"KUBECONFIG=(\S+)", demo.wait_for("kubectl"))
+    page_url = re.search(r"open (http://\S+/) ", demo.wait_for("Cortex timelines"))
     events_url = re.search(r"curl (\S+/_fake/events)", demo.wait_for("Cortex events"))
     metrics_url = re.search(r"curl (\S+/metrics)", demo.wait_for("metrics"))
     health_url = re.search(r"curl (\S+/healthz)", demo.wait_for("health"))
@@ -107,6 +108,8 @@ def test_keep_prints_where_everything_is_and_stops_at_once_on_a_signal(
     assert status == 200
     assert {"DEPLOYMENT_ROLLOUT", "POD_FAILURE"} <= {e["type"] for e in json.loads(events)}
     assert "cortex_events_sent_total" in get(metrics_url.group(1))[1]
+    assert page_url
+    assert "<title>Cortex emulator: timelines</title>" in get(page_url.group(1))[1]
     assert json.loads(get(health_url.group(1))[1])["status"] == "ok"
     assert demo.left_behind() != [], "the demo's files exist while it runs"
 

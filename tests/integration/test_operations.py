@@ -368,6 +368,40 @@ def test_check_with_a_wrong_key(
     assert "not-the-right-key" not in result.stdout + result.stderr
 
 
+def test_check_without_a_key_checks_kubernetes_and_marks_the_cortex_rows_not_checked(
+    kube: ServerThread, cortex: FakeCortex, kubectl: Kubectl, operator_env: dict[str, str]
+) -> None:
+    kubectl.create(workloads.cortex_entity("good", "payments-api", namespace=NS))
+    kube.server.denied.add(("watch", "apps", "deployments"))
+    env = {k: v for k, v in operator_env.items() if k != "CORTEX_API_KEY"}
+    result, rows = run_check(env)
+    assert result.returncode == 1, "the RBAC row fails"
+    assert result.stderr == ""
+    assert " ok " in rows["Kubernetes API"]
+    assert "missing: watch" in rows["RBAC deployments"]
+    assert re.search(
+        r"Cortex API key\s+unknown\s+not checked: CORTEX_API_KEY is required: set it or pass "
+        r"--api-key-file FILE",
+        rows["Cortex API key"],
+    )
+    assert re.search(
+        rf"CortexEntity {NS}/good\s+unknown\s+entity 'payments-api' not checked in Cortex",
+        rows[f"CortexEntity {NS}/good"],
+    )
+    assert cortex.state.requests == [], "nothing asked of Cortex"
+
+
+def test_check_prints_its_table_and_nothing_above_it(
+    kube: ServerThread, operator_env: dict[str, str]
+) -> None:
+    # Nothing listens there: the client retries, which the operator's log would say.
+    result, rows = run_check(dict(operator_env, CORTEX_BASE_URL=f"http://127.0.0.1:{free_port()}"))
+    assert result.returncode == 1
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[0].split() == ["CHECK", "RESULT", "DETAIL"]
+    assert "ConnectError" in rows["Cortex API"]
+
+
 def test_check_asks_for_the_lease_where_the_operator_would_elect_a_leader(
     kube: ServerThread, cortex: FakeCortex, operator_env: dict[str, str]
 ) -> None:

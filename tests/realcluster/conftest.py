@@ -3,9 +3,10 @@
 One control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) serves
 the whole session; `scripts/k8s-assets` builds its binaries once and caches them. The chart is
 installed with real Helm, and the operator (``cortex-events run``, a subprocess) runs outside the
-cluster with a real token of the chart's ServiceAccount, so the chart's RBAC and nothing else
-grants it access. Every test that runs the operator ends by reading the API server's audit log:
-any write the operator's identity made to a workload, or any 403 it got, fails the test.
+cluster with a real token of the chart's ServiceAccount, from ``cortex-events kubeconfig`` as
+users run it, so the chart's RBAC and nothing else grants it access. Every test that runs the
+operator ends by reading the API server's audit log: any write the operator's identity made to
+a workload, or any 403 it got, fails the test.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import collections
 import json
 import os
+import shlex
 import shutil
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,12 +112,14 @@ def plane(assets: Path) -> Iterator[ControlPlane]:
 
 @dataclass(frozen=True)
 class Release:
-    """A Helm release of the chart and a kubeconfig with its ServiceAccount's real token."""
+    """A Helm release of the chart and a kubeconfig with its ServiceAccount's real token;
+    ``settings``: the chart's, as `cortex-events kubeconfig` exports them."""
 
     name: str
     namespace: str
     service_account: str
     kubeconfig: Path
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def user(self) -> str:
@@ -122,7 +127,8 @@ class Release:
 
 
 def install(plane: ControlPlane, name: str, namespace: str, *values: str) -> Release:
-    """``helm install`` the chart, then mint a token for its ServiceAccount (TokenRequest)."""
+    """``helm install`` the chart, then ``cortex-events kubeconfig`` for its ServiceAccount
+    (TokenRequest, as the admin)."""
     plane.helm(
         "install", name, str(CHART), "-n", namespace, "--create-namespace", "--wait",
         "--timeout", "120s", "--set", f"apiKey.value={API_KEY}",
@@ -131,9 +137,25 @@ def install(plane: ControlPlane, name: str, namespace: str, *values: str) -> Rel
     service_account = plane.get("serviceaccounts", "-n", namespace, "-l",
                                 f"app.kubernetes.io/instance={name}")["items"][0]  # fmt: skip
     account = service_account["metadata"]["name"]
-    token = plane.token(namespace, account)
     path = plane.folder / f"{name}.token.kubeconfig"
-    return Release(name, namespace, account, plane.write_token_kubeconfig(path, token))
+    settings = service_account_kubeconfig(plane, namespace, path, "--serviceaccount", account)
+    return Release(name, namespace, account, path, settings)
+
+
+def service_account_kubeconfig(
+    plane: ControlPlane, namespace: str, path: Path, *args: str
+) -> dict[str, str]:
+    """``cortex-events kubeconfig`` run by the admin; the variables it exports."""
+    result = plane.run(
+        sys.executable, "-m", "cortex_events", "kubeconfig", "-n", namespace, "-o", str(path),
+        "--duration", "4h", *args,
+    )  # fmt: skip
+    exported = dict(
+        line.removeprefix("export ").split("=", 1) for line in result.stdout.splitlines()
+    )
+    values = {name: (shlex.split(value) or [""])[0] for name, value in exported.items()}
+    assert values.pop("KUBECONFIG") == str(path)
+    return values
 
 
 @pytest.fixture(scope="session")
@@ -247,8 +269,8 @@ def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str
         CORTEX_SWEEP_DELAY="1",
         CORTEX_DRAIN_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
-        **extra,
     )
+    env.update(extra)  # what a test sets wins over the suite's defaults
     return env
 
 

@@ -131,8 +131,10 @@ def test_status_printer_columns_and_cleanup_on_delete(
     )
     table = plane.kubectl("get", "cxe", "-n", namespace)
     header, row = table.splitlines()[:2]
-    assert header.split() == ["NAME", "TAG", "READY", "WORKLOADS", "EVENTS", "LAST", "EVENT", "AGE"]
-    assert row.split()[:4] == ["shop", "rc-entity", "True", "3"]
+    assert header.split() == [
+        "NAME", "TAG", "READY", "REASON", "WORKLOADS", "EVENTS", "LAST", "EVENT", "AGE"
+    ]  # fmt: skip
+    assert row.split()[:5] == ["shop", "rc-entity", "True", "Synced", "3"]
     # The operator's own writes, of status, go through the status subresource, and the API
     # server took every one to this entity. (At start the operator also lists the entities of
     # earlier tests' namespaces, still being deleted: a status write to one of those that has

@@ -89,13 +89,15 @@ def test_kubectl_get_cxe_gets_the_crds_printer_columns_as_a_table(
     assert status == 200
     assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
     names = [c["name"] for c in table["columnDefinitions"]]
-    assert names == ["Name", "Tag", "Ready", "Workloads", "Events", "Last event", "Age"]
+    assert names == [
+        "Name", "Tag", "Ready", "Reason", "Workloads", "Events", "Last event", "Age"
+    ]  # fmt: skip
     rows = {row["cells"][0]: row for row in table["rows"]}
-    assert rows["payments"]["cells"][1:5] == ["payments-api", "True", 4, 120]
-    assert rows["payments"]["cells"][5] in ("5m", "5m1s", "5m2s"), "an age, as kubectl shows it"
+    assert rows["payments"]["cells"][1:6] == ["payments-api", "True", "Synced", 4, 120]
+    assert rows["payments"]["cells"][6] in ("5m", "5m1s", "5m2s"), "an age, as kubectl shows it"
     assert rows["payments"]["object"]["metadata"]["namespace"] == NS, "for -A"
-    assert rows["fresh"]["cells"][2:6] == [None, None, None, None], "no status yet"
-    assert rows["fresh"]["cells"][6].endswith("s")
+    assert rows["fresh"]["cells"][2:7] == [None, None, None, None, None], "no status yet"
+    assert rows["fresh"]["cells"][7].endswith("s")
 
 
 def test_a_single_object_and_builtin_kinds_have_tables_too(
@@ -252,6 +254,7 @@ def test_real_kubectl_apply_validates_and_get_cxe_prints_the_columns(
         "NAME",
         "TAG",
         "READY",
+        "REASON",
         "WORKLOADS",
         "EVENTS",
         "LAST",
@@ -259,4 +262,4 @@ def test_real_kubectl_apply_validates_and_get_cxe_prints_the_columns(
         "AGE",
     ]
     other = next(row.split() for row in rows if " other " in row)
-    assert other[:6] == [NS, "other", "payments-api", "True", "4", "120"]
+    assert other[:7] == [NS, "other", "payments-api", "True", "Synced", "4", "120"]

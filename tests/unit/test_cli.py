@@ -102,7 +102,7 @@ def subcommands() -> dict[str, argparse.ArgumentParser]:
     return dict(action.choices)
 
 
-@pytest.mark.parametrize("command", ["run", "check"])
+@pytest.mark.parametrize("command", ["run"])
 def test_hints_name_only_flags_the_command_has(
     capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
@@ -145,10 +145,26 @@ def test_bad_base_url_never_echoes_the_key(
     assert "a-key-for-the-test" not in line
 
 
-def test_no_cluster(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_cluster(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("CORTEX_API_KEY", "a-key-for-the-test")
+    monkeypatch.delenv("KUBECONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
     assert main(["run"]) == 1
     assert "no Kubernetes cluster configured" in error_line(capsys)
+
+
+def test_a_kubeconfig_variable_naming_a_missing_file_names_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CORTEX_API_KEY", "a-key-for-the-test")
+    assert main(["run"]) == 1
+    line = error_line(capsys)
+    assert line == (
+        f"cortex-events: error: KUBECONFIG names {tmp_path / 'no-such-kubeconfig'}, which does "
+        "not exist: point it at your kubeconfig file"
+    )
 
 
 def test_unreadable_key_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

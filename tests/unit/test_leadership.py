@@ -202,3 +202,22 @@ async def test_two_candidates_racing_to_create_never_both_win() -> None:
 def test_timings_must_nest() -> None:
     with pytest.raises(ValueError, match="retry period < renew deadline < lease duration"):
         ElectionSettings(namespace="ops", identity="a", lease_duration=10, renew_deadline=10)
+
+
+async def test_the_lease_is_owned_by_the_service_account_and_keeps_what_others_set(
+    world: tuple[FakeLeases, Clock, Candidate, Candidate],
+) -> None:
+    """Owned by the operator's ServiceAccount, the Lease goes when the ServiceAccount goes
+    (helm uninstall); a replace keeps the labels and owners that others set."""
+    api, _, a, b = world
+    owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": "op", "uid": "sa-1"}
+    for candidate in (a, b):
+        candidate.elector.settings = ElectionSettings("ops", candidate.identity, owner=owner)
+    assert await a.attempt() is True
+    metadata = api.leases[("ops", "cortex-events-operator")]["metadata"]
+    assert metadata["ownerReferences"] == [owner]
+    metadata["labels"] = {"team": "platform"}
+    await a.attempt()  # a renewal: a replace of the whole object
+    metadata = api.leases[("ops", "cortex-events-operator")]["metadata"]
+    assert metadata["labels"] == {"team": "platform"}
+    assert metadata["ownerReferences"] == [owner], "not twice"

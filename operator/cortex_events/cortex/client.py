@@ -54,6 +54,7 @@ from cortex_events.cortex.models import (
 )
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
+from cortex_events.cortex.retries import RetryLog
 from cortex_events.cortex.tls import trust
 from cortex_events.cortex.wire import (
     MAX_PAGE_SIZE,
@@ -100,6 +101,7 @@ class CortexClient(DeployOperations, CatalogOperations):
     * ``api_key_source``: called before each attempt for the key to send (a key file that is
       rotated, which adds each new key to the redactor); the key given is the first.
       ``redactor``: the process's secrets, shared with its logs (by default: the key's).
+    * ``retry_log``: what is logged of retries (default: one line per cause, see `RetryLog`).
     * ``sleep``/``clock``/``jitter``: injectable time and randomness for tests.
     """
 
@@ -122,6 +124,7 @@ class CortexClient(DeployOperations, CatalogOperations):
         api_key_source: Callable[[], SecretStr] | None = None,
         redactor: Redactor | None = None,
         verify: ssl.SSLContext | None = None,
+        retry_log: RetryLog | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
@@ -143,6 +146,7 @@ class CortexClient(DeployOperations, CatalogOperations):
         self._backoff_cap = backoff_cap
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
         self._gate = gate
+        self._retry_log = retry_log if retry_log is not None else RetryLog(self._base_url)
         # The gate again as the request's first bytes are written: between the check above
         # and the socket an attempt may wait for a pooled connection, a TCP or TLS handshake,
         # and the event loop's other work. A process frozen there (SIGSTOP, a stalled node)
@@ -348,7 +352,7 @@ class CortexClient(DeployOperations, CatalogOperations):
                 delay = self._retry_delay(method, attempt, error, None)
                 if delay is None:
                     raise redacted(error, self._redactor.redact) from None
-                reason = type(exc).__name__
+                reason, detail = type(exc).__name__, self._redactor.redact(error.message)
             else:
                 self._notify(
                     self._observer.request_finished,
@@ -367,7 +371,8 @@ class CortexClient(DeployOperations, CatalogOperations):
                     # Cortex allows it again, then the most urgent requests go first.
                     self._limiter.pause(delay)
                 reason = f"HTTP {response.status_code}"
-            logger.warning(
+                detail = f"{reason}: {error.message}"
+            logger.debug(
                 "Cortex %s %s failed (%s); retry %d of %d in %.2fs",
                 method,
                 path,
@@ -376,6 +381,7 @@ class CortexClient(DeployOperations, CatalogOperations):
                 self._max_retries,
                 delay,
             )
+            self._retry_log.retrying(method, path, reason, detail)
             self._notify(self._observer.retrying, method, attempt, delay, reason)
             await self._sleep(delay)
 

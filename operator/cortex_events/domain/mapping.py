@@ -16,6 +16,13 @@ workload do the catalog's guesses count: first the configured label keys (of the
 its owners), then, where no label maps it either, the name of the workload or of an owner.
 ``cortex.io/events: disabled``, as an annotation or a label, on the workload or one of its
 owners turns events off, whatever maps it.
+
+Which settings govern a tag's events (types, quiet events, customData, retention, deploys):
+a CortexEntity's settings govern the events of its tag in its namespace. The CortexEntities
+of the tag that select or name the workload (or an owner) decide; where none does and the tag
+comes from an annotation (or Cortex's catalog), every CortexEntity of that tag in the namespace
+decides. Only a tag that no CortexEntity of the namespace names takes every event type and the
+defaults.
 """
 
 from __future__ import annotations
@@ -223,6 +230,8 @@ def resolve(
             sources.append(why)
             via.add(source)
 
+    _govern_annotated_tags(contributions, entities, namespace)
+
     if not contributions:
         reason = f"no {tag_annotation} and no CortexEntity matches"
         if issues:
@@ -266,6 +275,20 @@ def _from_catalog(
     ]
 
 
+def _govern_annotated_tags(
+    contributions: dict[str, _Contribution], entities: Iterable[EntitySpec], namespace: str
+) -> None:
+    """A tag that only annotations gave the workload is governed by the CortexEntities of
+    that tag in its namespace, where there are some: the annotation says which entity the
+    workload belongs to, the CortexEntity what is recorded for that entity."""
+    unmatched = {tag for tag, c in contributions.items() if not c.entities}
+    for entity in sorted(entities, key=lambda e: e.key):
+        if entity.namespace == namespace and entity.tag in unmatched:
+            contribution = contributions[entity.tag]
+            contribution.event_types |= entity.event_types
+            contribution.entities.append(entity)
+
+
 def _target(tag: str, contribution: _Contribution) -> Target:
     custom_data: dict[str, Any] = {}
     for entity in contribution.entities:  # already in entity-key order
@@ -273,9 +296,9 @@ def _target(tag: str, contribution: _Contribution) -> Target:
     job_pods = [e.job_pod_events for e in contribution.entities if e.job_pod_events is not None]
     return Target(
         tag=tag,
-        event_types=ALL_EVENT_TYPES
-        if contribution.from_annotation
-        else frozenset(contribution.event_types),
+        event_types=frozenset(contribution.event_types)
+        if contribution.entities
+        else ALL_EVENT_TYPES,
         custom_data=custom_data,
         entities=tuple(sorted(e.key for e in contribution.entities)),
         scale_events=most_verbose(

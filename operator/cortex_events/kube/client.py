@@ -21,7 +21,8 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from cortex_events.kube.leases import LeaseConflict, LeaseForbidden
+from cortex_events.kube.errors import REFUSAL_HINTS, KubeRequestFailed, describe
+from cortex_events.kube.leases import LeaseConflict, LeaseForbidden, LeaseUnavailable
 from cortex_events.watched import BY_KIND
 
 logger = logging.getLogger("cortex_events.kube")
@@ -82,8 +83,24 @@ def call(
     return json.loads(response.data) if response.data else None
 
 
+def missing_kubeconfig() -> str | None:
+    """Why ``KUBECONFIG`` cannot be used when none of the files it names exists (outside a
+    cluster), else None."""
+    value = os.environ.get("KUBECONFIG")
+    if not value or os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    paths = [path for path in value.split(os.pathsep) if path]
+    if any(os.path.exists(os.path.expanduser(path)) for path in paths):
+        return None
+    named = ", ".join(paths) or repr(value)
+    return f"KUBECONFIG names {named}, which does not exist: point it at your kubeconfig file"
+
+
 def check_cluster(timeout: float = 10.0) -> str | None:
     """Why the Kubernetes API can't be used (one line), or None when it answers."""
+    missing = missing_kubeconfig()
+    if missing:
+        return missing
     try:
         api_client = load_api_client()
     except (config.ConfigException, OSError) as error:
@@ -99,10 +116,13 @@ def check_cluster(timeout: float = 10.0) -> str | None:
         call(api_client, "GET", "/version", timeout=timeout)
     except ApiException as error:
         if error.status in (401, 403):
-            return f"the Kubernetes API at {host} refused the credentials (HTTP {error.status})"
-        return f"the Kubernetes API at {host} answered HTTP {error.status} {error.reason}"
+            return (
+                f"the Kubernetes API at {host} refused the credentials (HTTP {error.status}): "
+                f"{REFUSAL_HINTS[error.status]}"
+            )
+        return f"the Kubernetes API at {host} answered {describe(error)}"
     except Exception as error:  # urllib3 raises many kinds for an unreachable host
-        return f"cannot reach the Kubernetes API at {host}: {type(error).__name__}"
+        return f"cannot reach the Kubernetes API at {host}: {describe(error)}"
     finally:
         api_client.close()
     return None
@@ -119,14 +139,14 @@ class KubeClient:
         self.api_client = api_client
         self._redact = redact
 
+    @property
+    def host(self) -> str:
+        return str(self.api_client.configuration.host)
+
     async def request(self, method: str, path: str, body: Any = None, **options: Any) -> Any:
         if body is not None and self._redact is not None:
             body = _redacted(body, self._redact)
         return await asyncio.to_thread(call, self.api_client, method, path, body, **options)
-
-    async def version(self, timeout: float) -> None:
-        """Raises when the API server does not answer within ``timeout`` seconds."""
-        await self.request("GET", "/version", timeout=timeout)
 
     async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
         """The uid of the named object of a watched kind, None when it does not exist."""
@@ -135,7 +155,9 @@ class KubeClient:
         except ApiException as error:
             if error.status == 404:
                 return None
-            raise
+            raise KubeRequestFailed(describe(error)) from None
+        except Exception as error:  # no answer: urllib3's errors name only themselves
+            raise KubeRequestFailed(describe(error)) from None
         uid = (found.get("metadata") or {}).get("uid")
         return str(uid) if uid else None
 
@@ -178,6 +200,23 @@ class KubeClient:
             "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=10.0
         )
         return bool(((answer or {}).get("status") or {}).get("allowed"))
+
+    async def service_account(self) -> tuple[str, str, str] | None:
+        """(namespace, name, uid) of the ServiceAccount this client acts as, None for another
+        identity or an API server without SelfSubjectReview (a question every identity may
+        ask)."""
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        try:
+            answer = await self.request(
+                "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", review, timeout=10.0
+            )
+        except Exception:
+            return None
+        user = ((answer or {}).get("status") or {}).get("userInfo") or {}
+        parts = str(user.get("username") or "").split(":")
+        if len(parts) != 4 or parts[:2] != ["system", "serviceaccount"] or not user.get("uid"):
+            return None
+        return parts[2], parts[3], str(user["uid"])
 
     async def serves(self, group_version: str, plural: str) -> bool:
         """Whether the API server serves ``plural`` in ``group_version`` (discovery, which
@@ -241,4 +280,5 @@ def _lease_error(error: ApiException) -> Exception:
         return LeaseForbidden(f"HTTP 403 {error.reason}")
     if error.status in (404, 409):
         return LeaseConflict(f"HTTP {error.status} {error.reason}")
-    return error
+    hint = f": {REFUSAL_HINTS[error.status]}" if error.status in REFUSAL_HINTS else ""
+    return LeaseUnavailable(f"{describe(error)}{hint}")

@@ -15,6 +15,11 @@ warm, and only the one that holds the Lease delivers to Cortex.
   That margin is the fence: a leader that cannot renew stops sending first.
 - **Release.** On a clean shutdown the leader clears the holder, so a successor takes over at
   once instead of waiting for the Lease to expire.
+- **Cleanup.** Where the operator runs as a ServiceAccount of the Lease's namespace (the
+  chart's), the Lease it writes is owned by that ServiceAccount, so the garbage collector
+  deletes it with the ServiceAccount (as ``helm uninstall`` deletes it). A deletion at shutdown
+  could not do it: ``helm uninstall`` deletes the RBAC and the ServiceAccount at the moment the
+  Pods are told to stop, and a stopping replica's request is refused.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class LeaseForbidden(Exception):
     """RBAC refuses this replica the Lease (403)."""
 
 
+class LeaseUnavailable(Exception):
+    """The Lease could not be read or written; the message says why in one line."""
+
+
 class LeaseApi(Protocol):
     async def get_lease(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
@@ -65,6 +74,8 @@ class ElectionSettings:
     """How long the leader keeps leading without a successful renewal."""
     retry_period: float = 2.0
     """How often the leader renews and a standby tries to acquire."""
+    owner: dict[str, str] | None = None
+    """An ownerReference (the operator's ServiceAccount) the Lease is written with."""
 
     def __post_init__(self) -> None:
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
@@ -237,7 +248,16 @@ class LeaderElector:
         spec.setdefault("leaseTransitions", 0)
         metadata: dict[str, Any] = {"name": s.name, "namespace": s.namespace}
         if lease is not None:
-            metadata["resourceVersion"] = (lease.get("metadata") or {}).get("resourceVersion")
+            found = lease.get("metadata") or {}
+            # A replace is whole: what others set on the Lease's metadata is written back.
+            metadata.update(
+                (key, found[key])
+                for key in ("labels", "annotations", "ownerReferences", "resourceVersion")
+                if key in found
+            )
+        owners = list(metadata.get("ownerReferences") or [])
+        if s.owner is not None and not any(o.get("uid") == s.owner["uid"] for o in owners):
+            metadata["ownerReferences"] = [*owners, s.owner]
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",

@@ -42,6 +42,8 @@ class HealthServer:
         self._runners: list[web.AppRunner] = []
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.api_answered = time.monotonic()
+        # What the API refuses the operator now (``HTTP 401 Unauthorized``), None otherwise.
+        self.api_refusal: str | None = None
 
     def watch_tasks(self, **tasks: asyncio.Task[None]) -> None:
         self._tasks.update(tasks)
@@ -52,7 +54,12 @@ class HealthServer:
         now = time.monotonic()
         found = [f"{name} loop has stopped" for name, task in self._tasks.items() if task.done()]
         silent_for = now - self.api_answered
-        if silent_for > limit:
+        if silent_for > limit and self.api_refusal is not None:
+            found.append(
+                f"the Kubernetes API has refused the operator's requests for {silent_for:.0f}s "
+                f"({self.api_refusal})"
+            )
+        elif silent_for > limit:
             found.append(
                 f"the Kubernetes API has not answered for {silent_for:.0f}s "
                 "(watch streams cannot be alive)"

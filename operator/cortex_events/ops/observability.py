@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
@@ -34,6 +34,9 @@ class Metrics:
     """The Prometheus metrics of SPEC.md's Operations section, in their own registry."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        # A `*_created` series beside every counter and histogram tells a scraper nothing it
+        # uses and doubles what it stores; the switch is process-wide in prometheus_client.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.sent = Counter(

@@ -44,6 +44,7 @@ def keep_banner(kubeconfig: Path, cortex: FakeCortex, settings: Settings) -> str
     base = cortex.base_url
     rows = [
         ("kubectl", f"KUBECONFIG={kubeconfig} kubectl get cxe -A   (or kubectl apply -f ...)"),
+        ("Cortex timelines", f"open {base}/   (each entity's events and deploys, newest first)"),
         (
             "Cortex events",
             f"curl {base}/_fake/events   (what the emulator stores; "
@@ -54,7 +55,7 @@ def keep_banner(kubeconfig: Path, cortex: FakeCortex, settings: Settings) -> str
         ("health", f"curl http://127.0.0.1:{settings.health_port}/healthz"),
     ]
     lines = ["", "Still running (--keep): Ctrl-C or SIGTERM stops it and removes what it made."]
-    lines += [f"  {name:<14} {how}" for name, how in rows]
+    lines += [f"  {name:<16} {how}" for name, how in rows]
     return "\n".join(lines)
 
 

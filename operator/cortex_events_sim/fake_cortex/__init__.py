@@ -46,6 +46,8 @@ Faults for tests are armed on `FakeCortex.faults` (see `Faults`); everything rec
 Admin HTTP API (no auth, never recorded, never rate-limited or faulted), for tests that cannot
 reach the Python objects (another process, a kind cluster):
 
+* ``GET /``: a web page with each entity's timeline (events and deploys, newest first) that
+  updates itself as they arrive (see `page`).
 * ``GET /_fake/health``: ``{"status": "ok", "events": N, "deploys": N, "requests": N,
   "outage": bool}``.
 * ``GET /_fake/events[?tag=T]``: the stored events in list order, each the API form plus

@@ -17,6 +17,7 @@ from cortex_events_sim.fake_cortex.answers import error
 from cortex_events_sim.fake_cortex.catalog import add_catalog_routes
 from cortex_events_sim.fake_cortex.deploys import add_deploy_routes, json_body, path_uuid
 from cortex_events_sim.fake_cortex.gate import Emulator, api_gate
+from cortex_events_sim.fake_cortex.page import add_page_route
 from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page
 
 __all__ = ["API_PREFIX", "build_app"]
@@ -114,4 +115,5 @@ def build_app(emulator: Emulator) -> web.Application:
     add_deploy_routes(app, emulator, API_PREFIX)
     add_catalog_routes(app, state)
     add_admin_routes(app, emulator)
+    add_page_route(app)
     return app

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from cortex_events_sim.fake_cortex.answers import error, too_many
 from cortex_events_sim.fake_cortex.faults import Faults
+from cortex_events_sim.fake_cortex.page import PAGE_PATH
 from cortex_events_sim.fake_cortex.ratelimit import RateLimiter
 from cortex_events_sim.fake_cortex.records import RecordedRequest
 from cortex_events_sim.fake_cortex.store import FakeCortexState
@@ -192,7 +193,7 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.path.startswith(ADMIN_PREFIX):
+        if request.path.startswith(ADMIN_PREFIX) or request.path == PAGE_PATH:
             return await handler(request)
         return await gated(request, handler)
 

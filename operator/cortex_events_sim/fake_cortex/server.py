@@ -177,11 +177,12 @@ async def _serve(fake: FakeCortex, host: str, port: int) -> int:
         entities = fake.state.entities
         logger.info(
             "fake-cortex: Cortex custom-events emulator listening on %s "
-            "(API key: %s; entities: %s; rate limit: %s)",
+            "(API key: %s; entities: %s; rate limit: %s); each entity's timeline: open %s/",
             url,
             "required" if fake.api_key is not None else "any",
             ", ".join(sorted(entities)) if entities is not None else "every tag",
             f"{fake.rate_limit}/min" if fake.rate_limit is not None else "none",
+            url,
         )
         await stopping.wait()
         logger.info("fake-cortex: stopping")

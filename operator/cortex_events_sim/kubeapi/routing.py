@@ -94,12 +94,20 @@ def _scale_of(obj: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _refusal(code: int, user: str | None) -> KubeApiError:
+    if code == 401:
+        return KubeApiError(401, "Unauthorized")
+    return KubeApiError(code, f'User "{user}" cannot do this: RBAC: access denied by the test')
+
+
 class Router:
     """Answers HTTP requests from ``store``; ``record`` receives each request answered.
 
     ``denied`` holds the (verb, group, resource) that access reviews answer "not allowed"
     for; the router itself enforces no RBAC. It is read at every review, so a test may change
-    it while the server runs.
+    it while the server runs. ``refused`` maps a user (Bearer token) to the status, 401 or
+    403, that every request of that user gets from then on (a deleted ServiceAccount's token,
+    RBAC taken away); watches already open go on, as on a real API server.
     """
 
     def __init__(
@@ -109,15 +117,19 @@ class Router:
         record: Callable[[RecordedRequest], None],
         denied: set[tuple[str, str, str]],
         bookmark_interval: float,
+        refused: dict[str, int] | None = None,
     ) -> None:
         self.store = store
         self.record = record
         self.denied = denied
+        self.refused = refused if refused is not None else {}
         self.bookmark_interval = bookmark_interval
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         record = RequestRecord.of(request)
         try:
+            if record.user in self.refused:
+                raise _refusal(self.refused[record.user], record.user)
             response = await self._route(request, record)
         except KubeApiError as exc:
             response = _error(exc)

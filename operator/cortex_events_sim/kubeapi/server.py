@@ -49,11 +49,14 @@ class KubeApiServer:
         )
         # (verb, group, resource) that access reviews answer "not allowed" for (see Router).
         self.denied: set[tuple[str, str, str]] = set()
+        # user (Bearer token) -> 401 or 403 for every request of theirs (see Router).
+        self.refused: dict[str, int] = {}
         self.url = ""
         self._router = Router(
             self.store,
             record=self.requests.append,
             denied=self.denied,
+            refused=self.refused,
             bookmark_interval=bookmark_interval,
         )
         self._runner: web.AppRunner | None = None

@@ -564,7 +564,7 @@ async def test_retry_after_seconds_is_honoured(
 ) -> None:
     cortex.reply(httpx.Response(429, headers={"Retry-After": "7"}), ok(event_json()))
 
-    with caplog.at_level(logging.WARNING, logger="cortex_events.cortex"):
+    with caplog.at_level(logging.DEBUG, logger="cortex_events.cortex"):
         event = await client.get_event("svc", "e-1")
 
     assert event.uuid == "e-1"

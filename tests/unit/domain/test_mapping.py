@@ -234,7 +234,7 @@ def test_pod_matches_entities_of_its_deployment() -> None:
     assert resolve_pod(entities=[names_deployment, selects_deployment]).targets == ()
 
 
-def test_entity_types_union_per_tag_and_annotation_allows_all() -> None:
+def test_entity_types_union_per_tag_and_an_annotation_does_not_widen_them() -> None:
     rollouts = entity("a", {"tag": "web", "selector": {}, "eventTypes": ["DEPLOYMENT_ROLLOUT"]})
     failures = entity("b", {"tag": "web", "selector": {}, "eventTypes": ["POD_FAILURE"]})
     only_entities = resolve_pod(entities=[rollouts, failures])
@@ -246,9 +246,59 @@ def test_entity_types_union_per_tag_and_annotation_allows_all() -> None:
             entities=("shop/a", "shop/b"),
         ),
     )
+    # The annotation names the same tag: the CortexEntities still decide what is recorded.
     with_annotation = resolve_pod({"cortex.io/tag": "web"}, entities=[rollouts, failures])
-    assert with_annotation.targets[0].event_types == ALL_EVENT_TYPES
-    assert with_annotation.targets[0].entities == ("shop/a", "shop/b")
+    assert with_annotation.targets == only_entities.targets
+
+
+def test_a_cortexentity_governs_its_tag_where_only_an_annotation_maps_the_workload() -> None:
+    """The README's CortexEntity selects other workloads; the Deployment's annotation names
+    its tag: the entity's eventTypes, quiet-event settings and customData still apply."""
+    payments = entity(
+        "payments",
+        {
+            "tag": "payments-api",
+            "selector": {"matchLabels": {"app": "payments"}},
+            "eventTypes": ["DEPLOYMENT_ROLLOUT", "POD_FAILURE"],
+            "scaleEvents": "all",
+            "jobPodEvents": True,
+            "customData": {"team": "payments"},
+        },
+    )
+    annotated = owner({"cortex.io/tag": "payments-api"})
+    resolution = resolve_pod(pod_owner=annotated, entities=[payments])
+    assert resolution.targets == (
+        Target(
+            tag="payments-api",
+            event_types=frozenset({EventType.DEPLOYMENT_ROLLOUT, EventType.POD_FAILURE}),
+            custom_data={"team": "payments"},
+            entities=("shop/payments",),
+            scale_events=ScaleEvents.ALL,
+            job_pod_events=True,
+        ),
+    )
+    assert resolution.for_type(EventType.POD_CREATION) == ()
+
+
+def test_only_the_cortexentities_of_the_workloads_namespace_and_tag_govern() -> None:
+    elsewhere = entity(
+        "payments", {"tag": "web", "selector": {}, "eventTypes": ["POD_FAILURE"]}, "other"
+    )
+    other_tag = entity("orders", {"tag": "orders", "workloads": [{"kind": "Pod", "name": "x"}],
+                                  "eventTypes": ["POD_FAILURE"]})  # fmt: skip
+    resolution = resolve_pod({"cortex.io/tag": "web"}, entities=[elsewhere, other_tag])
+    assert resolution.targets == (
+        Target(tag="web", event_types=ALL_EVENT_TYPES, custom_data={}, entities=()),
+    )
+
+
+def test_the_cortexentities_that_select_the_workload_decide_before_the_others_of_its_tag() -> None:
+    selects = entity("a", {"tag": "web", "selector": {}, "eventTypes": ["DEPLOYMENT_ROLLOUT"]})
+    names_another = entity("b", {"tag": "web", "workloads": [{"kind": "Pod", "name": "other"}],
+                                 "eventTypes": ["POD_FAILURE"]})  # fmt: skip
+    resolution = resolve_pod({"cortex.io/tag": "web"}, entities=[selects, names_another])
+    assert resolution.targets[0].entities == ("shop/a",)
+    assert resolution.targets[0].event_types == frozenset({EventType.DEPLOYMENT_ROLLOUT})
 
 
 def test_resolution_for_type_filters_targets() -> None:
