@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -188,11 +188,26 @@ class Deployer(BaseModel):
 
 
 class Deploy(_Answer):
-    """A deploy as Cortex returns it (read leniently, like `CustomEvent`)."""
+    """A deploy as Cortex returns it (read leniently, like `CustomEvent`).
+
+    Cortex gives the deployer in two forms: its list (``CustomDeploy1``) as a ``deployer``
+    object, its answer to a create or an update (``CustomDeploy``) flat, as ``deployerEmail``
+    and ``deployerName``. Either is read into `deployer`.
+    """
 
     sha: str | None = None
     environment: str | None = None
     deployer: Deployer | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_deployer(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or value.get("deployer") is not None:
+            return value
+        flat = {"email": value.get("deployerEmail"), "name": value.get("deployerName")}
+        if all(part is None for part in flat.values()):
+            return value
+        return {**value, "deployer": flat}
 
 
 class DeployRequest(_Request):
