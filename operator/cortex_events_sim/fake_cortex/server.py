@@ -29,7 +29,8 @@ class FakeCortex:
 
     ``api_key``: the only Bearer key accepted (``None``: any non-empty key). ``entities``: the
     tags that exist (``None``: every tag). ``rate_limit``: accepted requests per key in any
-    60-second window (``None``: unlimited).
+    60-second window (``None``: unlimited). ``record_answers``: keep each answer's body with
+    its recorded request (`RecordedRequest.answer`), for tests that check the answers.
     """
 
     def __init__(
@@ -38,8 +39,10 @@ class FakeCortex:
         api_key: str | None = None,
         entities: Iterable[str] | None = None,
         rate_limit: int | None = None,
+        record_answers: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.record_answers = record_answers
         self.state = FakeCortexState.with_entities(entities)
         self.faults = Faults()
         self.limiter = RateLimiter(rate_limit)
@@ -110,6 +113,7 @@ def run_in_thread(
     port: int = 0,
     timeout: float = 10.0,
     stop_timeout: float | None = None,
+    record_answers: bool = False,
 ) -> Iterator[FakeCortex]:
     """A started `FakeCortex` on its own event loop in a daemon thread; stopped on exit.
 
@@ -117,7 +121,9 @@ def run_in_thread(
     bounds starting, and stopping unless ``stop_timeout`` is given.
     """
     stop_within = timeout if stop_timeout is None else stop_timeout
-    fake = FakeCortex(api_key=api_key, entities=entities, rate_limit=rate_limit)
+    fake = FakeCortex(
+        api_key=api_key, entities=entities, rate_limit=rate_limit, record_answers=record_answers
+    )
     with loop_in_thread("fake-cortex", stop_timeout=stop_within) as loop:
         try:
             asyncio.run_coroutine_threadsafe(fake.start(host, port), loop).result(timeout)
