@@ -187,3 +187,12 @@ async def test_errors_name_their_type_and_a_429_its_retry_after_in_whole_seconds
         (404, "NOT_FOUND"),
         (401, "FORBIDDEN"),
     ]
+
+
+async def test_an_answer_writes_a_year_before_1000_with_four_digits(
+    client: httpx.AsyncClient,
+) -> None:
+    # strftime's %Y answered "999-01-01T00:00:00Z" (found by the property tests).
+    created = await client.post(EVENTS, json=body(timestamp="0999-01-01T00:00:00Z"))
+
+    assert created.json()["timestamp"] == "0999-01-01T00:00:00Z"

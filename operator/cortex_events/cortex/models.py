@@ -52,7 +52,10 @@ def _read_as_utc(value: datetime) -> datetime:
 
 
 def _millis(value: datetime) -> str:
-    return f"{value.strftime('%Y-%m-%dT%H:%M:%S')}.{value.microsecond // 1000:03d}"
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    return (
+        f"{value.replace(microsecond=0, tzinfo=None).isoformat()}.{value.microsecond // 1000:03d}"
+    )
 
 
 def format_event_time(value: datetime) -> str:

@@ -15,7 +15,7 @@ __all__ = ["RecordedRequest", "StoredDeploy", "StoredEvent", "format_time"]
 def format_time(value: datetime) -> str:
     """UTC ISO-8601 with ``Z``; fractional seconds in groups of three digits, none when zero."""
     utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(microsecond=0, tzinfo=None).isoformat()  # %Y would not pad year 999
     if utc.microsecond % 1000 == 0 and utc.microsecond:
         text += f".{utc.microsecond // 1000:03d}"
     elif utc.microsecond:
