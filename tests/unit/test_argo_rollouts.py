@@ -119,12 +119,17 @@ async def test_an_aborted_revision_says_where_and_why() -> None:
     await recorder.changed("Rollout", rollout(), None)
     paused = {"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}],
               "phase": "Paused"}  # fmt: skip
-    # The controller resets currentStepIndex to 0 as it aborts: the step is the one before.
+    # Set by a person, the abort is there before the controller acted on it: the pause's
+    # message is no reason. The controller resets currentStepIndex to 0 as it aborts: the
+    # step is the one before.
+    asked = {**paused, "abort": True, "message": "CanaryPauseStep"}
     aborted = {"currentStepIndex": 0, "abort": True, "phase": "Degraded",
                "message": "RolloutAborted: metric failed"}  # fmt: skip
-    for status in (paused, aborted):
+    for status in (paused, asked, aborted):
         await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
                                                   status=status), "MODIFIED")  # fmt: skip
+    before = revision_events(out)[-2].body
+    assert before.description == "Revision 2 of shop/web was aborted at step 2 of 4"
     event = revision_events(out)[-1]
     assert event.body.title == "Rollout of web to web:2 aborted at step 2 of 4"
     assert event.body.description is not None

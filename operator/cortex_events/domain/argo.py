@@ -284,8 +284,10 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
         description = f"Revision {revision.number} of {where} is stable{promoted}"
     elif result == ROLLOUT_ABORTED:
         title = f"{what} aborted{at}"
+        # Until the controller has acted on the abort, the message is still the pause's.
+        said = r.message if r.message and r.phase == DEGRADED_PHASE else None
         description = f"Revision {revision.number} of {where} was aborted{at}" + (
-            f": {r.message}" if r.message else ""
+            f": {said}" if said else ""
         )
     elif result == ROLLOUT_FAILED:
         title = f"{what} degraded{at}"
