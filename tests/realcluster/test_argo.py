@@ -75,8 +75,8 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("argo-operator")) / "operator.log"
-    running = make_operator(plane, release, cortex, log, CORTEX_DEPLOYS="true",
-                            CORTEX_DEPLOY_SETTLE="0", CORTEX_NAMESPACES=namespace)  # fmt: skip
+    running = make_operator(plane, release, cortex, log, watch=[namespace],
+                            CORTEX_DEPLOYS="true", CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
     running.start(also=frozenset({"rollouts"}))
     yield running
     running.stop()
