@@ -159,6 +159,17 @@ def revision(cortex: FakeCortex, tag: str, number: int) -> dict[str, Any]:
     return data(event)
 
 
+def created_and_healthy(cortex: FakeCortex, tag: str, plane: ControlPlane) -> str:
+    """Wait for a Rollout's creation event and for the controller to make revision 1 healthy;
+    the Rollout's uid."""
+    (created,) = wait_for(lambda: events(cortex, tag, "ARGO_ROLLOUT_CREATION"), what="creation")
+    found = data(created)
+    person = Person(plane, found["namespace"], found["name"])
+    wait_for(lambda: (person.get().get("status") or {}).get("phase") == "Healthy",
+             what="revision 1 healthy")  # fmt: skip
+    return str(found["uid"])
+
+
 def status_writers(plane: ControlPlane, namespace: str, name: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for r in plane.audit():
@@ -181,12 +192,8 @@ def test_a_canary_s_steps_pause_promotion_end_and_an_abort(
     name = "canary"
     plane.apply(rollout(name, namespace, TAG, template=template(name, "web:1"),
                         strategy={"canary": {"steps": STEPS}}))  # fmt: skip
-    (created,) = wait_for(lambda: events(cortex, TAG, "ARGO_ROLLOUT_CREATION"), what="creation")
-    uid = data(created)["uid"]
+    person, uid = Person(plane, namespace, name), created_and_healthy(cortex, TAG, plane)
     key = f"argo-rollout/{uid}/revision/2"
-    person = Person(plane, namespace, name)
-    wait_for(lambda: (person.get().get("status") or {}).get("phase") == "Healthy",
-             what="revision 1 healthy")  # fmt: skip
 
     # Revision 2: the controller sets the weight and pauses at step 2; promoted, it goes on
     # to the timed pause at step 4, which ends by itself, and makes the new pods stable.
@@ -239,12 +246,8 @@ def test_a_blue_green_rollout_waits_for_its_promotion(
                               "scaleDownDelaySeconds": 3}}  # fmt: skip
     plane.apply(rollout(name, namespace, BLUE_GREEN_TAG, template=template(name, "web:1"),
                         strategy=strategy, replicas=2))  # fmt: skip
-    (created,) = wait_for(lambda: events(cortex, BLUE_GREEN_TAG, "ARGO_ROLLOUT_CREATION"),
-                          what="creation")  # fmt: skip
-    key = f"argo-rollout/{data(created)['uid']}/revision/2"
-    person = Person(plane, namespace, name)
-    wait_for(lambda: (person.get().get("status") or {}).get("phase") == "Healthy",
-             what="revision 1 healthy")  # fmt: skip
+    person, uid = Person(plane, namespace, name), created_and_healthy(cortex, BLUE_GREEN_TAG, plane)
+    key = f"argo-rollout/{uid}/revision/2"
 
     person.image("web:2")
     told(cortex, BLUE_GREEN_TAG, key, "Rollout of blue-green to web:2 paused")
@@ -259,7 +262,7 @@ def test_a_blue_green_rollout_waits_for_its_promotion(
         for _, body in event_writes(cortex, BLUE_GREEN_TAG, key)
     )
     assert wait_for(lambda: deploys(cortex, BLUE_GREEN_TAG), what="the deploy") == [
-        ("DEPLOY", f"deploy/rollout/{data(created)['uid']}/revision/2")
+        ("DEPLOY", f"deploy/rollout/{uid}/revision/2")
     ]
 
 

@@ -24,7 +24,7 @@ from cortex_events.cortex.errors import CortexBadRequest, CortexNotFound
 from cortex_events.cortex.models import CustomEventRequest, Deployer, DeployRequest
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events_sim.fake_cortex import FakeCortex, RecordedRequest
-from tests.support.openapi import MISSING, Contract, load_contract
+from tests.support.openapi import Contract, contract_or_skip
 
 KEY = "contract-key-0123456789"
 TAG, OTHER = "payments-api", "nobody"
@@ -37,10 +37,7 @@ NO_UUID = "00000000-0000-4000-8000-000000000000"
 
 @pytest.fixture(scope="module")
 def contract() -> Contract:
-    found = load_contract()
-    if found is None:
-        pytest.skip(MISSING)
-    return found
+    return contract_or_skip()
 
 
 @pytest.fixture

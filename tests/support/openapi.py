@@ -24,12 +24,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -315,3 +316,28 @@ def load_contract(path: Path = REFERENCE) -> Contract | None:
         return Contract(json.loads(path.read_text()))
     except FileNotFoundError:
         return None
+
+
+def contract_or_skip() -> Contract:
+    """The contract; where the description is absent, the calling test skips, saying why."""
+    found = load_contract()
+    if found is None:
+        pytest.skip(MISSING)
+    return found
+
+
+DELIVERY = frozenset(
+    {
+        "POST /api/v1/catalog/{tagOrId}/custom-events",
+        "PUT /api/v1/catalog/{tagOrId}/custom-events/{uuid}",
+        "GET /api/v1/catalog/{tagOrId}/custom-events",
+        "POST /api/v1/catalog/{tagOrId}/deploys",
+        "GET /api/v1/catalog/{tagOrId}/deploys",
+    }
+)
+"""The operations an operator that records events and deploys sends in any run."""
+
+
+def used(contract: Contract, requests: Iterable[tuple[str, str]]) -> set[str]:
+    """The operations (``METHOD /template``) of ``(method, path)`` requests."""
+    return {op.name for method, path in requests if (op := contract.operation(method, path))}
