@@ -61,10 +61,11 @@ def operator(
 def test_every_request_and_answer_of_a_real_cluster_run_is_in_the_description(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, contract: Contract, operator: Operator
 ) -> None:
-    # An expired event of this operator's, for retention to delete.
+    # An expired event of this operator's, for retention to delete (in milliseconds, as the
+    # operator writes every timestamp).
     old = {"cluster": CLUSTER, "managedBy": "cortex-events-operator", "eventKey": "pod/gone/c"}
-    cortex.state.add_event(TAG, title="old", type="POD_CREATION", custom_data=old,
-                           timestamp=datetime.now(UTC) - timedelta(days=30))  # fmt: skip
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    cortex.state.add_event(TAG, title="old", type="POD_CREATION", custom_data=old, timestamp=when)
     plane.apply(
         deployment("web", namespace, replicas=2, labels={"team": "contract"}),
         {"apiVersion": "cortex.io/v1alpha1", "kind": "CortexEntity",
