@@ -275,17 +275,21 @@ def test_a_workload_ref_rollout_maps_through_its_deployment_and_rolls_out_its_te
     plane.apply(rollout("by-ref", namespace, None, workloadRef=ref, replicas=2,
                         selector={"matchLabels": {"app": "web-template"}},
                         strategy={"canary": {"steps": steps}}))  # fmt: skip
-    (created,) = wait_for(lambda: events(cortex, REF_TAG, "ARGO_ROLLOUT_CREATION"),
-                          what="the creation, on the Deployment's tag")  # fmt: skip
+    uid = created_and_healthy(cortex, REF_TAG, plane)  # on the Deployment's tag
+    (created,) = events(cortex, REF_TAG, "ARGO_ROLLOUT_CREATION")
     assert (data(created)["name"], data(created)["images"]) == ("by-ref", ["web:7"])
 
     # A new template in the Deployment is the Rollout's revision 2 (its own spec, and so its
     # generation, stay as they were).
     plane.kubectl("set", "image", "deployment/web-template", "-n", namespace, "app=web:8")
-    key = f"argo-rollout/{data(created)['uid']}/revision/2"
+    key = f"argo-rollout/{uid}/revision/2"
     told(cortex, REF_TAG, key, "Rollout of by-ref to web:8 completed")
     done = revision(cortex, REF_TAG, 2)
     assert (done["images"], done["workloadRef"], done["promotions"]) == (
         ["web:8"], "web-template", 0)  # fmt: skip
+    # One deploy of the change: the Rollout's; the Deployment only holds its template.
+    assert wait_for(lambda: deploys(cortex, REF_TAG), what="the deploy") == [
+        ("DEPLOY", f"deploy/rollout/{uid}/revision/2")
+    ]
     # It has no tag of its own: nothing of it goes anywhere else.
     assert [data(e)["name"] for e in events(cortex, TAG) if data(e)["name"] == "by-ref"] == []
