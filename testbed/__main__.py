@@ -1,8 +1,9 @@
 """Start the test bed's control plane by hand: ``python -m testbed up``.
 
 It builds (or reuses) the binaries, starts etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler and kwok with fake nodes on loopback, prints how to reach them, and keeps them
-running until Ctrl-C or SIGTERM, then stops them all and removes its folder (unless --keep).
+kube-scheduler and kwok with fake nodes on loopback (and, with --argo-rollouts, the Argo
+Rollouts controller with its CRDs), prints how to reach them, and keeps them running until
+Ctrl-C or SIGTERM, then stops them all and removes its folder (unless --keep).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from testbed.argo import ArgoRollouts
 from testbed.assets import AssetsUnavailable, locate
 from testbed.controlplane import ControlPlane
 
@@ -25,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--nodes", type=int, default=3, help="fake kwok nodes (default 3)")
     up.add_argument("--folder", type=Path, help="working folder (default: a new temporary one)")
     up.add_argument("--keep", action="store_true", help="keep the folder (logs, audit) at exit")
+    up.add_argument(
+        "--argo-rollouts", action="store_true", help="also run the Argo Rollouts controller"
+    )
     commands.add_parser("assets", help="build or find the binaries and print their folder")
     args = parser.parse_args(argv)
     try:
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     plane = ControlPlane(assets, folder, nodes=args.nodes, keep_folder=args.keep)
     try:
         plane.start()
+        if args.argo_rollouts:
+            argo = ArgoRollouts(plane)
+            argo.install()
+            argo.start()
         print(f"Control plane up at {plane.server} with {args.nodes} kwok nodes.")
         print(f"  export KUBECONFIG={plane.admin_kubeconfig}")
         print(f"  export PATH={assets}:$PATH   # kubectl, helm")

@@ -16,6 +16,8 @@ BINARIES = (
     "kubectl",
     "kwok",
     "helm",
+    "rollouts-controller",
+    "argo-rollouts-crds",
 )
 
 
@@ -31,7 +33,8 @@ def go_missing() -> str | None:
 
 
 def locate(*, build: bool = True, timeout: float = 3600) -> Path:
-    """The folder holding all seven binaries; builds what is missing when ``build``."""
+    """The folder holding every binary (and Argo Rollouts' CRDs); builds what is missing when
+    ``build``."""
     reason = go_missing()
     if reason is not None:
         raise AssetsUnavailable(reason)

@@ -58,6 +58,7 @@ CLIENTS = {
     "controller-manager": ("system:kube-controller-manager",),
     "scheduler": ("system:kube-scheduler",),
     "kwok": ("kwok-controller", "system:masters"),
+    "argo-rollouts": ("argo-rollouts-controller", "system:masters"),
 }
 
 
@@ -474,6 +475,15 @@ class ControlPlane:
             ],
         )
 
+    def start_component(
+        self, name: str, command: Sequence[str], ready: Callable[[], bool], timeout: float = 60
+    ) -> Component:
+        """Start one more process beside the control plane (an add-on's controller), wait for
+        ``ready``; `stop()` stops it first, and `dead_components` watches it too."""
+        component = self._component(name, command)
+        self._start(component, ready, timeout)
+        return component
+
     def _start(self, component: Component, ready: Callable[[], bool], timeout: float) -> None:
         component.start()
 
@@ -561,7 +571,9 @@ class ControlPlane:
         self.kubectl("delete", "deployment", name, "-n", PROBE_NAMESPACE, "--wait=false")
 
     def stop(self) -> None:
-        for name in ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd"):
+        core = ("kwok", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "etcd")
+        added = [name for name in self.components if name not in core]
+        for name in (*reversed(added), *core):
             component = self.components.get(name)
             if component is not None:
                 component.stop()

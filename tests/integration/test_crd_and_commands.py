@@ -111,7 +111,7 @@ def _get(port: int, path: str, key: str | None) -> int:
 def test_fake_cortex_command_serves_with_its_flags(fake_cortex_port: int) -> None:
     port = fake_cortex_port
     wait_for(lambda: _up(port), timeout=15, what="the emulator to listen")
-    path = "/api/v1/catalog/{}/custom-events"
+    path = "/api/v1/catalog/{}/custom-events?page=0&pageSize=250"
     assert _get(port, path.format("web"), "k-123456") == 200
     assert _get(port, path.format("web"), "wrong-key") == 401
     assert _get(port, path.format("web"), None) == 401

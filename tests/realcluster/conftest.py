@@ -19,7 +19,7 @@ import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -275,8 +275,22 @@ def operator_env(release: Release, cortex: FakeCortex, **extra: str) -> dict[str
 
 
 def make_operator(
-    plane: ControlPlane, release: Release, cortex: FakeCortex, log: Path, **extra: str
+    plane: ControlPlane,
+    release: Release,
+    cortex: FakeCortex,
+    log: Path,
+    *,
+    watch: Sequence[str] | None,
+    **extra: str,
 ) -> Operator:
+    """The operator as a process, watching the namespaces ``watch`` (its
+    ``CORTEX_NAMESPACES``): a test's operator watches only what the test owns, so that the
+    workloads of earlier tests, in namespaces still being deleted, cannot slow it. ``None``
+    (the whole cluster) is for a test that needs it, and waits for those namespaces to go."""
+    if watch is None:
+        wait_for_deleted_namespaces(plane)
+    else:
+        extra = {"CORTEX_NAMESPACES": ",".join(watch), **extra}
     env = operator_env(release, cortex, **extra)
     health, metrics = free_port(), free_port()
     env.update(CORTEX_HEALTH_PORT=str(health), CORTEX_METRICS_PORT=str(metrics))
@@ -284,11 +298,21 @@ def make_operator(
     return Operator(process, plane, release, plane.audit_mark())
 
 
+def wait_for_deleted_namespaces(plane: ControlPlane, timeout: float = 180) -> None:
+    """Wait until no namespace is being deleted: the objects of earlier tests are gone."""
+
+    def quiet() -> bool:
+        items = plane.get("namespaces")["items"]
+        return not any((n.get("status") or {}).get("phase") == "Terminating" for n in items)
+
+    wait_for(quiet, timeout, "the namespaces of earlier tests to be deleted")
+
+
 @pytest.fixture
 def operator(
-    plane: ControlPlane, release: Release, cortex: FakeCortex, tmp_path: Path
+    plane: ControlPlane, release: Release, cortex: FakeCortex, namespace: str, tmp_path: Path
 ) -> Iterator[Operator]:
-    running = make_operator(plane, release, cortex, tmp_path / "operator.log")
+    running = make_operator(plane, release, cortex, tmp_path / "operator.log", watch=[namespace])
     yield running
     if running.process.process is not None:
         running.stop()

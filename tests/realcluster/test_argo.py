@@ -1,30 +1,26 @@
-"""Argo Rollouts against the upstream CRD, with a hand-driven status.
+"""Argo Rollouts on the real controller: canary steps, a pause and its promotion, an abort, a
+blue-green promotion, and a workloadRef Rollout.
 
-The Rollout CRD is the one Argo Rollouts publishes (``manifests/crds/rollout-crd.yaml`` of its Go
-module, fetched into Go's module cache with ``go mod download``; nothing of it is copied into
-this repository). Its controller is not run: building it needs a newer Go than the test bed's
-(v1.10 asks for go 1.26.10) and a cold build of its dependencies would take long on two cores.
-So the test writes what the controller would write, as the controller does: the revision
-annotation on the Rollout and its status through the ``/status`` subresource, one step at a
-time, waiting each time for the operator to tell of it.
+The controller (built from its Go module by ``scripts/k8s-assets``, with the CRDs of the same
+module) runs beside the control plane (`testbed.argo`); it creates the ReplicaSets, moves the
+canary's weights and writes every status. The test does what a person does: it changes the
+Rollout's template, and promotes or aborts as ``kubectl argo rollouts promote`` and ``abort``
+do, with the same patches of the status subresource (and of ``spec.paused``). The audit log
+shows the controller wrote the statuses, and the test only those patches.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import tempfile
-import zipfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cortex_events_sim.fake_cortex import FakeCortex, run_in_thread
+from testbed.argo import USER as CONTROLLER_USER
+from testbed.argo import ArgoRollouts
 from testbed.controlplane import ControlPlane
 
 from .conftest import (
@@ -41,53 +37,20 @@ from .conftest import (
     wait_for,
 )
 
-ARGO_ROLLOUTS = "github.com/argoproj/argo-rollouts"
-VERSION = os.environ.get("ARGO_ROLLOUTS_VERSION", "v1.10.2")
-CRD_PATH = "manifests/crds/rollout-crd.yaml"
-TAG, REF_TAG = "rc-argo", "rc-argo-ref"
-STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "30s"}}]
-
-
-def upstream_crd(folder: Path) -> Path:
-    """The Rollout CRD of Argo Rollouts ``VERSION``, from its module in Go's module cache."""
-    if shutil.which("go") is None:
-        pytest.skip("go is not installed: the Argo Rollouts CRD comes from its Go module")
-    scratch = Path(tempfile.mkdtemp(prefix="argo-mod-"))
-    try:
-        found = subprocess.run(
-            ["go", "mod", "download", "-json", f"{ARGO_ROLLOUTS}@{VERSION}"],
-            cwd=scratch, capture_output=True, text=True, timeout=600, check=False,
-            env={**os.environ, "GOFLAGS": "-mod=mod"},
-        )  # fmt: skip
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        archive = Path(json.loads(found.stdout)["Zip"])
-    except (ValueError, KeyError):
-        pytest.skip(f"could not download {ARGO_ROLLOUTS}@{VERSION}: {found.stderr[-300:]}")
-    # The module asks for a newer Go to build, which does not keep its files from being read.
-    if not archive.is_file():
-        pytest.skip(f"{ARGO_ROLLOUTS}@{VERSION} has no module archive: {found.stdout[-300:]}")
-    with zipfile.ZipFile(archive) as module:
-        text = module.read(f"{ARGO_ROLLOUTS}@{VERSION}/{CRD_PATH}")
-    path = folder / "rollout-crd.yaml"
-    path.write_bytes(text)
-    return path
+TAG, BLUE_GREEN_TAG, REF_TAG = "rc-argo", "rc-argo-bg", "rc-argo-ref"
+# A pause to promote at step 2, a timed pause (which ends by itself) at step 4.
+STEPS = [{"setWeight": 25}, {"pause": {}}, {"setWeight": 75}, {"pause": {"duration": "3s"}}]
+ADMIN = "testbed-admin"
 
 
 @pytest.fixture(scope="module")
-def crd(plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = upstream_crd(Path(tmp_path_factory.mktemp("argo")))
-    # Server-side: the CRD is too large for the last-applied annotation of a client-side apply.
-    plane.kubectl("apply", "--server-side", "-f", str(path))
-
-    def established() -> bool:
-        conditions = plane.get("crd", "rollouts.argoproj.io").get("status", {}).get("conditions")
-        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions or [])
-
-    wait_for(established, what="the Rollout CRD established")
-    yield path
-    plane.kubectl("delete", "crd", "rollouts.argoproj.io", "--wait=false")
+def argo(plane: ControlPlane) -> Iterator[ArgoRollouts]:
+    controller = ArgoRollouts(plane)
+    controller.install()
+    controller.start()
+    yield controller
+    controller.stop()
+    controller.uninstall()
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +70,13 @@ def operator(
     plane: ControlPlane,
     release: Release,
     cortex: FakeCortex,
-    crd: Path,
+    argo: ArgoRollouts,
     namespace: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("argo-operator")) / "operator.log"
-    running = make_operator(plane, release, cortex, log, CORTEX_DEPLOYS="true",
-                            CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
+    running = make_operator(plane, release, cortex, log, watch=[namespace],
+                            CORTEX_DEPLOYS="true", CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
     running.start(also=frozenset({"rollouts"}))
     yield running
     running.stop()
@@ -121,39 +84,63 @@ def operator(
     assert_once_per_key(cortex)
 
 
-def rollout(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+def rollout(name: str, namespace: str, tag: str | None, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Rollout",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {"cortex.io/tag": tag} if tag else {},
+        },
         "spec": {"replicas": 4, "selector": {"matchLabels": {"app": name}}, **spec},
     }
 
 
 def template(name: str, image: str) -> dict[str, Any]:
     return {"metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": "app", "image": image}]}}  # fmt: skip
+            "spec": {"containers": [{"name": "app", "image": image}],
+                     "terminationGracePeriodSeconds": 0}}  # fmt: skip
 
 
-class Controller:
-    """Writes what the Argo Rollouts controller would: the revision, then the status."""
+class Person:
+    """What a person does to a Rollout: a new image, and the plugin's promote and abort."""
 
     def __init__(self, plane: ControlPlane, namespace: str, name: str) -> None:
         self.plane, self.namespace, self.name = plane, namespace, name
+        self.status_writes = 0
 
-    def generation(self) -> int:
-        found = self.plane.get(f"rollout/{self.name}", "-n", self.namespace)
-        return int(found["metadata"]["generation"])
+    def get(self) -> dict[str, Any]:
+        found: dict[str, Any] = self.plane.get(f"rollout/{self.name}", "-n", self.namespace)
+        return found
 
-    def revision(self, number: int) -> None:
-        self.plane.kubectl("annotate", f"rollout/{self.name}", "-n", self.namespace,
-                           f"rollout.argoproj.io/revision={number}", "--overwrite")  # fmt: skip
+    def image(self, image: str) -> None:
+        change = [{"op": "replace", "path": "/spec/template/spec/containers/0/image",
+                   "value": image}]  # fmt: skip
+        self._patch("--type=json", "-p", json.dumps(change))
 
-    def status(self, **fields: Any) -> None:
-        body = {"status": {"observedGeneration": str(self.generation()), **fields}}
-        where = (f"rollout/{self.name}", "-n", self.namespace)
-        self.plane.kubectl("patch", *where, "--subresource=status", "--type=merge",
-                           "-p", json.dumps(body))  # fmt: skip
+    def promote(self) -> None:
+        """``kubectl argo rollouts promote``: clear the pause conditions (status), and unpause
+        the spec where it is paused."""
+        found = self.get()
+        if (found.get("status") or {}).get("pauseConditions"):
+            self._patch("--subresource=status", "--type=merge",
+                        "-p", '{"status":{"pauseConditions":null}}')  # fmt: skip
+            self.status_writes += 1
+        if found["spec"].get("paused"):
+            self._patch("--type=merge", "-p", '{"spec":{"paused":false}}')
+
+    def abort(self) -> None:
+        """``kubectl argo rollouts abort``: ``status.abort`` set."""
+        self._patch("--subresource=status", "--type=merge", "-p", '{"status":{"abort":true}}')
+        self.status_writes += 1
+
+    def paused(self) -> bool:
+        status = self.get().get("status") or {}
+        return status.get("phase") == "Paused" and bool(status.get("pauseConditions"))
+
+    def _patch(self, *args: str) -> None:
+        self.plane.kubectl("patch", f"rollout/{self.name}", "-n", self.namespace, *args)
 
 
 def titles(cortex: FakeCortex, tag: str, key: str) -> list[str]:
@@ -161,83 +148,148 @@ def titles(cortex: FakeCortex, tag: str, key: str) -> list[str]:
     return [str(body.get("title")) for _, body in event_writes(cortex, tag, key)]
 
 
-def test_a_canary_rollout_s_steps_pause_promotion_end_and_abort(
+def told(cortex: FakeCortex, tag: str, key: str, title: str, timeout: float = 90) -> None:
+    wait_for(lambda: any(t.startswith(title) for t in titles(cortex, tag, key)), timeout,
+             repr(title))  # fmt: skip
+
+
+def revision(cortex: FakeCortex, tag: str, number: int) -> dict[str, Any]:
+    (event,) = [e for e in events(cortex, tag, "ARGO_ROLLOUT_REVISION")
+                if data(e)["revision"] == number]  # fmt: skip
+    return data(event)
+
+
+def created_and_healthy(cortex: FakeCortex, tag: str, plane: ControlPlane) -> str:
+    """Wait for a Rollout's creation event and for the controller to make revision 1 healthy;
+    the Rollout's uid."""
+    (created,) = wait_for(lambda: events(cortex, tag, "ARGO_ROLLOUT_CREATION"), what="creation")
+    found = data(created)
+    person = Person(plane, found["namespace"], found["name"])
+    wait_for(lambda: (person.get().get("status") or {}).get("phase") == "Healthy",
+             what="revision 1 healthy")  # fmt: skip
+    return str(found["uid"])
+
+
+def status_writers(plane: ControlPlane, namespace: str, name: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for r in plane.audit():
+        if (r.resource, r.subresource, r.namespace, r.name) == ("rollouts", "status", namespace,
+                                                                name) and r.is_write:  # fmt: skip
+            found[r.user] = found.get(r.user, 0) + 1
+    return found
+
+
+def deploys(cortex: FakeCortex, tag: str) -> list[tuple[str, str]] | None:
+    found = [
+        (d.type, str((d.custom_data or {}).get("eventKey"))) for d in cortex.state.deploys(tag)
+    ]
+    return found or None
+
+
+def test_a_canary_s_steps_pause_promotion_end_and_an_abort(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
     name = "canary"
-    manifest = rollout(name, namespace, template=template(name, "web:1"),
-                       strategy={"canary": {"steps": STEPS}})  # fmt: skip
-    manifest["metadata"]["annotations"] = {"cortex.io/tag": TAG}
-    plane.apply(manifest)
-    argo = Controller(plane, namespace, name)
-    argo.revision(1)
-    argo.status(currentPodHash="h1", stableRS="h1", phase="Healthy", currentStepIndex=4)
-    (created,) = wait_for(lambda: events(cortex, TAG, "ARGO_ROLLOUT_CREATION"), what="creation")
-    uid = data(created)["uid"]
+    plane.apply(rollout(name, namespace, TAG, template=template(name, "web:1"),
+                        strategy={"canary": {"steps": STEPS}}))  # fmt: skip
+    person, uid = Person(plane, namespace, name), created_and_healthy(cortex, TAG, plane)
     key = f"argo-rollout/{uid}/revision/2"
 
-    def told(title: str, event_key: str = key) -> None:
-        wait_for(lambda: title in titles(cortex, TAG, event_key), what=repr(title))
+    # Revision 2: the controller sets the weight and pauses at step 2; promoted, it goes on
+    # to the timed pause at step 4, which ends by itself, and makes the new pods stable.
+    person.image("web:2")
+    told(cortex, TAG, key, "Rollout of canary to web:2 paused at step 2 of 4")
+    person.promote()
+    told(cortex, TAG, key, "Rollout of canary to web:2 completed")
+    done = revision(cortex, TAG, 2)
+    assert (done["result"], done["promotions"], done["strategy"]) == ("Completed", 1, "canary")
+    assert wait_for(lambda: deploys(cortex, TAG), what="the deploy") == [
+        ("DEPLOY", f"deploy/rollout/{uid}/revision/2")
+    ]
 
-    # Revision 2: step 1, paused at step 2, promoted (the pause cleared), stable.
-    plane.kubectl("patch", f"rollout/{name}", "-n", namespace, "--type=json", "-p", json.dumps(
-        [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:2"}]
-    ))  # fmt: skip
-    argo.revision(2)
-    argo.status(currentPodHash="h2", stableRS="h1", phase="Progressing", currentStepIndex=0)
-    told("Rollout of canary to web:2: step 1 of 4")
-    paused = [{"reason": "CanaryPauseStep", "startTime": datetime.now(UTC).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")}]  # fmt: skip
-    argo.status(currentStepIndex=1, pauseConditions=paused, phase="Paused")
-    told("Rollout of canary to web:2 paused at step 2 of 4")
-    argo.status(currentStepIndex=2, pauseConditions=None, phase="Progressing")
-    told("Rollout of canary to web:2 promoted to step 3 of 4")
-    argo.status(currentStepIndex=4, stableRS="h2", phase="Healthy")
-    completed = "Rollout of canary to web:2 completed"
-    wait_for(lambda: any(t.startswith(completed) for t in titles(cortex, TAG, key)),
-             what="revision 2 completed")  # fmt: skip
-    (done,) = [e for e in events(cortex, TAG, "ARGO_ROLLOUT_REVISION") if data(e)["revision"] == 2]
-    assert data(done)["promotions"] == 1
-    assert data(done)["result"] == "Completed"
-    # Revision 3 is aborted at its second step.
-    plane.kubectl("patch", f"rollout/{name}", "-n", namespace, "--type=json", "-p", json.dumps(
-        [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "web:3"}]
-    ))  # fmt: skip
-    argo.revision(3)
-    why = "RolloutAborted: Rollout aborted update to revision 3"
-    argo.status(currentPodHash="h3", stableRS="h2", phase="Degraded", currentStepIndex=1,
-                abort=True, message=why)  # fmt: skip
-    told("Rollout of canary to web:3 aborted at step 2 of 4", f"argo-rollout/{uid}/revision/3")
-    # One event per revision, created once (revision 3 was aborted at its first sighting).
-    for revision in (2, 3):
-        found = [r.method for r in cortex.state.requests if r.tag == TAG and r.status == 200
-                 and isinstance(r.body, dict)
-                 and r.body.get("customData", {}).get("eventKey")
-                 == f"argo-rollout/{uid}/revision/{revision}"]  # fmt: skip
-        assert found.count("POST") == 1
-    # Revision 2 went through four states after its first: each a PUT of the same event.
-    assert len(titles(cortex, TAG, key)) >= 4
-    # The stable revision is a Cortex deploy; the aborted one is not.
-    expected = [("DEPLOY", f"deploy/rollout/{uid}/revision/2")]
+    # Revision 3 is aborted where it pauses: the controller resets its step to 0 as it aborts.
+    person.image("web:3")
+    key3 = f"argo-rollout/{uid}/revision/3"
+    told(cortex, TAG, key3, "Rollout of canary to web:3 paused at step 2 of 4")
+    person.abort()
+    told(cortex, TAG, key3, "Rollout of canary to web:3 aborted at step 2 of 4")
+    assert revision(cortex, TAG, 3)["result"] == "Aborted"
+    reason = "RolloutAborted: Rollout aborted update to revision 3"
+    wait_for(lambda: any(reason in str(body.get("description"))
+                         for _, body in event_writes(cortex, TAG, key3)),
+             what="the controller's reason")  # fmt: skip
 
-    def deploys() -> list[tuple[str, str]] | None:
-        found = [(d.type, str((d.custom_data or {}).get("eventKey")))
-                 for d in cortex.state.deploys(TAG)]  # fmt: skip
-        return found or None
-
-    assert wait_for(deploys, what="the deploy") == expected
+    # One event per revision, created once; the aborted revision is no deploy.
+    for number in (2, 3):
+        key_n = f"argo-rollout/{uid}/revision/{number}"
+        assert [m for m, _ in event_writes(cortex, TAG, key_n)].count("POST") == 1
+    assert deploys(cortex, TAG) == [("DEPLOY", f"deploy/rollout/{uid}/revision/2")]
+    # The controller wrote the statuses; the test only its promote and abort.
+    writers = status_writers(plane, namespace, name)
+    assert writers.get(ADMIN, 0) == person.status_writes == 2
+    assert writers.get(CONTROLLER_USER, 0) > 5
 
 
-def test_a_workload_ref_rollout_maps_through_its_deployment(
+def test_a_blue_green_rollout_waits_for_its_promotion(
+    plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
+) -> None:
+    name = "blue-green"
+    services = [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": f"{name}-{role}",
+         "namespace": namespace}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}}
+        for role in ("active", "preview")
+    ]  # fmt: skip
+    plane.apply(*services)
+    strategy = {"blueGreen": {"activeService": f"{name}-active",
+                              "previewService": f"{name}-preview",
+                              "autoPromotionEnabled": False,
+                              "scaleDownDelaySeconds": 3}}  # fmt: skip
+    plane.apply(rollout(name, namespace, BLUE_GREEN_TAG, template=template(name, "web:1"),
+                        strategy=strategy, replicas=2))  # fmt: skip
+    person, uid = Person(plane, namespace, name), created_and_healthy(cortex, BLUE_GREEN_TAG, plane)
+    key = f"argo-rollout/{uid}/revision/2"
+
+    person.image("web:2")
+    told(cortex, BLUE_GREEN_TAG, key, "Rollout of blue-green to web:2 paused")
+    wait_for(person.paused, what="the preview to wait for its promotion")
+    person.promote()
+    told(cortex, BLUE_GREEN_TAG, key, "Rollout of blue-green to web:2 completed")
+
+    done = revision(cortex, BLUE_GREEN_TAG, 2)
+    assert (done["strategy"], done["result"], done["promotions"]) == ("blueGreen", "Completed", 1)
+    assert "BlueGreenPause" in " ".join(titles(cortex, BLUE_GREEN_TAG, key)) or any(
+        "BlueGreenPause" in str(body.get("description"))
+        for _, body in event_writes(cortex, BLUE_GREEN_TAG, key)
+    )
+    assert wait_for(lambda: deploys(cortex, BLUE_GREEN_TAG), what="the deploy") == [
+        ("DEPLOY", f"deploy/rollout/{uid}/revision/2")
+    ]
+
+
+def test_a_workload_ref_rollout_maps_through_its_deployment_and_rolls_out_its_template(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
     plane.apply(deployment("web-template", namespace, image="web:7", replicas=0, tag=REF_TAG))
     ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web-template"}
-    plane.apply(rollout("by-ref", namespace, workloadRef=ref,
-                        strategy={"canary": {"steps": STEPS}}))  # fmt: skip
-    (created,) = wait_for(lambda: events(cortex, REF_TAG, "ARGO_ROLLOUT_CREATION"),
-                          what="the creation, on the Deployment's tag")  # fmt: skip
-    assert data(created)["name"] == "by-ref"
-    assert data(created)["images"] == ["web:7"]
+    steps = [{"setWeight": 50}, {"pause": {"duration": "2s"}}]
+    plane.apply(rollout("by-ref", namespace, None, workloadRef=ref, replicas=2,
+                        selector={"matchLabels": {"app": "web-template"}},
+                        strategy={"canary": {"steps": steps}}))  # fmt: skip
+    uid = created_and_healthy(cortex, REF_TAG, plane)  # on the Deployment's tag
+    (created,) = events(cortex, REF_TAG, "ARGO_ROLLOUT_CREATION")
+    assert (data(created)["name"], data(created)["images"]) == ("by-ref", ["web:7"])
+
+    # A new template in the Deployment is the Rollout's revision 2 (its own spec, and so its
+    # generation, stay as they were).
+    plane.kubectl("set", "image", "deployment/web-template", "-n", namespace, "app=web:8")
+    key = f"argo-rollout/{uid}/revision/2"
+    told(cortex, REF_TAG, key, "Rollout of by-ref to web:8 completed")
+    done = revision(cortex, REF_TAG, 2)
+    assert (done["images"], done["workloadRef"], done["promotions"]) == (
+        ["web:8"], "web-template", 0)  # fmt: skip
+    # One deploy of the change: the Rollout's; the Deployment only holds its template.
+    assert wait_for(lambda: deploys(cortex, REF_TAG), what="the deploy") == [
+        ("DEPLOY", f"deploy/rollout/{uid}/revision/2")
+    ]
     # It has no tag of its own: nothing of it goes anywhere else.
     assert [data(e)["name"] for e in events(cortex, TAG) if data(e)["name"] == "by-ref"] == []

@@ -34,10 +34,10 @@ ENVIRONMENT = "production"
 
 @pytest.fixture
 def operator(
-    plane: ControlPlane, release: Release, cortex: FakeCortex, tmp_path: Path
+    plane: ControlPlane, release: Release, cortex: FakeCortex, namespace: str, tmp_path: Path
 ) -> Iterator[Operator]:
     running = make_operator(
-        plane, release, cortex, tmp_path / "operator.log",
+        plane, release, cortex, tmp_path / "operator.log", watch=[namespace],
         CORTEX_DEPLOYS="true", CORTEX_DEPLOY_ENVIRONMENT=ENVIRONMENT,
         CORTEX_DEPLOY_SCALES="true", CORTEX_DEPLOY_SETTLE="0",
     )  # fmt: skip
@@ -67,8 +67,7 @@ def rollout_completed(cortex: FakeCortex, revision: int) -> bool:
 
 
 def deploy_posts(cortex: FakeCortex) -> int:
-    """The deploys POSTed for this test's entity (the operator watches the whole cluster: other
-    modules' workloads, their namespaces still terminating, may get deploys of their own)."""
+    """The deploys POSTed for this test's entity."""
     return sum(
         1
         for r in cortex.state.requests

@@ -71,8 +71,7 @@ def test_namespaced_roles_grant_only_the_listed_namespaces(
         for name in scoped:
             assert exists(plane, "role", role, "-n", name)
             assert exists(plane, "rolebinding", role, "-n", name)
-        operator = make_operator(plane, release, cortex, tmp_path / "operator.log",
-                                 CORTEX_NAMESPACES=",".join(scoped))  # fmt: skip
+        operator = make_operator(plane, release, cortex, tmp_path / "operator.log", watch=scoped)
         operator.start()
         try:
             # Outside the listed namespaces nothing is seen, and nothing is asked for.

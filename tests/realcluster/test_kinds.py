@@ -112,7 +112,7 @@ def operator(
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("kinds")) / "operator.log"
     # Deploys on (scales too, settled at once): rollouts of every kind become Cortex deploys.
-    running = make_operator(plane, release, cortex, log, CORTEX_DEPLOYS="true",
+    running = make_operator(plane, release, cortex, log, watch=[namespace], CORTEX_DEPLOYS="true",
                             CORTEX_DEPLOY_SCALES="true", CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
     running.start()
     # Its runs fail (every Pod of theirs fails) until the test changes the template.

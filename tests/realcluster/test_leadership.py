@@ -59,9 +59,15 @@ class Pair:
     """Replicas sharing one Lease, each a separate operator process."""
 
     def __init__(
-        self, plane: ControlPlane, release: Release, cortex: FakeCortex, folder: Path
+        self,
+        plane: ControlPlane,
+        release: Release,
+        cortex: FakeCortex,
+        folder: Path,
+        namespace: str,
     ) -> None:
         self.plane, self.release, self.cortex, self.folder = plane, release, cortex, folder
+        self.namespace = namespace
         # The chart's Role grants the release's own Lease only (by name), as in the cluster:
         # each test starts without it, so that no earlier test's holder has to expire.
         self.lease = RELEASE
@@ -74,6 +80,7 @@ class Pair:
             self.release,
             self.cortex,
             self.folder / f"{name}.log",
+            watch=[self.namespace],
             POD_NAME=name,
             CORTEX_LEASE_NAMESPACE=OPERATOR_NAMESPACE,
             CORTEX_LEASE_NAME=self.lease,
@@ -149,9 +156,9 @@ def with_signal(pid: int, signum: int) -> None:
 
 @pytest.fixture
 def pair(
-    plane: ControlPlane, release: Release, cortex: FakeCortex, tmp_path: Path
+    plane: ControlPlane, release: Release, cortex: FakeCortex, namespace: str, tmp_path: Path
 ) -> Iterator[Pair]:
-    replicas = Pair(plane, release, cortex, tmp_path)
+    replicas = Pair(plane, release, cortex, tmp_path, namespace)
     yield replicas
     replicas.stop_all()
     for operator in replicas.replicas:
@@ -278,7 +285,7 @@ def test_a_replica_refused_the_lease_says_so_once_and_stays_standby(
     token = plane.token(namespace, "no-lease")
     config = plane.write_token_kubeconfig(tmp_path / "no-lease.kubeconfig", token)
     refused = Release("no-lease", namespace, "no-lease", config)
-    operator = make_operator(plane, refused, cortex, tmp_path / "operator.log",
+    operator = make_operator(plane, refused, cortex, tmp_path / "operator.log", watch=[namespace],
                              CORTEX_LEASE_NAMESPACE=OPERATOR_NAMESPACE,
                              CORTEX_LEASE_NAME="refused")  # fmt: skip
     operator.start()

@@ -39,7 +39,8 @@ def test_a_namespace_joins_and_leaves_the_namespace_selector(
 
     try:
         with run_in_thread(api_key=API_KEY) as fake:
-            running = make_operator(plane, release, fake, tmp_path / "operator.log",
+            # The whole cluster, on purpose: the selector chooses among every namespace.
+            running = make_operator(plane, release, fake, tmp_path / "operator.log", watch=None,
                                     CORTEX_NAMESPACE_SELECTOR="cortex.io/watched=yes")  # fmt: skip
             running.start(also=frozenset({"namespaces"}))
             try:

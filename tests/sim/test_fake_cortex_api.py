@@ -11,6 +11,7 @@ import pytest
 from cortex_events_sim.fake_cortex import FakeCortex
 
 EVENTS = "/api/v1/catalog/payments/custom-events"
+PAGE = {"page": 0, "pageSize": 250}
 
 
 def event_body(**overrides: Any) -> dict[str, Any]:
@@ -120,7 +121,7 @@ async def test_unknown_entities_answer_404_on_every_operation(client: httpx.Asyn
     some_uuid = "d853c6e0-1bca-40bf-a264-db5d4ee38d77"
 
     answers = [
-        (await client.get(base)).status_code,
+        (await client.get(base, params=PAGE)).status_code,
         (await client.post(base, json=event_body())).status_code,
         (await client.delete(base)).status_code,
         (await client.get(f"{base}/{some_uuid}")).status_code,
@@ -129,7 +130,7 @@ async def test_unknown_entities_answer_404_on_every_operation(client: httpx.Asyn
     ]
 
     assert answers == [404] * 6
-    assert "nobody" in (await client.get(base)).json()["message"]
+    assert "nobody" in (await client.get(base, params=PAGE)).json()["message"]
 
 
 async def test_without_an_entity_list_every_tag_exists() -> None:
@@ -146,11 +147,11 @@ async def test_without_an_entity_list_every_tag_exists() -> None:
 
 async def test_added_entities_start_to_exist(fake: FakeCortex, client: httpx.AsyncClient) -> None:
     path = "/api/v1/catalog/late/custom-events"
-    assert (await client.get(path)).status_code == 404
+    assert (await client.get(path, params=PAGE)).status_code == 404
 
     fake.state.add_entity("late")
 
-    assert (await client.get(path)).status_code == 200
+    assert (await client.get(path, params=PAGE)).status_code == 200
 
 
 # -- update / delete ------------------------------------------------------------------------
@@ -254,6 +255,7 @@ async def test_list_filters_are_inclusive_and_zone_less_times_are_utc(
     response = await client.get(
         EVENTS,
         params={
+            **PAGE,
             "type": "POD_CREATION",
             "startTime": "2025-05-20T06:00:00",
             "endTime": "2025-05-20T07:00:00.000",
@@ -270,7 +272,7 @@ async def test_deprecated_timestamp_parameter_acts_as_start_time(
     await create(client, timestamp="2025-05-20T05:00:00Z", title="early")
     await create(client, timestamp="2025-05-20T09:00:00Z", title="late")
 
-    response = await client.get(EVENTS, params={"timestamp": "2025-05-20T06:00:00"})
+    response = await client.get(EVENTS, params={**PAGE, "timestamp": "2025-05-20T06:00:00"})
 
     assert [e["title"] for e in response.json()["events"]] == ["late"]
 
@@ -290,7 +292,7 @@ async def test_deprecated_timestamp_parameter_acts_as_start_time(
 async def test_invalid_list_parameters_answer_400_naming_the_parameter(
     client: httpx.AsyncClient, params: dict[str, str]
 ) -> None:
-    response = await client.get(EVENTS, params=params)
+    response = await client.get(EVENTS, params={**PAGE, **params})
 
     assert response.status_code == 400
     (name,) = params
@@ -301,7 +303,10 @@ async def test_pages_split_the_ordered_list_and_report_totals(client: httpx.Asyn
     for i in range(5):
         await create(client, title=f"e{i}", timestamp=f"2025-05-20T05:0{i}:00Z")
 
-    pages = [(await client.get(EVENTS, params={"pageSize": 2, "page": n})).json() for n in range(4)]
+    pages = [
+        (await client.get(EVENTS, params={**PAGE, "pageSize": 2, "page": n})).json()
+        for n in range(4)
+    ]
 
     assert [[e["title"] for e in p["events"]] for p in pages] == [
         ["e0", "e1"],
@@ -320,9 +325,9 @@ async def test_pages_split_the_ordered_list_and_report_totals(client: httpx.Asyn
 async def test_page_size_bounds_are_accepted_and_the_default_is_250(
     client: httpx.AsyncClient,
 ) -> None:
-    smallest = await client.get(EVENTS, params={"pageSize": 1})
-    largest = await client.get(EVENTS, params={"pageSize": 1000})
-    empty = (await client.get(EVENTS)).json()
+    smallest = await client.get(EVENTS, params={**PAGE, "pageSize": 1})
+    largest = await client.get(EVENTS, params={**PAGE, "pageSize": 1000})
+    empty = (await client.get(EVENTS, params=PAGE)).json()
 
     assert (smallest.status_code, largest.status_code) == (200, 200)
     assert empty == {"events": [], "page": 0, "total": 0, "totalPages": 0}
@@ -334,7 +339,7 @@ async def test_default_page_holds_250_events(fake: FakeCortex, client: httpx.Asy
             "payments", title=f"e{i}", type="T", timestamp=datetime(2025, 1, 1, tzinfo=UTC)
         )
 
-    page = (await client.get(EVENTS)).json()
+    page = (await client.get(EVENTS, params=PAGE)).json()
 
     assert (len(page["events"]), page["total"], page["totalPages"]) == (250, 251, 2)
 
@@ -348,7 +353,7 @@ async def test_order_is_by_timestamp_then_creation_and_put_keeps_the_place(
     await create(client, title="c", timestamp="2025-05-20T05:00:00Z")
     await client.put(f"{EVENTS}/{a['uuid']}", json=event_body(title="a2", timestamp=same))
 
-    titles = [e["title"] for e in (await client.get(EVENTS)).json()["events"]]
+    titles = [e["title"] for e in (await client.get(EVENTS, params=PAGE)).json()["events"]]
 
     assert titles == ["c", "a2", "b"]
 
@@ -361,3 +366,16 @@ async def test_unknown_api_paths_and_methods_answer_json_errors(
 
     assert (missing.status_code, wrong_method.status_code) == (404, 405)
     assert "PATCH" in wrong_method.json()["message"]
+
+
+async def test_a_tag_with_braces_reaches_its_entity(
+    fake: FakeCortex, client: httpx.AsyncClient
+) -> None:
+    fake.state.add_entity("team{a}")
+    path = "/api/v1/catalog/team%7Ba%7D/custom-events"
+
+    created = await client.post(path, json=event_body())
+    listed = await client.get(path, params=PAGE)
+
+    assert (created.status_code, listed.status_code) == (200, 200)
+    assert [e.uuid for e in fake.state.events("team{a}")] == [created.json()["uuid"]]

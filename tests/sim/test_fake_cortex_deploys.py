@@ -12,6 +12,7 @@ import pytest
 from cortex_events_sim.fake_cortex import FakeCortex
 
 DEPLOYS = "/api/v1/catalog/payments/deploys"
+PAGE = {"page": 0, "pageSize": 250}
 
 
 def deploy_body(**overrides: Any) -> dict[str, Any]:
@@ -31,7 +32,7 @@ async def create(client: httpx.AsyncClient, path: str = DEPLOYS, **fields: Any) 
     return created
 
 
-async def test_create_stores_every_field_and_answers_the_deploy_with_its_uuid(
+async def test_create_stores_every_field_and_answers_the_saved_deploy_with_a_flat_deployer(
     fake: FakeCortex, client: httpx.AsyncClient
 ) -> None:
     body = deploy_body(
@@ -44,8 +45,21 @@ async def test_create_stores_every_field_and_answers_the_deploy_with_its_uuid(
     )
     created = await create(client, **body)
 
-    expected = {k: v for k, v in body.items() if k != "unknownField"}
-    assert created == {**expected, "uuid": created["uuid"]}
+    # Cortex answers a create with a CustomDeploy: the deployer flat, the deploy's numeric id
+    # and its entity's serviceId; its list shows the deployer as an object (CustomDeploy1).
+    sent = {k: v for k, v in body.items() if k not in ("unknownField", "deployer")}
+    assert created == {
+        **sent,
+        "uuid": created["uuid"],
+        "id": created["id"],
+        "serviceId": created["serviceId"],
+        "deployerEmail": "ada@example.com",
+        "deployerName": "Ada",
+    }
+    assert isinstance(created["id"], int)
+    assert isinstance(created["serviceId"], int)
+    (listed,) = (await client.get(DEPLOYS, params=PAGE)).json()["deployments"]
+    assert listed == {**sent, "uuid": created["uuid"], "deployer": body["deployer"]}
     (stored,) = fake.state.deploys("payments")
     assert stored.uuid == created["uuid"]
     assert stored.deployer == {"email": "ada@example.com", "name": "Ada"}
@@ -81,7 +95,7 @@ async def test_invalid_deploys_answer_400_naming_the_field(
 
 async def test_unknown_entities_answer_404(client: httpx.AsyncClient) -> None:
     path = "/api/v1/catalog/nope/deploys"
-    assert (await client.get(path)).status_code == 404
+    assert (await client.get(path, params=PAGE)).status_code == 404
     assert (await client.post(path, json=deploy_body())).status_code == 404
     assert (await client.delete(path, params={"type": "DEPLOY"})).status_code == 404
 
@@ -95,9 +109,9 @@ async def test_pages_split_the_list_and_report_totals_and_the_default_is_250(
             timestamp=datetime(2025, 5, 20, 5, second // 60, second % 60, tzinfo=UTC),
         )  # fmt: skip
 
-    first = (await client.get(DEPLOYS)).json()
-    last = (await client.get(DEPLOYS, params={"page": 2, "pageSize": 100})).json()
-    past = (await client.get(DEPLOYS, params={"page": 9, "pageSize": 100})).json()
+    first = (await client.get(DEPLOYS, params=PAGE)).json()
+    last = (await client.get(DEPLOYS, params={**PAGE, "page": 2, "pageSize": 100})).json()
+    past = (await client.get(DEPLOYS, params={**PAGE, "page": 9, "pageSize": 100})).json()
 
     assert len(first["deployments"]) == 250
     assert (first["page"], first["total"], first["totalPages"]) == (0, 251, 2)
@@ -105,7 +119,7 @@ async def test_pages_split_the_list_and_report_totals_and_the_default_is_250(
     assert (last["page"], last["totalPages"]) == (2, 3)
     assert past["deployments"] == []
     for bad in ({"pageSize": 0}, {"pageSize": 1001}, {"page": -1}, {"page": "x"}):
-        assert (await client.get(DEPLOYS, params=bad)).status_code == 400, bad
+        assert (await client.get(DEPLOYS, params={**PAGE, **bad})).status_code == 400, bad
 
 
 async def test_put_replaces_the_deploy_and_keeps_its_uuid(
@@ -118,7 +132,8 @@ async def test_put_replaces_the_deploy_and_keeps_its_uuid(
     )
 
     assert response.status_code == 200
-    assert response.json() == {**deploy_body(type="ROLLBACK", sha="def"), "uuid": created["uuid"]}
+    saved = {"uuid": created["uuid"], "id": created["id"], "serviceId": created["serviceId"]}
+    assert response.json() == {**deploy_body(type="ROLLBACK", sha="def"), **saved}
     (stored,) = fake.state.deploys("payments")
     assert (stored.type, stored.sha, stored.environment) == ("ROLLBACK", "def", None)
     missing = "/api/v1/catalog/shop/deploys/" + created["uuid"]
@@ -131,7 +146,8 @@ async def test_delete_by_uuid_removes_that_deploy_only(
 ) -> None:
     first, second = await create(client), await create(client)
 
-    assert (await client.delete(f"{DEPLOYS}/{first['uuid']}")).status_code == 204
+    deleted = await client.delete(f"{DEPLOYS}/{first['uuid']}")
+    assert (deleted.status_code, deleted.json()) == (200, first)
     assert (await client.delete(f"{DEPLOYS}/{first['uuid']}")).status_code == 404
     assert [d.uuid for d in fake.state.deploys()] == [second["uuid"]]
 
@@ -181,12 +197,14 @@ async def test_admin_api_lists_deploys_and_reset_forgets_them(
     fake: FakeCortex, client: httpx.AsyncClient
 ) -> None:
     created = await create(client, sha="abc")
+    (stored,) = fake.state.deploys()
     async with httpx.AsyncClient(base_url=fake.base_url) as admin:
         listed = (await admin.get("/_fake/deploys", params={"tag": "payments"})).json()
         health = (await admin.get("/_fake/health")).json()
         await admin.post("/_fake/reset")
 
-    assert listed == [{"tag": "payments", **created}]
+    assert listed == [{"tag": "payments", **stored.to_api()}]
+    assert listed[0]["uuid"] == created["uuid"]
     assert health["deploys"] == 1
     assert fake.state.deploys() == []
 

@@ -11,6 +11,7 @@ import pytest
 from cortex_events_sim.fake_cortex import FakeCortex, Faults, RateLimiter
 
 KEY = "test-key"
+PAGE = {"page": 0, "pageSize": 250}
 EVENTS = "/api/v1/catalog/payments/custom-events"
 BODY = {"title": "Created K8s pod", "type": "POD_CREATION", "timestamp": "2025-05-20T05:16:49Z"}
 
@@ -54,8 +55,8 @@ async def test_requests_without_the_right_bearer_key_answer_401(
 
 async def test_without_a_configured_key_any_bearer_key_works_but_one_is_required() -> None:
     async with FakeCortex() as fake, httpx.AsyncClient(base_url=fake.base_url) as http:
-        with_key = await http.get(EVENTS, headers={"Authorization": "Bearer anything"})
-        without = await http.get(EVENTS)
+        with_key = await http.get(EVENTS, params=PAGE, headers={"Authorization": "Bearer anything"})
+        without = await http.get(EVENTS, params=PAGE)
 
     assert (with_key.status_code, without.status_code) == (200, 401)
 
@@ -64,8 +65,8 @@ async def test_api_requests_are_recorded_with_their_answers(
     fake: FakeCortex, client: httpx.AsyncClient
 ) -> None:
     await client.post(EVENTS, json=BODY)
-    await client.get(EVENTS, params={"type": "POD_CREATION"})
-    await client.get(EVENTS, headers={"Authorization": ""})
+    await client.get(EVENTS, params={**PAGE, "type": "POD_CREATION"})
+    await client.get(EVENTS, params=PAGE, headers={"Authorization": ""})
 
     recorded = fake.state.requests
     assert [(r.method, r.status, r.tag) for r in recorded] == [
@@ -74,7 +75,7 @@ async def test_api_requests_are_recorded_with_their_answers(
         ("GET", 401, "payments"),
     ]
     assert recorded[0].body == BODY
-    assert recorded[1].query == {"type": "POD_CREATION"}
+    assert recorded[1].query == {**{k: str(v) for k, v in PAGE.items()}, "type": "POD_CREATION"}
     assert recorded[1].path == EVENTS
 
 
@@ -84,11 +85,11 @@ async def test_api_requests_are_recorded_with_their_answers(
 async def test_requests_past_the_rate_limit_answer_429_per_key() -> None:
     async with FakeCortex(rate_limit=3) as fake, httpx.AsyncClient(base_url=fake.base_url) as http:
         first = [
-            (await http.get(EVENTS, headers={"Authorization": "Bearer a"})).status_code
+            (await http.get(EVENTS, params=PAGE, headers={"Authorization": "Bearer a"})).status_code
             for _ in range(3)
         ]
-        limited = await http.get(EVENTS, headers={"Authorization": "Bearer a"})
-        other_key = await http.get(EVENTS, headers={"Authorization": "Bearer b"})
+        limited = await http.get(EVENTS, params=PAGE, headers={"Authorization": "Bearer a"})
+        other_key = await http.get(EVENTS, params=PAGE, headers={"Authorization": "Bearer b"})
 
     assert first == [200, 200, 200]
     assert limited.status_code == 429
@@ -122,7 +123,7 @@ async def test_fail_next_answers_the_given_status_then_recovers(
 ) -> None:
     fake.faults.fail_next(2, status=503)
 
-    answers = [(await client.get(EVENTS)).status_code for _ in range(3)]
+    answers = [(await client.get(EVENTS, params=PAGE)).status_code for _ in range(3)]
 
     assert answers == [503, 503, 200]
     assert statuses(fake) == [503, 503, 200]
@@ -131,7 +132,7 @@ async def test_fail_next_answers_the_given_status_then_recovers(
 async def test_faults_can_target_one_method(fake: FakeCortex, client: httpx.AsyncClient) -> None:
     fake.faults.fail_next(1, status=502, method="POST")
 
-    listed = await client.get(EVENTS)
+    listed = await client.get(EVENTS, params=PAGE)
     created = await client.post(EVENTS, json=BODY)
     retried = await client.post(EVENTS, json=BODY)
 
@@ -159,7 +160,7 @@ async def test_terminal_faults_are_spent_in_the_order_they_were_armed(
     fake.faults.fail_next(1)
     fake.faults.rate_limit_next(1, retry_after=0.5)
 
-    answers = [(await client.get(EVENTS)).status_code for _ in range(3)]
+    answers = [(await client.get(EVENTS, params=PAGE)).status_code for _ in range(3)]
 
     assert answers == [500, 429, 200]
 
@@ -189,7 +190,7 @@ async def test_a_delayed_request_completes_even_after_the_client_gave_up(
     ) as impatient:
         with pytest.raises(httpx.ReadTimeout):
             await impatient.post(EVENTS, json=BODY)
-        assert (await impatient.get(EVENTS)).json()["events"] == []
+        assert (await impatient.get(EVENTS, params=PAGE)).json()["events"] == []
 
     await fake.state.wait_for_async(lambda state: bool(state.events()), timeout=5)
     assert [(r.method, r.status) for r in fake.state.requests] == [("GET", 200), ("POST", 200)]
@@ -218,7 +219,7 @@ async def test_a_dropping_outage_closes_every_connection(
 
     for _ in range(2):
         with pytest.raises(httpx.RemoteProtocolError):
-            await client.get(EVENTS)
+            await client.get(EVENTS, params=PAGE)
 
     assert statuses(fake) == [0, 0]
 
@@ -232,7 +233,7 @@ async def test_garble_next_does_the_work_then_spoils_the_success_answer(
 
     html = await client.post(EVENTS, json=BODY)
     cut = await client.post(EVENTS, json=BODY)
-    missing = await client.get("/api/v1/catalog/nope/custom-events")
+    missing = await client.get("/api/v1/catalog/nope/custom-events", params=PAGE)
     whole = await client.post(EVENTS, json=BODY)
 
     assert (html.status_code, html.headers["Content-Type"].split(";")[0]) == (200, "text/html")
@@ -311,7 +312,7 @@ async def test_admin_api_arms_faults(
 ) -> None:
     armed = await client.post("/_fake/faults", json=fault)
 
-    response = await client.get(EVENTS)
+    response = await client.get(EVENTS, params=PAGE)
 
     assert armed.status_code == 200
     assert response.status_code == expected
@@ -348,4 +349,4 @@ async def test_admin_reset_forgets_events_requests_and_faults(
 
     assert reset.status_code == 200
     assert (fake.state.events(), fake.state.requests) == ([], [])
-    assert (await client.get(EVENTS)).status_code == 200
+    assert (await client.get(EVENTS, params=PAGE)).status_code == 200

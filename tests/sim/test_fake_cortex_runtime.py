@@ -16,6 +16,7 @@ import pytest
 from cortex_events_sim.fake_cortex import run_in_thread, serve
 
 BODY = {"title": "Created K8s pod", "type": "POD_CREATION", "timestamp": "2025-05-20T05:16:49Z"}
+PAGE = {"page": 0, "pageSize": 250}
 
 
 def test_run_in_thread_serves_synchronous_clients_until_the_block_ends() -> None:
@@ -23,7 +24,7 @@ def test_run_in_thread_serves_synchronous_clients_until_the_block_ends() -> None
         url = fake.base_url
         with httpx.Client(base_url=url, headers={"Authorization": "Bearer k"}, timeout=5) as http:
             created = http.post("/api/v1/catalog/payments/custom-events", json=BODY)
-            unknown = http.get("/api/v1/catalog/shop/custom-events")
+            unknown = http.get("/api/v1/catalog/shop/custom-events", params=PAGE)
         assert created.status_code == 200
         assert unknown.status_code == 404
         assert [e.uuid for e in fake.state.events("payments")] == [created.json()["uuid"]]
@@ -48,8 +49,10 @@ async def test_serve_logs_its_url_never_the_key_and_exits_cleanly_on_sigterm() -
         assert match is not None, first_line
         path = "/api/v1/catalog/payments/custom-events"
         async with httpx.AsyncClient(base_url=match.group(0), timeout=5) as http:
-            allowed = await http.get(path, headers={"Authorization": f"Bearer {secret}"})
-            denied = await http.get(path, headers={"Authorization": "Bearer other"})
+            allowed = await http.get(
+                path, params=PAGE, headers={"Authorization": f"Bearer {secret}"}
+            )
+            denied = await http.get(path, params=PAGE, headers={"Authorization": "Bearer other"})
         assert (allowed.status_code, denied.status_code) == (200, 401)
 
         proc.send_signal(signal.SIGTERM)

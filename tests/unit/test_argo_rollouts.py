@@ -16,7 +16,12 @@ from cortex_events.domain.deploys import DeployDefaults
 from tests.support.kinds import managed, stamp
 from tests.unit.test_kinds_recorder import Clock, Out
 
-STEPS = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "1m"}}]
+STEPS: list[dict[str, Any]] = [
+    {"setWeight": 20},
+    {"pause": {}},
+    {"setWeight": 60},
+    {"pause": {"duration": "1m"}},
+]
 
 
 def rollout(
@@ -28,8 +33,9 @@ def rollout(
     tag: str | None = "web",
     workload_ref: str | None = None,
     status_at: Any = None,
+    steps: list[dict[str, Any]] = STEPS,
 ) -> dict[str, Any]:
-    spec: dict[str, Any] = {"replicas": 4, "strategy": {"canary": {"steps": STEPS}}}
+    spec: dict[str, Any] = {"replicas": 4, "strategy": {"canary": {"steps": steps}}}
     if workload_ref:
         spec["workloadRef"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": workload_ref}
     else:
@@ -111,14 +117,78 @@ async def test_an_aborted_revision_says_where_and_why() -> None:
     out, clock = Out(), Clock()
     recorder = make(out, clock)
     await recorder.changed("Rollout", rollout(), None)
-    aborted = {"currentStepIndex": 2, "abort": True, "message": "RolloutAborted: metric failed"}
-    await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
-                                              status=aborted), "MODIFIED")  # fmt: skip
-    (event,) = revision_events(out)
-    assert event.body.title == "Rollout of web to web:2 aborted at step 3 of 4"
+    paused = {"currentStepIndex": 1, "pauseConditions": [{"reason": "CanaryPauseStep"}],
+              "phase": "Paused"}  # fmt: skip
+    # Set by a person, the abort is there before the controller acted on it: the pause's
+    # message is no reason. The controller resets currentStepIndex to 0 as it aborts: the
+    # step is the one before.
+    asked = {**paused, "abort": True, "message": "CanaryPauseStep"}
+    aborted = {"currentStepIndex": 0, "abort": True, "phase": "Degraded",
+               "message": "RolloutAborted: metric failed"}  # fmt: skip
+    for status in (paused, asked, aborted):
+        await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                                  status=status), "MODIFIED")  # fmt: skip
+    before = revision_events(out)[-2].body
+    assert before.description == "Revision 2 of shop/web was aborted at step 2 of 4"
+    event = revision_events(out)[-1]
+    assert event.body.title == "Rollout of web to web:2 aborted at step 2 of 4"
     assert event.body.description is not None
     assert event.body.description.endswith("RolloutAborted: metric failed")
     assert event.body.custom_data["aborted"] is True
+    assert event.body.custom_data["step"] == 2
+
+
+async def test_a_revision_first_seen_aborted_names_no_step() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(), None)
+    aborted = {"currentStepIndex": 0, "abort": True, "phase": "Degraded"}
+    await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                              status=aborted), "MODIFIED")  # fmt: skip
+    (event,) = revision_events(out)
+    assert event.body.title == "Rollout of web to web:2 aborted"
+
+
+async def test_a_promotion_from_one_pause_straight_to_the_next_counts() -> None:
+    # Promoted at step 2, the controller passes step 3 within one reconciliation and rests at
+    # the next pause: no status in between says the first pause was left.
+    untimed: list[dict[str, Any]] = [
+        {"setWeight": 20},
+        {"pause": {}},
+        {"setWeight": 60},
+        {"pause": {}},
+    ]
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(steps=untimed), None)
+    pause = [{"reason": "CanaryPauseStep"}]
+    for status in (
+        {"currentStepIndex": 1, "pauseConditions": pause, "phase": "Paused"},
+        {"currentStepIndex": 3, "pauseConditions": pause, "phase": "Paused"},
+        {"currentStepIndex": 4, "stableRS": "h2", "phase": "Healthy"},
+    ):
+        body = rollout(revision=2, image="web:2", generation=2, status=status, steps=untimed)
+        await recorder.changed("Rollout", body, "MODIFIED")
+    titles = [item.body.title for item in revision_events(out)]
+    assert titles[:2] == [
+        "Rollout of web to web:2 paused at step 2 of 4",
+        "Rollout of web to web:2 paused at step 4 of 4",
+    ]
+    assert revision_events(out)[-1].body.custom_data["promotions"] == 2
+
+
+async def test_a_timed_pause_that_ends_by_itself_is_no_promotion() -> None:
+    out, clock = Out(), Clock()
+    recorder = make(out, clock)
+    await recorder.changed("Rollout", rollout(), None)
+    for status in (
+        {"currentStepIndex": 3, "pauseConditions": [{"reason": "CanaryPauseStep"}]},
+        {"currentStepIndex": 4, "stableRS": "h2", "phase": "Healthy"},
+    ):
+        await recorder.changed("Rollout", rollout(revision=2, image="web:2", generation=2,
+                                                  status=status), "MODIFIED")  # fmt: skip
+    last = revision_events(out)[-1].body
+    assert (last.custom_data["result"], last.custom_data["promotions"]) == ("Completed", 0)
 
 
 async def test_a_workload_ref_rollout_maps_through_its_deployment_s_annotation() -> None:

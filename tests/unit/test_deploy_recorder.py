@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.deploys import DeployRecorder
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
@@ -69,6 +70,23 @@ async def test_each_completed_rollout_is_one_deploy_sent_after_the_settle_time()
     # The events are what they are without deploys.
     rollouts = {i.key for i in out.items if not isinstance(i, OutgoingDeploy)}
     assert "deployment/dep-1/rollout/3" in rollouts
+
+
+async def test_a_deployment_that_templates_an_argo_rollout_is_no_deploy_of_its_own() -> None:
+    # Its rollout is the Rollout's to make (recorded as the Rollout's deploy once stable); the
+    # Deployment, kept at 0 replicas, would count the same change twice.
+    recorder, out = make(enabled=True)
+    recorder.add_tracker(ArgoRolloutTracker(recorder.context))
+    ref = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}
+    by_ref = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+              "metadata": {"name": "by-ref", "namespace": "shop", "uid": "ro-1", "generation": 1},
+              "spec": {"replicas": 2, "workloadRef": ref}}  # fmt: skip
+    await recorder.changed("Rollout", by_ref, None)
+    await roll(recorder, "nginx:1.22")
+
+    assert out.deploys() == []
+    rollouts = {i.key for i in out.items if not isinstance(i, OutgoingDeploy)}
+    assert "deployment/dep-1/rollout/2" in rollouts  # its events are what they are
 
 
 async def test_no_deploys_unless_asked_and_an_entity_decides_for_itself() -> None:

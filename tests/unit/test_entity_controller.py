@@ -243,6 +243,27 @@ async def test_retention_of_pod_events_takes_their_summaries_and_runs_as_houseke
     }
 
 
+async def test_an_entity_that_comes_after_a_pass_gets_its_own_at_once() -> None:
+    # A pass over no entity (the operator's first, at start) used to start the interval for
+    # all: an entity created just after it waited the whole interval (10 minutes).
+    cortex = MemoryCortex()
+    seed(cortex, "old", timedelta(days=40), ours("a"))
+    harness = Harness(cortex)
+    await harness.controller.refresh()
+
+    harness.spec(retention="720h")
+    await harness.controller.refresh()
+    assert cortex.events[TAG] == {}
+    listed = cortex.count("list")
+
+    # Then every interval, not at each refresh; a changed retention is due at once.
+    await harness.controller.refresh()
+    assert cortex.count("list") == listed
+    harness.spec(generation=3, retention="360h")
+    await harness.controller.refresh()
+    assert cortex.count("list") == listed + 1
+
+
 async def test_cleanup_deletes_exactly_the_events_this_entity_recorded() -> None:
     cortex = MemoryCortex()
     seed(cortex, "via-entity", timedelta(hours=1), ours("a"))

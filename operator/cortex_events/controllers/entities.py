@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cortex_events.controllers.entity_status import (
@@ -179,7 +179,8 @@ class EntityController:
         self._retention_interval = retention_interval
         self._dry_run = dry_run
         self._clock = clock
-        self._last_retention = -float("inf")
+        # Per entity: the retention of its last pass, and when (monotonic seconds).
+        self._retained: dict[str, tuple[timedelta, float]] = {}
         self._wakeup = asyncio.Event()
 
     # -- what the handlers report -----------------------------------------------------------
@@ -271,19 +272,40 @@ class EntityController:
         if not self._leading():
             return
         now = time.monotonic()
-        if retention is None:
-            retention = now - self._last_retention >= self._retention_interval
-        if retention:
-            self._last_retention = now
         snapshot = self.snapshot()
-        for record in self.store.records():
+        records = self.store.records()
+        present = {r.key for r in records}
+        self._retained = {k: v for k, v in self._retained.items() if k in present}
+        for record in records:
             self._post_activity(record)
-            if retention and isinstance(record.parsed, EntitySpec) and record.parsed.retention:
-                await self._retain(record, record.parsed)
+            spec = record.parsed
+            if (
+                isinstance(spec, EntitySpec)
+                and spec.retention
+                and self._retention_due(record.key, spec.retention, now, retention)
+            ):
+                await self._retain(record, spec)
             status = build_status(self.facts(record, snapshot), record.status, now=self._clock())
             if any(record.status.get(k) != v for k, v in status.items()):
                 await self._status.patch_status(CXE, record.namespace, record.name, status)
                 record.status = {**record.status, **status}
+
+    def _retention_due(
+        self, key: str, retention: timedelta, now: float, forced: bool | None
+    ) -> bool:
+        """Whether an entity's retention pass is due: at once when the entity comes with a
+        retention or changes it, then every retention interval (``forced`` decides alone
+        where given). Each entity keeps its own schedule, so that one created just after
+        another entity's pass waits for no interval."""
+        last = self._retained.get(key)
+        due = (
+            forced
+            if forced is not None
+            else (last is None or last[0] != retention or now - last[1] >= self._retention_interval)
+        )
+        if due:
+            self._retained[key] = (retention, now)
+        return due
 
     def _post_activity(self, record: EntityRecord) -> None:
         recorded, dropped = self._activity.take(record.key)

@@ -426,7 +426,7 @@ class Recorder:
             return self.scales.with_summaries(intents)
 
         async def deploys(resolution: Resolution, intents: list[EventIntent]) -> None:
-            if self._deploys is not None:
+            if self._deploys and not self.index.templates_a_rollout(ref.namespace, ref.name):
                 await self._deploys.deployment(resolution, deployment, intents, revisions)
 
         await self.router.route(

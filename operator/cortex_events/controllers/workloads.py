@@ -181,6 +181,14 @@ class WorkloadIndex:
             self._departed[(namespace, kind, name)] = snapshot
         return previous
 
+    def templates_a_rollout(self, namespace: str, name: str) -> bool:
+        """Whether an Argo Rollout takes its pod template from Deployment ``name`` (its
+        ``workloadRef``): that Rollout rolls the template out, not the Deployment."""
+        return any(
+            key[0] == namespace and rollout.workload_ref == name
+            for key, rollout in self.kinds.get("Rollout", {}).items()
+        )
+
     def by_uid(self, kind: str, uid: str) -> Any:
         table = self.deployments if kind == "Deployment" else self.kinds.get(kind, {})
         return next((s for s in table.values() if s.ref.uid == uid), None)

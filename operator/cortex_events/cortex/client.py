@@ -43,6 +43,7 @@ from cortex_events.cortex.deploys import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
+    CortexRateLimited,
     error_from_response,
     parse_retry_after,
     redacted,
@@ -435,6 +436,8 @@ class CortexClient(DeployOperations, CatalogOperations):
             return None
         if response is not None:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is None and isinstance(error, CortexRateLimited):
+                retry_after = error.retry_after  # the problem body's retryAfter
             if retry_after is not None:
                 return min(retry_after, self._max_retry_after)
         backoff = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))

@@ -171,6 +171,18 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - reference).total_seconds())
 
 
+def _retry_after_in_body(response: httpx.Response) -> float | None:
+    """The ``retryAfter`` seconds of a 429's problem body (Cortex sends it beside the header)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    value = body.get("retryAfter") if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return max(0.0, float(value)) if math.isfinite(value) else None
+
+
 def _message_from_body(response: httpx.Response, redact: Callable[[str], str]) -> str:
     # Redacted before it is cut: a cut through a secret's encoding would leave part of it.
     text = response.text.strip()
@@ -211,7 +223,8 @@ def error_from_response(
 
     The message comes from the JSON body's ``message``, ``detail`` or ``title`` (problem+json),
     else from the body text, else from the reason phrase; ``redact`` is applied to it before it
-    is cut to `MAX_MESSAGE_CHARS`.
+    is cut to `MAX_MESSAGE_CHARS`. A 429's delay is its ``Retry-After`` header, else its body's
+    ``retryAfter``.
     """
     status = response.status_code
     message = _message_from_body(response, redact)
@@ -225,11 +238,12 @@ def error_from_response(
         method = request.method
         path = request.url.path
     if status == 429:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         return CortexRateLimited(
             message,
             method=method,
             path=path,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after if retry_after is not None else _retry_after_in_body(response),
         )
     cls: type[CortexError]
     if status in (401, 403):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
@@ -52,7 +52,10 @@ def _read_as_utc(value: datetime) -> datetime:
 
 
 def _millis(value: datetime) -> str:
-    return f"{value.strftime('%Y-%m-%dT%H:%M:%S')}.{value.microsecond // 1000:03d}"
+    # isoformat, not strftime: %Y does not pad years before 1000 to four digits.
+    return (
+        f"{value.replace(microsecond=0, tzinfo=None).isoformat()}.{value.microsecond // 1000:03d}"
+    )
 
 
 def format_event_time(value: datetime) -> str:
@@ -188,11 +191,26 @@ class Deployer(BaseModel):
 
 
 class Deploy(_Answer):
-    """A deploy as Cortex returns it (read leniently, like `CustomEvent`)."""
+    """A deploy as Cortex returns it (read leniently, like `CustomEvent`).
+
+    Cortex gives the deployer in two forms: its list (``CustomDeploy1``) as a ``deployer``
+    object, its answer to a create or an update (``CustomDeploy``) flat, as ``deployerEmail``
+    and ``deployerName``. Either is read into `deployer`.
+    """
 
     sha: str | None = None
     environment: str | None = None
     deployer: Deployer | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_deployer(cls, value: Any) -> Any:
+        if not isinstance(value, dict) or value.get("deployer") is not None:
+            return value
+        flat = {"email": value.get("deployerEmail"), "name": value.get("deployerName")}
+        if all(part is None for part in flat.values()):
+            return value
+        return {**value, "deployer": flat}
 
 
 class DeployRequest(_Request):

@@ -6,9 +6,15 @@ annotation (as the deployment controller numbers a Deployment's). One revision's
 event (key ``argo-rollout/<uid>/revision/<revision>``, type ``ARGO_ROLLOUT_REVISION``), created
 when the status first reports on that revision and updated in place as it goes: the canary step
 it has reached, a pause (``status.pauseConditions``, or ``spec.paused``), an abort
-(``status.abort``), a promotion (the pause ended, or ``status.promoteFull``), and its end: the
+(``status.abort``), a promotion (a pause left, or ``status.promoteFull``), and its end: the
 new pods became the stable ones (``status.stableRS`` is ``status.currentPodHash``) or the
 rollout was aborted or degraded. Revision 1 is the Rollout's creation, not a rollout.
+
+What the controller writes, as it writes it: a promotion may take a canary from one pause
+straight to the next (the steps between pass within one reconciliation), so a pause left is
+also a pause at a later step; a canary step's pause with a ``duration`` ends by itself and is
+no promotion; an abort resets ``currentStepIndex`` to 0, so the step it was aborted at is the
+one last seen before it.
 
 A Rollout with a ``workloadRef`` takes its pod template from a Deployment; its images are that
 Deployment's, and it maps through that Deployment's ``cortex.io/tag``, as Cortex's own agent
@@ -73,8 +79,9 @@ class RolloutSnapshot(Workload):
 
     ``observed_generation`` is None where the status has not reported on any generation (Argo
     writes it as a string); ``step`` is ``status.currentStepIndex`` (0-based, of ``steps``
-    canary steps); ``pauses`` the reasons of ``status.pauseConditions`` (plus ``spec.paused``
-    as ``Paused``); ``workload_ref`` the name of the Deployment its template comes from.
+    canary steps; ``timed_pauses`` are those whose pause has a duration); ``pauses`` the
+    reasons of ``status.pauseConditions`` (plus ``spec.paused`` as ``Paused``);
+    ``workload_ref`` the name of the Deployment its template comes from.
     """
 
     generation: int
@@ -87,6 +94,7 @@ class RolloutSnapshot(Workload):
     workload_ref: str | None
     strategy: str
     steps: int
+    timed_pauses: frozenset[int]
     step: int | None
     pauses: tuple[str, ...]
     aborted: bool
@@ -127,6 +135,12 @@ def rollout_snapshot(
     if spec.get("paused") is True:
         pauses = (*pauses, ROLLOUT_PAUSED)
     step = status.get("currentStepIndex")
+    steps = as_list(canary.get("steps"))
+    timed = frozenset(
+        index
+        for index, entry in enumerate(steps)
+        if as_map(as_map(entry).get("pause")).get("duration") not in (None, "", 0)
+    )
     referenced = as_str(reference.get("name")) if reference.get("kind") == "Deployment" else None
     return RolloutSnapshot(
         **workload_fields("Rollout", metadata, deleted_at, keep),
@@ -139,7 +153,8 @@ def rollout_snapshot(
         images=template_images(spec),
         workload_ref=referenced,
         strategy="blueGreen" if "blueGreen" in strategy else "canary",
-        steps=len(as_list(canary.get("steps"))),
+        steps=len(steps),
+        timed_pauses=timed,
         step=as_int(step) if isinstance(step, int) else None,
         pauses=pauses,
         aborted=status.get("abort") is True,
@@ -180,41 +195,71 @@ def rollout_result(r: RolloutSnapshot) -> str:
 @dataclass(frozen=True, slots=True)
 class Seen:
     """What the tracker remembers of the current revision's rollout between changes:
-    ``promoted`` counts the pauses it left (each a promotion), ``ended`` when it ended."""
+    ``promoted`` counts the pauses it left (each a promotion), ``ended`` when it ended,
+    ``step`` the canary step it stood at (for an aborted one: the step it was aborted at,
+    None where that was never seen), ``timed`` whether its pause ends by itself."""
 
     revision: int
     result: str
     promoted: int = 0
     ended: datetime | None = None
+    step: int | None = None
+    timed: bool = False
+
+
+def _timed(r: RolloutSnapshot, result: str) -> bool:
+    """Whether ``r`` rests at a canary step's pause that has a duration (and nothing else
+    holds it: no ``spec.paused``)."""
+    return (
+        result == ROLLOUT_PAUSED
+        and r.step is not None
+        and r.step in r.timed_pauses
+        and ROLLOUT_PAUSED not in r.pauses
+    )
+
+
+def _left_pause(previous: Seen, r: RolloutSnapshot, result: str) -> bool:
+    """A promotion: a pause that does not end by itself was left, for a step on, the end, or
+    a pause at a later step."""
+    if previous.result != ROLLOUT_PAUSED or previous.timed:
+        return False
+    if result in (ROLLOUT_IN_PROGRESS, ROLLOUT_COMPLETED):
+        return True
+    later = r.step is not None and previous.step is not None and r.step > previous.step
+    return result == ROLLOUT_PAUSED and later
 
 
 def next_seen(previous: Seen | None, r: RolloutSnapshot, result: str) -> Seen | None:
-    """The memory after ``r``: a pause left for a step on or the end is a promotion."""
+    """The memory after ``r``: a pause left (see `_left_pause`) is a promotion."""
     if r.revision is None:
         return previous
+    aborted = result == ROLLOUT_ABORTED
     if previous is None or previous.revision != r.revision:
-        return Seen(r.revision, result, ended=r.status_written if result in ENDED else None)
-    promoted = previous.promoted
-    if previous.result == ROLLOUT_PAUSED and result in (ROLLOUT_IN_PROGRESS, ROLLOUT_COMPLETED):
-        promoted += 1
+        ended = r.status_written if result in ENDED else None
+        return Seen(r.revision, result, ended=ended, step=None if aborted else r.step,
+                    timed=_timed(r, result))  # fmt: skip
+    promoted = previous.promoted + (1 if _left_pause(previous, r, result) else 0)
     ended = previous.ended
     if result in ENDED and ended is None:
         ended = r.status_written
-    return Seen(r.revision, result, promoted, ended if result in ENDED else None)
+    step = previous.step if aborted else r.step
+    return Seen(r.revision, result, promoted, ended if result in ENDED else None, step,
+                _timed(r, result))  # fmt: skip
 
 
-def _step_text(r: RolloutSnapshot) -> str | None:
-    if r.strategy != "canary" or not r.steps or r.step is None:
+def _step_text(r: RolloutSnapshot, index: int | None) -> str | None:
+    if r.strategy != "canary" or not r.steps or index is None:
         return None
-    return f"step {min(r.step + 1, r.steps)} of {r.steps}"
+    return f"step {min(index + 1, r.steps)} of {r.steps}"
 
 
 def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventIntent:
     """The current revision's rollout event as the status stands."""
     ref = r.ref
     what = rollout_name(ref.name, revision)
-    step = _step_text(r)
     result = seen.result
+    index = seen.step if result == ROLLOUT_ABORTED else r.step
+    step = _step_text(r, index)
     details: dict[str, Any] = {
         "revision": revision.number,
         "images": list(revision.images),
@@ -222,7 +267,7 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
         "strategy": r.strategy,
         "result": result,
         "phase": r.phase,
-        "step": (r.step + 1) if r.step is not None and r.steps else None,
+        "step": (index + 1) if index is not None and r.steps else None,
         "steps": r.steps,
         "paused": bool(r.pauses),
         "pauseReasons": list(r.pauses),
@@ -243,8 +288,10 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
         description = f"Revision {revision.number} of {where} is stable{promoted}"
     elif result == ROLLOUT_ABORTED:
         title = f"{what} aborted{at}"
+        # Until the controller has acted on the abort, the message is still the pause's.
+        said = r.message if r.message and r.phase == DEGRADED_PHASE else None
         description = f"Revision {revision.number} of {where} was aborted{at}" + (
-            f": {r.message}" if r.message else ""
+            f": {said}" if said else ""
         )
     elif result == ROLLOUT_FAILED:
         title = f"{what} degraded{at}"

@@ -5,40 +5,50 @@ Start it with `FakeCortex` (in your event loop), `run_in_thread` (synchronous co
 operator in another process) or `serve` (the ``cortex-events fake-cortex`` command), then point
 ``CORTEX_BASE_URL`` at its base URL.
 
-What it enforces, like Cortex:
+What it enforces, as Cortex's API documentation and its published OpenAPI description say
+(every invalid request answers 400 naming its cause, never a 500):
 
 * ``Authorization: Bearer <key>`` on every API request, else 401. Given an ``api_key``, only
   that key is accepted.
 * Entities: given ``entities``, only those tags exist and others answer 404; otherwise every
   tag exists.
-* Bodies of create (POST) and update (PUT): ``title`` and ``type`` non-blank strings,
-  ``timestamp`` an ISO-8601 date-time string (``Z``, an offset, or no zone = UTC);
+* Bodies of create (POST) and update (PUT): strict JSON (no ``NaN``, at most 1 MiB);
+  ``title`` and ``type`` non-blank strings, ``timestamp`` an RFC 3339 date-time string (``Z``,
+  an offset, or no zone = UTC, as Cortex's CLI sends it; within years 1 to 9999 in UTC);
   ``description`` and ``url`` strings, ``customData`` an object, each optional (``null`` =
   absent). Unknown fields are ignored. Violations answer 400 with a message naming the field.
+* A ``uuid`` in the path is the hyphenated form (8-4-4-4-12 hex digits), else 400.
 * PUT replaces the whole event: optional fields it does not send are removed.
 * List and Delete-all filters ``type``, ``startTime``, ``endTime`` (inclusive); the times must
   be zone-less (read as UTC) and a value with ``Z`` or an offset answers 400. The deprecated
-  ``timestamp`` stands for ``startTime`` when ``startTime`` is absent. List pages with ``page``
-  (>= 0, default 0) and ``pageSize`` (1..1000, default 250) and answers
-  ``{"events", "page", "total", "totalPages"}``; a page past the end is empty.
+  ``timestamp`` (with or without a zone) stands for ``startTime`` when ``startTime`` is absent.
+  List pages with ``page`` (>= 0) and ``pageSize`` (1..1000), both required 32-bit integers
+  as Cortex's description has them, and answers ``{"events", "page", "total", "totalPages"}``;
+  a page past the end is empty.
 * Order: events are listed by ``timestamp`` ascending, ties by creation order (a PUT keeps the
   event's place in creation order).
 * Rate limit: given ``rate_limit`` N, a key's requests beyond N in any sliding 60-second window
   answer 429 ``application/problem+json`` with ``Retry-After`` (whole seconds until a slot
-  frees). Rejected requests do not count.
+  frees), and the body's ``retryAfter`` the same in whole seconds. Rejected requests do not
+  count.
 * Deploys (`deploys`): ``/api/v1/catalog/{tag}/deploys`` lists (``page``, ``pageSize`` as
   above, no filters; ``{"deployments", "page", "total", "totalPages"}``, in the same order as
   events), creates (``title``, ``type`` one of DEPLOY, SCALE, ROLLBACK, RESTART, and
   ``timestamp`` required; ``sha``, ``environment``, ``url`` strings, ``deployer`` ``{email,
   name}``, ``customData`` an object), and deletes by ``sha``/``environment``/``type`` (none:
-  all of the entity's); ``.../deploys/{uuid}`` is replaced (PUT) or deleted. The deletes across
+  all of the entity's; 204); ``.../deploys/{uuid}`` is replaced (PUT) or deleted. A create,
+  update or delete of one deploy answers it as a ``CustomDeploy``: its deployer flat
+  (``deployerEmail``, ``deployerName``), with a numeric ``id`` and its entity's ``serviceId``.
+  The deletes across
   every entity, ``DELETE /api/v1/catalog/deploys`` (at least one filter) and
   ``.../deploys/all``, are served too, so that a test can see they were never called.
 * Catalog (`catalog`): ``GET /api/v1/catalog/descriptors`` and ``GET /api/v1/catalog``, paged
   (``page`` and ``pageSize`` required), from the descriptors it is given (``descriptors``, the
   ``--descriptor`` option or ``POST /_fake/descriptors``); a descriptor's entity exists.
-* Answers: create, get and update 200 with the event; deletes 204 without a body; errors are
-  JSON ``{"httpStatus", "message", "requestId"}``; response timestamps are UTC with ``Z``.
+* Answers: create, get and update 200 with the event; deletes of events 204 without a body;
+  errors are Cortex's ``ErrorResponse``, ``{"type", "message", "httpStatus", "requestId"}``
+  (``type`` BAD_REQUEST, NOT_FOUND, FORBIDDEN for a refused key, ...); response timestamps are
+  UTC with ``Z``. With ``record_answers`` each recorded request keeps its answer's body.
 
 Faults for tests are armed on `FakeCortex.faults` (see `Faults`); everything recorded is on
 `FakeCortex.state` (see `FakeCortexState`).
@@ -56,7 +66,8 @@ reach the Python objects (another process, a kind cluster):
   ``"tag"``.
 * ``GET /_fake/requests``: the recorded API requests, oldest first: ``method``, ``path``,
   ``query``, ``status`` (0 = dropped), ``body``, ``at`` (Unix seconds, answered),
-  ``received_at`` (arrived), ``tag``, ``agent`` (the User-Agent).
+  ``received_at`` (arrived), ``tag``, ``agent`` (the User-Agent), ``answer`` and
+  ``answer_type`` (with ``record_answers``; else null and empty).
 * ``POST /_fake/faults`` with a JSON object, ``count`` defaulting to 1, ``method``
   (optional) limiting a rule to one HTTP method and ``path`` (optional) to paths containing
   it:
@@ -65,7 +76,8 @@ reach the Python objects (another process, a kind cluster):
   ``{"kind": "garble", "count", "form"}`` (``form`` ``html`` or ``truncated``: the request is
   carried out, then its success answer is replaced by an HTML page or cut in half),
   ``{"kind": "outage", "on": bool, "drop": bool}``, ``{"kind": "clear"}``. A malformed fault
-  answers 400.
+  (a count that is no whole number, seconds that are not finite or above an hour, a field of
+  the wrong type) answers 400 and arms nothing.
 * ``POST /_fake/reset``: forgets events, deploys, requests, faults and rate-limit windows (the
   entity list and the descriptors stay).
 * ``POST /_fake/descriptors`` (a descriptor or a list; ``?archived=true``), ``GET

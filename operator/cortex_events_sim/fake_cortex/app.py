@@ -23,6 +23,10 @@ from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Pa
 __all__ = ["API_PREFIX", "build_app"]
 
 API_PREFIX = "/api/v1/catalog"
+# Any segment: aiohttp's plain ``{name}`` would not match one holding ``{`` or ``}``, which a
+# tag may (and a malformed uuid must reach the handler, to be refused with a 400).
+TAG_SEGMENT = "/{tag:[^/]+}"
+UUID_SEGMENT = "/{uuid:[^/]+}"
 
 
 def build_app(emulator: Emulator) -> web.Application:
@@ -104,8 +108,8 @@ def build_app(emulator: Emulator) -> web.Application:
 
     app = web.Application(middlewares=[api_gate(emulator, stopping)])
     app.on_shutdown.append(on_shutdown)
-    collection = API_PREFIX + "/{tag}/custom-events"
-    item = collection + "/{uuid}"
+    collection = API_PREFIX + TAG_SEGMENT + "/custom-events"
+    item = collection + UUID_SEGMENT
     app.router.add_get(collection, list_events, allow_head=False)
     app.router.add_post(collection, create_event)
     app.router.add_delete(collection, delete_events)

@@ -3,14 +3,20 @@ filter) and the two deletes across every entity, served as Cortex documents them
 
 Like the custom-events operations, each validates path, query and body (400) before it looks
 up the entity and the deploy (404). The list has no filters, only ``page`` and ``pageSize``,
-and answers ``{"deployments", "page", "total", "totalPages"}``. An entity's ``DELETE
-.../deploys`` without a filter deletes all of its deploys, as Cortex's does; the delete across
-entities needs at least one filter (400 otherwise), and ``DELETE /api/v1/catalog/deploys/all``
-deletes every deploy of every entity. Both answer 200 with the deploys they deleted.
+and answers ``{"deployments", "page", "total", "totalPages"}`` whose items have a ``deployer``
+object (``CustomDeploy1``). A create, an update and the delete of one deploy answer 200 with
+that deploy as a ``CustomDeploy``: its deployer flat (``deployerEmail``, ``deployerName``),
+with its numeric ``id`` and its entity's ``serviceId``. An entity's ``DELETE .../deploys``
+without a filter deletes all of its deploys, as Cortex's does, and answers 204 (Cortex's
+description gives this delete of many one ``CustomDeploy`` as its answer, which cannot tell of
+several or of none). The delete across entities needs at least one filter (400 otherwise), and
+``DELETE /api/v1/catalog/deploys/all`` deletes every deploy of every entity. Both answer 200
+with the deploys they deleted.
 """
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from typing import Any
 
@@ -40,12 +46,17 @@ async def json_body(request: web.Request) -> Any:
     return body.value
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", re.ASCII)
+
+
 def path_uuid(request: web.Request) -> str:
+    """The path's ``uuid``, in the hyphenated form of a UUID (8-4-4-4-12 hex digits) only, as
+    the description's ``format: uuid`` has it: not braced, not ``urn:uuid:``, not 32 digits."""
     raw = request.match_info["uuid"]
-    try:
-        return str(uuidlib.UUID(raw))
-    except ValueError:
-        raise InvalidRequest(f"uuid is not a valid UUID: {raw!r}") from None
+    if not _UUID.fullmatch(raw):
+        shown = raw if len(raw) <= 60 else raw[:57] + "..."
+        raise InvalidRequest(f"uuid is not a valid UUID: {shown!r}")
+    return str(uuidlib.UUID(raw))
 
 
 def add_deploy_routes(app: web.Application, emulator: Emulator, prefix: str) -> None:
@@ -73,7 +84,7 @@ def add_deploy_routes(app: web.Application, emulator: Emulator, prefix: str) -> 
         )
 
     def answer(deploy: StoredDeploy) -> web.Response:
-        return web.json_response(deploy.to_api())
+        return web.json_response(deploy.to_saved(state.service_id(deploy.tag)))
 
     async def create_deploy(request: web.Request) -> web.StreamResponse:
         tag = request.match_info["tag"]
@@ -94,7 +105,7 @@ def add_deploy_routes(app: web.Application, emulator: Emulator, prefix: str) -> 
         deleted = entity_missing(tag) or state.delete_deploy(tag, deploy_uuid)
         if isinstance(deleted, web.Response):
             return deleted
-        return web.Response(status=204) if deleted else deploy_missing(tag, deploy_uuid)
+        return deploy_missing(tag, deploy_uuid) if deleted is None else answer(deleted)
 
     async def delete_entity_deploys(request: web.Request) -> web.StreamResponse:
         tag, deploy_filter = request.match_info["tag"], DeployFilter.from_query(request.query)
@@ -114,8 +125,8 @@ def add_deploy_routes(app: web.Application, emulator: Emulator, prefix: str) -> 
 
     app.router.add_delete(prefix + "/deploys/all", delete_all)
     app.router.add_delete(prefix + "/deploys", delete_across_entities)
-    collection = prefix + "/{tag}/deploys"
-    item = collection + "/{uuid}"
+    collection = prefix + "/{tag:[^/]+}/deploys"  # any segment, as in `app`
+    item = collection + "/{uuid:[^/]+}"
     app.router.add_get(collection, list_deploys, allow_head=False)
     app.router.add_post(collection, create_deploy)
     app.router.add_delete(collection, delete_entity_deploys)

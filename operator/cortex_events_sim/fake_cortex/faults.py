@@ -10,6 +10,7 @@ everything until it is turned off. Admin requests (``/_fake/...``) are never fau
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -62,6 +63,11 @@ def _check_count(n: int) -> None:
         raise ValueError(f"n must be 0 or greater, got {n}")
 
 
+def _check_seconds(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number, 0 or greater, got {value!r}")
+
+
 def _method(method: str | None) -> str | None:
     return method.upper() if method is not None else None
 
@@ -85,8 +91,7 @@ class Faults:
     ) -> None:
         """Answer the next ``n`` requests 429 with ``Retry-After: retry_after`` seconds."""
         _check_count(n)
-        if retry_after < 0:
-            raise ValueError("retry_after must be 0 or greater")
+        _check_seconds("retry_after", retry_after)
         self._add(
             _Rule("rate_limit", n, _method(method), status=429, retry_after=retry_after, path=path)
         )
@@ -105,8 +110,7 @@ class Faults:
     ) -> None:
         """Hold the next ``n`` requests for ``seconds`` before handling them normally."""
         _check_count(n)
-        if seconds < 0:
-            raise ValueError("seconds must be 0 or greater")
+        _check_seconds("seconds", seconds)
         self._add(_Rule("delay", n, _method(method), seconds=seconds, path=path))
 
     def drop_next(self, n: int, *, method: str | None = None, path: str | None = None) -> None:

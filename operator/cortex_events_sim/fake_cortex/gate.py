@@ -54,6 +54,9 @@ class Emulator(Protocol):
     @property
     def limiter(self) -> RateLimiter: ...
 
+    @property
+    def record_answers(self) -> bool: ...
+
 
 @dataclass(frozen=True)
 class _Body:
@@ -102,14 +105,33 @@ def _bearer_key(request: web.Request) -> str | None:
     return key.strip()
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def read_body(request: web.Request) -> _Body:
+    """The request's body, decoded when it is JSON: strict JSON, so ``NaN`` and ``Infinity``
+    (which Python's decoder would take) and nesting too deep to decode make it not JSON."""
     raw = await request.read()
     if not raw:
         return _Body(raw, None, is_json=False)
     try:
-        return _Body(raw, json.loads(raw), is_json=True)
-    except (ValueError, UnicodeDecodeError):
+        return _Body(raw, json.loads(raw, parse_constant=_no_constant), is_json=True)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _Body(raw, None, is_json=False)
+
+
+def _answer(response: web.StreamResponse) -> tuple[Any | None, str]:
+    """An answer's body (decoded JSON, else text, else None) and its content type."""
+    if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+        return None, response.content_type if isinstance(response, web.Response) else ""
+    raw = response.body
+    if not raw:
+        return None, response.content_type
+    try:
+        return json.loads(raw), response.content_type
+    except ValueError:
+        return raw.decode("utf-8", "replace"), response.content_type
 
 
 def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
@@ -119,10 +141,20 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
 
     async def gated(request: web.Request, handler: Handler) -> web.StreamResponse:
         received = time.time()
-        body = await read_body(request)
+        too_large: web.Response | None = None
+        try:
+            body = await read_body(request)
+        except web.HTTPRequestEntityTooLarge as refused:
+            body = _Body(b"", None, is_json=False)
+            too_large = error(400, f"request body is too large: {refused.text}")
         tag = request.match_info.get("tag")
 
-        def record(status: int) -> None:
+        def record(status: int, response: web.StreamResponse | None = None) -> None:
+            answer, answer_type = (
+                _answer(response)
+                if response is not None and emulator.record_answers
+                else (None, "")
+            )
             state.record(
                 RecordedRequest(
                     method=request.method,
@@ -134,6 +166,8 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
                     tag=tag,
                     received_at=received,
                     agent=request.headers.get("User-Agent", ""),
+                    answer=answer,
+                    answer_type=answer_type,
                 )
             )
             logger.info(
@@ -155,13 +189,17 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
             reason = "Service unavailable (outage)" if action.outage else "Failure"
             response = error(action.status, f"{reason}: injected by the Cortex emulator")
         elif action.kind == "garble":
-            response = _garbled(await authorized(request, handler), action.form)
+            response = _garbled(await authorized(request, handler, too_large), action.form)
         else:
-            response = await authorized(request, handler)
-        record(response.status)
+            response = await authorized(request, handler, too_large)
+        record(response.status, response)
         return response
 
-    async def authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def authorized(
+        request: web.Request, handler: Handler, refused: web.Response | None
+    ) -> web.StreamResponse:
+        """Authentication, the rate limit, then ``refused`` (a body that could not be read)
+        or the operation."""
         key = _bearer_key(request)
         expected = emulator.api_key
         if key is None or (
@@ -178,6 +216,8 @@ def api_gate(emulator: Emulator, stopping: asyncio.Event) -> Middleware:
                 float(max(1, math.ceil(wait))),
                 f"Rate limit of {emulator.limiter.per_minute} requests per minute exceeded",
             )
+        if refused is not None:
+            return refused
         try:
             return await handler(request)
         except InvalidRequest as exc:

@@ -15,7 +15,7 @@ __all__ = ["RecordedRequest", "StoredDeploy", "StoredEvent", "format_time"]
 def format_time(value: datetime) -> str:
     """UTC ISO-8601 with ``Z``; fractional seconds in groups of three digits, none when zero."""
     utc = value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(microsecond=0, tzinfo=None).isoformat()  # %Y would not pad year 999
     if utc.microsecond % 1000 == 0 and utc.microsecond:
         text += f".{utc.microsecond // 1000:03d}"
     elif utc.microsecond:
@@ -77,9 +77,23 @@ class StoredDeploy(_Stored):
     deployer: dict[str, str] | None = None
 
     def to_api(self) -> dict[str, Any]:
-        """The deploy as Cortex returns it; optional fields that are unset are left out."""
+        """The deploy as Cortex lists it (``CustomDeploy1``: ``deployer`` an object); optional
+        fields that are unset are left out."""
         deployer = dict(self.deployer) if self.deployer is not None else None
         return self._api({"sha": self.sha, "environment": self.environment, "deployer": deployer})
+
+    def to_saved(self, service_id: int) -> dict[str, Any]:
+        """The deploy as Cortex answers a create, an update or a delete of it
+        (``CustomDeploy``): the deployer flat (``deployerEmail``, ``deployerName``), with the
+        numeric ``id`` of the deploy and ``serviceId`` of its entity."""
+        deployer = self.deployer or {}
+        flat = {
+            "sha": self.sha,
+            "environment": self.environment,
+            "deployerEmail": deployer.get("email"),
+            "deployerName": deployer.get("name"),
+        }
+        return {"id": self.created_seq, "serviceId": service_id, **self._api(flat)}
 
     def copy(self) -> StoredDeploy:
         """A copy the caller may change without changing the store."""
@@ -98,6 +112,8 @@ class RecordedRequest:
     is the decoded JSON, the raw text when it was not JSON, or ``None`` when empty; ``at``
     is wall-clock seconds (`time.time`) when it was answered, ``received_at`` when it
     arrived; ``tag`` is the entity tag in the path, if any; ``agent`` its User-Agent.
+    Where the emulator records answers (``record_answers``), ``answer`` is the answer's body
+    as ``body`` is the request's, and ``answer_type`` its Content-Type without parameters.
     """
 
     method: str
@@ -109,6 +125,8 @@ class RecordedRequest:
     tag: str | None
     received_at: float = 0.0
     agent: str = ""
+    answer: Any | None = None
+    answer_type: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

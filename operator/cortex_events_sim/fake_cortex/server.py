@@ -32,7 +32,9 @@ class FakeCortex:
     ``api_key``: the only Bearer key accepted (``None``: any non-empty key). ``entities``: the
     tags that exist (``None``: every tag). ``rate_limit``: accepted requests per key in any
     60-second window (``None``: unlimited). ``descriptors``: entity descriptors for the catalog
-    (`cortex_events_sim.fake_cortex.catalog`); each one's entity exists.
+    (`cortex_events_sim.fake_cortex.catalog`); each one's entity exists. ``record_answers``:
+    keep each answer's body with its recorded request (`RecordedRequest.answer`), for tests
+    that check the answers.
     """
 
     def __init__(
@@ -42,8 +44,10 @@ class FakeCortex:
         entities: Iterable[str] | None = None,
         rate_limit: int | None = None,
         descriptors: Iterable[Mapping[str, Any]] = (),
+        record_answers: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.record_answers = record_answers
         self.state = FakeCortexState.with_entities(entities)
         put_descriptors(self.state, descriptors)
         self.faults = Faults()
@@ -116,6 +120,7 @@ def run_in_thread(
     timeout: float = 10.0,
     stop_timeout: float | None = None,
     descriptors: Iterable[Mapping[str, Any]] = (),
+    record_answers: bool = False,
 ) -> Iterator[FakeCortex]:
     """A started `FakeCortex` on its own event loop in a daemon thread; stopped on exit.
 
@@ -124,7 +129,11 @@ def run_in_thread(
     """
     stop_within = timeout if stop_timeout is None else stop_timeout
     fake = FakeCortex(
-        api_key=api_key, entities=entities, rate_limit=rate_limit, descriptors=descriptors
+        api_key=api_key,
+        entities=entities,
+        rate_limit=rate_limit,
+        descriptors=descriptors,
+        record_answers=record_answers,
     )
     with loop_in_thread("fake-cortex", stop_timeout=stop_within) as loop:
         try:

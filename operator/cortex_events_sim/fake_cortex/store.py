@@ -61,6 +61,7 @@ class FakeCortexState:
     _deploys: dict[str, StoredDeploy] = field(default_factory=dict, repr=False)
     _requests: list[RecordedRequest] = field(default_factory=list, repr=False)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    _service_ids: dict[str, int] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _changed: threading.Condition = field(init=False, repr=False)
 
@@ -89,6 +90,11 @@ class FakeCortexState:
     def entity_exists(self, tag: str) -> bool:
         with self._lock:
             return self.entities is None or tag in self.entities
+
+    def service_id(self, tag: str) -> int:
+        """The entity's numeric id (a deploy's ``serviceId``): 1, 2, ... in order of first use."""
+        with self._lock:
+            return self._service_ids.setdefault(tag, len(self._service_ids) + 1)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -216,14 +222,15 @@ class FakeCortexState:
                 return None
             return self.create_deploy(tag, data, deploy_uuid=deploy_uuid)
 
-    def delete_deploy(self, tag: str, deploy_uuid: str) -> bool:
+    def delete_deploy(self, tag: str, deploy_uuid: str) -> StoredDeploy | None:
+        """Delete one deploy; the deploy deleted, or None when the entity has no such one."""
         with self._lock:
             deploy = self._deploys.get(deploy_uuid)
             if deploy is None or deploy.tag != tag:
-                return False
+                return None
             del self._deploys[deploy_uuid]
             self._changed.notify_all()
-            return True
+            return deploy.copy()
 
     def delete_deploys_matching(
         self, tag: str | None, deploy_filter: DeployFilter

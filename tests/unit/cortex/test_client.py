@@ -600,6 +600,22 @@ async def test_a_429_holds_every_request_on_the_key_until_cortex_allows_them_aga
     )
 
 
+async def test_a_429_without_the_header_waits_the_retry_after_of_its_problem_body(
+    client: CortexClient, cortex: ScriptedCortex, fake_time: FakeTime
+) -> None:
+    problem = {"type": "about:blank", "title": "Too Many Requests", "status": 429}
+    cortex.reply(
+        httpx.Response(429, json={**problem, "retryAfter": 9}),
+        httpx.Response(429, headers={"Retry-After": "3"}, json={**problem, "retryAfter": 9}),
+        ok(event_json()),
+    )
+
+    await client.get_event("svc", "e-1")
+
+    # The body's retryAfter where the header is missing; the header where both are there.
+    assert fake_time.sleeps == [9.0, 3.0]
+
+
 @pytest.mark.parametrize(
     "retry_after",
     ["3600", format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)],

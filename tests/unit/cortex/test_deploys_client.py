@@ -14,7 +14,7 @@ from pydantic import SecretStr, ValidationError
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexBadRequest, CortexServerError
-from cortex_events.cortex.models import Deployer, DeployRequest
+from cortex_events.cortex.models import Deploy, Deployer, DeployRequest
 
 BASE_URL = "https://cortex.test"
 KEY = "deploy-key-0123456789"
@@ -104,6 +104,19 @@ async def test_create_posts_the_deploy_with_its_fields_in_utc(scripted: Any) -> 
     assert deploy.uuid == "d-1"
     assert deploy.deployer == Deployer(email="ada@example.com", name="Ada")
     assert deploy.timestamp == datetime(2025, 5, 20, 5, 16, 49, 990_000, tzinfo=UTC)
+
+
+def test_a_deploy_is_read_with_its_deployer_flat_or_nested() -> None:
+    flat = deploy_json(deployer=None, deployerEmail="ada@example.com", deployerName="Ada")
+    nested_wins = deploy_json(deployerEmail="bob@example.com")
+    nobody = deploy_json(deployer=None)
+
+    # A create's answer (CustomDeploy) is flat; a list's item (CustomDeploy1) nested.
+    assert Deploy.model_validate(flat).deployer == Deployer(email="ada@example.com", name="Ada")
+    assert Deploy.model_validate(nested_wins).deployer == Deployer(
+        email="ada@example.com", name="Ada"
+    )
+    assert Deploy.model_validate(nobody).deployer is None
 
 
 async def test_a_create_that_cortex_may_have_stored_is_not_sent_again(scripted: Any) -> None:

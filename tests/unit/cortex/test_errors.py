@@ -98,6 +98,25 @@ def test_rate_limited_reads_retry_after() -> None:
     assert without.retry_after is None
 
 
+@pytest.mark.parametrize(
+    ("headers", "body", "seconds"),
+    [
+        ({}, {"status": 429, "retryAfter": 17}, 17.0),
+        ({"Retry-After": "5"}, {"status": 429, "retryAfter": 17}, 5.0),
+        ({}, {"status": 429, "retryAfter": "17"}, None),
+        ({}, {"status": 429, "retryAfter": True}, None),
+        ({}, ["retryAfter", 17], None),
+    ],
+)
+def test_a_429_without_retry_after_reads_its_problem_body(
+    headers: dict[str, str], body: object, seconds: float | None
+) -> None:
+    error = error_from_response(answer(429, json=body, headers=headers))
+
+    assert isinstance(error, CortexRateLimited)
+    assert error.retry_after == seconds
+
+
 def test_error_without_request_still_maps() -> None:
     error = error_from_response(httpx.Response(404, text="gone"))
 

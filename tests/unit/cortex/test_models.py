@@ -140,6 +140,14 @@ def test_page_reads_total_pages() -> None:
     assert page.has_next is False
 
 
+def test_years_before_1000_are_written_with_four_digits() -> None:
+    # strftime's %Y wrote "999-...", which is no RFC 3339 date-time (found by a property test).
+    early = datetime(999, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+
+    assert format_event_time(early) == "0999-01-02T03:04:05.006Z"
+    assert format_query_time(early) == "0999-01-02T03:04:05.006"
+
+
 def test_time_formats() -> None:
     local = datetime(2025, 5, 20, 14, 16, 49, 990_999, tzinfo=TOKYO)
 
