@@ -32,6 +32,14 @@ T0 = datetime(2025, 5, 20, 5, 16, 49, 990_000, tzinfo=UTC)
 EVENT = {"title": "Created K8s pod", "type": "POD_CREATION", "timestamp": "2025-05-20T05:16:49Z"}
 DEPLOY = {**EVENT, "type": "DEPLOY", "deployer": {"email": "ada@example.com", "name": "Ada"}}
 PAGE = {"page": "0", "pageSize": "250"}
+DESCRIPTOR = {
+    "openapi": "3.0.1",
+    "info": {
+        "title": "Payments API",
+        "x-cortex-tag": TAG,
+        "x-cortex-k8s": {"deployment": [{"identifier": "shop/web", "cluster": "prod"}]},
+    },
+}
 NO_UUID = "00000000-0000-4000-8000-000000000000"
 
 
@@ -42,7 +50,9 @@ def contract() -> Contract:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeCortex]:
-    async with FakeCortex(api_key=KEY, entities=[TAG], record_answers=True) as cortex:
+    async with FakeCortex(
+        api_key=KEY, entities=[TAG], record_answers=True, descriptors=[DESCRIPTOR]
+    ) as cortex:
         yield cortex
 
 
@@ -80,6 +90,8 @@ async def test_every_answer_the_emulator_gives_is_documented_with_its_body(
             ("DELETE", "/api/v1/catalog/deploys/all", {}, None),
             ("DELETE", item, {}, None),
             ("DELETE", f"{base}/custom-events", {"type": "POD_CREATION"}, None),
+            ("GET", "/api/v1/catalog/descriptors", {**PAGE, "yaml": "false"}, None),
+            ("GET", "/api/v1/catalog", PAGE, None),
         ]  # fmt: skip
         refusals = [  # 400 each
             ("GET", f"{base}/custom-events", {"page": "0"}, None),
@@ -94,6 +106,8 @@ async def test_every_answer_the_emulator_gives_is_documented_with_its_body(
             ("DELETE", f"{base}/custom-events", {"endTime": "2025-05-20T00:00:00Z"}, None),
             ("DELETE", f"{base}/deploys", {"type": "REDEPLOY"}, None),
             ("DELETE", "/api/v1/catalog/deploys", {}, None),
+            ("GET", "/api/v1/catalog/descriptors", {"page": "0"}, None),
+            ("GET", "/api/v1/catalog", {"pageSize": "-1"}, None),
         ]
         missing = (
             [  # 404 each: the entity, else the event or deploy
@@ -153,6 +167,8 @@ async def test_every_request_the_client_sends_is_in_the_description(
         assert [d.uuid async for d in client.iter_deploys(TAG, page_size=1)] == [saved.uuid]
         await client.delete_deploys(TAG, sha="none-such")
         await client.delete_deploy(TAG, saved.uuid)
+        assert [d["info"]["x-cortex-tag"] async for d in client.iter_descriptors()] == [TAG]
+        assert [e.get("tag") async for e in client.iter_entities()] == [TAG]
         with pytest.raises(CortexNotFound):
             await client.list_events(OTHER)
         with pytest.raises(CortexBadRequest):
@@ -160,7 +176,7 @@ async def test_every_request_the_client_sends_is_in_the_description(
 
     recorded = fake.state.requests
     used = {op.name for r in recorded if (op := contract.operation(r.method, r.path))}
-    assert used == {
+    assert used == {"GET /api/v1/catalog/descriptors", "GET /api/v1/catalog"} | {
         f"{method} /api/v1/catalog/{{tagOrId}}/{path}"
         for method, path in [
             ("GET", "custom-events"), ("POST", "custom-events"), ("DELETE", "custom-events"),

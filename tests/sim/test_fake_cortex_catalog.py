@@ -24,9 +24,10 @@ from cortex_events.controllers.catalog import CatalogMapping
 from cortex_events.cortex.client import CortexClient
 from cortex_events.domain.catalog import MappingConfig, Source
 from cortex_events_sim.fake_cortex import FakeCortex
+from tests.support.openapi import MISSING, REFERENCE
 
 KEY = "catalog-test-key"
-OPENAPI = Path("/work/shared/reference/cortex-openapi-subset.json")
+OPENAPI = REFERENCE  # ../shared beside the repository
 
 
 def descriptor(tag: str, *deployments: str, kind: str | None = None) -> dict[str, Any]:
@@ -63,7 +64,7 @@ async def client(cortex: FakeCortex) -> AsyncIterator[httpx.AsyncClient]:
 def schema(name: str) -> dict[str, Any]:
     """A response schema of Cortex's OpenAPI, its references resolvable."""
     if not OPENAPI.exists():
-        pytest.skip(f"Cortex's OpenAPI subset is not at {OPENAPI}")
+        pytest.skip(MISSING)
     document = json.loads(OPENAPI.read_text())
     return {"$ref": f"#/components/schemas/{name}", "components": document["components"]}
 

@@ -142,7 +142,7 @@ class Contract:
 
     def schema_problems(self, schema: dict[str, Any], value: Any, where: str) -> list[str]:
         validator = Draft4Validator(
-            {"$ref": f"{_URI}{schema['$ref']}"} if "$ref" in schema else schema,
+            _anchored(schema),
             registry=self._registry,
             format_checker=self._formats,
         )
@@ -206,6 +206,8 @@ class Contract:
     ) -> list[str]:
         name, schema = parameter["name"], parameter.get("schema", {})
         where, described = f"{parameter['in']} {name}", parameter.get("description", "")
+        if schema.get("type") == "boolean":
+            return [] if raw in ("true", "false") else [f"{where}: {raw!r} is not true or false"]
         if schema.get("type") == "integer":
             if not _INTEGER.fullmatch(raw):
                 return [f"{where}: {raw!r} is not an integer"]
@@ -292,6 +294,20 @@ class Contract:
         for operation in self.operations:
             for status in operation.spec["responses"]:
                 yield operation, status
+
+
+def _anchored(node: Any) -> Any:
+    """``node`` with each of its references (``#/components/...``, at any depth: a ``oneOf``
+    of two) made to point into the description rather than into ``node`` itself."""
+    if isinstance(node, dict):
+        return {
+            k: f"{_URI}{v}" if k == "$ref" and isinstance(v, str) and v.startswith("#") else
+            _anchored(v)
+            for k, v in node.items()
+        }  # fmt: skip
+    if isinstance(node, list):
+        return [_anchored(v) for v in node]
+    return node
 
 
 def _literal_segments(template: str) -> int:

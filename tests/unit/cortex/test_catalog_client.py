@@ -4,7 +4,6 @@ request through the one rate limiter, and the query Cortex's OpenAPI requires.""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,17 +11,18 @@ import pytest
 
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexResponseError
+from tests.support.openapi import MISSING, REFERENCE
 from tests.unit.cortex.test_deploys_client import KEY, Handler, scripted
 
 __all__ = ["scripted"]  # the fixture, shared with the Deploys API's tests
 
-OPENAPI = Path("/work/shared/reference/cortex-openapi-subset.json")
+OPENAPI = REFERENCE  # ../shared beside the repository
 
 
 def required_parameters(path: str) -> set[str]:
     """The query parameters Cortex's OpenAPI marks required for ``GET path``."""
     if not OPENAPI.exists():
-        pytest.skip(f"Cortex's OpenAPI subset is not at {OPENAPI}")
+        pytest.skip(MISSING)
     operation = json.loads(OPENAPI.read_text())["paths"][path]["get"]
     return {p["name"] for p in operation["parameters"] if p.get("required")}
 
