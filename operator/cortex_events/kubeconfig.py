@@ -28,9 +28,17 @@ from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.errors import describe
 
 CHART_LABEL = "app.kubernetes.io/part-of=cortex-events-operator"
-# The chart's settings a local run takes over; the key comes from the user, and the log's
-# format and level are theirs to choose.
-NOT_TAKEN = frozenset({"CORTEX_API_KEY", "CORTEX_LOG_FORMAT", "CORTEX_LOG_LEVEL"})
+# The chart's settings a local run takes over; the key comes from the user (the key file and
+# the CA bundle are paths inside the Pod), and the log's format and level are theirs to choose.
+NOT_TAKEN = frozenset(
+    {
+        "CORTEX_API_KEY",
+        "CORTEX_API_KEY_FILE",
+        "CORTEX_CA_BUNDLE",
+        "CORTEX_LOG_FORMAT",
+        "CORTEX_LOG_LEVEL",
+    }
+)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

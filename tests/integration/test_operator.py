@@ -429,6 +429,19 @@ def test_cleanup_on_delete_removes_exactly_what_the_entity_recorded(
         )
     )
     wait_for(lambda: has(cortex, "payments-api", "POD_CREATION", 3), what="both pods recorded")
+
+    def settled(name: str) -> bool:
+        return any(
+            data.get("name") == name
+            and data.get("ready") is True
+            and f"{NS}/payments" in (data.get("cortexEntities") or [])
+            for data in ((e.custom_data or {}) for e in events(cortex, "payments-api"))
+        )
+
+    # web-1's event came before the CortexEntity: it is updated to name it. Both Pods are left
+    # to become ready first: a Pod still annotated with the tag is recorded again from its next
+    # change once the CortexEntity is gone.
+    wait_for(lambda: settled("web-1") and settled("pay-1"), what="both events ready and governed")
     kubectl.delete("CortexEntity", "payments", NS)
     wait_for(lambda: not kubectl.exists("CortexEntity", "payments", NS), what="entity gone")
     titles = sorted(e.title for e in events(cortex, "payments-api"))

@@ -53,7 +53,7 @@ def test_helm_test_runs_check_and_that_check_passes_as_the_chart_grants(
 ) -> None:
     release = install(
         plane, "hooks", "hooks",
-        "--set", f"baseUrl={cortex.base_url}",
+        "--set", f"baseUrl={cortex.base_url}", "--set", "allowHttp=true",
         # kwok plays the kubelet: this label has it end the test Pod Succeeded.
         "--set", f"tests.podLabels.{ESCAPED_FATE}=complete",
     )  # fmt: skip
@@ -72,8 +72,12 @@ def test_helm_test_runs_check_and_that_check_passes_as_the_chart_grants(
         for variable in container["env"]:
             if "value" in variable:
                 env[variable["name"]] = variable["value"]
+        # The key as the Pod reads it, from the file its Secret's volume holds.
+        key_file = tmp_path / "api-key"
+        key_file.write_text(API_KEY)
+        assert env["CORTEX_API_KEY_FILE"] == "/var/run/secrets/cortex-events/api-key"
         env.update(KUBECONFIG=str(release.kubeconfig), POD_NAMESPACE="hooks",
-                   CORTEX_API_KEY=API_KEY)  # fmt: skip
+                   CORTEX_API_KEY_FILE=str(key_file))  # fmt: skip
         check = subprocess.run(
             [sys.executable, "-m", "cortex_events", *container["args"]],
             env=env, capture_output=True, text=True, timeout=120, check=False,

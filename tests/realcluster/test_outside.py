@@ -57,11 +57,16 @@ def test_as_the_charts_identity_outside_the_cluster_then_helm_uninstall(
     assert release.settings["CORTEX_LEASE_NAME"] == lease_name
     assert release.settings["CORTEX_LEADER_ELECTION"] == "true"
     assert "CORTEX_API_KEY" not in release.settings
+    assert "CORTEX_API_KEY_FILE" not in release.settings, "a path inside the Pod"
 
     # The operator with exactly what the command exported (Cortex is the emulator here).
-    chart = {k: v for k, v in release.settings.items() if k != "CORTEX_BASE_URL"}
+    # The emulator speaks plain HTTP on loopback, and the test watches its own namespace only
+    # (the chart watches them all).
+    emulator = {"CORTEX_BASE_URL", "CORTEX_ALLOW_HTTP", "CORTEX_NAMESPACES"}
+    assert release.settings.get("CORTEX_NAMESPACES", "") == ""
+    chart = {k: v for k, v in release.settings.items() if k not in emulator}
     operator = make_operator(plane, release, cortex, tmp_path / "operator.log",
-                             **chart, CORTEX_WEDGED_AFTER="6")  # fmt: skip
+                             watch=[namespace], **chart, CORTEX_WEDGED_AFTER="6")  # fmt: skip
     operator.start()
     plane.apply(deployment("web", namespace, tag="outside-web", replicas=1))
     wait_for(lambda: events(cortex, "outside-web", "DEPLOYMENT_CREATION"), 60, "an event")
