@@ -305,42 +305,6 @@ def test_an_autoscaler_scaling_up_and_down_five_times_is_recorded_per_scale_even
         assert wait_for(scale_deploys, what=f"the SCALE deploy on {tag}") == ["SCALE"]
 
 
-def test_a_cronjob_whose_controller_missed_runs_gets_a_missed_event(
-    plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
-) -> None:
-    """As if kube-controller-manager had been down since its first run: the CronJob's last
-    start is moved back to that run (its status). With a 10-second starting deadline the real
-    CronJob controller finds the runs since too late to start (it leaves the status as it is),
-    so they stay missed."""
-    created = datetime.fromisoformat(
-        plane.get("cronjob/late", "-n", namespace)["metadata"]["creationTimestamp"]
-    )
-    first_run = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    # Two runs after the first are due (and past their deadline), and not at a minute's edge.
-    ready = first_run + timedelta(minutes=2, seconds=15)
-    now = datetime.now(UTC)
-    if now < ready:
-        time.sleep((ready - now).total_seconds())
-    if datetime.now(UTC).second < 15:
-        time.sleep(15 - datetime.now(UTC).second)
-    rewound = {"status": {"lastScheduleTime": first_run.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-    plane.kubectl("patch", "cronjob/late", "-n", namespace, "--subresource=status",
-                  "--type=merge", "-p", json.dumps(rewound))  # fmt: skip
-    first_missed = first_run + timedelta(minutes=1)
-
-    def missed() -> StoredEvent | None:
-        found = [e for e in events(cortex, CRON_TAG, "CRONJOB_SCHEDULE")
-                 if data(e)["name"] == "late" and data(e)["change"] == "missed"]  # fmt: skip
-        return found[0] if found and data(found[0])["missedRuns"] >= 2 else None
-
-    event = wait_for(missed, 90, "the missed runs")
-    count = data(event)["missedRuns"]
-    assert event.title == f"CronJob late missed {count} scheduled runs"
-    assert data(event)["firstMissed"] == first_missed.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert event.timestamp == first_missed
-    plane.kubectl("delete", "cronjob/late", "-n", namespace)
-
-
 def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
@@ -375,3 +339,40 @@ def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
         return found if len(found) == 2 else None
 
     assert sorted(wait_for(changes, what="suspended and resumed")) == ["resumed", "suspended"]
+
+
+def test_a_cronjob_whose_controller_missed_runs_gets_a_missed_event(
+    plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
+) -> None:
+    """As if kube-controller-manager had been down since its first run: the CronJob's last
+    start is moved back to that run (its status). With a 10-second starting deadline the real
+    CronJob controller finds the runs since too late to start (it leaves the status as it is),
+    so they stay missed. Last in the module: the runs it needs take minutes from the module's
+    start, which the tests before it spend."""
+    created = datetime.fromisoformat(
+        plane.get("cronjob/late", "-n", namespace)["metadata"]["creationTimestamp"]
+    )
+    first_run = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    # Two runs after the first are due (and past their deadline), and not at a minute's edge.
+    ready = first_run + timedelta(minutes=2, seconds=15)
+    now = datetime.now(UTC)
+    if now < ready:
+        time.sleep((ready - now).total_seconds())
+    if datetime.now(UTC).second < 15:
+        time.sleep(15 - datetime.now(UTC).second)
+    rewound = {"status": {"lastScheduleTime": first_run.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    plane.kubectl("patch", "cronjob/late", "-n", namespace, "--subresource=status",
+                  "--type=merge", "-p", json.dumps(rewound))  # fmt: skip
+    first_missed = first_run + timedelta(minutes=1)
+
+    def missed() -> StoredEvent | None:
+        found = [e for e in events(cortex, CRON_TAG, "CRONJOB_SCHEDULE")
+                 if data(e)["name"] == "late" and data(e)["change"] == "missed"]  # fmt: skip
+        return found[0] if found and data(found[0])["missedRuns"] >= 2 else None
+
+    event = wait_for(missed, 90, "the missed runs")
+    count = data(event)["missedRuns"]
+    assert event.title == f"CronJob late missed {count} scheduled runs"
+    assert data(event)["firstMissed"] == first_missed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert event.timestamp == first_missed
+    plane.kubectl("delete", "cronjob/late", "-n", namespace)

@@ -58,8 +58,11 @@ def before(cortex: FakeCortex, request: RecordedRequest, tag_prefix: str, event_
 
 
 def watching(operator: Operator, namespaces: tuple[str, ...], **env: str) -> None:
-    """Start the operator with these settings, watching only these namespaces."""
-    operator.process.env.update(CORTEX_NAMESPACES=",".join(namespaces), **env)
+    """Start the operator with these settings, watching only these namespaces. Its stop does
+    not wait for the backlog a test built (``CORTEX_DRAIN_TIMEOUT``), unless a test says so."""
+    operator.process.env.update(
+        CORTEX_NAMESPACES=",".join(namespaces), **{"CORTEX_DRAIN_TIMEOUT": "1", **env}
+    )
     operator.start()
 
 
@@ -188,7 +191,8 @@ def test_a_rollout_restarts_churn_folds_into_summaries_that_account_for_every_po
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
     # 10 Pod changes waiting are 5 s of budget at 120 a minute: over the 4 s threshold.
-    watching(operator, (namespace,), CORTEX_RATE_LIMIT="120", CORTEX_POD_FOLD_AFTER="4")
+    watching(operator, (namespace,), CORTEX_RATE_LIMIT="120", CORTEX_POD_FOLD_AFTER="4",
+             CORTEX_DRAIN_TIMEOUT="10")  # fmt: skip
     plane.apply(deployment("web", namespace, replicas=40, tag="rc-fold"))
     wait_for(lambda: ready_pods(plane, namespace, "web-") == 40, 120, "40 ready Pods")
     first_pods = {p["metadata"]["uid"] for p in plane.get("pods", "-n", namespace)["items"]}
