@@ -5,7 +5,8 @@ status has ``startTime``, the counts and a ``Complete`` or ``Failed`` condition
 (``BackoffLimitExceeded``), as the real controller writes them. A CronJob starts a Job at each
 scheduled time (not a missed one: the simulated controller is never down) and records it in
 ``status.lastScheduleTime``; a Job made from it by hand (``kubectl create job --from=cronjob/x``)
-is its Job as well.
+is its Job as well. The schedule is read by this simulator's own code (`.schedule`), not the
+operator's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events.domain.cron import ScheduleError, parse_schedule
 from cortex_events_sim.kubeapi.objects import now_iso
 
 from .objects import PODS, owner_ref, pod_from_template
 from .owners import OwnerController, OwnerIndex
+from .schedule import BadSchedule, latest_due
 
 JOBS = "jobs.batch"
 CRONJOBS = "cronjobs.batch"
@@ -94,18 +95,17 @@ class CronJobController:
         spec, metadata = cronjob["spec"], cronjob["metadata"]
         if spec.get("suspend") or metadata.get("deletionTimestamp"):
             return
-        try:
-            schedule = parse_schedule(spec.get("schedule", ""), spec.get("timeZone"))
-        except ScheduleError:
-            return
         last = (cronjob.get("status") or {}).get("lastScheduleTime") or metadata[
             "creationTimestamp"
         ]
         since = datetime.fromisoformat(last.replace("Z", "+00:00"))
-        due = schedule.runs(since, now, limit=1000)
-        if not due:
+        try:
+            # The latest run due; earlier ones are skipped, as the real controller does.
+            run = latest_due(str(spec.get("schedule", "")), since, now, spec.get("timeZone"))
+        except BadSchedule:
             return
-        run = due[-1]  # the latest; earlier ones are skipped, as the real controller does
+        if run is None:
+            return
         namespace = metadata["namespace"]
         stamp = run.strftime("%Y-%m-%dT%H:%M:%SZ")
         job_template = spec.get("jobTemplate") or {}
