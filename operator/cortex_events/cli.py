@@ -13,13 +13,13 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
 from cortex_events import __version__
 from cortex_events.commands import TOOL_COMMANDS, add_tool_commands
+from cortex_events.flags import CONNECTION_FLAGS, FLAGS_BY_FIELD, RUN_FLAGS, add_settings_flags
 from cortex_events.settings import MISSING_KEY, Settings
 
 EXIT_USAGE = 2
@@ -44,294 +44,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-@dataclass(frozen=True)
-class SettingFlag:
-    """A command-line flag for one `Settings` field (its variable is ``CORTEX_<FIELD>``)."""
-
-    field: str
-    flag: str
-    help: str
-    type: Callable[[str], Any] = str
-    metavar: str | None = None
-
-    @property
-    def variable(self) -> str:
-        return f"CORTEX_{self.field.upper()}"
-
-
-# The flags `run` and `check` share: where the operator finds Cortex and what it watches.
-CONNECTION_FLAGS: tuple[SettingFlag, ...] = (
-    SettingFlag("base_url", "--base-url", "Cortex API base URL", metavar="URL"),
-    SettingFlag("cluster_name", "--cluster-name", "cluster name recorded on events"),
-    SettingFlag(
-        "namespaces",
-        "--namespaces",
-        "comma-separated namespaces to watch (default all)",
-        metavar="NS,...",
-    ),
-    SettingFlag(
-        "namespace_selector",
-        "--namespace-selector",
-        "record only the namespaces whose labels match this selector",
-        metavar="SELECTOR",
-    ),
-    SettingFlag(
-        "rate_limit", "--rate-limit", "Cortex requests per minute to spend", float, "PER_MIN"
-    ),
-    SettingFlag(
-        "mapping",
-        "--mapping",
-        "also map from Cortex's catalog: descriptor, labels, name (comma separated)",
-        metavar="SOURCES",
-    ),
-    SettingFlag(
-        "mapping_label_keys",
-        "--mapping-label-keys",
-        "label keys whose value is an entity's tag (for --mapping labels)",
-        metavar="KEY,...",
-    ),
-    SettingFlag(
-        "tag_annotation",
-        "--tag-annotation",
-        "the annotation that names entity tags (default cortex.io/tag)",
-        metavar="NAME",
-    ),
-    SettingFlag(
-        "allow_http",
-        "--allow-http",
-        "accept an http:// base URL, the key then unencrypted: an emulator on loopback"
-        " (true or false)",
-        metavar="BOOL",
-    ),
-    SettingFlag(
-        "ca_bundle",
-        "--ca-bundle",
-        "PEM file of certificate authorities to trust besides the default ones",
-        metavar="FILE",
-    ),
-)
-# The rest of the settings, for `run` only.
-RUN_FLAGS: tuple[SettingFlag, ...] = (
-    SettingFlag(
-        "listen_address",
-        "--listen-address",
-        "the IP address /healthz and /metrics listen on",
-        metavar="IP",
-    ),
-    SettingFlag("health_port", "--health-port", "port of /healthz (0: off)", int, "PORT"),
-    SettingFlag("metrics_port", "--metrics-port", "port of /metrics (0: off)", int, "PORT"),
-    SettingFlag(
-        "wedged_after",
-        "--wedged-after",
-        "seconds without the Kubernetes API, or without delivery progress while events wait,"
-        " before /healthz fails",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag("queue_size", "--queue-size", "events that may wait for delivery", int, "EVENTS"),
-    SettingFlag(
-        "drain_timeout",
-        "--drain-timeout",
-        "seconds to deliver what is queued on shutdown",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "status_interval",
-        "--status-interval",
-        "seconds between CortexEntity status updates",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "retention_interval",
-        "--retention-interval",
-        "seconds between retention passes",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "sweep_delay",
-        "--sweep-delay",
-        "seconds after start before deletions missed while down are looked for",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "scale_events",
-        "--scale-events",
-        "scales recorded where no CortexEntity says: all, manual or summary",
-        metavar="MODE",
-    ),
-    SettingFlag(
-        "scale_summary_window",
-        "--scale-summary-window",
-        "seconds of one window of an autoscaler's scales, summarized in one event",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "job_pod_events",
-        "--job-pod-events",
-        "creation and deletion events for the Pods of Jobs (true or false)",
-        metavar="BOOL",
-    ),
-    SettingFlag(
-        "unschedulable_after",
-        "--unschedulable-after",
-        "seconds a Pod may stay unschedulable before it is a failure",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "container_error_after",
-        "--container-error-after",
-        "seconds a container may fail to be created (a missing Secret) before it is a failure",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "not_ready_after",
-        "--not-ready-after",
-        "seconds a Pod may run not ready before it is a failure, where its Deployment's"
-        " progressDeadlineSeconds does not say",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "restart_threshold",
-        "--restart-threshold",
-        "failing restarts in a row that make a container's restarts a failure",
-        int,
-        "COUNT",
-    ),
-    SettingFlag(
-        "pod_events",
-        "--pod-events",
-        "Pods of workloads where no CortexEntity says: each, summary or auto",
-        metavar="MODE",
-    ),
-    SettingFlag(
-        "pod_fold_after",
-        "--pod-fold-after",
-        "seconds of budget of waiting Pod churn before auto folds it into summaries",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "argo_rollouts",
-        "--argo-rollouts",
-        "watch Argo Rollouts when their CRD is installed (true or false)",
-        metavar="BOOL",
-    ),
-    SettingFlag(
-        "leader_election",
-        "--leader-election",
-        "elect one leader among replicas on a Lease (true or false)",
-        metavar="BOOL",
-    ),
-    SettingFlag("lease_name", "--lease-name", "the Lease leader election holds", metavar="NAME"),
-    SettingFlag(
-        "lease_namespace",
-        "--lease-namespace",
-        "the Lease's namespace (default: the operator's own)",
-        metavar="NS",
-    ),
-    SettingFlag(
-        "lease_duration",
-        "--lease-duration",
-        "seconds a silent Lease is respected before a standby takes it",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "renew_deadline",
-        "--renew-deadline",
-        "seconds the leader may go without renewing before it stops sending",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "retry_period",
-        "--retry-period",
-        "seconds between renewals and tries to acquire",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "deploys", "--deploys", "record rollouts as Cortex deploys (true or false)", metavar="BOOL"
-    ),
-    SettingFlag(
-        "deploy_environment",
-        "--deploy-environment",
-        "the deploys' environment (default: the cluster name)",
-        metavar="ENV",
-    ),
-    SettingFlag(
-        "deploy_scales",
-        "--deploy-scales",
-        "also record manual scales as SCALE deploys (true or false)",
-        metavar="BOOL",
-    ),
-    SettingFlag(
-        "deploy_sha_annotation",
-        "--deploy-sha-annotation",
-        "the annotation a deploy's sha is read from",
-        metavar="NAME",
-    ),
-    SettingFlag(
-        "deploy_settle",
-        "--deploy-settle",
-        "seconds after a rollout went live before its deploy is sent",
-        float,
-        "SECONDS",
-    ),
-    SettingFlag(
-        "catalog_interval",
-        "--catalog-interval",
-        "seconds between reads of Cortex's catalog",
-        float,
-        "SECONDS",
-    ),
-)
-FLAGS_BY_FIELD = {
-    f.field: f
-    for f in (
-        *CONNECTION_FLAGS,
-        *RUN_FLAGS,
-        SettingFlag("dry_run", "--dry-run", "send nothing to Cortex"),
-        SettingFlag("log_format", "--log-format", "log line format"),
-        SettingFlag("log_level", "--log-level", "log level"),
-        SettingFlag("api_key", "--api-key-file", "file holding the Cortex API key"),
-        SettingFlag("api_key_file", "--api-key-file", "file holding the Cortex API key"),
-    )
-}
 # What a command without a key can do about it: only flags that command has.
 KEY_HINTS = {
     "run": "set it, pass --api-key-file FILE, or use --dry-run to send nothing",
     "check": "set it or pass --api-key-file FILE",
     "events": "set it or pass --api-key-file FILE",
 }
-
-
-def _add_settings_flags(
-    parser: argparse.ArgumentParser, flags: tuple[SettingFlag, ...] = CONNECTION_FLAGS
-) -> None:
-    """Flags matching the CORTEX_* variables; a flag given wins over the variable."""
-    group = parser.add_argument_group("configuration (each also read from its variable)")
-    for setting in flags:
-        group.add_argument(
-            setting.flag,
-            dest=setting.field,
-            type=setting.type,
-            metavar=setting.metavar,
-            help=f"{setting.help} ({setting.variable})",
-        )
-    group.add_argument(
-        "--api-key-file",
-        metavar="FILE",
-        help="read the Cortex API key from this file instead of CORTEX_API_KEY",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level",
     )
-    _add_settings_flags(run, CONNECTION_FLAGS + RUN_FLAGS)
+    add_settings_flags(run, CONNECTION_FLAGS + RUN_FLAGS)
 
     demo = commands.add_parser(
         "demo", help="run the operator against a simulated cluster and Cortex (no cluster, no key)"
@@ -359,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep running after the scenario")
 
     check = commands.add_parser("check", help="verify the configuration end to end")
-    _add_settings_flags(check)
+    add_settings_flags(check)
 
     fake = commands.add_parser("fake-cortex", help="serve the Cortex custom-events emulator")
     fake.add_argument("--port", type=int, required=True, help="port to listen on")

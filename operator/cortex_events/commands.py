@@ -42,7 +42,7 @@ def add_tool_commands(commands: Any) -> None:
 
 
 def add_events_command(commands: Any) -> None:
-    from cortex_events.cli import _add_settings_flags
+    from cortex_events.flags import add_settings_flags
 
     events = commands.add_parser(
         "events",
@@ -64,7 +64,7 @@ def add_events_command(commands: Any) -> None:
     events.add_argument(
         "--limit", type=int, default=50, metavar="N", help="the last N (default 50; 0: all)"
     )
-    _add_settings_flags(events)
+    add_settings_flags(events)
 
 
 def _events(args: argparse.Namespace) -> int:
