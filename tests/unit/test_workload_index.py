@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cortex_events.controllers.workloads import WorkloadIndex
-from cortex_events.domain.model import pod_snapshot, replicaset_snapshot
+from cortex_events.domain.snapshots import pod_snapshot, replicaset_snapshot
 
 NOW = datetime(2026, 5, 20, 5, 16, 49, tzinfo=UTC)
 

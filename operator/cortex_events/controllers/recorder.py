@@ -42,15 +42,10 @@ from cortex_events.domain.deployments import Revision, deployment_events, report
 from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
-from cortex_events.domain.model import (
-    DeploymentSnapshot,
-    PodSnapshot,
-    deployment_snapshot,
-    pod_snapshot,
-    replicaset_snapshot,
-)
+from cortex_events.domain.model import DeploymentSnapshot, PodSnapshot
 from cortex_events.domain.pods import first_deletion
 from cortex_events.domain.quiet import QuietDefaults
+from cortex_events.domain.snapshots import deployment_snapshot, pod_snapshot, replicaset_snapshot
 
 __all__ = ["EntitySpecs", "History", "Recorder", "SkipListener", "Submitter", "TagIssueListener"]
 

@@ -44,7 +44,6 @@ from cortex_events.domain.model import (
     ARGO_REVISION_ANNOTATION,
     EventType,
     Workload,
-    revision_number,
     workload_fields,
 )
 from cortex_events.domain.parsing import (
@@ -58,6 +57,7 @@ from cortex_events.domain.parsing import (
 )
 from cortex_events.domain.revisions import record_duration
 from cortex_events.domain.scaling import Scale, ScaleWindow
+from cortex_events.domain.snapshots import revision_number
 from cortex_events.domain.templates import template_writers
 
 ARGO_EVENTS = KindEvents(

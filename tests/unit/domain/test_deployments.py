@@ -16,12 +16,8 @@ from cortex_events.domain.deployments import (
     rollout_result,
 )
 from cortex_events.domain.intents import EventIntent, format_duration, short_image
-from cortex_events.domain.model import (
-    DeploymentSnapshot,
-    EventType,
-    deployment_snapshot,
-    replicaset_snapshot,
-)
+from cortex_events.domain.model import DeploymentSnapshot, EventType
+from cortex_events.domain.snapshots import deployment_snapshot, replicaset_snapshot
 
 Factory = Callable[..., dict[str, Any]]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

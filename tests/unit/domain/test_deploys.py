@@ -24,12 +24,8 @@ from cortex_events.domain.deploys import (
 )
 from cortex_events.domain.keys import DEPLOY_PREFIX
 from cortex_events.domain.mapping import Target
-from cortex_events.domain.model import (
-    ALL_EVENT_TYPES,
-    DeploymentSnapshot,
-    deployment_snapshot,
-    replicaset_snapshot,
-)
+from cortex_events.domain.model import ALL_EVENT_TYPES, DeploymentSnapshot
+from cortex_events.domain.snapshots import deployment_snapshot, replicaset_snapshot
 from cortex_events.domain.specs import DeploySpec, EntitySpec, parse_entity
 
 Factory = Callable[..., dict[str, Any]]

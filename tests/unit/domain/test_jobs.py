@@ -8,7 +8,8 @@ from typing import Any
 from cortex_events.domain.batch import job_snapshot
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.jobs import job_events
-from cortex_events.domain.model import EventType, PodSnapshot, pod_snapshot
+from cortex_events.domain.model import EventType, PodSnapshot
+from cortex_events.domain.snapshots import pod_snapshot
 from tests.support.kinds import CREATED, job, job_pod
 
 

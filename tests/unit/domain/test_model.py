@@ -6,13 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events.domain.model import (
-    ALL_EVENT_TYPES,
-    EPOCH,
-    EventType,
-    deployment_snapshot,
-    pod_snapshot,
-)
+from cortex_events.domain.model import ALL_EVENT_TYPES, EPOCH, EventType
+from cortex_events.domain.snapshots import deployment_snapshot, pod_snapshot
 
 Factory = Callable[..., dict[str, Any]]
 
@@ -212,7 +207,7 @@ def test_snapshots_can_be_kept_in_sets(make_pod: Factory, make_deployment: Facto
 
 
 def test_deletion_time_is_when_deletion_was_asked_not_the_end_of_the_grace_period() -> None:
-    from cortex_events.domain.model import pod_snapshot
+    from cortex_events.domain.snapshots import pod_snapshot
 
     snapshot = pod_snapshot(
         {

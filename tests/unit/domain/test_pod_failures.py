@@ -10,11 +10,12 @@ import pytest
 
 from cortex_events.domain.failure_model import RECOVERY, FailurePolicy
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.model import EventType, PodSnapshot, pod_snapshot
+from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_failures import pod_failures
 from cortex_events.domain.pod_restarts import loop_starts
 from cortex_events.domain.pod_waits import next_due
 from cortex_events.domain.pods import pod_events
+from cortex_events.domain.snapshots import pod_snapshot
 
 Factory = Callable[..., dict[str, Any]]
 UID = "5f0c2a1e-pod-0001"

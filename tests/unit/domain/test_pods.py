@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.model import EventType, PodSnapshot, pod_snapshot
+from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pods import pod_events
+from cortex_events.domain.snapshots import pod_snapshot
 
 Factory = Callable[..., dict[str, Any]]
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
