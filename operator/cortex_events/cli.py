@@ -9,47 +9,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
-
-from pydantic import ValidationError
+from typing import NoReturn
 
 from cortex_events import __version__
 from cortex_events.commands import TOOL_COMMANDS, add_tool_commands
-from cortex_events.flags import CONNECTION_FLAGS, FLAGS_BY_FIELD, RUN_FLAGS, add_settings_flags
-from cortex_events.settings import MISSING_KEY, Settings
+from cortex_events.flags import (
+    CONNECTION_FLAGS,
+    RUN_FLAGS,
+    CommandError,
+    MissingKey,
+    UsageError,
+    add_settings_flags,
+    load_settings,
+)
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 
-class UsageError(Exception):
-    """A mistake in how the command was called; the message is one line for the user."""
-
-
-class CommandError(Exception):
-    """The command could not do its job (e.g. no cluster reachable); one line for the user."""
-
-
-class MissingKey(UsageError):
-    """The settings lack only the Cortex API key."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-# What a command without a key can do about it: only flags that command has.
-KEY_HINTS = {
-    "run": "set it, pass --api-key-file FILE, or use --dry-run to send nothing",
-    "check": "set it or pass --api-key-file FILE",
-    "events": "set it or pass --api-key-file FILE",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,57 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_settings(args: argparse.Namespace, **overrides: Any) -> Settings:
-    """Settings from the environment, flags winning; one readable line on error."""
-    values: dict[str, Any] = {}
-    for name in FLAGS_BY_FIELD:
-        value = getattr(args, name, None)
-        if value is not None and name not in ("dry_run", "api_key", "api_key_file"):
-            values[name] = value
-    if getattr(args, "dry_run", None):
-        values["dry_run"] = True
-    key_file = getattr(args, "api_key_file", None) or os.environ.get("CORTEX_API_KEY_FILE")
-    if key_file:
-        values["api_key"] = _read_key_file(key_file)
-        values["api_key_file"] = key_file
-    values.update(overrides)
-    try:
-        return Settings(**values)
-    except ValidationError as error:
-        given = set(values) - set(overrides)
-        message = _settings_error(error, given, getattr(args, "command", None))
-        only_key = [p["msg"] for p in error.errors()] == [f"Value error, {MISSING_KEY}"]
-        raise (MissingKey if only_key else UsageError)(message) from None
-
-
-def _read_key_file(path: str) -> str:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as error:
-        raise UsageError(f"cannot read --api-key-file {path}: {error.strerror}") from None
-    except UnicodeError:  # its message would quote a byte of the key
-        raise UsageError(f"cannot read --api-key-file {path}: it is not UTF-8 text") from None
-
-
-def _settings_error(error: ValidationError, given: set[str], command: str | None) -> str:
-    """One line naming where each bad value came from: the flag if given, else the variable."""
-    parts = []
-    for problem in error.errors(include_input=False, include_url=False):
-        location = ".".join(str(part) for part in problem["loc"])
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        setting = FLAGS_BY_FIELD.get(location)
-        if setting is not None and location in given:
-            parts.append(f"{setting.flag} ({setting.variable}): {message}")
-        elif location:
-            parts.append(f"CORTEX_{location.upper()}: {message}")
-        elif message == MISSING_KEY and command in KEY_HINTS:
-            parts.append(f"{message}: {KEY_HINTS[command]}")
-        else:
-            parts.append(message)
-    return "; ".join(parts)
-
-
 def _run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -164,7 +97,8 @@ def _run(args: argparse.Namespace) -> int:
     problem = check_cluster()
     if problem:
         raise CommandError(problem)
-    app = OperatorApp(settings)
+    # One redactor for the logs and the app: a key read again from its file joins both.
+    app = OperatorApp(settings, secrets=secrets)
     try:
         asyncio.run(app.run())
     except ListenError as error:

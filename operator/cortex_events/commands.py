@@ -69,7 +69,7 @@ def add_events_command(commands: Any) -> None:
 
 def _events(args: argparse.Namespace) -> int:
     from cortex_events.check import tags_in_use
-    from cortex_events.cli import CommandError, UsageError, load_settings
+    from cortex_events.flags import CommandError, UsageError, load_settings
     from cortex_events.kube.client import allow_api_json_depth
     from cortex_events.recorded import ListingError, list_recorded
 
@@ -89,7 +89,7 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _kubeconfig(args: argparse.Namespace) -> int:
-    from cortex_events.cli import CommandError
+    from cortex_events.flags import CommandError
     from cortex_events.kubeconfig import KubeconfigError, write_kubeconfig
 
     try:

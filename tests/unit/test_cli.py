@@ -175,3 +175,35 @@ def test_unreadable_key_file(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_fake_cortex_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["fake-cortex", "--port", "70000"]) == 2
     assert "--port" in error_line(capsys)
+
+
+def test_run_shares_one_redactor_between_the_logs_and_the_operator(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A key read again from its file joins the operator's redactor; the logs must use that same
+    # one, or the new key would be hidden from statuses and Events but not from log lines.
+    import cortex_events.app
+    import cortex_events.kube.client
+    import cortex_events.logconfig
+
+    seen: dict[str, object] = {}
+
+    class App:
+        interrupts = None
+
+        def __init__(self, settings: Settings, *, secrets: object = None) -> None:
+            seen["app"] = secrets
+
+        async def run(self) -> None:
+            return None
+
+    def configure(**kwargs: object) -> None:
+        seen["logs"] = kwargs["secrets"]
+
+    monkeypatch.setattr(cortex_events.app, "OperatorApp", App)
+    monkeypatch.setattr(cortex_events.logconfig, "configure_logging", configure)
+    monkeypatch.setattr(cortex_events.kube.client, "check_cluster", lambda: None)
+    monkeypatch.setenv("CORTEX_API_KEY", "a-key-0123456789")
+    assert main(["run"]) == 0
+    assert seen["app"] is not None
+    assert seen["app"] is seen["logs"]
