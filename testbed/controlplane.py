@@ -62,6 +62,10 @@ CLIENTS = {
 }
 
 
+APISERVER_STOP_SECONDS = 3.0
+"""How long the API server may take to exit after SIGTERM before it is killed."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -528,7 +532,9 @@ class ControlPlane:
         return any(began <= moment <= ready for began, ready in self.startups)
 
     def stop_apiserver(self) -> None:
-        self.components["kube-apiserver"].stop()
+        # On SIGTERM it stops listening at once (its clients see the restart then), and then
+        # waits 15 s or more for its own long-running requests to end: killed after a moment.
+        self.components["kube-apiserver"].stop(timeout=APISERVER_STOP_SECONDS)
 
     def restart_apiserver(self, *, watch_cache: bool | None = None, down_for: float = 0) -> None:
         """Restart the API server; return once the controllers work through it again."""
@@ -576,7 +582,7 @@ class ControlPlane:
         for name in (*reversed(added), *core):
             component = self.components.get(name)
             if component is not None:
-                component.stop()
+                component.stop(APISERVER_STOP_SECONDS if name == "kube-apiserver" else 15.0)
         if not self.keep_folder:
             shutil.rmtree(self.folder, ignore_errors=True)
 
