@@ -77,3 +77,67 @@ a message that says what to set when no key source, or two of them, are configur
 {{- fail "cortex-events-operator: no Cortex API key configured. Create a Secret with the key (kubectl create secret generic cortex-events --from-literal=api-key=<key>) and set apiKey.existingSecret=cortex-events, or set apiKey.value, or set dryRun=true to send nothing" }}
 {{- end }}
 {{- end }}
+
+{{/*
+What the operator and the `helm test` Pod share to reach Cortex: the env naming the key's file
+and the CA bundle, their volumes and their mounts. Each takes the root context.
+*/}}
+{{- define "cortex-events-operator.cortexEnv" -}}
+{{- $secretName := include "cortex-events-operator.apiKeySecretName" . }}
+- name: CORTEX_BASE_URL
+  value: {{ .Values.baseUrl | quote }}
+- name: CORTEX_ALLOW_HTTP
+  value: {{ .Values.allowHttp | toString | quote }}
+{{- if or .Values.caBundle.configMap .Values.caBundle.secret }}
+- name: CORTEX_CA_BUNDLE
+  value: /etc/cortex-events/ca/{{ .Values.caBundle.key }}
+{{- end }}
+{{- if $secretName }}
+# The key is a file, not a variable: it is in no process environment, and the operator (and
+# `cortex-events check`) reads it again when it changes.
+- name: CORTEX_API_KEY_FILE
+  value: /var/run/secrets/cortex-events/api-key
+{{- end }}
+{{- end }}
+
+{{- define "cortex-events-operator.cortexMounts" -}}
+{{- if include "cortex-events-operator.apiKeySecretName" . }}
+# The whole folder, not a subPath: the kubelet updates it when the Secret changes.
+- name: api-key
+  mountPath: /var/run/secrets/cortex-events
+  readOnly: true
+{{- end }}
+{{- if or .Values.caBundle.configMap .Values.caBundle.secret }}
+- name: ca-bundle
+  mountPath: /etc/cortex-events/ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "cortex-events-operator.cortexVolumes" -}}
+{{- $secretName := include "cortex-events-operator.apiKeySecretName" . }}
+{{- if $secretName }}
+- name: api-key
+  secret:
+    secretName: {{ $secretName }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.apiKey.secretKey }}
+        path: api-key
+{{- end }}
+{{- if .Values.caBundle.configMap }}
+- name: ca-bundle
+  configMap:
+    name: {{ .Values.caBundle.configMap }}
+    items:
+      - key: {{ .Values.caBundle.key }}
+        path: {{ .Values.caBundle.key }}
+{{- else if .Values.caBundle.secret }}
+- name: ca-bundle
+  secret:
+    secretName: {{ .Values.caBundle.secret }}
+    items:
+      - key: {{ .Values.caBundle.key }}
+        path: {{ .Values.caBundle.key }}
+{{- end }}
+{{- end }}
