@@ -42,7 +42,7 @@ from bench import stand
 from bench.backends import Backend, Role, Stands
 from bench.procinfo import MIB, usage
 from bench.procs import BenchError, clean_env
-from cortex_events.watched import BY_KIND
+from cortex_events.kube.watched import BY_KIND
 from cortex_events_sim.fake_cortex import FakeCortex, run_in_thread
 from testbed.assets import AssetsUnavailable, locate
 from testbed.controlplane import AuditRecord, ControlPlane

@@ -26,7 +26,7 @@ from typing import Any
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.queue import Item, Key, Outgoing
-from cortex_events.watched import WORKLOADS
+from cortex_events.kube.watched import WORKLOADS
 from cortex_events_sim import workloads
 from cortex_events_sim.cluster.deployment_status import ProgressClock, deployment_status
 from cortex_events_sim.cluster.objects import REVISION_ANNOTATION, owner_ref, pod_from_template

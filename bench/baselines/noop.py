@@ -1,6 +1,6 @@
 """Baseline: kopf with handlers that do nothing, on the operator's watch set.
 
-It watches what the operator always watches (the kinds of `cortex_events.watched.WORKLOADS`:
+It watches what the operator always watches (the kinds of `cortex_events.kube.watched.WORKLOADS`:
 Pods, ReplicaSets, Deployments, StatefulSets, DaemonSets, ControllerRevisions, Jobs and
 CronJobs) and CortexEntities, with event handlers that return at once, so its memory and CPU
 are the framework's floor for the same objects. Scanning is off, as in the operator. Run as
@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from cortex_events.watched import WORKLOADS, WatchedKind
+from cortex_events.kube.watched import WORKLOADS, WatchedKind
 
 
 @kopf.on.startup()

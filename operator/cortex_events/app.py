@@ -20,10 +20,12 @@ from typing import Any
 import kopf
 
 from cortex_events import __version__
+from cortex_events.config.secret import ApiKeyFile, Redactor
+from cortex_events.config.settings import Settings
 from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.catalog import CatalogMapping, CatalogReader, MappingOptions
-from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.deploy_targets import DeployRecorder
 from cortex_events.controllers.entities import EntityController, EntityStore
 from cortex_events.controllers.entity_status import EntityActivity
 from cortex_events.controllers.feed import WatchFeed
@@ -36,7 +38,7 @@ from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.cortex.tls import trust
 from cortex_events.delivery.deletions import Deleter
-from cortex_events.delivery.deploys import DeployDelivery
+from cortex_events.delivery.deploy_pipeline import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex
 from cortex_events.delivery.fence import Fence, FencedCortex
 from cortex_events.delivery.folding import Folder, Pressure
@@ -44,11 +46,11 @@ from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
 from cortex_events.delivery.ports import CortexApis
 from cortex_events.delivery.queue import EventQueue
-from cortex_events.domain.deploys import DeployDefaults
 from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import QuietDefaults
+from cortex_events.domain.rollout_deploys import DeployDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.errors import describe
@@ -59,15 +61,13 @@ from cortex_events.kube.leases import (
     own_namespace,
     replica_identity,
 )
+from cortex_events.kube.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.interrupts import Interrupts
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
 from cortex_events.ops.startup import log_start, warn_missing_namespaces
-from cortex_events.secret import ApiKeyFile, Redactor
-from cortex_events.settings import Settings
-from cortex_events.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 
 logger = logging.getLogger("cortex_events.app")
 

@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from cortex_events import __version__
-from cortex_events.commands import TOOL_COMMANDS, add_tool_commands
-from cortex_events.flags import (
+from cortex_events.commands.flags import (
     CONNECTION_FLAGS,
     RUN_FLAGS,
     CommandError,
@@ -25,6 +24,7 @@ from cortex_events.flags import (
     add_settings_flags,
     load_settings,
 )
+from cortex_events.commands.tools import TOOL_COMMANDS, add_tool_commands
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -85,10 +85,10 @@ def _run(args: argparse.Namespace) -> int:
     import kopf
 
     from cortex_events.app import OperatorApp
+    from cortex_events.config.secret import Redactor
     from cortex_events.kube.client import allow_api_json_depth, check_cluster
-    from cortex_events.logconfig import CREDENTIALS_REFUSED, configure_logging
     from cortex_events.ops.health import ListenError
-    from cortex_events.secret import Redactor
+    from cortex_events.ops.logconfig import CREDENTIALS_REFUSED, configure_logging
 
     settings = load_settings(args)
     allow_api_json_depth()
@@ -118,7 +118,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from cortex_events.check import run_check
+    from cortex_events.commands.check import run_check
     from cortex_events.kube.client import allow_api_json_depth
 
     allow_api_json_depth()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cortex_events.resources import crd_manifest
+from cortex_events.kube.crd import crd_manifest
 from cortex_events_sim import workloads
 from cortex_events_sim.kubectl import ApiException, Kubectl
 from cortex_events_sim.ports import free_port

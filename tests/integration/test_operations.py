@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cortex_events.resources import crd_manifest
+from cortex_events.kube.crd import crd_manifest
 from cortex_events_sim import workloads
 from cortex_events_sim.fake_cortex import FakeCortex
 from cortex_events_sim.kubectl import Kubectl

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cortex_events.resources import crd_manifest
+from cortex_events.kube.crd import crd_manifest
 from cortex_events_sim.kubeapi.rules import RuleError, compile_rule, rule_violations
 from cortex_events_sim.kubectl import ApiException, Kubectl
 from cortex_events_sim.server_thread import serve_in_thread

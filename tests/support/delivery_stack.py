@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from cortex_events.delivery.deploys import DeployDelivery
+from cortex_events.delivery.deploy_pipeline import DeployDelivery
 from cortex_events.delivery.folding import Folder, Pressure
 from cortex_events.delivery.ledger import Ledger
 from cortex_events.delivery.pipeline import Delivery

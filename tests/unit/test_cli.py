@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cortex_events.cli import build_parser, main
-from cortex_events.settings import Settings
+from cortex_events.config.settings import Settings
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -184,7 +184,7 @@ def test_run_shares_one_redactor_between_the_logs_and_the_operator(
     # one, or the new key would be hidden from statuses and Events but not from log lines.
     import cortex_events.app
     import cortex_events.kube.client
-    import cortex_events.logconfig
+    import cortex_events.ops.logconfig
 
     seen: dict[str, object] = {}
 
@@ -201,7 +201,7 @@ def test_run_shares_one_redactor_between_the_logs_and_the_operator(
         seen["logs"] = kwargs["secrets"]
 
     monkeypatch.setattr(cortex_events.app, "OperatorApp", App)
-    monkeypatch.setattr(cortex_events.logconfig, "configure_logging", configure)
+    monkeypatch.setattr(cortex_events.ops.logconfig, "configure_logging", configure)
     monkeypatch.setattr(cortex_events.kube.client, "check_cluster", lambda: None)
     monkeypatch.setenv("CORTEX_API_KEY", "a-key-0123456789")
     assert main(["run"]) == 0

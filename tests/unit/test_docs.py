@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cortex_events.flags import FLAGS_BY_FIELD
-from cortex_events.settings import Settings
+from cortex_events.commands.flags import FLAGS_BY_FIELD
+from cortex_events.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -32,7 +32,7 @@ class OnlyThePinned(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, OnlyThePinned())
-import cortex_events.app, cortex_events.check, cortex_events.cli
+import cortex_events.app, cortex_events.commands.check, cortex_events.cli
 import cortex_events_sim.fake_cortex.server
 from cortex_events.cli import build_parser
 build_parser().parse_args(["run"])

@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.deploy_targets import DeployRecorder
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.queue import Item, OutgoingDeploy
-from cortex_events.domain.deploys import DeployDefaults
+from cortex_events.domain.rollout_deploys import DeployDefaults
 from tests.support.kinds import CREATED, daemonset, revision, statefulset
 from tests.unit.test_kinds_recorder import TAG, Clock
 

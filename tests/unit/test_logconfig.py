@@ -8,14 +8,14 @@ import sys
 
 import pytest
 
-from cortex_events.logconfig import (
+from cortex_events.config.secret import REDACTED
+from cortex_events.ops.logconfig import (
     JsonFormatter,
     RetryCollapsingFilter,
     SecretRedactingFilter,
     TextFormatter,
     configure_logging,
 )
-from cortex_events.secret import REDACTED
 
 KEY = "ck_live_0123456789abcdef"
 

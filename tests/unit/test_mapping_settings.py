@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cortex_events.cli import main
+from cortex_events.config.settings import Settings
 from cortex_events.domain.catalog import MappingConfig, Source
-from cortex_events.settings import Settings
 
 
 @pytest.fixture(autouse=True)

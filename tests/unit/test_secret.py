@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from cortex_events.cli import main
+from cortex_events.config.secret import REDACTED, ApiKeyFile, Redactor, clean_api_key
+from cortex_events.config.settings import Settings
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import MAX_MESSAGE_CHARS, CortexError
 from cortex_events.kube.client import KubeClient
 from cortex_events.kube.events import EventPoster, InvolvedObject
-from cortex_events.secret import REDACTED, ApiKeyFile, Redactor, clean_api_key
-from cortex_events.settings import Settings
 from tests.support.hostile import key_escapings
 
 KEY = "ck_live/odd+key\"with\\quotes'%41=0123456789"

@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.deploy_targets import DeployRecorder
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
-from cortex_events.domain.deploys import DeployDefaults
+from cortex_events.domain.rollout_deploys import DeployDefaults
 from tests.support import kinds
 from tests.support.kinds import CREATED, revision, statefulset
 from tests.unit import test_argo_rollouts as argo_tests

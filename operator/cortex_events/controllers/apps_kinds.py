@@ -18,10 +18,10 @@ from cortex_events.domain.apps import (
 from cortex_events.domain.daemonsets import current_rollout as daemonset_rollout
 from cortex_events.domain.daemonsets import daemonset_events
 from cortex_events.domain.deployments import Revision
-from cortex_events.domain.deploys import DeploySource
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Resolution
 from cortex_events.domain.revisions import Progress
+from cortex_events.domain.rollout_deploys import DeploySource
 from cortex_events.domain.statefulsets import current_rollout as statefulset_rollout
 from cortex_events.domain.statefulsets import statefulset_events
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.deploy_targets import DeployRecorder
 from cortex_events.controllers.routing import Router
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex

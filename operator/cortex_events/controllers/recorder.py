@@ -25,7 +25,7 @@ from cortex_events.controllers.apps_kinds import (
 )
 from cortex_events.controllers.batch_kinds import CronJobTracker, JobTracker
 from cortex_events.controllers.catalog import MappingOptions
-from cortex_events.controllers.deploys import DeployRecorder
+from cortex_events.controllers.deploy_targets import DeployRecorder
 from cortex_events.controllers.kinds import Context, KindTracker
 from cortex_events.controllers.namespaces import NamespaceGate
 from cortex_events.controllers.pod_failures import PodFailures

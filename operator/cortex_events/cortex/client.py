@@ -1,5 +1,5 @@
 """Async client for the six Cortex Custom Events operations, and the Deploys API's (see
-`cortex_events.cortex.deploys`).
+`cortex_events.cortex.deploys_api`).
 
 Every attempt (retries included) first takes a token from the key's `TokenBucket`, at the
 urgency of the work it is for (`cortex_events.cortex.ratelimit.urgency`); a 429 holds the
@@ -19,7 +19,7 @@ Other 4xx answers are never retried. After the last attempt the mapped error is 
 API key lives in a `SecretStr`: it is read only to build the ``Authorization`` header and
 never appears in logs, in ``repr(client)`` or in error messages. Every error the client raises
 passes one point, `cortex_events.cortex.errors.redacted`, which removes the key in any form
-(`cortex_events.secret`) from its text, and is raised without the HTTP library's exception
+(`cortex_events.config.secret`) from its text, and is raised without the HTTP library's exception
 chained to it (whose text may quote the header).
 """
 
@@ -38,8 +38,9 @@ import httpx
 from pydantic import SecretStr
 
 from cortex_events import __version__
+from cortex_events.config.secret import Redactor, clean_api_key
 from cortex_events.cortex.catalog import CatalogOperations
-from cortex_events.cortex.deploys import DeployOperations
+from cortex_events.cortex.deploys_api import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
@@ -67,7 +68,6 @@ from cortex_events.cortex.wire import (
     parse,
     walk_pages,
 )
-from cortex_events.secret import Redactor, clean_api_key
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 

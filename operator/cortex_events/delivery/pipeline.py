@@ -12,7 +12,7 @@ refusing the key never loses an item: it stays queued and delivery pauses with a
 (or the server's ``Retry-After``) until Cortex answers again. Deletions (retention, cleanup)
 go through here too, holding their keys in the queue so that no other request for those events
 is in flight meanwhile. Deploys share the workers, the pauses and the queue; what is done with
-each is `cortex_events.delivery.deploys`.
+each is `cortex_events.delivery.deploy_pipeline`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from cortex_events.cortex.errors import (
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.cortex.ratelimit import urgency
 from cortex_events.delivery.decisions import Action, decide
-from cortex_events.delivery.deploys import DeployDelivery
+from cortex_events.delivery.deploy_pipeline import DeployDelivery
 from cortex_events.delivery.fence import NotLeading
 from cortex_events.delivery.folding import Folder
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagLedger

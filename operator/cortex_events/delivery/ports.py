@@ -49,7 +49,7 @@ class CortexApi(Protocol):
 
 
 class DeployApi(Protocol):
-    """The client's Deploys API (`cortex_events.cortex.deploys`)."""
+    """The client's Deploys API (`cortex_events.cortex.deploys_api`)."""
 
     async def list_deploys(
         self, tag: str, *, page: int = 0, page_size: int = 250

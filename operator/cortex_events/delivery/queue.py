@@ -23,12 +23,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from cortex_events.delivery.lanes import Key, Lanes
-from cortex_events.domain.deploys import DeployBody
 from cortex_events.domain.mapping import Target
 from cortex_events.domain.podsummary import PodChange
 from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import PodEvents
 from cortex_events.domain.render import EventBody
+from cortex_events.domain.rollout_deploys import DeployBody
 
 __all__ = ["EventQueue", "Fold", "Item", "Key", "Outgoing", "OutgoingDeploy", "merged"]
 

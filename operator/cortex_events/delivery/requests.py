@@ -10,8 +10,8 @@ from cortex_events.cortex.models import (
     Deployer,
     DeployRequest,
 )
-from cortex_events.domain.deploys import DeployBody
 from cortex_events.domain.render import EventBody
+from cortex_events.domain.rollout_deploys import DeployBody
 
 
 def to_request(body: EventBody, *, timestamp: datetime | None = None) -> CustomEventRequest:

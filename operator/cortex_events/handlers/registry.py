@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import kopf
 
-from cortex_events.watched import WORKLOADS, WatchedKind
+from cortex_events.kube.watched import WORKLOADS, WatchedKind
 
 CXE = ("cortex.io", "v1alpha1", "cortexentities")
 FINALIZER = "cortex.io/cleanup-events"

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from cortex_events.kube.errors import REFUSAL_HINTS, KubeRequestFailed, describe
 from cortex_events.kube.leases import LeaseConflict, LeaseForbidden, LeaseUnavailable
-from cortex_events.watched import BY_KIND
+from cortex_events.kube.watched import BY_KIND
 
 logger = logging.getLogger("cortex_events.kube")
 

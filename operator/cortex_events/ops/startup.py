@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from cortex_events.config.settings import Settings
 from cortex_events.kube.client import KubeClient
 from cortex_events.kube.leases import ElectionSettings
-from cortex_events.settings import Settings
 
 logger = logging.getLogger("cortex_events.app")
 

@@ -22,8 +22,8 @@ from typing import TextIO
 from pydantic import SecretStr
 
 from cortex_events.app import OperatorApp
-from cortex_events.logconfig import configure_logging
-from cortex_events.settings import Settings
+from cortex_events.config.settings import Settings
+from cortex_events.ops.logconfig import configure_logging
 from cortex_events_sim.cluster import SimTimings
 from cortex_events_sim.demo.interrupts import Interrupted, Interrupts
 from cortex_events_sim.demo.output import LiveView, Palette, summary

@@ -15,7 +15,7 @@ from aiohttp import web
 from cortex_events_sim.fake_cortex.admin import add_admin_routes
 from cortex_events_sim.fake_cortex.answers import error
 from cortex_events_sim.fake_cortex.catalog import add_catalog_routes
-from cortex_events_sim.fake_cortex.deploys import add_deploy_routes, json_body, path_uuid
+from cortex_events_sim.fake_cortex.deploys_api import add_deploy_routes, json_body, path_uuid
 from cortex_events_sim.fake_cortex.gate import Emulator, api_gate
 from cortex_events_sim.fake_cortex.page import add_page_route
 from cortex_events_sim.fake_cortex.validation import EventFilter, EventInput, Page

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from cortex_events.resources import crd_manifest
+from cortex_events.kube.crd import crd_manifest
 
 from .objects import clone
 from .recording import DRIVER_USER, OPERATOR_USER, RecordedRequest

@@ -13,8 +13,8 @@ from cortex_events.delivery.decisions import scan_pages
 from cortex_events.delivery.fence import Fence, FencedCortex, NotLeading
 from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.delivery.requests import deploy_request
-from cortex_events.domain.deploys import DeployBody, Deployer
 from cortex_events.domain.render import MANAGED_BY
+from cortex_events.domain.rollout_deploys import DeployBody, Deployer
 from tests.support.cortex_double import MemoryCortex
 from tests.support.delivery_stack import DeliveryStack
 

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from cortex_events.domain.deployments import Revision, deployment_events
-from cortex_events.domain.deploys import (
+from cortex_events.domain.keys import DEPLOY_PREFIX
+from cortex_events.domain.mapping import Target
+from cortex_events.domain.model import ALL_EVENT_TYPES, DeploymentSnapshot
+from cortex_events.domain.rollout_deploys import (
     DeployDefaults,
     Deployer,
     DeployIntent,
@@ -22,9 +25,6 @@ from cortex_events.domain.deploys import (
     parse_deployer,
     render_deploy,
 )
-from cortex_events.domain.keys import DEPLOY_PREFIX
-from cortex_events.domain.mapping import Target
-from cortex_events.domain.model import ALL_EVENT_TYPES, DeploymentSnapshot
 from cortex_events.domain.snapshots import deployment_snapshot, replicaset_snapshot
 from cortex_events.domain.specs import DeploySpec, EntitySpec, parse_entity
 

@@ -19,7 +19,7 @@ from cortex_events.domain.specs import (
     parse_entity,
 )
 from cortex_events.domain.tags import TAG_RULE, tag_problem
-from cortex_events.resources import crd_manifest
+from cortex_events.kube.crd import crd_manifest
 from cortex_events_sim.kubeapi.rules import rule_violations
 from tests.support.hostile import TAG_SAMPLES, nested
 

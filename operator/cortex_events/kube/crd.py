@@ -1,4 +1,4 @@
-"""Files that ship with the package (the CortexEntity CRD)."""
+"""The CortexEntity CRD, a file that ships with the package."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def crd_path() -> Path:
     packaged = resources.files("cortex_events") / "crds" / CRD_FILE_NAME
     if packaged.is_file():
         return Path(str(packaged))
-    checkout = Path(__file__).resolve().parents[2] / "crds" / CRD_FILE_NAME
+    checkout = Path(__file__).resolve().parents[3] / "crds" / CRD_FILE_NAME
     if checkout.is_file():
         return checkout
     raise FileNotFoundError(f"the CortexEntity CRD ({CRD_FILE_NAME}) is missing from this install")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from cortex_events.config.settings import Settings
 from cortex_events.controllers.catalog import read_catalog
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexError
 from cortex_events.domain.catalog import CatalogIndex, Source, describe_sources
 from cortex_events.domain.mapping import resolve
 from cortex_events.domain.specs import EntitySpec, parse_entity
-from cortex_events.settings import Settings
 
 Listed = tuple[str, Mapping[str, Any]]  # (kind, metadata)
 

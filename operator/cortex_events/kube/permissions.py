@@ -1,13 +1,13 @@
 """The Kubernetes API access the operator needs: one list for ``check`` and the RBAC tests.
 
-The kinds it watches are read only (`cortex_events.watched`); Namespaces only with a namespace
+The kinds it watches are read only (`cortex_events.kube.watched`); Namespaces only with a namespace
 selector, Argo Rollouts only where they are installed (`optional`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cortex_events.watched import ARGO_ROLLOUT, NAMESPACE, WORKLOADS
+from cortex_events.kube.watched import ARGO_ROLLOUT, NAMESPACE, WORKLOADS
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
 
-logger = logging.getLogger("cortex_events.settings")
+logger = logging.getLogger("cortex_events.config.settings")
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6

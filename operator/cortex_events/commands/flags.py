@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cortex_events.settings import MISSING_KEY, Settings
+from cortex_events.config.settings import MISSING_KEY, Settings
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Every Kubernetes kind the operator watches, where it lives in the API, and why it is read.
 
 One table for the watch handlers, the look-ups by name, ``check``'s listings, the RBAC the
-operator needs (`cortex_events.permissions`) and the Kubernetes Events it posts about a
+operator needs (`cortex_events.kube.permissions`) and the Kubernetes Events it posts about a
 workload. Every one is only read: the operator writes to none of them.
 """
 

@@ -9,12 +9,12 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from cortex_events.config.secret import clean_api_key
 from cortex_events.domain.catalog import MAX_LABEL_KEYS, MappingConfig, Source, parse_sources
-from cortex_events.domain.deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.quiet import PodEvents, ScaleEvents
+from cortex_events.domain.rollout_deploys import DEFAULT_SHA_ANNOTATION
 from cortex_events.domain.selectors import LabelSelector, label_key_error, parse_selector
-from cortex_events.secret import clean_api_key
 
 DEFAULT_BASE_URL = "https://api.getcortexapp.com"
 MISSING_KEY = "CORTEX_API_KEY is required"

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+from cortex_events.config.settings import Settings
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexError, CortexNotFound
 from cortex_events.cortex.retries import RetryLog
 from cortex_events.domain.render import read_owned
-from cortex_events.settings import Settings
 
 _SINCE = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from cortex_events.secret import Redactor
+from cortex_events.config.secret import Redactor
 
 # Attributes every LogRecord has; anything else came through ``extra=`` and is logged as a field,
 # except kopf's internal ones (its settings object and a posting flag).

@@ -18,7 +18,10 @@ from typing import Protocol
 
 from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.domain.deployments import Revision
-from cortex_events.domain.deploys import (
+from cortex_events.domain.intents import EventIntent
+from cortex_events.domain.mapping import Resolution
+from cortex_events.domain.model import DeploymentSnapshot
+from cortex_events.domain.rollout_deploys import (
     DeployDefaults,
     DeployIntent,
     DeploySource,
@@ -28,9 +31,6 @@ from cortex_events.domain.deploys import (
     render_deploy,
     workload_deploys,
 )
-from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.mapping import Resolution
-from cortex_events.domain.model import DeploymentSnapshot
 from cortex_events.domain.specs import EntitySpec
 
 

@@ -42,7 +42,7 @@ def add_tool_commands(commands: Any) -> None:
 
 
 def add_events_command(commands: Any) -> None:
-    from cortex_events.flags import add_settings_flags
+    from cortex_events.commands.flags import add_settings_flags
 
     events = commands.add_parser(
         "events",
@@ -68,10 +68,10 @@ def add_events_command(commands: Any) -> None:
 
 
 def _events(args: argparse.Namespace) -> int:
-    from cortex_events.check import tags_in_use
-    from cortex_events.flags import CommandError, UsageError, load_settings
+    from cortex_events.commands.check import tags_in_use
+    from cortex_events.commands.events import ListingError, list_recorded
+    from cortex_events.commands.flags import CommandError, UsageError, load_settings
     from cortex_events.kube.client import allow_api_json_depth
-    from cortex_events.recorded import ListingError, list_recorded
 
     allow_api_json_depth()  # CortexEntities are read: one nested deep must not stop it
     logging.getLogger().addHandler(logging.NullHandler())  # the table is the output
@@ -89,8 +89,8 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _kubeconfig(args: argparse.Namespace) -> int:
-    from cortex_events.flags import CommandError
-    from cortex_events.kubeconfig import KubeconfigError, write_kubeconfig
+    from cortex_events.commands.flags import CommandError
+    from cortex_events.commands.kubeconfig import KubeconfigError, write_kubeconfig
 
     try:
         return write_kubeconfig(args.namespace, args.serviceaccount, args.duration, args.output)

@@ -16,7 +16,9 @@ from typing import Any, TextIO
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from cortex_events.check_mapping import mapping_rows
+from cortex_events.commands.check_mapping import mapping_rows
+from cortex_events.config.secret import Redactor
+from cortex_events.config.settings import Settings
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
 from cortex_events.cortex.tls import trust
@@ -25,10 +27,8 @@ from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags
 from cortex_events.kube.client import call, check_cluster, load_api_client
 from cortex_events.kube.leases import own_namespace
-from cortex_events.permissions import LEADER_ELECTION, REQUIRED, Permission, optional
-from cortex_events.secret import Redactor
-from cortex_events.settings import Settings
-from cortex_events.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
+from cortex_events.kube.permissions import LEADER_ELECTION, REQUIRED, Permission, optional
+from cortex_events.kube.watched import ARGO_ROLLOUT, WORKLOADS, WatchedKind
 
 # A tag no one uses: Cortex answers 404 for it with a valid key and 401/403 with a bad one.
 PROBE_TAG = "cortex-events-operator-check"

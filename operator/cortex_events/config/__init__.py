@@ -1,0 +1,1 @@
+"""The operator's configuration and its one secret, read once at start."""
