@@ -22,6 +22,7 @@ import kopf
 from cortex_events import __version__
 from cortex_events.config.secret import ApiKeyFile, Redactor
 from cortex_events.config.settings import Settings
+from cortex_events.config.tls import trust
 from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.catalog import CatalogMapping, CatalogReader, MappingOptions
@@ -36,7 +37,6 @@ from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.ratelimit import TokenBucket
-from cortex_events.cortex.tls import trust
 from cortex_events.delivery.deletions import Deleter
 from cortex_events.delivery.deploy_pipeline import DeployDelivery
 from cortex_events.delivery.dryrun import DryRunCortex

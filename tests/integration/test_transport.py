@@ -22,9 +22,9 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
+from cortex_events.config.tls import CaBundleError, trust
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexConnectionError, CortexNotFound
-from cortex_events.cortex.tls import CaBundleError, trust
 from cortex_events_sim.loop_thread import loop_in_thread
 from cortex_events_sim.ports import free_port
 from cortex_events_sim.server_thread import ServerThread

@@ -19,9 +19,9 @@ from kubernetes.client.exceptions import ApiException
 from cortex_events.commands.check_mapping import mapping_rows
 from cortex_events.config.secret import Redactor
 from cortex_events.config.settings import Settings
+from cortex_events.config.tls import trust
 from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexAuthError, CortexError, CortexNotFound
-from cortex_events.cortex.tls import trust
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.specs import SpecError, parse_entity
 from cortex_events.domain.tags import describe_bad_tag, split_tags

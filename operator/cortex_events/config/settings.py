@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cortex_events.config.secret import clean_api_key
+from cortex_events.config.tls import trust
 from cortex_events.domain.catalog import MAX_LABEL_KEYS, MappingConfig, Source, parse_sources
 from cortex_events.domain.model import TAG_ANNOTATION
 from cortex_events.domain.quiet import PodEvents, ScaleEvents
@@ -279,8 +280,6 @@ class Settings(BaseSettings):
     def _check_ca_bundle(cls, value: str) -> str:
         value = value.strip()
         if value:
-            from cortex_events.cortex.tls import trust  # httpx: only when a bundle is given
-
             trust(value)  # a CaBundleError (a ValueError) says what is wrong with it
         return value
 

@@ -39,6 +39,7 @@ from pydantic import SecretStr
 
 from cortex_events import __version__
 from cortex_events.config.secret import Redactor, clean_api_key
+from cortex_events.config.tls import trust
 from cortex_events.cortex.catalog import CatalogOperations
 from cortex_events.cortex.deploys_api import DeployOperations
 from cortex_events.cortex.errors import (
@@ -57,7 +58,6 @@ from cortex_events.cortex.models import (
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.cortex.retries import RetryLog
-from cortex_events.cortex.tls import trust
 from cortex_events.cortex.wire import (
     MAX_PAGE_SIZE,
     check_page,
