@@ -194,6 +194,43 @@ def namespace(plane: ControlPlane) -> Iterator[str]:
     plane.kubectl("delete", "namespace", name, "--wait=false")
 
 
+CRON_NAMESPACE = "rc-cron"
+"""Where the CronJobs of `test_kinds.py` run from the start of the real-cluster tests."""
+
+
+def cronjob(name: str, schedule: str, fate: str | None = None) -> dict[str, Any]:
+    """A CronJob in `CRON_NAMESPACE` whose runs end as ``fate`` says (by default they succeed)."""
+    labels = {"app": name, **({FATE_LABEL: fate} if fate else {})}
+    template = {
+        "metadata": {"labels": labels},
+        "spec": {"containers": [{"name": "app", "image": "busybox:1.36"}],
+                 "terminationGracePeriodSeconds": 0, "restartPolicy": "Never"},
+    }  # fmt: skip
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": CRON_NAMESPACE},
+        "spec": {"schedule": schedule, "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"spec": {"backoffLimit": 0, "template": template}}},
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cron_namespace(plane: ControlPlane) -> Iterator[str]:
+    """Two CronJobs made as soon as the real-cluster tests start: ``nightly``, whose runs fail,
+    and ``late``, which may start 10 seconds late at most. A CronJob runs on the clock's
+    minutes, and those minutes pass while the modules before `test_kinds.py` run, instead of
+    in it. They carry no tag: no operator records them until that module's tags them."""
+    plane.kubectl("create", "namespace", CRON_NAMESPACE)
+    await_default_service_account(plane, CRON_NAMESPACE)
+    plane.apply(cronjob("nightly", "* * * * *", fate="failed"))
+    late = cronjob("late", "* * * * *")
+    late["spec"]["startingDeadlineSeconds"] = 10
+    plane.apply(late)
+    yield CRON_NAMESPACE
+    plane.kubectl("delete", "namespace", CRON_NAMESPACE, "--wait=false")
+
+
 # -- Cortex and the operator ----------------------------------------------------------------
 
 

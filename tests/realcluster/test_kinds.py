@@ -1,7 +1,8 @@
 """StatefulSets, DaemonSets, an autoscaler, Jobs and CronJobs, driven by the real controllers.
 
-One operator and one namespace serve the module. The CronJob whose runs fail and then succeed is
-created first, so that the minutes its controller waits for pass while the other tests run.
+One operator serves the module, watching its own namespace and the CronJobs' (conftest's
+`cron_namespace`, made when the real-cluster tests start, so that the minutes the CronJob
+controller waits for have passed by the time this module runs).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from testbed.controlplane import ControlPlane
 
 from .conftest import (
     API_KEY,
+    CRON_NAMESPACE,
     FATE_LABEL,
     Operator,
     Release,
@@ -48,25 +50,11 @@ def pod_template(app: str, image: str, fate: str | None = None) -> dict[str, Any
 
 def workload(kind: str, name: str, namespace: str, tag: str, **spec: Any) -> dict[str, Any]:
     return {
-        "apiVersion": "batch/v1" if kind == "CronJob" else "apps/v1",
+        "apiVersion": "apps/v1",
         "kind": kind,
         "metadata": {"name": name, "namespace": namespace, "annotations": {"cortex.io/tag": tag}},
         "spec": spec,
     }
-
-
-def cronjob(name: str, namespace: str, schedule: str, fate: str | None = None) -> dict[str, Any]:
-    template = pod_template(name, "busybox:1.36", fate)
-    template["spec"]["restartPolicy"] = "Never"
-    return workload(
-        "CronJob",
-        name,
-        namespace,
-        CRON_TAG,
-        schedule=schedule,
-        concurrencyPolicy="Forbid",
-        jobTemplate={"spec": {"backoffLimit": 0, "template": template}},
-    )
 
 
 def patch(plane: ControlPlane, what: str, namespace: str, body: Any, kind: str = "merge") -> None:
@@ -111,17 +99,18 @@ def operator(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Operator]:
     log = Path(tmp_path_factory.mktemp("kinds")) / "operator.log"
+    # The CronJobs' runs (those made before this module included) go to CRON_TAG from now on.
+    for name in ("nightly", "late"):
+        plane.kubectl("annotate", f"cronjob/{name}", "-n", CRON_NAMESPACE,
+                      f"cortex.io/tag={CRON_TAG}")  # fmt: skip
     # Deploys on (scales too, settled at once): rollouts of every kind become Cortex deploys.
-    running = make_operator(plane, release, cortex, log, watch=[namespace], CORTEX_DEPLOYS="true",
-                            CORTEX_DEPLOY_SCALES="true", CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
+    running = make_operator(plane, release, cortex, log, watch=[namespace, CRON_NAMESPACE],
+                            CORTEX_DEPLOYS="true", CORTEX_DEPLOY_SCALES="true",
+                            CORTEX_DEPLOY_SETTLE="0")  # fmt: skip
     running.start()
-    # Its runs fail (every Pod of theirs fails) until the test changes the template.
-    plane.apply(cronjob("nightly", namespace, "* * * * *", fate="failed"))
-    # Runs every minute, and may start 10 seconds late at most (its runs get missed later).
-    late = cronjob("late", namespace, "* * * * *")
-    late["spec"]["startingDeadlineSeconds"] = 10
-    plane.apply(late)
     yield running
+    for name in ("nightly", "late"):
+        plane.kubectl("delete", f"cronjob/{name}", "-n", CRON_NAMESPACE, "--ignore-not-found")
     running.stop()
     assert running.violations() == [], "the operator wrote to workloads or was refused"
     assert_once_per_key(cortex)
@@ -314,7 +303,7 @@ def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
 
     (failed,) = wait_for(lambda: runs("Failed"), 150, "a failed run of nightly")[:1]
     # The next runs succeed: their Pods no longer fail.
-    patch(plane, "cronjob/nightly", namespace,
+    patch(plane, "cronjob/nightly", CRON_NAMESPACE,
           [{"op": "remove", "path": f"/spec/jobTemplate/spec/template/metadata/labels/"
                                     f"{FATE_LABEL.replace('/', '~1')}"}], "json")  # fmt: skip
     (succeeded,) = wait_for(lambda: runs("Succeeded"), 150, "a successful run of nightly")[:1]
@@ -330,8 +319,8 @@ def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
     # Its Pods' failures are recorded, their creations are not (jobPodEvents defaults off).
     assert [data(e)["name"] for e in events(cortex, CRON_TAG, "POD_FAILURE")]
     assert events(cortex, CRON_TAG, "POD_CREATION") == []
-    patch(plane, "cronjob/nightly", namespace, {"spec": {"suspend": True}})
-    patch(plane, "cronjob/nightly", namespace, {"spec": {"suspend": False}})
+    patch(plane, "cronjob/nightly", CRON_NAMESPACE, {"spec": {"suspend": True}})
+    patch(plane, "cronjob/nightly", CRON_NAMESPACE, {"spec": {"suspend": False}})
 
     def changes() -> list[str] | None:
         found = [data(e)["change"] for e in events(cortex, CRON_TAG, "CRONJOB_SCHEDULE")
@@ -344,24 +333,24 @@ def test_a_cronjob_fires_a_job_that_fails_then_one_that_succeeds(
 def test_a_cronjob_whose_controller_missed_runs_gets_a_missed_event(
     plane: ControlPlane, namespace: str, cortex: FakeCortex, operator: Operator
 ) -> None:
-    """As if kube-controller-manager had been down since its first run: the CronJob's last
-    start is moved back to that run (its status). With a 10-second starting deadline the real
-    CronJob controller finds the runs since too late to start (it leaves the status as it is),
-    so they stay missed. Last in the module: the runs it needs take minutes from the module's
-    start, which the tests before it spend."""
+    """As if kube-controller-manager had been down for the last two runs: the CronJob's last
+    start is moved back to the run before them (its status). With a 10-second starting deadline
+    the real CronJob controller finds those runs too late to start (it leaves the status as it
+    is), so they stay missed."""
     created = datetime.fromisoformat(
-        plane.get("cronjob/late", "-n", namespace)["metadata"]["creationTimestamp"]
+        plane.get("cronjob/late", "-n", CRON_NAMESPACE)["metadata"]["creationTimestamp"]
     )
-    first_run = created.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    # Two runs after the first are due (and past their deadline), and not at a minute's edge.
-    ready = first_run + timedelta(minutes=2, seconds=15)
+    # Two runs after the first must be due, so at least three minutes of the CronJob's; and
+    # not near a minute's edge, where the next run could start or the count move.
+    earliest = created.replace(second=0, microsecond=0) + timedelta(minutes=3, seconds=15)
     now = datetime.now(UTC)
-    if now < ready:
-        time.sleep((ready - now).total_seconds())
-    if datetime.now(UTC).second < 15:
-        time.sleep(15 - datetime.now(UTC).second)
+    if now < earliest:
+        time.sleep((earliest - now).total_seconds())
+    while not 15 <= (now := datetime.now(UTC)).second <= 45:
+        time.sleep((75 - now.second) % 60)
+    first_run = now.replace(second=0, microsecond=0) - timedelta(minutes=2)
     rewound = {"status": {"lastScheduleTime": first_run.strftime("%Y-%m-%dT%H:%M:%SZ")}}
-    plane.kubectl("patch", "cronjob/late", "-n", namespace, "--subresource=status",
+    plane.kubectl("patch", "cronjob/late", "-n", CRON_NAMESPACE, "--subresource=status",
                   "--type=merge", "-p", json.dumps(rewound))  # fmt: skip
     first_missed = first_run + timedelta(minutes=1)
 
@@ -375,4 +364,4 @@ def test_a_cronjob_whose_controller_missed_runs_gets_a_missed_event(
     assert event.title == f"CronJob late missed {count} scheduled runs"
     assert data(event)["firstMissed"] == first_missed.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert event.timestamp == first_missed
-    plane.kubectl("delete", "cronjob/late", "-n", namespace)
+    plane.kubectl("delete", "cronjob/late", "-n", CRON_NAMESPACE)
