@@ -19,10 +19,8 @@ from typing import Any
 
 import kopf
 
-from cortex_events import __version__
-from cortex_events.config.secret import ApiKeyFile, Redactor
+from cortex_events.config.secret import Redactor
 from cortex_events.config.settings import Settings
-from cortex_events.config.tls import trust
 from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.catalog import CatalogMapping, CatalogReader, MappingOptions
@@ -35,20 +33,13 @@ from cortex_events.controllers.pod_failures import DEADLINE_CHECK_SECONDS
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
-from cortex_events.cortex.client import CortexClient
-from cortex_events.cortex.ratelimit import TokenBucket
-from cortex_events.delivery.deletions import Deleter
-from cortex_events.delivery.deploy_pipeline import DeployDelivery
-from cortex_events.delivery.dryrun import DryRunCortex
-from cortex_events.delivery.fence import Fence, FencedCortex
-from cortex_events.delivery.folding import Folder, Pressure
-from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
-from cortex_events.delivery.ports import CortexApis
-from cortex_events.delivery.queue import EventQueue
+from cortex_events.cortex.api import CortexApi
+from cortex_events.delivery.fence import Fence
+from cortex_events.delivery.folding import Pressure
+from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS
+from cortex_events.delivery.wiring import DeliveryParts, connect
 from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
-from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.domain.rollout_deploys import DeployDefaults
 from cortex_events.handlers.registry import FINALIZER, build_registry
@@ -97,7 +88,7 @@ class OperatorApp:
         self,
         settings: Settings,
         *,
-        api: CortexApis | None = None,
+        api: CortexApi | None = None,
         kube: KubeClient | None = None,
         secrets: Redactor | None = None,
     ) -> None:
@@ -128,7 +119,6 @@ class OperatorApp:
                 on_change=self._leadership_changed,
             )
         leading = self.leading
-        fence = Fence(leading)
         self.notices = EventPoster(
             self.kube, instance=self.identity, leading=leading, redact=self.secrets.redact
         )
@@ -137,29 +127,24 @@ class OperatorApp:
         self.listener = OperatorListener(
             self.metrics, self.activity, self._warn_on_workload, dry_run=settings.dry_run
         )
-        self._client: CortexClient | None = None
         if api is None:
-            if settings.dry_run:
-                api = DryRunCortex()
-            else:
-                assert settings.api_key is not None
-                key_file = settings.api_key_file
-                self._client = CortexClient(
-                    settings.base_url,
-                    settings.api_key,
-                    rate_limiter=TokenBucket(settings.rate_limit, default_level=Priority.WORKLOAD),
-                    observer=self.listener,
-                    gate=fence.check,
-                    user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
-                    api_key_source=ApiKeyFile(key_file, self.secrets) if key_file else None,
-                    redactor=self.secrets,
-                    verify=trust(settings.ca_bundle),
-                )
-                api = self._client
-        reader = self._client if self._client is not None else api
-        api = FencedCortex(api, fence)
-        self.ledger = Ledger()
-        self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
+            api = connect(settings, gate=Fence(leading).check, observer=self.listener,
+                          identity=self.identity, secrets=self.secrets)  # fmt: skip
+        self.api = api
+        parts = DeliveryParts.build(
+            api,
+            cluster=cluster,
+            queue_size=settings.queue_size,
+            listener=self.listener,
+            on_depth=self.listener.queue_changed,
+            leading=leading,
+            on_loaded=lambda tag: self.recorder.request_deployment_review(tag),
+            pod_events=settings.pod_events,
+            pressure=Pressure(settings.pod_fold_after, settings.rate_limit / 60.0),
+            deploy_listener=self.listener,
+        )
+        self.queue, self.ledger, self.folder = parts.queue, parts.ledger, parts.folder
+        self.delivery, self.deleter = parts.delivery, parts.deleter
         self.entity_store = EntityStore()
         selector = settings.namespace_label_selector
         self.deploys = DeployRecorder(
@@ -174,7 +159,7 @@ class OperatorApp:
             cluster=cluster,
             settle=settings.deploy_settle,
         )
-        self.catalog = self._catalog(reader)
+        self.catalog = self._catalog(api)
         self.recorder = Recorder(
             self.queue,
             self.entity_store,
@@ -196,28 +181,7 @@ class OperatorApp:
             ),
             mapping=MappingOptions(settings.tag_annotation, self.catalog),
         )
-        self.folder = Folder(
-            self.queue,
-            self.listener,
-            cluster=cluster,
-            default=settings.pod_events,
-            pressure=Pressure(settings.pod_fold_after, settings.rate_limit / 60.0),
-        )
-        self.delivery = Delivery(
-            api,
-            self.queue,
-            cluster=cluster,
-            ledger=self.ledger,
-            listener=self.listener,
-            on_loaded=self.recorder.request_deployment_review,
-            leading=leading,
-            deploys=DeployDelivery(
-                api, self.queue, self.ledger, cluster=cluster, listener=self.listener
-            ),
-            folder=self.folder,
-        )
         self.metrics.watch_queue(self.queue, self.folder.churn_pressure, self.folder.waiting)
-        self.deleter = Deleter(api, self.queue, self.ledger, deploys=api, cluster=cluster)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)
         )
@@ -420,8 +384,7 @@ class OperatorApp:
                 settings.health_port, settings.metrics_port, settings.listen_address
             )
         except BaseException:
-            if self._client is not None:
-                await self._client.aclose()
+            await self.api.aclose()
             self.kube.close()
             raise
         if self.election is not None:
@@ -492,7 +455,6 @@ class OperatorApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.health.stop()
-            if self._client is not None:
-                await self._client.aclose()
+            await self.api.aclose()
             self.kube.close()
             logger.info("Stopped")
