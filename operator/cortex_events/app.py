@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -42,45 +41,20 @@ from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.domain.rollout_deploys import DeployDefaults
-from cortex_events.handlers.registry import FINALIZER, build_registry
+from cortex_events.handlers.registry import build_registry, kopf_settings
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.errors import describe
 from cortex_events.kube.events import EventPoster, InvolvedObject
-from cortex_events.kube.leases import (
-    ElectionSettings,
-    LeaderElector,
-    own_namespace,
-    replica_identity,
-)
+from cortex_events.kube.leases import replica_identity
 from cortex_events.kube.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.interrupts import Interrupts
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
-from cortex_events.ops.startup import log_start, warn_missing_namespaces
+from cortex_events.ops.startup import elector, log_start, own_lease, warn_missing_namespaces
 
 logger = logging.getLogger("cortex_events.app")
-
-
-def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
-    """kopf's settings for this operator: no scanning, its own annotation and finalizer names."""
-    config = kopf.OperatorSettings()
-    config.scanning.disabled = True  # resources are known; no CRD/namespace list-watch needed
-    config.posting.reporting_component = "cortex-events-operator"
-    config.posting.level = logging.INFO
-    config.persistence.finalizer = FINALIZER
-    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cortex.io")
-    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="cortex.io", key="last-handled-configuration"
-    )
-    # List in pages: a cluster's whole Pod list parsed at once is the operator's memory peak.
-    config.watching.chunk_size = 500
-    config.watching.server_timeout = 300
-    config.watching.client_timeout = 330
-    config.watching.connect_timeout = 30
-    config.networking.request_timeout = 60
-    return config
 
 
 class OperatorApp:
@@ -103,21 +77,7 @@ class OperatorApp:
             kube if kube is not None else KubeClient(load_api_client(), redact=self.secrets.redact)
         )
         self.identity = replica_identity()
-        self.election: LeaderElector | None = None
-        lease_namespace = own_namespace(settings.lease_namespace)
-        if settings.leader_election and lease_namespace:
-            self.election = LeaderElector(
-                self.kube,
-                ElectionSettings(
-                    namespace=lease_namespace,
-                    identity=self.identity,
-                    name=settings.lease_name,
-                    lease_duration=settings.lease_duration,
-                    renew_deadline=settings.renew_deadline,
-                    retry_period=settings.retry_period,
-                ),
-                on_change=self._leadership_changed,
-            )
+        self.election = elector(settings, self.kube, self.identity, self._leadership_changed)
         leading = self.leading
         self.notices = EventPoster(
             self.kube, instance=self.identity, leading=leading, redact=self.secrets.redact
@@ -273,15 +233,6 @@ class OperatorApp:
             self.notices.post(lease, "LeaderLost", f"{self.identity} stopped leading",
                               always=True)  # fmt: skip
 
-    async def _own_lease(self, election: LeaderElector) -> None:
-        """The Lease is written owned by the operator's ServiceAccount where it is in the
-        Lease's namespace: the garbage collector deletes it with the ServiceAccount."""
-        account = await self.kube.service_account()
-        if account is not None and account[0] == election.settings.namespace:
-            owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": account[1],
-                     "uid": account[2]}  # fmt: skip
-            election.settings = dataclasses.replace(election.settings, owner=owner)
-
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
         never a write to the workload itself."""
@@ -294,33 +245,15 @@ class OperatorApp:
 
     # -- background loops ----------------------------------------------------------------------
 
-    async def _sweep_loop(self) -> None:
-        """After a restart: look for deletions missed while down, once each ledger is loaded."""
+    @staticmethod
+    async def _every(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> None:
+        """``job`` every ``seconds``, for as long as the operator runs; a failure is logged."""
         while True:
-            await asyncio.sleep(self.settings.status_interval)
+            await asyncio.sleep(seconds)
             try:
-                await self.sweep.run()
+                await job()
             except Exception:
-                logger.exception("Looking for deletions missed while down failed")
-
-    async def _check_schedules(self) -> None:
-        """Now and then, look for the runs CronJobs missed: no watch event tells of them."""
-        while True:
-            await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
-            try:
-                await self.recorder.check_schedules()
-            except Exception:
-                logger.exception("Looking for missed CronJob runs failed")
-
-    async def _check_deadlines(self) -> None:
-        """Look at the Pods whose waiting state may have passed its threshold: a Pod that stays
-        unschedulable or not ready sends no watch event."""
-        while True:
-            await asyncio.sleep(DEADLINE_CHECK_SECONDS)
-            try:
-                await self.recorder.check_deadlines()
-            except Exception:
-                logger.exception("Looking at Pods in a waiting state failed")
+                logger.exception("%s failed", what)
 
     async def watched_extra(self) -> list[WatchedKind]:
         """The kinds watched besides the workloads always watched: Namespaces for the
@@ -388,15 +321,28 @@ class OperatorApp:
             self.kube.close()
             raise
         if self.election is not None:
-            await self._own_lease(self.election)
+            await own_lease(self.kube, self.election)
         loop = asyncio.get_running_loop()
         loops: dict[str, Coroutine[Any, Any, None]] = {
             "delivery": self.delivery.run(),
             "relist": self.relists.run(),
             "entity-status": self.entities.run(),
-            "sweep": self._sweep_loop(),
-            "schedules": self._check_schedules(),
-            "deadlines": self._check_deadlines(),
+            # After a restart: deletions missed while down, once each ledger is loaded.
+            "sweep": self._every(
+                settings.status_interval, self.sweep.run, "Looking for deletions missed while down"
+            ),
+            # The runs CronJobs missed, and Pods that stay unschedulable or not ready: no
+            # watch event tells of them.
+            "schedules": self._every(
+                SCHEDULE_CHECK_SECONDS,
+                self.recorder.check_schedules,
+                "Looking for missed CronJob runs",
+            ),
+            "deadlines": self._every(
+                DEADLINE_CHECK_SECONDS,
+                self.recorder.check_deadlines,
+                "Looking at Pods in a waiting state",
+            ),
             "kubernetes-events": self.notices.run(),
             "probe": ApiProbe(
                 self.kube,
@@ -429,7 +375,7 @@ class OperatorApp:
         operator = asyncio.ensure_future(
             kopf.operator(
                 registry=build_registry(self.feed, self.entities, extra),
-                settings=kopf_settings(settings),
+                settings=kopf_settings(),
                 standalone=True,
                 clusterwide=not settings.namespaces,
                 namespaces=list(settings.namespaces),
