@@ -5,8 +5,8 @@ request path, ``_request``, which asks the leadership gate as the call starts an
 the `Request` to ``_exchange``. Two classes implement ``_exchange``:
 `cortex_events.cortex.client.CortexClient` over HTTP (which asks the gate again before each
 attempt and as it is written) and `cortex_events.delivery.dryrun.DryRunCortex`, which sends
-nothing. Delivery and the controllers type against `CortexApi`, so an operation
-added here reaches them through the gate.
+nothing. Delivery and the controllers type against `CortexApi`, so an operation added here
+reaches them through the gate.
 """
 
 from __future__ import annotations
