@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
 import kopf
 
-from cortex_events import __version__
-from cortex_events.config.secret import ApiKeyFile, Redactor
+from cortex_events.config.secret import Redactor
 from cortex_events.config.settings import Settings
-from cortex_events.config.tls import trust
 from cortex_events.controllers.argo_kinds import ArgoRolloutTracker
 from cortex_events.controllers.batch_kinds import SCHEDULE_CHECK_SECONDS
 from cortex_events.controllers.catalog import CatalogMapping, CatalogReader, MappingOptions
@@ -35,61 +32,29 @@ from cortex_events.controllers.pod_failures import DEADLINE_CHECK_SECONDS
 from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.relist import RelistReconciler
 from cortex_events.controllers.sweep import DowntimeSweep
-from cortex_events.cortex.client import CortexClient
-from cortex_events.cortex.ratelimit import TokenBucket
-from cortex_events.delivery.deletions import Deleter
-from cortex_events.delivery.deploy_pipeline import DeployDelivery
-from cortex_events.delivery.dryrun import DryRunCortex
-from cortex_events.delivery.fence import Fence, FencedCortex
-from cortex_events.delivery.folding import Folder, Pressure
-from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS, Delivery
-from cortex_events.delivery.ports import CortexApis
-from cortex_events.delivery.queue import EventQueue
+from cortex_events.cortex.api import CortexApi
+from cortex_events.delivery.fence import Fence
+from cortex_events.delivery.folding import Pressure
+from cortex_events.delivery.pipeline import TAKEOVER_CHECK_SECONDS
+from cortex_events.delivery.wiring import DeliveryParts, connect
 from cortex_events.domain.failure_model import FailurePolicy
 from cortex_events.domain.model import WorkloadRef
-from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import QuietDefaults
 from cortex_events.domain.rollout_deploys import DeployDefaults
-from cortex_events.handlers.registry import FINALIZER, build_registry
+from cortex_events.handlers.registry import build_registry, kopf_settings
 from cortex_events.kube.client import KubeClient, load_api_client
 from cortex_events.kube.errors import describe
 from cortex_events.kube.events import EventPoster, InvolvedObject
-from cortex_events.kube.leases import (
-    ElectionSettings,
-    LeaderElector,
-    own_namespace,
-    replica_identity,
-)
+from cortex_events.kube.leases import replica_identity
 from cortex_events.kube.watched import ARGO_ROLLOUT, BY_KIND, NAMESPACE, WatchedKind
 from cortex_events.ops.apiprobe import ApiProbe, probe_path
 from cortex_events.ops.health import HealthServer
 from cortex_events.ops.interrupts import Interrupts
 from cortex_events.ops.memory import release_after_bursts
 from cortex_events.ops.observability import Metrics, OperatorListener
-from cortex_events.ops.startup import log_start, warn_missing_namespaces
+from cortex_events.ops.startup import elector, log_start, own_lease, warn_missing_namespaces
 
 logger = logging.getLogger("cortex_events.app")
-
-
-def kopf_settings(settings: Settings) -> kopf.OperatorSettings:
-    """kopf's settings for this operator: no scanning, its own annotation and finalizer names."""
-    config = kopf.OperatorSettings()
-    config.scanning.disabled = True  # resources are known; no CRD/namespace list-watch needed
-    config.posting.reporting_component = "cortex-events-operator"
-    config.posting.level = logging.INFO
-    config.persistence.finalizer = FINALIZER
-    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cortex.io")
-    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="cortex.io", key="last-handled-configuration"
-    )
-    # List in pages: a cluster's whole Pod list parsed at once is the operator's memory peak.
-    config.watching.chunk_size = 500
-    config.watching.server_timeout = 300
-    config.watching.client_timeout = 330
-    config.watching.connect_timeout = 30
-    config.networking.request_timeout = 60
-    return config
 
 
 class OperatorApp:
@@ -97,7 +62,7 @@ class OperatorApp:
         self,
         settings: Settings,
         *,
-        api: CortexApis | None = None,
+        api: CortexApi | None = None,
         kube: KubeClient | None = None,
         secrets: Redactor | None = None,
     ) -> None:
@@ -112,23 +77,8 @@ class OperatorApp:
             kube if kube is not None else KubeClient(load_api_client(), redact=self.secrets.redact)
         )
         self.identity = replica_identity()
-        self.election: LeaderElector | None = None
-        lease_namespace = own_namespace(settings.lease_namespace)
-        if settings.leader_election and lease_namespace:
-            self.election = LeaderElector(
-                self.kube,
-                ElectionSettings(
-                    namespace=lease_namespace,
-                    identity=self.identity,
-                    name=settings.lease_name,
-                    lease_duration=settings.lease_duration,
-                    renew_deadline=settings.renew_deadline,
-                    retry_period=settings.retry_period,
-                ),
-                on_change=self._leadership_changed,
-            )
+        self.election = elector(settings, self.kube, self.identity, self._leadership_changed)
         leading = self.leading
-        fence = Fence(leading)
         self.notices = EventPoster(
             self.kube, instance=self.identity, leading=leading, redact=self.secrets.redact
         )
@@ -137,29 +87,24 @@ class OperatorApp:
         self.listener = OperatorListener(
             self.metrics, self.activity, self._warn_on_workload, dry_run=settings.dry_run
         )
-        self._client: CortexClient | None = None
         if api is None:
-            if settings.dry_run:
-                api = DryRunCortex()
-            else:
-                assert settings.api_key is not None
-                key_file = settings.api_key_file
-                self._client = CortexClient(
-                    settings.base_url,
-                    settings.api_key,
-                    rate_limiter=TokenBucket(settings.rate_limit, default_level=Priority.WORKLOAD),
-                    observer=self.listener,
-                    gate=fence.check,
-                    user_agent=f"cortex-events-operator/{__version__} ({self.identity})",
-                    api_key_source=ApiKeyFile(key_file, self.secrets) if key_file else None,
-                    redactor=self.secrets,
-                    verify=trust(settings.ca_bundle),
-                )
-                api = self._client
-        reader = self._client if self._client is not None else api
-        api = FencedCortex(api, fence)
-        self.ledger = Ledger()
-        self.queue = EventQueue(settings.queue_size, on_depth=self.listener.queue_changed)
+            api = connect(settings, gate=Fence(leading).check, observer=self.listener,
+                          identity=self.identity, secrets=self.secrets)  # fmt: skip
+        self.api = api
+        parts = DeliveryParts.build(
+            api,
+            cluster=cluster,
+            queue_size=settings.queue_size,
+            listener=self.listener,
+            on_depth=self.listener.queue_changed,
+            leading=leading,
+            on_loaded=lambda tag: self.recorder.request_deployment_review(tag),
+            pod_events=settings.pod_events,
+            pressure=Pressure(settings.pod_fold_after, settings.rate_limit / 60.0),
+            deploy_listener=self.listener,
+        )
+        self.queue, self.ledger, self.folder = parts.queue, parts.ledger, parts.folder
+        self.delivery, self.deleter = parts.delivery, parts.deleter
         self.entity_store = EntityStore()
         selector = settings.namespace_label_selector
         self.deploys = DeployRecorder(
@@ -174,7 +119,7 @@ class OperatorApp:
             cluster=cluster,
             settle=settings.deploy_settle,
         )
-        self.catalog = self._catalog(reader)
+        self.catalog = self._catalog(api)
         self.recorder = Recorder(
             self.queue,
             self.entity_store,
@@ -196,28 +141,7 @@ class OperatorApp:
             ),
             mapping=MappingOptions(settings.tag_annotation, self.catalog),
         )
-        self.folder = Folder(
-            self.queue,
-            self.listener,
-            cluster=cluster,
-            default=settings.pod_events,
-            pressure=Pressure(settings.pod_fold_after, settings.rate_limit / 60.0),
-        )
-        self.delivery = Delivery(
-            api,
-            self.queue,
-            cluster=cluster,
-            ledger=self.ledger,
-            listener=self.listener,
-            on_loaded=self.recorder.request_deployment_review,
-            leading=leading,
-            deploys=DeployDelivery(
-                api, self.queue, self.ledger, cluster=cluster, listener=self.listener
-            ),
-            folder=self.folder,
-        )
         self.metrics.watch_queue(self.queue, self.folder.churn_pressure, self.folder.waiting)
-        self.deleter = Deleter(api, self.queue, self.ledger, deploys=api, cluster=cluster)
         self.relists = RelistReconciler(
             self.recorder, self.kube, per_namespace=bool(settings.namespaces)
         )
@@ -309,15 +233,6 @@ class OperatorApp:
             self.notices.post(lease, "LeaderLost", f"{self.identity} stopped leading",
                               always=True)  # fmt: skip
 
-    async def _own_lease(self, election: LeaderElector) -> None:
-        """The Lease is written owned by the operator's ServiceAccount where it is in the
-        Lease's namespace: the garbage collector deletes it with the ServiceAccount."""
-        account = await self.kube.service_account()
-        if account is not None and account[0] == election.settings.namespace:
-            owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": account[1],
-                     "uid": account[2]}  # fmt: skip
-            election.settings = dataclasses.replace(election.settings, owner=owner)
-
     def _warn_on_workload(self, workload: WorkloadRef, reason: str, message: str) -> None:
         """A Warning Kubernetes Event about a workload: a new Event object in its namespace,
         never a write to the workload itself."""
@@ -330,33 +245,15 @@ class OperatorApp:
 
     # -- background loops ----------------------------------------------------------------------
 
-    async def _sweep_loop(self) -> None:
-        """After a restart: look for deletions missed while down, once each ledger is loaded."""
+    @staticmethod
+    async def _every(seconds: float, job: Callable[[], Awaitable[object]], what: str) -> None:
+        """``job`` every ``seconds``, for as long as the operator runs; a failure is logged."""
         while True:
-            await asyncio.sleep(self.settings.status_interval)
+            await asyncio.sleep(seconds)
             try:
-                await self.sweep.run()
+                await job()
             except Exception:
-                logger.exception("Looking for deletions missed while down failed")
-
-    async def _check_schedules(self) -> None:
-        """Now and then, look for the runs CronJobs missed: no watch event tells of them."""
-        while True:
-            await asyncio.sleep(SCHEDULE_CHECK_SECONDS)
-            try:
-                await self.recorder.check_schedules()
-            except Exception:
-                logger.exception("Looking for missed CronJob runs failed")
-
-    async def _check_deadlines(self) -> None:
-        """Look at the Pods whose waiting state may have passed its threshold: a Pod that stays
-        unschedulable or not ready sends no watch event."""
-        while True:
-            await asyncio.sleep(DEADLINE_CHECK_SECONDS)
-            try:
-                await self.recorder.check_deadlines()
-            except Exception:
-                logger.exception("Looking at Pods in a waiting state failed")
+                logger.exception("%s failed", what)
 
     async def watched_extra(self) -> list[WatchedKind]:
         """The kinds watched besides the workloads always watched: Namespaces for the
@@ -420,20 +317,32 @@ class OperatorApp:
                 settings.health_port, settings.metrics_port, settings.listen_address
             )
         except BaseException:
-            if self._client is not None:
-                await self._client.aclose()
+            await self.api.aclose()
             self.kube.close()
             raise
         if self.election is not None:
-            await self._own_lease(self.election)
+            await own_lease(self.kube, self.election)
         loop = asyncio.get_running_loop()
         loops: dict[str, Coroutine[Any, Any, None]] = {
             "delivery": self.delivery.run(),
             "relist": self.relists.run(),
             "entity-status": self.entities.run(),
-            "sweep": self._sweep_loop(),
-            "schedules": self._check_schedules(),
-            "deadlines": self._check_deadlines(),
+            # After a restart: deletions missed while down, once each ledger is loaded.
+            "sweep": self._every(
+                settings.status_interval, self.sweep.run, "Looking for deletions missed while down"
+            ),
+            # The runs CronJobs missed, and Pods that stay unschedulable or not ready: no
+            # watch event tells of them.
+            "schedules": self._every(
+                SCHEDULE_CHECK_SECONDS,
+                self.recorder.check_schedules,
+                "Looking for missed CronJob runs",
+            ),
+            "deadlines": self._every(
+                DEADLINE_CHECK_SECONDS,
+                self.recorder.check_deadlines,
+                "Looking at Pods in a waiting state",
+            ),
             "kubernetes-events": self.notices.run(),
             "probe": ApiProbe(
                 self.kube,
@@ -466,7 +375,7 @@ class OperatorApp:
         operator = asyncio.ensure_future(
             kopf.operator(
                 registry=build_registry(self.feed, self.entities, extra),
-                settings=kopf_settings(settings),
+                settings=kopf_settings(),
                 standalone=True,
                 clusterwide=not settings.namespaces,
                 namespaces=list(settings.namespaces),
@@ -492,7 +401,6 @@ class OperatorApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self.health.stop()
-            if self._client is not None:
-                await self._client.aclose()
+            await self.api.aclose()
             self.kube.close()
             logger.info("Stopped")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cortex_events.cortex.api import CortexApi, Gate
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
@@ -40,8 +41,12 @@ def _urgency() -> int | None:
     return current.level if current is not None else None
 
 
-class MemoryCortex:
-    def __init__(self, *, entities: set[str] | None = None) -> None:
+class MemoryCortex(CortexApi):
+    """The surface's operations answered in memory; ``gate`` is asked as each call starts, as
+    the surface's request path asks it."""
+
+    def __init__(self, *, entities: set[str] | None = None, gate: Gate | None = None) -> None:
+        super().__init__(gate=gate)
         self.events: dict[str, dict[str, CustomEvent]] = {}
         self.deploys: dict[str, dict[str, Deploy]] = {}  # in list order
         self.calls: list[Call] = []
@@ -74,6 +79,10 @@ class MemoryCortex:
 
     # -- the API ---------------------------------------------------------------------------------
 
+    def _called(self, call: Call) -> None:
+        self._pass_gate(lambda: f"{call.kind} {call.tag}", "as the call starts")
+        self.calls.append(call)
+
     def _check(self, tag: str) -> None:
         if self.entities is not None and tag not in self.entities:
             raise CortexNotFound(f"entity {tag} not found", status_code=404)
@@ -87,7 +96,7 @@ class MemoryCortex:
         end_time: datetime | None = None,
         page_size: int = 1000,
     ) -> AsyncIterator[CustomEvent]:
-        self.calls.append(Call("list", tag, {"type": type, "start": start_time, "end": end_time}))
+        self._called(Call("list", tag, {"type": type, "start": start_time, "end": end_time}))
         self._check(tag)
         for event in list(self.events.get(tag, {}).values()):
             if type is not None and event.type != type:
@@ -104,7 +113,7 @@ class MemoryCortex:
         return stored
 
     async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
-        self.calls.append(Call("create", tag))
+        self._called(Call("create", tag))
         self._check(tag)
         if self.failures:
             raise self.failures.pop(0)
@@ -123,7 +132,7 @@ class MemoryCortex:
         return stored
 
     async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
-        self.calls.append(Call("update", tag, {"uuid": uuid}))
+        self._called(Call("update", tag, {"uuid": uuid}))
         if self.failures:
             raise self.failures.pop(0)
         if uuid not in self.events.get(tag, {}):
@@ -131,7 +140,7 @@ class MemoryCortex:
         return self._store(tag, uuid, event)
 
     async def delete_event(self, tag: str, uuid: str) -> None:
-        self.calls.append(Call("delete", tag, {"uuid": uuid}))
+        self._called(Call("delete", tag, {"uuid": uuid}))
         if self.events.get(tag, {}).pop(uuid, None) is None:
             raise CortexNotFound("no such event", status_code=404)
 
@@ -143,7 +152,7 @@ class MemoryCortex:
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> None:
-        self.calls.append(Call("delete-type", tag, {"type": type, "end": end_time}))
+        self._called(Call("delete-type", tag, {"type": type, "end": end_time}))
         for uuid, event in list(self.events.get(tag, {}).items()):
             if event.type == type and (end_time is None or event.timestamp <= end_time):
                 del self.events[tag][uuid]
@@ -157,7 +166,7 @@ class MemoryCortex:
         return deploy
 
     async def list_deploys(self, tag: str, *, page: int = 0, page_size: int = 250) -> DeployPage:
-        self.calls.append(Call("list-deploys", tag, {"page": page, "page_size": page_size}))
+        self._called(Call("list-deploys", tag, {"page": page, "page_size": page_size}))
         self._check(tag)
         deploys = list(self.deploys.get(tag, {}).values())
         pages = -(-len(deploys) // page_size)
@@ -175,7 +184,7 @@ class MemoryCortex:
                 return
 
     async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
-        self.calls.append(Call("create-deploy", tag, {"key": deploy.custom_data.get("eventKey")}))
+        self._called(Call("create-deploy", tag, {"key": deploy.custom_data.get("eventKey")}))
         self._check(tag)
         if self.failures:
             raise self.failures.pop(0)
@@ -188,16 +197,16 @@ class MemoryCortex:
         return stored
 
     async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
-        self.calls.append(Call("update-deploy", tag, {"uuid": uuid}))
+        self._called(Call("update-deploy", tag, {"uuid": uuid}))
         if uuid not in self.deploys.get(tag, {}):
             raise CortexNotFound("deploy not found", status_code=404)
         return self.add_deploy(tag, uuid, **deploy.to_json())
 
     async def delete_deploy(self, tag: str, uuid: str) -> None:
-        self.calls.append(Call("delete-deploy", tag, {"uuid": uuid}))
+        self._called(Call("delete-deploy", tag, {"uuid": uuid}))
         if self.deploys.get(tag, {}).pop(uuid, None) is None:
             raise CortexNotFound("no such deploy", status_code=404)
 
     async def delete_deploys(self, tag: str, **filters: str | None) -> None:
-        self.calls.append(Call("delete-deploys", tag, dict(filters)))
+        self._called(Call("delete-deploys", tag, dict(filters)))
         raise AssertionError("the operator deletes deploys one by one, never by filter")

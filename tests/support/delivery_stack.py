@@ -6,22 +6,18 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from cortex_events.delivery.deploy_pipeline import DeployDelivery
-from cortex_events.delivery.folding import Folder, Pressure
-from cortex_events.delivery.ledger import Ledger
+from cortex_events.cortex.api import CortexApi
+from cortex_events.delivery.folding import Pressure
 from cortex_events.delivery.pipeline import Delivery
-from cortex_events.delivery.ports import (
-    CortexApi,
-    DeliveryListener,
-    DeployApi,
-    DeployListener,
-    NullListener,
-)
-from cortex_events.delivery.queue import EventQueue, Item
+from cortex_events.delivery.ports import DeliveryListener, DeployListener
+from cortex_events.delivery.queue import Item
+from cortex_events.delivery.wiring import DeliveryParts
 from cortex_events.domain.quiet import PodEvents
 
 
 class DeliveryStack:
+    """`DeliveryParts` as the operator builds them, with the test's Cortex and listeners."""
+
     def __init__(
         self,
         api: CortexApi,
@@ -31,40 +27,28 @@ class DeliveryStack:
         max_queued: int = 20_000,
         on_loaded: Callable[[str], None] | None = None,
         leading: Callable[[], bool] = lambda: True,
-        deploys: DeployApi | None = None,
+        deploys: bool = False,
         deploy_listener: DeployListener | None = None,
         pod_events: PodEvents = PodEvents.AUTO,
         pressure: Pressure | None = None,
         refresh: float = 0.0,
     ) -> None:
-        self.queue = EventQueue(max_queued)
-        self.ledger = Ledger()
-        self.folder = Folder(
-            self.queue,
-            listener or NullListener(),
-            cluster=cluster,
-            default=pod_events,
-            pressure=pressure or Pressure(60.0, 10.0),
-            refresh=refresh,
-        )
-        self.deploys = (
-            DeployDelivery(
-                deploys, self.queue, self.ledger, cluster=cluster, listener=deploy_listener
-            )
-            if deploys is not None
-            else None
-        )
-        self.delivery = Delivery(
+        self.parts = DeliveryParts.build(
             api,
-            self.queue,
             cluster=cluster,
-            ledger=self.ledger,
+            queue_size=max_queued,
             listener=listener,
-            on_loaded=on_loaded,
             leading=leading,
-            deploys=self.deploys,
-            folder=self.folder,
+            on_loaded=on_loaded,
+            pod_events=pod_events,
+            pressure=pressure,
+            refresh=refresh,
+            deploys=deploys,
+            deploy_listener=deploy_listener,
         )
+        self.queue, self.ledger = self.parts.queue, self.parts.ledger
+        self.folder, self.deploys = self.parts.folder, self.parts.deploys
+        self.delivery = self.parts.delivery
 
     async def submit(self, item: Item) -> None:
         await self.queue.submit(item)

@@ -1,5 +1,4 @@
-"""Async client for the six Cortex Custom Events operations, and the Deploys API's (see
-`cortex_events.cortex.deploys_api`).
+"""Async HTTP client for the Cortex surface (`cortex_events.cortex.api`) and the catalog.
 
 Every attempt (retries included) first takes a token from the key's `TokenBucket`, at the
 urgency of the work it is for (`cortex_events.cortex.ratelimit.urgency`); a 429 holds the
@@ -30,8 +29,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -40,8 +38,8 @@ from pydantic import SecretStr
 from cortex_events import __version__
 from cortex_events.config.secret import Redactor, clean_api_key
 from cortex_events.config.tls import trust
+from cortex_events.cortex.api import CortexApi, Gate, Request
 from cortex_events.cortex.catalog import CatalogOperations
-from cortex_events.cortex.deploys_api import DeployOperations
 from cortex_events.cortex.errors import (
     CortexConnectionError,
     CortexError,
@@ -50,24 +48,10 @@ from cortex_events.cortex.errors import (
     parse_retry_after,
     redacted,
 )
-from cortex_events.cortex.models import (
-    CustomEvent,
-    CustomEventPage,
-    CustomEventRequest,
-)
 from cortex_events.cortex.observer import ClientObserver, NullObserver
 from cortex_events.cortex.ratelimit import TokenBucket
 from cortex_events.cortex.retries import RetryLog
-from cortex_events.cortex.wire import (
-    MAX_PAGE_SIZE,
-    check_page,
-    decode,
-    event_path,
-    events_path,
-    filters,
-    parse,
-    walk_pages,
-)
+from cortex_events.cortex.wire import decode
 
 __all__ = ["DEFAULT_TIMEOUT", "CortexClient"]
 
@@ -81,8 +65,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
-class CortexClient(DeployOperations, CatalogOperations):
-    """The Cortex Custom Events API, the Deploys API (`DeployOperations`) and the catalog's
+class CortexClient(CortexApi, CatalogOperations):
+    """The Cortex surface (`CortexApi`: custom events and deploys) and the catalog's
     descriptors and entities (`CatalogOperations`), over one `httpx.AsyncClient`.
 
     Use it as ``async with CortexClient(url, key) as client: ...`` or call `aclose`. Parameters:
@@ -95,8 +79,8 @@ class CortexClient(DeployOperations, CatalogOperations):
     * ``backoff_base``/``backoff_cap``: exponential backoff ``base * 2**(attempt-1)`` capped,
       then jittered to between half and all of it.
     * ``transport``: a custom httpx transport (tests use `httpx.MockTransport`).
-    * ``gate``: called before each attempt, and again as its request is written to the
-      socket; what it raises ends the call unsent (leader election's fence).
+    * ``gate``: called as each call starts, before each attempt, and again as its request is
+      written to the socket; what it raises ends the call unsent (leader election's fence).
     * ``verify``: the TLS context servers are verified with (default: `trust`, the usual
       CAs).
     * ``api_key_source``: called before each attempt for the key to send (a key file that is
@@ -121,7 +105,7 @@ class CortexClient(DeployOperations, CatalogOperations):
         transport: httpx.AsyncBaseTransport | None = None,
         observer: ClientObserver | None = None,
         user_agent: str = f"cortex-events-operator/{__version__}",
-        gate: Callable[[], None] | None = None,
+        gate: Gate | None = None,
         api_key_source: Callable[[], SecretStr] | None = None,
         redactor: Redactor | None = None,
         verify: ssl.SSLContext | None = None,
@@ -130,6 +114,7 @@ class CortexClient(DeployOperations, CatalogOperations):
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(gate=gate)
         clean_api_key(api_key.get_secret_value())  # a ValueError says what is wrong with it
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -146,7 +131,6 @@ class CortexClient(DeployOperations, CatalogOperations):
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._observer: ClientObserver = observer if observer is not None else NullObserver()
-        self._gate = gate
         self._retry_log = retry_log if retry_log is not None else RetryLog(self._base_url)
         # The gate again as the request's first bytes are written: between the check above
         # and the socket an attempt may wait for a pooled connection, a TCP or TLS handshake,
@@ -191,142 +175,26 @@ class CortexClient(DeployOperations, CatalogOperations):
             f"per_minute={self._limiter.per_minute:g}, max_retries={self._max_retries})"
         )
 
-    # -- operations --------------------------------------------------------------------------
-
-    async def list_events(
-        self,
-        tag: str,
-        *,
-        type: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        page: int = 0,
-        page_size: int = 250,
-    ) -> CustomEventPage:
-        """One page of the entity's events, optionally filtered by type and time range."""
-        check_page(page, page_size)
-        params = filters(type, start_time, end_time)
-        params["page"] = str(page)
-        params["pageSize"] = str(page_size)
-        body = await self._request("GET", events_path(tag), params=params)
-        return parse(CustomEventPage, body, "GET", events_path(tag))
-
-    def iter_events(
-        self,
-        tag: str,
-        *,
-        type: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-    ) -> AsyncIterator[CustomEvent]:
-        """Every matching event, page by page, starting at page 0.
-
-        Arguments are checked at once, requests are made while iterating. Events created or
-        deleted during the walk may shift pages (an event may be seen twice or missed).
-        """
-        events_path(tag)
-        check_page(0, page_size)
-        filters(type, start_time, end_time)
-        return self._walk(tag, type, start_time, end_time, page_size)
-
-    async def _walk(
-        self,
-        tag: str,
-        type: str | None,
-        start_time: datetime | None,
-        end_time: datetime | None,
-        page_size: int,
-    ) -> AsyncIterator[CustomEvent]:
-        async def fetch(page: int) -> tuple[list[CustomEvent], int]:
-            result = await self.list_events(
-                tag,
-                type=type,
-                start_time=start_time,
-                end_time=end_time,
-                page=page,
-                page_size=page_size,
-            )
-            return result.events, result.total_pages
-
-        async for event in walk_pages(fetch):
-            yield event
-
-    async def get_event(self, tag: str, uuid: str) -> CustomEvent:
-        """One event by uuid; `CortexNotFound` if the entity or the event does not exist."""
-        path = event_path(tag, uuid)
-        body = await self._request("GET", path)
-        return parse(CustomEvent, body, "GET", path)
-
-    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent:
-        """Record a new event; returns it with the uuid Cortex assigned.
-
-        Never retried once Cortex may have received it (see the module docstring): a
-        `CortexServerError`, or a `CortexConnectionError` with ``request_sent=True``, leaves it
-        unknown whether the event exists.
-        """
-        path = events_path(tag)
-        body = await self._request("POST", path, json=event.to_json())
-        return parse(CustomEvent, body, "POST", path)
-
-    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent:
-        """Replace the event's content (PUT: fields not given are cleared)."""
-        path = event_path(tag, uuid)
-        body = await self._request("PUT", path, json=event.to_json())
-        return parse(CustomEvent, body, "PUT", path)
-
-    async def delete_event(self, tag: str, uuid: str) -> None:
-        """Delete one event.
-
-        When a retry follows an attempt whose answer was lost, the event may already be gone
-        and this raises `CortexNotFound`; callers that only want it gone can treat that as done.
-        """
-        await self._request("DELETE", event_path(tag, uuid), read_body=False)
-
-    async def delete_events(
-        self,
-        tag: str,
-        *,
-        type: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> None:
-        """Delete the entity's events of ``type`` (optionally within a time range).
-
-        ``type`` is required: a delete without a type filter would also remove events that
-        other tools recorded, so this client cannot send one.
-        """
-        if not type or not type.strip():
-            raise ValueError("delete_events needs a non-empty event type filter")
-        await self._request(
-            "DELETE",
-            events_path(tag),
-            params=filters(type, start_time, end_time),
-            read_body=False,
-        )
-
     # -- transport ---------------------------------------------------------------------------
 
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: dict[str, Any] | None = None,
-        read_body: bool = True,
-    ) -> Any:
+    async def _exchange(self, request: Request) -> Any:
         """Send with rate limiting and retries; the decoded JSON body, or None when empty.
 
-        With ``read_body`` false (deletes) any success body is ignored.
+        With ``read_body`` false (deletes) any success body is ignored. The gate, asked as the
+        call started (a refused call takes no token), is asked again before each attempt (after
+        waiting for the limiter or a back-off) and as each attempt is written (`_trace`).
         """
+        method, path, params, json = request.method, request.path, request.params, request.json
+
+        def what() -> str:
+            return f"{method} {path}"
+
         attempt = 0
         while True:
             attempt += 1
             waited = await self._limiter.acquire()
             self._notify(self._observer.rate_limit_waited, waited)
-            if self._gate is not None:
-                self._ask_gate(lambda: f"{method} {path}", "before the attempt")  # may raise
+            self._pass_gate(what, "before the attempt")
             started = self._clock()
             try:
                 response = await self._http.request(
@@ -362,7 +230,7 @@ class CortexClient(DeployOperations, CatalogOperations):
                     self._clock() - started,
                 )
                 if response.is_success:
-                    return decode(response, method, path) if read_body else None
+                    return decode(response, method, path) if request.read_body else None
                 error = error_from_response(response, self._redactor.redact)
                 delay = self._retry_delay(method, attempt, error, response)
                 if delay is None:
@@ -398,20 +266,9 @@ class CortexClient(DeployOperations, CatalogOperations):
                     return "?"
                 return f"{request.method.decode()} {request.url.target.decode(errors='replace')}"
 
-            self._ask_gate(what, "as it is written")
+            self._pass_gate(what, "as it is written")
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("Cortex %s: passed the fence, writing it", what())
-
-    def _ask_gate(self, what: Callable[[], str], when: str) -> None:
-        """The gate, saying at DEBUG which request (``what()``, only then) it held back."""
-        assert self._gate is not None
-        try:
-            self._gate()
-        except Exception as refusal:
-            if logger.isEnabledFor(logging.DEBUG):
-                reason = str(refusal) or type(refusal).__name__
-                logger.debug("Cortex %s: held back %s (%s)", what(), when, reason)
-            raise
 
     def _retry_delay(
         self,

@@ -1,10 +1,11 @@
-"""The Deploys API operations of `cortex_events.cortex.client.CortexClient`.
+"""The Deploys API operations of `cortex_events.cortex.api.CortexApi`.
 
 Only the per-entity operations: the deletes across every entity (``DELETE
 /api/v1/catalog/deploys`` and ``.../deploys/all``) are not here, and an entity's filtered
 delete needs at least one filter, since without one it deletes every deploy of the entity.
-Requests go through the client's ``_request``: the same rate limiter, retries and fence; a
-create is retried only where Cortex surely did not act on it, as for custom events.
+Requests go through the surface's one ``_request``: the leadership gate, then (in the client)
+the same rate limiter and retries; a create is retried only where Cortex surely did not act on
+it, as for custom events.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from cortex_events.cortex.wire import (
 
 
 class DeployOperations:
-    """Mixed into the client, which provides ``_request`` (rate limit, retries, fence)."""
+    """Mixed into `CortexApi`, which provides ``_request`` (the gate, then the exchange)."""
 
     _request: Callable[..., Awaitable[Any]]
 
@@ -51,13 +52,13 @@ class DeployOperations:
 
     async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy:
         """Record a new deploy; retried like `create_event` (never once Cortex may have it)."""
-        return await self._send("POST", deploys_path(tag), deploy)
+        return await self._send_deploy("POST", deploys_path(tag), deploy)
 
     async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy:
         """Replace a deploy's content (PUT)."""
-        return await self._send("PUT", deploy_path(tag, uuid), deploy)
+        return await self._send_deploy("PUT", deploy_path(tag, uuid), deploy)
 
-    async def _send(self, method: str, path: str, deploy: DeployRequest) -> Deploy:
+    async def _send_deploy(self, method: str, path: str, deploy: DeployRequest) -> Deploy:
         return parse(Deploy, await self._request(method, path, json=deploy.to_json()), method, path)
 
     async def delete_deploy(self, tag: str, uuid: str) -> None:

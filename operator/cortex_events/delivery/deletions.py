@@ -15,7 +15,7 @@ from datetime import datetime
 
 from cortex_events.cortex.errors import CortexNotFound
 from cortex_events.delivery.ledger import Ledger
-from cortex_events.delivery.ports import CortexApi, DeployApi
+from cortex_events.delivery.ports import CortexApi
 from cortex_events.delivery.queue import EventQueue, Key
 from cortex_events.domain.render import read_owned
 
@@ -30,7 +30,7 @@ class Deleter:
         queue: EventQueue,
         ledger: Ledger,
         *,
-        deploys: DeployApi | None = None,
+        deploys: CortexApi | None = None,
         cluster: str = "",
     ) -> None:
         self._api = api

@@ -27,7 +27,7 @@ from cortex_events.cortex.errors import CortexBadRequest, CortexNotFound, may_ha
 from cortex_events.cortex.models import Deploy
 from cortex_events.delivery.decisions import DeployAction, decide_deploy, scan_pages
 from cortex_events.delivery.ledger import DeployEntry, DeployLedger, Ledger, OtherDeploy, TagState
-from cortex_events.delivery.ports import DeployApi, DeployListener, NullDeployListener
+from cortex_events.delivery.ports import CortexApi, DeployListener, NullDeployListener
 from cortex_events.delivery.queue import EventQueue, OutgoingDeploy
 from cortex_events.delivery.requests import deploy_request
 from cortex_events.domain.render import read_owned
@@ -47,7 +47,7 @@ class DeployDelivery:
 
     def __init__(
         self,
-        api: DeployApi,
+        api: CortexApi,
         queue: EventQueue,
         ledger: Ledger,
         *,

@@ -1,80 +1,25 @@
-"""What delivery needs from the world and tells it: the Cortex APIs and listeners."""
+"""What delivery needs from the world and tells it: the Cortex surface and the listeners.
+
+The Cortex surface is the client's own (`cortex_events.cortex.api.CortexApi`), not a copy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+from cortex_events.cortex.api import CortexApi
 from cortex_events.cortex.errors import CortexError
-from cortex_events.cortex.models import (
-    CustomEvent,
-    CustomEventRequest,
-    Deploy,
-    DeployPage,
-    DeployRequest,
-)
 
 if TYPE_CHECKING:
     from cortex_events.delivery.queue import Outgoing, OutgoingDeploy
 
-
-class CortexApi(Protocol):
-    """The part of `cortex_events.cortex.client.CortexClient` that delivery uses."""
-
-    def iter_events(
-        self,
-        tag: str,
-        *,
-        type: str | None = None,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-        page_size: int = 1000,
-    ) -> AsyncIterator[CustomEvent]: ...
-
-    async def create_event(self, tag: str, event: CustomEventRequest) -> CustomEvent: ...
-
-    async def update_event(self, tag: str, uuid: str, event: CustomEventRequest) -> CustomEvent: ...
-
-    async def delete_event(self, tag: str, uuid: str) -> None: ...
-
-    async def delete_events(
-        self,
-        tag: str,
-        *,
-        type: str,
-        start_time: datetime | None = None,
-        end_time: datetime | None = None,
-    ) -> None: ...
-
-
-class DeployApi(Protocol):
-    """The client's Deploys API (`cortex_events.cortex.deploys_api`)."""
-
-    async def list_deploys(
-        self, tag: str, *, page: int = 0, page_size: int = 250
-    ) -> DeployPage: ...
-
-    def iter_deploys(self, tag: str, *, page_size: int = 1000) -> AsyncIterator[Deploy]: ...
-
-    async def create_deploy(self, tag: str, deploy: DeployRequest) -> Deploy: ...
-
-    async def update_deploy(self, tag: str, uuid: str, deploy: DeployRequest) -> Deploy: ...
-
-    async def delete_deploy(self, tag: str, uuid: str) -> None: ...
-
-    async def delete_deploys(
-        self,
-        tag: str,
-        *,
-        sha: str | None = None,
-        environment: str | None = None,
-        type: str | None = None,
-    ) -> None: ...
-
-
-class CortexApis(CortexApi, DeployApi, Protocol):
-    """Both APIs, as the operator's one client speaks them."""
+__all__ = [
+    "CortexApi",
+    "DeliveryListener",
+    "DeployListener",
+    "NullDeployListener",
+    "NullListener",
+]
 
 
 class DeployListener(Protocol):

@@ -10,6 +10,7 @@ through the two small protocols below.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
@@ -81,3 +82,23 @@ def build_registry(
         entities.seen(event["object"], event.get("type"))
 
     return registry
+
+
+def kopf_settings() -> kopf.OperatorSettings:
+    """kopf's settings for this operator: no scanning, its own annotation and finalizer names."""
+    config = kopf.OperatorSettings()
+    config.scanning.disabled = True  # resources are known; no CRD/namespace list-watch needed
+    config.posting.reporting_component = "cortex-events-operator"
+    config.posting.level = logging.INFO
+    config.persistence.finalizer = FINALIZER
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="cortex.io")
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="cortex.io", key="last-handled-configuration"
+    )
+    # List in pages: a cluster's whole Pod list parsed at once is the operator's memory peak.
+    config.watching.chunk_size = 500
+    config.watching.server_timeout = 300
+    config.watching.client_timeout = 330
+    config.watching.connect_timeout = 30
+    config.networking.request_timeout = 60
+    return config

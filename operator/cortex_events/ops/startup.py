@@ -1,14 +1,15 @@
-"""What the operator says as it starts: its configuration in a few lines, and each namespace
-to watch that does not exist."""
+"""What the operator sets up and says as it starts: its leader election, its configuration in a
+few lines, and each namespace to watch that does not exist."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from cortex_events.config.settings import Settings
 from cortex_events.kube.client import KubeClient
-from cortex_events.kube.leases import ElectionSettings
+from cortex_events.kube.leases import ElectionSettings, LeaderElector, own_namespace
 
 logger = logging.getLogger("cortex_events.app")
 
@@ -61,3 +62,35 @@ async def warn_missing_namespaces(kube: KubeClient, namespaces: Iterable[str]) -
                 "check its spelling; workloads created in it later are still recorded",
                 namespace,
             )
+
+
+def elector(
+    settings: Settings, kube: KubeClient, identity: str, on_change: Callable[[bool], None]
+) -> LeaderElector | None:
+    """The Lease election ``settings`` ask for; None without one, or outside a cluster with no
+    Lease namespace set."""
+    namespace = own_namespace(settings.lease_namespace)
+    if not settings.leader_election or not namespace:
+        return None
+    return LeaderElector(
+        kube,
+        ElectionSettings(
+            namespace=namespace,
+            identity=identity,
+            name=settings.lease_name,
+            lease_duration=settings.lease_duration,
+            renew_deadline=settings.renew_deadline,
+            retry_period=settings.retry_period,
+        ),
+        on_change=on_change,
+    )
+
+
+async def own_lease(kube: KubeClient, election: LeaderElector) -> None:
+    """The Lease is written owned by the operator's ServiceAccount where it is in the Lease's
+    namespace: the garbage collector deletes it with the ServiceAccount."""
+    account = await kube.service_account()
+    if account is not None and account[0] == election.settings.namespace:
+        owner = {"apiVersion": "v1", "kind": "ServiceAccount", "name": account[1],
+                 "uid": account[2]}  # fmt: skip
+        election.settings = dataclasses.replace(election.settings, owner=owner)

@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
+from cortex_events.cortex.client import CortexClient
 from cortex_events.cortex.errors import CortexBadRequest, CortexServerError
 from cortex_events.delivery.decisions import scan_pages
-from cortex_events.delivery.fence import Fence, FencedCortex, NotLeading
+from cortex_events.delivery.fence import Fence, NotLeading
 from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.delivery.requests import deploy_request
 from cortex_events.domain.render import MANAGED_BY
@@ -54,7 +57,7 @@ def deploy(
 
 
 def stack(cortex: MemoryCortex, told: Told | None = None) -> DeliveryStack:
-    return DeliveryStack(cortex, cluster=CLUSTER, deploys=cortex, deploy_listener=told)
+    return DeliveryStack(cortex, cluster=CLUSTER, deploys=True, deploy_listener=told)
 
 
 async def test_a_deploy_is_created_once_and_not_again_after_a_restart() -> None:
@@ -186,8 +189,18 @@ async def test_after_a_takeover_no_deploy_is_created_before_earlier_creates_land
 
 
 async def test_the_fence_covers_every_deploy_operation() -> None:
-    cortex = MemoryCortex()
-    fenced = FencedCortex(cortex, Fence(lambda: False))
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500)
+
+    fenced = CortexClient(
+        "https://cortex.test",
+        SecretStr("ctx-key"),
+        transport=httpx.MockTransport(answer),
+        gate=Fence(lambda: False).check,
+    )
     request_body = deploy().body
 
     with pytest.raises(NotLeading):
@@ -202,7 +215,8 @@ async def test_the_fence_covers_every_deploy_operation() -> None:
         await fenced.delete_deploy(TAG, "u")
     with pytest.raises(NotLeading):
         await fenced.delete_deploys(TAG, type="DEPLOY")
-    assert cortex.calls == []
+    assert sent == []
+    await fenced.aclose()
 
 
 async def test_a_create_cortex_may_have_stored_is_looked_up_over_more_pages_then_sent() -> None:

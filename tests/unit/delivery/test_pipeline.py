@@ -21,7 +21,7 @@ from cortex_events.cortex.errors import (
 )
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery import loading, pipeline
-from cortex_events.delivery.fence import Fence, FencedCortex
+from cortex_events.delivery.fence import Fence
 from cortex_events.delivery.ledger import TagState
 from cortex_events.delivery.ports import NullListener
 from cortex_events.delivery.queue import EventQueue, Outgoing
@@ -412,13 +412,14 @@ class Leadership:
         return self.leading
 
 
-def fenced_stack(api: MemoryCortex, leadership: Leadership) -> DeliveryStack:
-    return DeliveryStack(FencedCortex(api, Fence(leadership)), cluster=CLUSTER, leading=leadership)
+def fenced_stack(leadership: Leadership) -> tuple[MemoryCortex, DeliveryStack]:
+    api = MemoryCortex(gate=Fence(leadership).check)
+    return api, DeliveryStack(api, cluster=CLUSTER, leading=leadership)
 
 
 async def test_a_standby_sends_nothing_and_sends_once_it_takes_over() -> None:
-    api, leadership = MemoryCortex(), Leadership(False)
-    stack = fenced_stack(api, leadership)
+    leadership = Leadership(False)
+    api, stack = fenced_stack(leadership)
     async with stack.running() as delivery:
         await stack.submit(outgoing())
         await asyncio.sleep(0.1)
@@ -431,8 +432,8 @@ async def test_a_standby_sends_nothing_and_sends_once_it_takes_over() -> None:
 
 
 async def test_a_leader_that_loses_the_lease_mid_way_puts_the_event_back() -> None:
-    api, leadership = MemoryCortex(), Leadership(True)
-    stack = fenced_stack(api, leadership)
+    leadership = Leadership(True)
+    api, stack = fenced_stack(leadership)
 
     async def lose_then_answer(*_: object, **__: object) -> AsyncIterator[CustomEvent]:
         leadership.leading = False  # the renew deadline passed while the ledger loaded
