@@ -38,7 +38,7 @@ from cortex_events.domain.deployments import (
     rollout_name,
 )
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.keys import workload_key
+from cortex_events.domain.keys import argo_revision_key
 from cortex_events.domain.lifecycle import Facts, KindEvents, replicas_summary, workload_events
 from cortex_events.domain.model import (
     ARGO_REVISION_ANNOTATION,
@@ -314,7 +314,7 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
         )
     description = with_change(details, description, revision.details)
     return EventIntent(
-        key=workload_key(ref.kind, ref.uid, f"revision/{revision.number}"),
+        key=argo_revision_key(ref.uid, revision.number),
         type=EventType.ARGO_ROLLOUT_REVISION,
         subject=ref,
         title=title,

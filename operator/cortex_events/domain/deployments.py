@@ -24,7 +24,7 @@ from cortex_events.domain.intents import (
     replicas_text,
     utc,
 )
-from cortex_events.domain.keys import deployment_key, rollout_key
+from cortex_events.domain.keys import created_key, deleted_key, rollout_key
 from cortex_events.domain.model import DeploymentSnapshot, EventType, ReplicaSetSnapshot
 from cortex_events.domain.scaling import scale_event, scale_of
 
@@ -174,7 +174,7 @@ def deployment_events(
 def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
     replicas = replicas_text(d.replicas)
     return EventIntent(
-        key=deployment_key(d.ref.uid, "created"),
+        key=created_key(d.ref.kind, d.ref.uid),
         type=EventType.DEPLOYMENT_CREATION,
         subject=d.ref,
         title=f"Deployment {d.ref.name} created",
@@ -278,7 +278,7 @@ def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent 
             description = f"Revision {revision.number} of {where} did not progress: {message}"
     description = with_change(details, description, revision.details)
     return EventIntent(
-        key=rollout_key(new.ref.uid, revision.number),
+        key=rollout_key(new.ref.kind, new.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
         subject=new.ref,
         title=title,
@@ -312,7 +312,7 @@ def _superseded(
     details = _rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision}
     description = f"Revision {revision.number} of {where} was replaced before it completed"
     return EventIntent(
-        key=rollout_key(reported.ref.uid, revision.number),
+        key=rollout_key(reported.ref.kind, reported.ref.uid, revision.number),
         type=EventType.DEPLOYMENT_ROLLOUT,
         subject=reported.ref,
         title=f"{rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
@@ -327,7 +327,7 @@ def _deployment_deleted(d: DeploymentSnapshot) -> EventIntent:
     assert d.deleted_at is not None
     revision = f" (revision {d.revision})" if d.revision is not None else ""
     return EventIntent(
-        key=deployment_key(d.ref.uid, "deleted"),
+        key=deleted_key(d.ref.kind, d.ref.uid),
         type=EventType.DEPLOYMENT_DELETION,
         subject=d.ref,
         title=f"Deployment {d.ref.name} deleted",

@@ -17,7 +17,7 @@ from typing import Any
 
 from cortex_events.domain.failure_model import DEFAULT_POLICY, EVICTED_REASON, FailurePolicy
 from cortex_events.domain.intents import EventIntent, clip, utc
-from cortex_events.domain.keys import pod_key
+from cortex_events.domain.keys import created_key, deleted_key
 from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_failures import failure_summary, pod_failures
 from cortex_events.domain.quiet import Quiet
@@ -84,7 +84,7 @@ def _pod_details(pod: PodSnapshot) -> dict[str, Any]:
 
 def _pod_created(pod: PodSnapshot) -> EventIntent:
     return EventIntent(
-        key=pod_key(pod.ref.uid, "created"),
+        key=created_key(pod.ref.kind, pod.ref.uid),
         type=EventType.POD_CREATION,
         subject=pod.ref,
         title=f"Pod {pod.ref.name} created",
@@ -101,7 +101,7 @@ def _pod_deleted(pod: PodSnapshot) -> EventIntent:
     state = "ready" if pod.ready else pod.phase
     where = f" on {pod.node_name}" if pod.node_name else ""
     return EventIntent(
-        key=pod_key(pod.ref.uid, "deleted"),
+        key=deleted_key(pod.ref.kind, pod.ref.uid),
         type=EventType.POD_DELETION,
         subject=pod.ref,
         title=f"Pod {pod.ref.name} deleted",

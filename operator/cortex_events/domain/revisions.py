@@ -25,7 +25,7 @@ from cortex_events.domain.deployments import (
     rollout_name,
 )
 from cortex_events.domain.intents import EventIntent, format_duration, iso, utc
-from cortex_events.domain.keys import workload_key
+from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.model import EventType, WorkloadRef
 
 ROLLOUT_PARTIAL = "Partial"
@@ -53,10 +53,6 @@ def controller_revision(
     ``started`` (when its number was raised, if seen) marks a rollback to an earlier template."""
     change = change_of(cr, previous, rollback=started is not None)
     return Revision(cr.revision, cr.images, utc(started or cr.created), change)
-
-
-def rollout_key(kind: str, uid: str, revision: int) -> str:
-    return workload_key(kind, uid, f"rollout/{revision}")
 
 
 def _details(revision: Revision, progress: Progress, result: str) -> dict[str, Any]:
