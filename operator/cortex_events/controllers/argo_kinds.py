@@ -20,7 +20,7 @@ from cortex_events.domain.argo import (
 )
 from cortex_events.domain.deployments import Revision
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.keys import argo_revision_key
+from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.mapping import OwnerInfo, Resolution
 
 
@@ -67,7 +67,9 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         ]
         history = self.context.history
         recorded = (
-            history.recorded_time(argo_revision_key(uid, number)) if history is not None else None
+            history.recorded_time(rollout_key(self.kind, uid, number))
+            if history is not None
+            else None
         )
         started = min(created, default=None) or recorded or self.context.clock()
         self._started[(uid, number)] = started

@@ -88,15 +88,11 @@ def not_ready_key(uid: str, since: datetime) -> str:
 
 
 def rollout_key(kind: str, uid: str, revision: int) -> str:
-    """``<kind>/<uid>/rollout/<revision>``: a Deployment's, StatefulSet's or DaemonSet's
-    rollout of one revision."""
-    return workload_key(kind, uid, f"rollout/{revision}")
-
-
-def argo_revision_key(uid: str, revision: int) -> str:
-    """``argo-rollout/<uid>/revision/<revision>``: an Argo Rollout's rollout of one
-    revision."""
-    return workload_key("Rollout", uid, f"revision/{revision}")
+    """The rollout of one revision: ``<kind>/<uid>/rollout/<revision>`` for a Deployment,
+    StatefulSet or DaemonSet, ``argo-rollout/<uid>/revision/<revision>`` for an Argo
+    Rollout."""
+    change = "revision" if kind == "Rollout" else "rollout"
+    return workload_key(kind, uid, f"{change}/{revision}")
 
 
 def scale_key(kind: str, uid: str, generation: int) -> str:

@@ -36,7 +36,7 @@ FORMATS = [
     (keys.rollout_key("Deployment", "d1", 4), "deployment/d1/rollout/4"),
     (keys.rollout_key("StatefulSet", "s1", 2), "statefulset/s1/rollout/2"),
     (keys.rollout_key("DaemonSet", "ds1", 5), "daemonset/ds1/rollout/5"),
-    (keys.argo_revision_key("r1", 2), "argo-rollout/r1/revision/2"),
+    (keys.rollout_key("Rollout", "r1", 2), "argo-rollout/r1/revision/2"),
     (keys.scale_key("Deployment", "d1", 9), "deployment/d1/scale/9"),
     (keys.scale_key("Rollout", "r1", 9), "argo-rollout/r1/scale/9"),
     (keys.autoscale_key("StatefulSet", "s1", AT), "statefulset/s1/autoscale/1777897815"),
