@@ -29,6 +29,11 @@ from cortex_events.commands.tools import TOOL_COMMANDS, add_tool_commands
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
+SIMULATOR = "cortex_events_sim"
+NO_SIMULATOR = (
+    f"this install has no simulator ({SIMULATOR}): the operator's image runs the operator only; "
+    "demo and fake-cortex run from the package installed with pip, or the fake-cortex image"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,8 +116,17 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if interrupts and interrupts.received == signal.SIGINT else 0
 
 
+def _without_simulator(missing: ModuleNotFoundError) -> Exception:
+    """What to raise for ``missing``: one line where the simulator is not installed (the
+    operator's image), the error itself where something else is missing."""
+    return CommandError(NO_SIMULATOR) if missing.name == SIMULATOR else missing
+
+
 def _demo(args: argparse.Namespace) -> int:
-    from cortex_events_sim.demo import run_demo
+    try:
+        from cortex_events_sim.demo import run_demo
+    except ModuleNotFoundError as missing:
+        raise _without_simulator(missing) from None
 
     return run_demo(keep=args.keep)
 
@@ -133,8 +147,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _fake_cortex(args: argparse.Namespace) -> int:
-    from cortex_events_sim.fake_cortex import serve
-    from cortex_events_sim.fake_cortex.descriptors import read_descriptor_files
+    try:
+        from cortex_events_sim.fake_cortex import serve
+        from cortex_events_sim.fake_cortex.descriptors import read_descriptor_files
+    except ModuleNotFoundError as missing:
+        raise _without_simulator(missing) from None
 
     if not 0 < args.port < 65536:
         raise UsageError(f"--port must be between 1 and 65535 (got {args.port})")

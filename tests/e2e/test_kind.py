@@ -1,4 +1,4 @@
-"""End to end on a real cluster: build the image, install the chart on kind, watch events arrive.
+"""End to end on a real cluster: build the images, install the chart on kind, watch events arrive.
 
 Needs ``docker`` (with a running daemon), ``kind``, ``helm`` and ``kubectl``; skips itself, with
 the reason, when one is missing. Run it with ``pytest -m e2e tests/e2e``. It creates its own
@@ -6,7 +6,8 @@ kind cluster with its own kubeconfig (your current context is never touched) and
 cluster at the end, passed or failed.
 
 The Cortex side is the project's own emulator (``cortex-events fake-cortex``) running in the
-cluster from the same image; the test reads what it received from its admin endpoint
+cluster from its own image (the Dockerfile's ``fake-cortex`` target: the operator's image holds
+no simulator); the test reads what it received from its admin endpoint
 ``GET /_fake/events?tag=<tag>`` through the API server's service proxy.
 """
 
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "cortex-events-operator"
 IMAGE = "cortex-events-operator:e2e"
+EMULATOR_IMAGE = "cortex-events-fake-cortex:e2e"
 API_KEY = "e2e-key"
 CLUSTER_NAME = "kind-e2e"
 OPERATOR_NAMESPACE = "cortex-events"
@@ -134,10 +136,12 @@ def wait_for(what: str, probe: Callable[[], T | None], cluster: Cluster, timeout
     )
 
 
-def restricted_container(name: str, args: list[str] | None = None) -> dict[str, Any]:
+def restricted_container(
+    name: str, args: list[str] | None = None, *, image: str = IMAGE
+) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": name,
-        "image": IMAGE,
+        "image": image,
         "imagePullPolicy": "Never",
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -215,13 +219,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="module")
 def installed(cluster: Cluster) -> Cluster:
-    """The image built and loaded, the emulator running, and the chart installed."""
+    """The images built and loaded, the emulator running, and the chart installed."""
     cluster.run("docker", "build", "--tag", IMAGE, str(ROOT), timeout=900)
-    cluster.run("kind", "load", "docker-image", IMAGE, "--name", cluster.name, timeout=600)
+    cluster.run(
+        "docker", "build", "--target", "fake-cortex", "--tag", EMULATOR_IMAGE, str(ROOT),
+        timeout=900,
+    )  # fmt: skip
+    for image in (IMAGE, EMULATOR_IMAGE):
+        cluster.run("kind", "load", "docker-image", image, "--name", cluster.name, timeout=600)
 
     emulator = restricted_container(
         "fake-cortex",
         ["fake-cortex", "--port", str(EMULATOR_PORT), "--api-key", API_KEY, "--host", "0.0.0.0"],
+        image=EMULATOR_IMAGE,
     )
     emulator["ports"] = [{"name": "http", "containerPort": EMULATOR_PORT}]
     cluster.apply(

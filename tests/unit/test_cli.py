@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.abc
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
-from cortex_events.cli import build_parser, main
+from cortex_events.cli import NO_SIMULATOR, build_parser, main
 from cortex_events.config.settings import Settings
 
 
@@ -207,3 +209,36 @@ def test_run_shares_one_redactor_between_the_logs_and_the_operator(
     assert main(["run"]) == 0
     assert seen["app"] is not None
     assert seen["app"] is seen["logs"]
+
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    """Finds nothing of ``top``, as where it is not installed."""
+
+    def __init__(self, top: str) -> None:
+        self.top = top
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == self.top:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["fake-cortex", "--port", "8081"]])
+def test_the_simulator_commands_say_in_one_line_when_the_simulator_is_not_installed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    # As in the operator's image, where the package is installed without cortex_events_sim.
+    for name in [m for m in sys.modules if m.startswith("cortex_events_sim")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled("cortex_events_sim"), *sys.meta_path])
+    assert main(argv) == 1
+    assert error_line(capsys) == f"cortex-events: error: {NO_SIMULATOR}"
+
+
+def test_a_missing_dependency_of_the_simulator_is_not_taken_for_its_absence(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in [m for m in sys.modules if m.startswith(("cortex_events_sim", "aiohttp"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NotInstalled("aiohttp"), *sys.meta_path])
+    with pytest.raises(ModuleNotFoundError, match="aiohttp"):
+        main(["fake-cortex", "--port", "8081"])

@@ -20,7 +20,7 @@ from cortex_events.domain.argo import (
 )
 from cortex_events.domain.deployments import Revision
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.keys import workload_key
+from cortex_events.domain.keys import rollout_key
 from cortex_events.domain.mapping import OwnerInfo, Resolution
 
 
@@ -67,7 +67,7 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         ]
         history = self.context.history
         recorded = (
-            history.recorded_time(workload_key(self.kind, uid, f"revision/{number}"))
+            history.recorded_time(rollout_key(self.kind, uid, number))
             if history is not None
             else None
         )

@@ -256,7 +256,7 @@ class WorkloadIndex:
             started = rs.revised_at
             if started is None and rs.snapshot.reused and rs.snapshot.revision is not None:
                 # A rollback the operator did not see begin: when it was first recorded, else now.
-                key = rollout_key(deployment.ref.uid, rs.snapshot.revision)
+                key = rollout_key(deployment.ref.kind, deployment.ref.uid, rs.snapshot.revision)
                 started = (recorded_time(key) if recorded_time else None) or now
                 rs.revised_at = started
             revision = revision_of(rs.snapshot, previous, started=started)

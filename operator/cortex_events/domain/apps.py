@@ -26,6 +26,7 @@ from cortex_events.domain.parsing import (
     field_writer,
     intern,
     namespace_of,
+    object_parts,
     parse_time,
     spec_images,
     template_images,
@@ -118,8 +119,7 @@ def _common(
 ) -> tuple[dict[str, Any], Mapping[str, Any], Mapping[str, Any]]:
     """The fields StatefulSets and DaemonSets share, and their raw spec and status; ``keep``
     names annotations to keep beside the ``cortex.io/`` ones."""
-    metadata = as_map(obj.get("metadata"))
-    spec, status = as_map(obj.get("spec")), as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     strategy = as_map(spec.get("updateStrategy"))
     fields = workload_fields(kind, metadata, deleted_at, keep) | {
         "generation": as_int(metadata.get("generation")),

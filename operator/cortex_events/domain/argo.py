@@ -29,21 +29,22 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.apps import status_written
-from cortex_events.domain.changes import change_source, with_change
+from cortex_events.domain.changes import change_source
 from cortex_events.domain.deployments import (
     ROLLOUT_COMPLETED,
     ROLLOUT_FAILED,
     ROLLOUT_IN_PROGRESS,
     Revision,
+    rollout_intent,
     rollout_name,
 )
 from cortex_events.domain.intents import EventIntent
-from cortex_events.domain.keys import workload_key
 from cortex_events.domain.lifecycle import Facts, KindEvents, replicas_summary, workload_events
 from cortex_events.domain.model import (
     ARGO_REVISION_ANNOTATION,
     EventType,
     Workload,
+    replica_fields,
     workload_fields,
 )
 from cortex_events.domain.parsing import (
@@ -53,6 +54,7 @@ from cortex_events.domain.parsing import (
     as_map,
     as_str,
     field_writer,
+    object_parts,
     template_images,
 )
 from cortex_events.domain.revisions import record_duration
@@ -122,8 +124,7 @@ def rollout_snapshot(
     keep: frozenset[str] = frozenset(),
 ) -> RolloutSnapshot:
     """Snapshot a raw ``argoproj.io/v1alpha1`` Rollout dict."""
-    metadata = as_map(obj.get("metadata"))
-    spec, status = as_map(obj.get("spec")), as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     strategy = as_map(spec.get("strategy"))
     canary = as_map(strategy.get("canary"))
     reference = as_map(spec.get("workloadRef"))
@@ -144,11 +145,8 @@ def rollout_snapshot(
     referenced = as_str(reference.get("name")) if reference.get("kind") == "Deployment" else None
     return RolloutSnapshot(
         **workload_fields("Rollout", metadata, deleted_at, keep),
-        generation=as_int(metadata.get("generation")),
+        **replica_fields(metadata, spec, status),
         observed_generation=_generation(status.get("observedGeneration")),
-        replicas=as_int(spec.get("replicas"), default=1),
-        updated_replicas=as_int(status.get("updatedReplicas")),
-        ready_replicas=as_int(status.get("readyReplicas")),
         revision=revision_number(as_map(metadata.get("annotations")), ARGO_REVISION_ANNOTATION),
         images=template_images(spec),
         workload_ref=referenced,
@@ -312,16 +310,8 @@ def revision_event(r: RolloutSnapshot, revision: Revision, seen: Seen) -> EventI
             f"Revision {revision.number} of {where} is rolling out{at}; "
             f"{r.updated_replicas} of {r.replicas} pods updated"
         )
-    description = with_change(details, description, revision.details)
-    return EventIntent(
-        key=workload_key(ref.kind, ref.uid, f"revision/{revision.number}"),
-        type=EventType.ARGO_ROLLOUT_REVISION,
-        subject=ref,
-        title=title,
-        description=description,
-        timestamp=revision.started,
-        details=details,
-        updatable=True,
+    return rollout_intent(
+        EventType.ARGO_ROLLOUT_REVISION, ref, revision, title, description, details
     )
 
 

@@ -18,6 +18,7 @@ from cortex_events.domain.parsing import (
     controller_owner,
     field_writer,
     intern,
+    object_parts,
     parse_time,
     spec_images,
 )
@@ -88,9 +89,7 @@ def _job_end(status: Mapping[str, Any]) -> JobEnd | None:
 
 def job_snapshot(obj: Mapping[str, Any], *, deleted_at: datetime | None = None) -> JobSnapshot:
     """Snapshot a raw ``batch/v1`` Job dict."""
-    metadata = as_map(obj.get("metadata"))
-    spec = as_map(obj.get("spec"))
-    status = as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     template_spec = as_map(as_map(spec.get("template")).get("spec"))
     completions = spec.get("completions")
     return JobSnapshot(
@@ -110,9 +109,7 @@ def cronjob_snapshot(
     obj: Mapping[str, Any], *, deleted_at: datetime | None = None
 ) -> CronJobSnapshot:
     """Snapshot a raw ``batch/v1`` CronJob dict."""
-    metadata = as_map(obj.get("metadata"))
-    spec = as_map(obj.get("spec"))
-    status = as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     job_spec = as_map(as_map(spec.get("jobTemplate")).get("spec"))
     deadline = spec.get("startingDeadlineSeconds")
     return CronJobSnapshot(

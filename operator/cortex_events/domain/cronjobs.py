@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from cortex_events.domain.batch import CronJobSnapshot
 from cortex_events.domain.cron import Schedule, ScheduleError, parse_schedule
 from cortex_events.domain.intents import EventIntent, format_duration, iso, utc
-from cortex_events.domain.keys import workload_key
+from cortex_events.domain.keys import missed_runs_key, suspension_key
 from cortex_events.domain.model import EventType
 
 DEFAULT_GRACE = timedelta(seconds=60)
@@ -75,7 +75,7 @@ def _suspension(prev: CronJobSnapshot, new: CronJobSnapshot, now: datetime) -> E
     at = writer.at if writer is not None and writer.at is not None else now
     what = "no longer starts Jobs" if new.suspended else "starts Jobs again"
     return EventIntent(
-        key=workload_key("CronJob", new.ref.uid, f"{change}/{new.generation}"),
+        key=suspension_key(new.ref.uid, new.suspended, new.generation),
         type=EventType.CRONJOB_SCHEDULE,
         subject=new.ref,
         title=f"CronJob {new.ref.name} {change}",
@@ -91,7 +91,7 @@ def _missed(new: CronJobSnapshot, runs: list[datetime]) -> EventIntent:
     late = format_duration(grace(new).total_seconds())
     last = f"; its last run started for {iso(new.last_scheduled)}" if new.last_scheduled else ""
     return EventIntent(
-        key=workload_key("CronJob", new.ref.uid, f"missed/{int(runs[0].timestamp())}"),
+        key=missed_runs_key(new.ref.uid, runs[0]),
         type=EventType.CRONJOB_SCHEDULE,
         subject=new.ref,
         title=f"CronJob {new.ref.name} missed {count} scheduled {plural}",

@@ -21,11 +21,16 @@ from cortex_events.domain.intents import (
     format_duration,
     images_text,
     iso,
-    replicas_text,
     utc,
 )
-from cortex_events.domain.keys import deployment_key, rollout_key
-from cortex_events.domain.model import DeploymentSnapshot, EventType, ReplicaSetSnapshot
+from cortex_events.domain.keys import rollout_key
+from cortex_events.domain.lifecycle import lifecycle_event, replicas_summary
+from cortex_events.domain.model import (
+    DeploymentSnapshot,
+    EventType,
+    ReplicaSetSnapshot,
+    WorkloadRef,
+)
 from cortex_events.domain.scaling import scale_event, scale_of
 
 COMPLETE_REASON = "NewReplicaSetAvailable"
@@ -172,15 +177,9 @@ def deployment_events(
 
 
 def _deployment_created(d: DeploymentSnapshot) -> EventIntent:
-    replicas = replicas_text(d.replicas)
-    return EventIntent(
-        key=deployment_key(d.ref.uid, "created"),
-        type=EventType.DEPLOYMENT_CREATION,
-        subject=d.ref,
-        title=f"Deployment {d.ref.name} created",
-        description=f"{replicas} of {', '.join(d.images) or 'no container'}",
-        timestamp=utc(d.created),
-        details=_facts(d),
+    description = replicas_summary(d.replicas, d.images)
+    return lifecycle_event(
+        EventType.DEPLOYMENT_CREATION, d.ref, "created", description, d.created, _facts(d)
     )
 
 
@@ -236,6 +235,30 @@ def rollout_name(name: str, revision: Revision) -> str:
     return f"Rollout of {name} to {images}"
 
 
+def rollout_intent(
+    event_type: EventType,
+    ref: WorkloadRef,
+    revision: Revision,
+    title: str,
+    description: str,
+    details: dict[str, Any],
+) -> EventIntent:
+    """One revision's rollout event, for every kind: dated when the revision began, updated in
+    place as the rollout goes on, and saying who made the revision and what it changed
+    (`with_change`, into ``description`` and ``details``)."""
+    description = with_change(details, description, revision.details)
+    return EventIntent(
+        key=rollout_key(ref.kind, ref.uid, revision.number),
+        type=event_type,
+        subject=ref,
+        title=title,
+        description=description,
+        timestamp=revision.started,
+        details=details,
+        updatable=True,
+    )
+
+
 def _rollout_details(revision: Revision, result: str) -> dict[str, Any]:
     return {
         "revision": revision.number,
@@ -276,16 +299,8 @@ def _rollout(new: DeploymentSnapshot, revision: Revision | None) -> EventIntent 
             details["message"] = message
             title = f"{what} failed" + (f" after {took}" if took else "") + f": {message}"
             description = f"Revision {revision.number} of {where} did not progress: {message}"
-    description = with_change(details, description, revision.details)
-    return EventIntent(
-        key=rollout_key(new.ref.uid, revision.number),
-        type=EventType.DEPLOYMENT_ROLLOUT,
-        subject=new.ref,
-        title=title,
-        description=description,
-        timestamp=start,
-        details=details,
-        updatable=True,
+    return rollout_intent(
+        EventType.DEPLOYMENT_ROLLOUT, new.ref, revision, title, description, details
     )
 
 
@@ -311,28 +326,16 @@ def _superseded(
     where = f"{reported.ref.namespace}/{reported.ref.name}"
     details = _rollout_details(revision, ROLLOUT_SUPERSEDED) | {"supersededBy": new.revision}
     description = f"Revision {revision.number} of {where} was replaced before it completed"
-    return EventIntent(
-        key=rollout_key(reported.ref.uid, revision.number),
-        type=EventType.DEPLOYMENT_ROLLOUT,
-        subject=reported.ref,
-        title=f"{rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}",
-        description=with_change(details, description, revision.details),
-        timestamp=revision.started,
-        details=details,
-        updatable=True,
+    title = f"{rollout_name(reported.ref.name, revision)} superseded by revision {new.revision}"
+    return rollout_intent(
+        EventType.DEPLOYMENT_ROLLOUT, reported.ref, revision, title, description, details
     )
 
 
 def _deployment_deleted(d: DeploymentSnapshot) -> EventIntent:
     assert d.deleted_at is not None
     revision = f" (revision {d.revision})" if d.revision is not None else ""
-    return EventIntent(
-        key=deployment_key(d.ref.uid, "deleted"),
-        type=EventType.DEPLOYMENT_DELETION,
-        subject=d.ref,
-        title=f"Deployment {d.ref.name} deleted",
-        description=f"Deleted with {replicas_text(d.replicas)} of "
-        f"{', '.join(d.images) or 'no container'}{revision}",
-        timestamp=utc(d.deleted_at),
-        details=_facts(d),
+    description = f"Deleted with {replicas_summary(d.replicas, d.images)}{revision}"
+    return lifecycle_event(
+        EventType.DEPLOYMENT_DELETION, d.ref, "deleted", description, d.deleted_at, _facts(d)
     )

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cortex_events.domain.intents import EventIntent, utc
-from cortex_events.domain.keys import pod_key
 from cortex_events.domain.model import ContainerState, EventType, PodSnapshot
 
 IMAGE_PULL_REASONS = frozenset(
@@ -21,10 +20,11 @@ RUN_ERROR_REASON = "RunContainerError"
 START_ERROR_REASONS = frozenset({"StartError", "ContainerCannotRun"})
 """``lastState.terminated.reason`` of a container the runtime created but could not start."""
 CONFIG_ERRORS = {
-    "CreateContainerConfigError": ("configerror", "has a configuration error"),
-    "CreateContainerError": ("createerror", "cannot be created"),
+    "CreateContainerConfigError": "has a configuration error",
+    "CreateContainerError": "cannot be created",
 }
-"""Waiting reasons of a container that cannot be created: its key's prefix and its title."""
+"""Waiting reasons of a container that cannot be created, and what its title says of it
+(its key's change word: `cortex_events.domain.keys.CREATE_ERROR_CHANGES`)."""
 UNSCHEDULABLE_REASONS = frozenset({"Unschedulable", "SchedulerError"})
 """``PodScheduled=False`` reasons that are failures (``SchedulingGated`` is held on purpose)."""
 KUBELET_TERMINATION = "TerminationByKubelet"
@@ -80,7 +80,7 @@ def container_details(pod: PodSnapshot, c: ContainerState) -> dict[str, Any]:
 
 def failure_event(
     pod: PodSnapshot,
-    suffix: str,
+    key: str,
     title: str,
     description: str,
     timestamp: datetime,
@@ -90,7 +90,7 @@ def failure_event(
     event_type: EventType = EventType.POD_FAILURE,
 ) -> EventIntent:
     return EventIntent(
-        key=pod_key(pod.ref.uid, suffix),
+        key=key,
         type=event_type,
         subject=pod.ref,
         title=title,
@@ -106,7 +106,7 @@ def failed_exit(code: int | None, reason: str | None) -> bool:
 
 
 def waiting_failure(
-    pod: PodSnapshot, c: ContainerState, suffix: str, title: str, who: str, timestamp: datetime
+    pod: PodSnapshot, c: ContainerState, key: str, title: str, who: str, timestamp: datetime
 ) -> EventIntent:
     """A container held waiting (a pull error, a configuration error): the description is
     ``who``, then the reason and message Kubernetes gives, which the details carry too."""
@@ -114,4 +114,4 @@ def waiting_failure(
     if c.waiting_message:
         details["message"] = c.waiting_message
     why = f"{c.waiting_reason}" + (f": {c.waiting_message}" if c.waiting_message else "")
-    return failure_event(pod, suffix, title, f"{who}: {why}", timestamp, details)
+    return failure_event(pod, key, title, f"{who}: {why}", timestamp, details)

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 from cortex_events.domain.batch import JobSnapshot
 from cortex_events.domain.intents import EventIntent, clip, format_duration, iso, utc
-from cortex_events.domain.keys import workload_key
+from cortex_events.domain.keys import job_run_key
 from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_failures import failure_summary
 
 RUN_IN_PROGRESS = "InProgress"
 RUN_SUCCEEDED = "Succeeded"
 RUN_FAILED = "Failed"
-
-
-def job_run_key(uid: str) -> str:
-    return workload_key("Job", uid, "run")
 
 
 def job_events(job: JobSnapshot, *, failed_pod: PodSnapshot | None = None) -> list[EventIntent]:

@@ -2,7 +2,8 @@
 
 The kinds differ in how a rollout goes (`cortex_events.domain.revisions` and the per-kind
 modules); their creation and deletion events, and their scale events with quiet autoscaling
-(`cortex_events.domain.scaling`), are built here from a `KindEvents` of their types.
+(`cortex_events.domain.scaling`), are built here from a `KindEvents` of their types. Pods and
+Deployments, whose rules have their own modules, title and key theirs with `lifecycle_event`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from cortex_events.domain.intents import EventIntent, replicas_text, utc
 from cortex_events.domain.keys import created_key, deleted_key
 from cortex_events.domain.model import EventType, WorkloadRef
+from cortex_events.domain.quiet import Quiet
 from cortex_events.domain.scaling import Scale, ScaleWindow, scale_event, summary_event
 
 
@@ -45,30 +47,45 @@ class Facts:
         return {**self.details, **({"changeSource": dict(self.source)} if self.source else {})}
 
 
-def created_event(types: KindEvents, facts: Facts) -> EventIntent:
-    ref = facts.ref
+def lifecycle_event(
+    event_type: EventType,
+    ref: WorkloadRef,
+    change: Literal["created", "deleted"],
+    description: str,
+    at: datetime,
+    details: Mapping[str, Any],
+    *,
+    updatable: bool = False,
+    quiet: Quiet | None = None,
+) -> EventIntent:
+    """The creation or deletion of a workload or a Pod, keyed and titled alike for every kind
+    (``Deployment web created``)."""
+    key = created_key if change == "created" else deleted_key
     return EventIntent(
-        key=created_key(ref.kind, ref.uid),
-        type=types.creation,
+        key=key(ref.kind, ref.uid),
+        type=event_type,
         subject=ref,
-        title=f"{ref.kind} {ref.name} created",
-        description=facts.summary,
-        timestamp=utc(facts.created),
-        details=facts.with_source(),
+        title=f"{ref.kind} {ref.name} {change}",
+        description=description,
+        timestamp=utc(at),
+        details=details,
+        updatable=updatable,
+        quiet=quiet,
+    )
+
+
+def created_event(types: KindEvents, facts: Facts) -> EventIntent:
+    details = facts.with_source()
+    return lifecycle_event(
+        types.creation, facts.ref, "created", facts.summary, facts.created, details
     )
 
 
 def deleted_event(types: KindEvents, facts: Facts) -> EventIntent:
     assert facts.deleted_at is not None
-    ref = facts.ref
-    return EventIntent(
-        key=deleted_key(ref.kind, ref.uid),
-        type=types.deletion,
-        subject=ref,
-        title=f"{ref.kind} {ref.name} deleted",
-        description=f"Deleted with {facts.summary}",
-        timestamp=utc(facts.deleted_at),
-        details=facts.with_source(),
+    description = f"Deleted with {facts.summary}"
+    return lifecycle_event(
+        types.deletion, facts.ref, "deleted", description, facts.deleted_at, facts.with_source()
     )
 
 

@@ -21,6 +21,7 @@ from cortex_events.domain.parsing import (
     ConditionState,
     FieldWriter,
     OwnerRef,
+    as_int,
     as_str,
     cortex_annotations,
     created_of,
@@ -153,6 +154,20 @@ def workload_fields(
         "annotations": cortex_annotations(metadata, keep),
         "created": created_of(metadata),
         "deleted_at": deleted_at_of(metadata, deleted_at),
+    }
+
+
+def replica_fields(
+    metadata: Mapping[str, Any], spec: Mapping[str, Any], status: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The generation and replica counts of a workload with ``spec.replicas`` (a Deployment,
+    an Argo Rollout), as keyword arguments: ``replicas`` is 1 where unset, as the API server
+    defaults it; ``ready_replicas`` and ``updated_replicas`` are the status's counts."""
+    return {
+        "generation": as_int(metadata.get("generation")),
+        "replicas": as_int(spec.get("replicas"), default=1),
+        "ready_replicas": as_int(status.get("readyReplicas")),
+        "updated_replicas": as_int(status.get("updatedReplicas")),
     }
 
 

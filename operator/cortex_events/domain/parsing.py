@@ -37,6 +37,13 @@ def as_map(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def object_parts(
+    obj: Mapping[str, Any],
+) -> tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]]:
+    """A raw object's ``metadata``, ``spec`` and ``status``, each empty where it has none."""
+    return as_map(obj.get("metadata")), as_map(obj.get("spec")), as_map(obj.get("status"))
+
+
 def as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 

@@ -24,6 +24,7 @@ from cortex_events.domain.failure_model import (
     failure_event,
 )
 from cortex_events.domain.intents import EventIntent, clip, upper_first, utc
+from cortex_events.domain.keys import pod_key
 from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_restarts import image_pull, loop_start, oom_kills, restart_loop
 from cortex_events.domain.pod_waits import waits
@@ -99,7 +100,7 @@ def _ending(pod: PodSnapshot, now: datetime) -> EventIntent | None:
         happened = DISRUPTIONS.get(reason, f"disrupted ({reason})")
         return failure_event(
             pod,
-            "disrupted",
+            pod_key(pod.ref.uid, "disrupted"),
             f"Pod {name} {happened}" + (f" on {node}" if node else ""),
             disruption.message or f"{reason}: the cluster ended the Pod",
             disruption.since or pod.deleted_at or now,
@@ -109,7 +110,7 @@ def _ending(pod: PodSnapshot, now: datetime) -> EventIntent | None:
     if pod.reason == EVICTED_REASON:
         return failure_event(
             pod,
-            "evicted",
+            pod_key(pod.ref.uid, "evicted"),
             f"Pod {name} evicted" + (f" from {node}" if node else ""),
             pod.message or "The node evicted the pod",
             ended,
@@ -121,7 +122,7 @@ def _ending(pod: PodSnapshot, now: datetime) -> EventIntent | None:
     if pod.phase == "Failed" and (deleted is None or (failed_at and min(failed_at) < deleted)):
         return failure_event(
             pod,
-            "failed",
+            pod_key(pod.ref.uid, "failed"),
             f"Pod {name} failed",
             upper_first(failure_summary(pod)),
             ended,

@@ -28,6 +28,7 @@ from cortex_events.domain.failure_model import (
     waiting_failure,
 )
 from cortex_events.domain.intents import EventIntent, short_image, upper_first
+from cortex_events.domain.keys import crash_loop_key, image_pull_key, oom_kill_key
 from cortex_events.domain.model import EPOCH, ContainerState, PodSnapshot
 
 
@@ -72,7 +73,7 @@ def oom_kills(pod: PodSnapshot, c: ContainerState, now: datetime) -> Iterator[Ev
         code = f" (exit code {exit_code})" if exit_code is not None else ""
         yield failure_event(
             pod,
-            f"oomkilled/{c.name}/{occurrence}",
+            oom_kill_key(pod.ref.uid, c.name, occurrence),
             f"Pod {pod.ref.name}: {what} OOMKilled",
             f"{upper_first(what)} ({c.image}) was killed for exceeding its memory "
             f"limit{code}; restarts so far: {c.restart_count}",
@@ -87,7 +88,7 @@ def image_pull(pod: PodSnapshot, c: ContainerState, now: datetime) -> EventInten
     return waiting_failure(
         pod,
         c,
-        f"imagepull/{c.name}/{c.image}",
+        image_pull_key(pod.ref.uid, c.name, c.image),
         f"Pod {pod.ref.name}: cannot pull image {short_image(c.image)}",
         upper_first(container_text(c)),
         now,
@@ -147,11 +148,10 @@ def restart_loop(
         details["reason"] = CRASH_LOOP_REASON
         title = f"Pod {name}: {what} in CrashLoopBackOff"
         text = f"{upper_first(what)} ({c.image}) keeps crashing after {_times(c, 'restart')}"
-    suffix = f"crashloop/{c.name}" + (f"/{start}" if start else "")
     began = c.last_terminated_at or c.terminated_at or now
     return failure_event(
         pod,
-        suffix,
+        crash_loop_key(pod.ref.uid, c.name, start),
         title,
         text + last + (f": {message}" if message else ""),
         began,

@@ -25,6 +25,7 @@ from cortex_events.domain.failure_model import (
     waiting_failure,
 )
 from cortex_events.domain.intents import EventIntent, format_duration, iso, upper_first, utc
+from cortex_events.domain.keys import create_error_key, not_ready_key, pod_key
 from cortex_events.domain.model import ContainerState, PodSnapshot
 from cortex_events.domain.parsing import ConditionState
 
@@ -80,7 +81,7 @@ def _unschedulable(pod: PodSnapshot, condition: ConditionState, policy: FailureP
     def event() -> EventIntent:
         return failure_event(
             pod,
-            "unschedulable",
+            pod_key(pod.ref.uid, "unschedulable"),
             f"Pod {pod.ref.name} cannot be scheduled",
             condition.message or f"{condition.reason}: no node can run it",
             since,
@@ -111,7 +112,7 @@ def _not_ready(pod: PodSnapshot, condition: ConditionState, tolerated: timedelta
         where = f" on {pod.node_name}" if pod.node_name else ""
         return failure_event(
             pod,
-            f"notready/{int(since.timestamp())}",
+            not_ready_key(pod.ref.uid, since),
             f"Pod {pod.ref.name} not ready for {format_duration(tolerated.total_seconds())}",
             f"{pod.phase}{where}, not ready" + (f": {why}" if why else ""),
             since,
@@ -129,10 +130,10 @@ def _not_ready(pod: PodSnapshot, condition: ConditionState, tolerated: timedelta
 
 
 def _config_error(pod: PodSnapshot, c: ContainerState, policy: FailurePolicy) -> Wait | None:
-    found = CONFIG_ERRORS.get(c.waiting_reason or "")
-    if found is None:
+    reason = c.waiting_reason or ""
+    trouble = CONFIG_ERRORS.get(reason)
+    if trouble is None:
         return None
-    prefix, trouble = found
     # Waiting to be created since the Pod started, or since the container's last run ended.
     since = max(t for t in (pod.started_at or pod.created, c.last_terminated_at) if t)
     ran = c.restart_count + (1 if c.last_terminated_at or c.last_terminated_reason else 0)
@@ -141,7 +142,7 @@ def _config_error(pod: PodSnapshot, c: ContainerState, policy: FailurePolicy) ->
         return waiting_failure(
             pod,
             c,
-            f"{prefix}/{c.name}/{ran}",
+            create_error_key(pod.ref.uid, reason, c.name, ran),
             f"Pod {pod.ref.name}: {container_text(c)} {trouble}",
             f"{upper_first(container_text(c))} ({c.image})",
             since,

@@ -17,7 +17,7 @@ from typing import Any
 
 from cortex_events.domain.failure_model import DEFAULT_POLICY, EVICTED_REASON, FailurePolicy
 from cortex_events.domain.intents import EventIntent, clip, utc
-from cortex_events.domain.keys import pod_key
+from cortex_events.domain.lifecycle import lifecycle_event
 from cortex_events.domain.model import EventType, PodSnapshot
 from cortex_events.domain.pod_failures import failure_summary, pod_failures
 from cortex_events.domain.quiet import Quiet
@@ -83,14 +83,13 @@ def _pod_details(pod: PodSnapshot) -> dict[str, Any]:
 
 
 def _pod_created(pod: PodSnapshot) -> EventIntent:
-    return EventIntent(
-        key=pod_key(pod.ref.uid, "created"),
-        type=EventType.POD_CREATION,
-        subject=pod.ref,
-        title=f"Pod {pod.ref.name} created",
-        description=_pod_state_text(pod),
-        timestamp=utc(pod.created),
-        details=_pod_details(pod),
+    return lifecycle_event(
+        EventType.POD_CREATION,
+        pod.ref,
+        "created",
+        _pod_state_text(pod),
+        pod.created,
+        _pod_details(pod),
         updatable=True,
         quiet=_quiet(pod),
     )
@@ -100,14 +99,14 @@ def _pod_deleted(pod: PodSnapshot) -> EventIntent:
     assert pod.deleted_at is not None
     state = "ready" if pod.ready else pod.phase
     where = f" on {pod.node_name}" if pod.node_name else ""
-    return EventIntent(
-        key=pod_key(pod.ref.uid, "deleted"),
-        type=EventType.POD_DELETION,
-        subject=pod.ref,
-        title=f"Pod {pod.ref.name} deleted",
-        description=f"Deleted while {state}{where}",
-        timestamp=utc(pod.deleted_at),
-        details=_pod_details(pod),
+    description = f"Deleted while {state}{where}"
+    return lifecycle_event(
+        EventType.POD_DELETION,
+        pod.ref,
+        "deleted",
+        description,
+        pod.deleted_at,
+        _pod_details(pod),
         quiet=_quiet(pod),
     )
 

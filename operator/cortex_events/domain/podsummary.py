@@ -25,7 +25,7 @@ from enum import StrEnum
 from typing import Any
 
 from cortex_events.domain.intents import EventIntent, iso, utc
-from cortex_events.domain.keys import pod_key, workload_key
+from cortex_events.domain.keys import pod_key, pod_summary_key
 from cortex_events.domain.model import EventType, WorkloadRef
 from cortex_events.domain.parsing import as_int, parse_time
 from cortex_events.domain.scaling import window_start
@@ -153,10 +153,7 @@ class PodSummary:
 
     @property
     def key(self) -> str:
-        suffix = f"/{self.part}" if self.part else ""
-        return workload_key(
-            self.workload.kind, self.workload.uid, f"pods/{int(self.start.timestamp())}{suffix}"
-        )
+        return pod_summary_key(self.workload.kind, self.workload.uid, self.start, self.part)
 
     @property
     def full(self) -> bool:

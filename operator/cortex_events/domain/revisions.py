@@ -15,17 +15,16 @@ from datetime import datetime
 from typing import Any
 
 from cortex_events.domain.apps import ControllerRevisionSnapshot
-from cortex_events.domain.changes import with_change
 from cortex_events.domain.deployments import (
     ROLLOUT_COMPLETED,
     ROLLOUT_IN_PROGRESS,
     ROLLOUT_SUPERSEDED,
     Revision,
     change_of,
+    rollout_intent,
     rollout_name,
 )
 from cortex_events.domain.intents import EventIntent, format_duration, iso, utc
-from cortex_events.domain.keys import workload_key
 from cortex_events.domain.model import EventType, WorkloadRef
 
 ROLLOUT_PARTIAL = "Partial"
@@ -53,10 +52,6 @@ def controller_revision(
     ``started`` (when its number was raised, if seen) marks a rollback to an earlier template."""
     change = change_of(cr, previous, rollback=started is not None)
     return Revision(cr.revision, cr.images, utc(started or cr.created), change)
-
-
-def rollout_key(kind: str, uid: str, revision: int) -> str:
-    return workload_key(kind, uid, f"rollout/{revision}")
 
 
 def _details(revision: Revision, progress: Progress, result: str) -> dict[str, Any]:
@@ -116,17 +111,7 @@ def rollout_event(
     else:
         title = f"{what} started"
         description = f"Revision {revision.number} of {where} is rolling out ({counts} pods)"
-    description = with_change(details, description, revision.details)
-    return EventIntent(
-        key=rollout_key(ref.kind, ref.uid, revision.number),
-        type=event_type,
-        subject=ref,
-        title=title,
-        description=description,
-        timestamp=revision.started,
-        details=details,
-        updatable=True,
-    )
+    return rollout_intent(event_type, ref, revision, title, description, details)
 
 
 def superseded_event(
@@ -142,16 +127,8 @@ def superseded_event(
         f"Revision {revision.number} of {ref.namespace}/{ref.name} was replaced "
         f"before it completed ({progress.updated} of {progress.desired} pods had it)"
     )
-    return EventIntent(
-        key=rollout_key(ref.kind, ref.uid, revision.number),
-        type=event_type,
-        subject=ref,
-        title=f"{rollout_name(ref.name, revision)} superseded by revision {by}",
-        description=with_change(details, description, revision.details),
-        timestamp=revision.started,
-        details=details,
-        updatable=True,
-    )
+    title = f"{rollout_name(ref.name, revision)} superseded by revision {by}"
+    return rollout_intent(event_type, ref, revision, title, description, details)
 
 
 def revision_events(

@@ -29,7 +29,7 @@ from cortex_events.domain.deployments import (
     Revision,
 )
 from cortex_events.domain.intents import EventIntent, utc
-from cortex_events.domain.keys import deploy_key
+from cortex_events.domain.keys import deploy_revision_key, deploy_scale_key
 from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import (
     VERSION_LABEL,
@@ -278,7 +278,7 @@ def workload_deploys(
             end = live or finished
             deploys.append(
                 DeployIntent(
-                    key=deploy_key(ref.kind, ref.uid, f"revision/{revision.number}"),
+                    key=deploy_revision_key(ref.kind, ref.uid, revision.number),
                     type=_BY_CHANGE.get(revision.change, DeployType.DEPLOY),
                     subject=ref,
                     title=event.title,
@@ -296,7 +296,7 @@ def workload_deploys(
         elif event.type in SCALE_TYPES:
             deploys.append(
                 DeployIntent(
-                    key=deploy_key(ref.kind, ref.uid, f"scale/{workload.generation}"),
+                    key=deploy_scale_key(ref.kind, ref.uid, workload.generation),
                     type=DeployType.SCALE,
                     subject=ref,
                     title=event.title,

@@ -18,7 +18,7 @@ from typing import Any
 
 from cortex_events.domain.changes import ChangeDetails, with_change
 from cortex_events.domain.intents import EventIntent, iso, replicas_text, utc
-from cortex_events.domain.keys import autoscale_key, kind_scale_key, scale_key
+from cortex_events.domain.keys import autoscale_key, scale_key
 from cortex_events.domain.model import EventType, FieldWriter, WorkloadRef
 from cortex_events.domain.parsing import as_int, parse_time
 from cortex_events.domain.quiet import Quiet
@@ -169,11 +169,6 @@ def scale_event(
     direction = "up" if scale.after > scale.before else "down"
     where = f"{ref.namespace}/{ref.name}"
     by = " by its autoscaler" if scale.autoscaled else ""
-    key = (
-        scale_key(ref.uid, scale.generation)
-        if ref.kind == "Deployment"
-        else kind_scale_key(ref.kind, ref.uid, scale.generation)
-    )
     details: dict[str, Any] = {
         "fromReplicas": scale.before,
         "toReplicas": scale.after,
@@ -187,7 +182,7 @@ def scale_event(
         change = ChangeDetails(by=scale.by, source=source or {})
         description = with_change(details, description, change)
     return EventIntent(
-        key=key,
+        key=scale_key(ref.kind, ref.uid, scale.generation),
         type=event_type,
         subject=ref,
         title=f"Scaled {ref.name} from {scale.before} to {replicas_text(scale.after)}{by}",

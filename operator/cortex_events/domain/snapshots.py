@@ -21,6 +21,7 @@ from cortex_events.domain.model import (
     DeploymentSnapshot,
     PodSnapshot,
     ReplicaSetSnapshot,
+    replica_fields,
     workload_fields,
 )
 from cortex_events.domain.parsing import (
@@ -38,6 +39,7 @@ from cortex_events.domain.parsing import (
     intern,
     labels_of,
     namespace_of,
+    object_parts,
     optional_int,
     parse_time,
     restart_probes,
@@ -86,9 +88,7 @@ def pod_snapshot(
 ) -> PodSnapshot:
     """Snapshot a raw Pod dict. ``deleted_at`` defaults to ``metadata.deletionTimestamp``;
     ``keep`` names annotations to keep beside the ``cortex.io/`` ones."""
-    metadata = as_map(obj.get("metadata"))
-    spec = as_map(obj.get("spec"))
-    status = as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     specs = {
         as_str(c.get("name")): c
         for key in ("initContainers", "containers")
@@ -186,17 +186,12 @@ def deployment_snapshot(
 ) -> DeploymentSnapshot:
     """Snapshot a raw ``apps/v1`` Deployment dict; ``keep`` names annotations to keep beside
     the ``cortex.io/`` ones."""
-    metadata = as_map(obj.get("metadata"))
-    spec = as_map(obj.get("spec"))
-    status = as_map(obj.get("status"))
+    metadata, spec, status = object_parts(obj)
     progressing = condition(status, "Progressing")
     return DeploymentSnapshot(
         **workload_fields("Deployment", metadata, deleted_at, keep),
-        generation=as_int(metadata.get("generation")),
+        **replica_fields(metadata, spec, status),
         observed_generation=as_int(status.get("observedGeneration")),
-        replicas=as_int(spec.get("replicas"), default=1),
-        ready_replicas=as_int(status.get("readyReplicas")),
-        updated_replicas=as_int(status.get("updatedReplicas")),
         available_replicas=as_int(status.get("availableReplicas")),
         revision=revision_number(as_map(metadata.get("annotations"))),
         images=template_images(spec),
