@@ -221,7 +221,6 @@ class Router:
                 items.append(
                     Outgoing(
                         tag=target.tag,
-                        key=intent.key,
                         body=body,
                         updatable=intent.updatable,
                         entities=target.entities,
