@@ -53,6 +53,7 @@ class RevisionTracker(KindTracker[A]):
         return {"current": current, "reported": reported, "ended": ended}
 
     def forget(self, uid: str) -> None:
+        super().forget(uid)
         self.rollouts.forget(uid)
 
     def deploys(

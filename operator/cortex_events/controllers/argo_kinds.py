@@ -119,6 +119,7 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         return self.context.deploys.workload(resolution, snapshot, events, current)
 
     def forget(self, uid: str) -> None:
+        super().forget(uid)
         self._seen.pop(uid, None)
         self._current.pop(uid, None)
         for key in [k for k in self._started if k[0] == uid]:

@@ -149,7 +149,10 @@ class KindTracker(Generic[S]):
         """A change of a workload that lives on has been evaluated."""
 
     def forget(self, uid: str) -> None:
-        """The workload is gone: drop what the tracker keeps of it."""
+        """The workload is gone and its deletion planned: drop everything kept of it (what
+        the index holds, its autoscaling window; a subclass adds its own memory)."""
+        self.context.index.forget(uid)
+        self.context.scales.forget(uid)
 
     # -- the path ------------------------------------------------------------------------------
 
@@ -165,12 +168,8 @@ class KindTracker(Generic[S]):
         if not deleted and previous == snapshot:
             return  # nothing this operator reads has changed
         plan = self.plan(previous, snapshot) + self.follows(previous, snapshot)
-        uid = snapshot.ref.uid
         if deleted:
-            # Forgotten only once its deletion is planned: it maps as its life did.
-            self.context.index.forget(uid)
-            self.context.scales.forget(uid)
-            self.forget(uid)
+            self.forget(snapshot.ref.uid)  # only now: its deletion maps as its life did
         else:
             self.kept(snapshot)
         await self.context.submit(plan)

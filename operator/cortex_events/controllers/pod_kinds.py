@@ -66,6 +66,7 @@ class PodTracker(KindTracker[PodSnapshot]):
         return self.context.index.pods.get(snapshot.ref.uid)
 
     def forget(self, uid: str) -> None:
+        super().forget(uid)
         self.failures.forget(uid)
 
     def follows(self, previous: PodSnapshot | None, snapshot: PodSnapshot) -> Plan:
