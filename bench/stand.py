@@ -468,7 +468,7 @@ class _Collected:
     def __init__(self) -> None:
         self.items: dict[Key, Item] = {}
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
         self.items[item.queue_key] = item
 
 

@@ -108,7 +108,6 @@ class OperatorApp:
         self.entity_store = EntityStore()
         selector = settings.namespace_label_selector
         self.deploys = DeployRecorder(
-            self.queue,
             self.entity_store,
             DeployDefaults(
                 enabled=settings.deploys,

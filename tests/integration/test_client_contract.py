@@ -344,7 +344,7 @@ async def test_delivery_records_an_event_once_when_its_create_is_answered_garble
     )
     fake.faults.garble_next(1, form, method="POST")
     await stack.run_until_idle(
-        Outgoing(tag=TAG, key="pod/u1/created", body=body, updatable=True, entities=()),
+        Outgoing(tag=TAG, body=body, updatable=True, entities=()),
         timeout=10,
     )
 

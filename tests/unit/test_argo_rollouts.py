@@ -202,7 +202,7 @@ async def test_a_workload_ref_rollout_maps_through_its_deployment_s_annotation()
         "spec": {"replicas": 0, "template": {"spec": {"containers": [
             {"name": "app", "image": "web:7"}]}}},
     }  # fmt: skip
-    await recorder.deployment_changed(deployment, None)
+    await recorder.changed("Deployment", deployment, None)
     body = rollout(tag=None, workload_ref="web-template")
     await recorder.changed("Rollout", body, None)
     (created,) = out.of("ARGO_ROLLOUT_CREATION")
@@ -219,7 +219,7 @@ async def test_without_a_tag_anywhere_nothing_is_recorded() -> None:
 
 async def test_a_revision_that_became_stable_is_a_deploy() -> None:
     out, clock = Both(), Clock()
-    deploys = DeployRecorder(out, out.store, DeployDefaults(enabled=True), cluster="c",
+    deploys = DeployRecorder(out.store, DeployDefaults(enabled=True), cluster="c",
                              clock=clock)  # fmt: skip
     recorder = make(out, clock, deploys=deploys)
     await recorder.changed("Rollout", rollout(), None)

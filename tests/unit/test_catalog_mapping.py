@@ -91,9 +91,9 @@ async def until(check: Callable[[], bool], what: str) -> None:
 
 
 async def seed(recorder: Recorder, labels: dict[str, str] | None = None) -> None:
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.deployment_changed(deployment(labels=labels), None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Deployment", deployment(labels=labels), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
 
 
 async def test_a_deployment_named_in_a_block_gets_its_events_with_no_annotation() -> None:
@@ -189,9 +189,11 @@ async def test_a_standby_reads_nothing_until_it_leads() -> None:
 
 async def test_a_custom_tag_annotation_maps_pods_and_deployments() -> None:
     recorder, out, _ = make(FakeCatalog([], []), tag_annotation="example.com/entity")
-    await recorder.pod_changed(pod(annotations={"example.com/entity": "web"}), None)
-    await recorder.deployment_changed(
-        deployment(annotations={"example.com/entity": "api", "cortex.io/tag": "ignored"}), None
+    await recorder.changed("Pod", pod(annotations={"example.com/entity": "web"}), None)
+    await recorder.changed(
+        "Deployment",
+        deployment(annotations={"example.com/entity": "api", "cortex.io/tag": "ignored"}),
+        None,
     )
     assert out.pairs() == [("web", "POD_CREATION"), ("api", "DEPLOYMENT_CREATION")]
 

@@ -35,7 +35,7 @@ class Deploys:
 def make(**defaults: Any) -> tuple[Recorder, Deploys]:
     out = Deploys()
     deploys = DeployRecorder(
-        out, out.store, DeployDefaults(**defaults), cluster="test", settle=SETTLE, clock=lambda: NOW
+        out.store, DeployDefaults(**defaults), cluster="test", settle=SETTLE, clock=lambda: NOW
     )
     recorder = Recorder(out, out.store, cluster="test", deploys=deploys, clock=lambda: NOW)
     return recorder, out
@@ -43,8 +43,8 @@ def make(**defaults: Any) -> tuple[Recorder, Deploys]:
 
 async def roll(recorder: Recorder, *images: str) -> RealController:
     controller = RealController(recorder)
-    await recorder.replicaset_changed(
-        replicaset("web-1", image="nginx:1.21", created=controller.clock), None
+    await recorder.changed(
+        "ReplicaSet", replicaset("web-1", image="nginx:1.21", created=controller.clock), None
     )
     for image in images:
         await controller.roll_to(image)
@@ -116,8 +116,8 @@ async def test_a_scale_is_a_deploy_only_where_scales_are_asked_for() -> None:
         scaled = controller.body(observed=2)
         scaled["metadata"]["generation"] = 2
         scaled["spec"]["replicas"] = 5
-        await recorder.deployment_changed(controller.body(observed=1), "ADDED")
-        await recorder.deployment_changed(scaled, "MODIFIED")
+        await recorder.changed("Deployment", controller.body(observed=1), "ADDED")
+        await recorder.changed("Deployment", scaled, "MODIFIED")
         found = {d.body.type for d in out.deploys()}
         assert found == expected, scales
         if scales:

@@ -33,7 +33,7 @@ class Out:
 def make(**defaults: Any) -> tuple[Recorder, Out, Clock]:
     out, clock = Out(), Clock()
     deploys = DeployRecorder(
-        out, out.store, DeployDefaults(**defaults), cluster="c", settle=0, clock=clock
+        out.store, DeployDefaults(**defaults), cluster="c", settle=0, clock=clock
     )
     recorder = Recorder(out, out.store, cluster="c", deploys=deploys, clock=clock)
     return recorder, out, clock

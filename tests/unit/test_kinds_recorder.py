@@ -10,7 +10,7 @@ from typing import Any
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.namespaces import NamespaceGate
 from cortex_events.controllers.recorder import Recorder
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import Item, Outgoing
 from cortex_events.domain.quiet import QuietDefaults, ScaleEvents
 from cortex_events.domain.selectors import parse_selector
 from tests.support.kinds import (
@@ -43,7 +43,8 @@ class Out:
         self.items: list[Outgoing] = []
         self.skips: list[tuple[str, str]] = []
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
+        assert isinstance(item, Outgoing), "no deploys are recorded here"
         self.items.append(item)
 
     def skipped(self, kind: str, reason: str) -> None:
@@ -124,7 +125,7 @@ async def test_the_pods_of_a_statefulset_map_through_it() -> None:
     await recorder.changed("StatefulSet", statefulset(annotations=TAG), None)
     pod = job_pod("db-0", "x", uid="pod-db-0")
     pod["metadata"]["ownerReferences"] = [{"kind": "StatefulSet", "name": "db", "controller": True}]
-    await recorder.pod_changed(pod, None)
+    await recorder.changed("Pod", pod, None)
     assert [(i.tag, i.body.type) for i in out.of("POD_CREATION")] == [("db", "POD_CREATION")]
 
 
@@ -132,10 +133,10 @@ async def test_a_cronjob_s_jobs_go_to_its_tag_and_their_pods_are_quiet_unless_fa
     recorder, out, _clock = make()
     await recorder.changed("CronJob", cronjob(annotations={"cortex.io/tag": "reports"}), None)
     await recorder.changed("Job", job(), None)
-    await recorder.pod_changed(job_pod("run-1", "nightly-29000000", uid="p1"), None)
+    await recorder.changed("Pod", job_pod("run-1", "nightly-29000000", uid="p1"), None)
     assert [(i.tag, i.body.type) for i in out.items] == [("reports", "JOB_RUN")]
     failed = job_pod("run-1", "nightly-29000000", uid="p1", phase="Failed", exit_code=2)
-    await recorder.pod_changed(failed, "MODIFIED")
+    await recorder.changed("Pod", failed, "MODIFIED")
     assert [i.body.type for i in out.of("POD_FAILURE")] == ["POD_FAILURE"]
     ended = ("Failed", CREATED + timedelta(seconds=9), "BackoffLimitExceeded")
     await recorder.changed("Job", job(ended=ended), "MODIFIED")
@@ -148,12 +149,12 @@ async def test_a_cronjob_s_jobs_go_to_its_tag_and_their_pods_are_quiet_unless_fa
 async def test_a_job_s_failure_learns_why_its_pod_failed_when_the_pod_comes_later() -> None:
     recorder, out, _ = make()
     await recorder.changed("CronJob", cronjob(annotations={"cortex.io/tag": "reports"}), None)
-    await recorder.pod_changed(job_pod("run-1", "nightly-29000000", uid="p1"), None)
+    await recorder.changed("Pod", job_pod("run-1", "nightly-29000000", uid="p1"), None)
     ended = ("Failed", CREATED + timedelta(seconds=9), "BackoffLimitExceeded")
     await recorder.changed("Job", job(ended=ended), None)
     assert "podFailure" not in out.last("job/job-1/run").body.custom_data
     failed = job_pod("run-1", "nightly-29000000", uid="p1", phase="Failed", exit_code=2)
-    await recorder.pod_changed(failed, "MODIFIED")
+    await recorder.changed("Pod", failed, "MODIFIED")
     assert out.last("job/job-1/run").body.custom_data["failedPod"] == "run-1"
 
 
@@ -162,12 +163,12 @@ async def test_job_pod_events_are_chosen_per_cortexentity_and_by_default() -> No
     await recorder.changed("Job", job(cronjob=None, annotations={"cortex.io/tag": "batch"}), None)
     pod = job_pod("run-1", "nightly-29000000", uid="p1")
     pod["metadata"]["annotations"] = {}
-    await recorder.pod_changed(pod, None)
+    await recorder.changed("Pod", pod, None)
     assert ("batch", "POD_CREATION") in [(i.tag, i.body.type) for i in out.items]
     recorder, out, _ = make()
     out.store.observe(entity("runs", tag="runs", selector={}, jobPodEvents=True))
     await recorder.changed("Job", job(cronjob=None), None)
-    await recorder.pod_changed(pod, None)
+    await recorder.changed("Pod", pod, None)
     assert [(i.tag, i.body.type) for i in out.items] == [
         ("runs", "JOB_RUN"),
         ("runs", "POD_CREATION"),

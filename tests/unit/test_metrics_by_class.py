@@ -24,8 +24,8 @@ def item(key: str, priority: Priority, change: Change | None = None) -> Outgoing
         owner = WorkloadRef("Deployment", "shop", "web", "dep-1")
         pod = WorkloadRef("Pod", "shop", "web-1", "pod-1")
         fold = Fold(PodChange(owner, pod, change, T0), Target("web", ALL_EVENT_TYPES, {}, ()))
-    body = EventBody(key, "POD_CREATION", T0, "", {})
-    return Outgoing("web", key, body, True, (), priority=priority, fold=fold)
+    body = EventBody(key, "POD_CREATION", T0, "", {"eventKey": key})
+    return Outgoing("web", body, True, (), priority=priority, fold=fold)
 
 
 def sample(text: str, line_start: str) -> float:

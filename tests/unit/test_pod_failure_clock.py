@@ -53,16 +53,16 @@ def unschedulable(**extra: Any) -> dict[str, Any]:
 
 async def test_a_waiting_state_is_looked_at_again_when_its_threshold_passes() -> None:
     recorder, collector, clock = make()
-    await recorder.pod_changed(unschedulable(), None)
+    await recorder.changed("Pod", unschedulable(), None)
     assert failures(collector) == []
-    assert recorder.failures.waiting() == 1
+    assert recorder.pods.failures.waiting() == 1
     clock.at(299)
     await recorder.check_deadlines()
     assert failures(collector) == []
     clock.at(301)
     await recorder.check_deadlines()  # no watch event came: the clock alone
     assert failures(collector) == [("unschedulable", "POD_FAILURE", START)]
-    assert recorder.failures.waiting() == 0
+    assert recorder.pods.failures.waiting() == 0
     clock.at(900)
     await recorder.check_deadlines()
     assert len(failures(collector)) == 1
@@ -70,11 +70,11 @@ async def test_a_waiting_state_is_looked_at_again_when_its_threshold_passes() ->
 
 async def test_a_pod_scheduled_in_time_leaves_nothing_to_look_at() -> None:
     recorder, collector, clock = make()
-    await recorder.pod_changed(unschedulable(), None)
+    await recorder.changed("Pod", unschedulable(), None)
     clock.at(3)
     scheduled = pod(phase="Running", annotations=TAG)
-    await recorder.pod_changed(scheduled, "MODIFIED")
-    assert recorder.failures.waiting() == 0
+    await recorder.changed("Pod", scheduled, "MODIFIED")
+    assert recorder.pods.failures.waiting() == 0
     clock.at(3600)
     await recorder.check_deadlines()
     assert failures(collector) == []
@@ -82,12 +82,12 @@ async def test_a_pod_scheduled_in_time_leaves_nothing_to_look_at() -> None:
 
 async def test_a_deleted_or_unmapped_pod_is_not_kept_waiting() -> None:
     recorder, collector, clock = make()
-    await recorder.pod_changed(unschedulable(), None)
-    await recorder.pod_changed(unschedulable(), "DELETED")
+    await recorder.changed("Pod", unschedulable(), None)
+    await recorder.changed("Pod", unschedulable(), "DELETED")
     raw = unschedulable(uid="pod-2", name="other")
     raw["metadata"]["annotations"] = {}
-    await recorder.pod_changed(raw, None)
-    assert recorder.failures.waiting() == 0
+    await recorder.changed("Pod", raw, None)
+    assert recorder.pods.failures.waiting() == 0
     clock.at(3600)
     await recorder.check_deadlines()
     assert failures(collector) == []
@@ -97,14 +97,14 @@ async def test_a_deployments_progress_deadline_is_how_long_its_pods_may_stay_not
     recorder, collector, clock = make()
     owner = deployment(annotations=TAG)
     owner["spec"]["progressDeadlineSeconds"] = 120
-    await recorder.deployment_changed(owner, None)
-    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.changed("Deployment", owner, None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
     raw = pod(owner_rs="web-5d8f")
     raw["status"]["conditions"] = [
         {"type": "Ready", "status": "False", "reason": "ContainersNotReady",
          "lastTransitionTime": stamp(START)}
     ]  # fmt: skip
-    await recorder.pod_changed(raw, None)
+    await recorder.changed("Pod", raw, None)
     clock.at(121)
     await recorder.check_deadlines()
     key = f"notready/{int(START.timestamp())}"
@@ -128,12 +128,12 @@ async def test_a_run_of_restarts_after_a_recovery_keeps_a_key_of_its_own() -> No
     clock.at(3 * 3600)
     # Up for two hours after five restarts, then it crashed: running again, restart six.
     running = {"running": {"startedAt": stamp(clock.now)}}
-    await recorder.pod_changed(looping(6, (60, 180), running), None)
+    await recorder.changed("Pod", looping(6, (60, 180), running), None)
     assert failures(collector) == []
     # Then in back-off: the beginning of this run of restarts is no longer in the state.
     clock.at(3 * 3600 + 60)
     backing_off = {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 10s"}}
-    await recorder.pod_changed(looping(7, (180, 181), backing_off), "MODIFIED")
+    await recorder.changed("Pod", looping(7, (180, 181), backing_off), "MODIFIED")
     assert [f[0] for f in failures(collector)] == ["crashloop/app/5"]
 
 
@@ -159,13 +159,17 @@ async def test_a_pod_stopped_by_its_deletion_did_not_fail_though_a_forced_delete
     # Deleted gracefully (30 s), stopped 2 s later (exit 143, Failed, as a real kubelet reports
     # it), then removed by a forced delete, which moves deletionTimestamp to its own time.
     graceful = asked + timedelta(seconds=30)
-    await recorder.pod_changed(stopped(START, grace=30, phase="Running", deletion=graceful), None)
+    await recorder.changed(
+        "Pod", stopped(START, grace=30, phase="Running", deletion=graceful), None
+    )
     stop = asked + timedelta(seconds=2)
-    await recorder.pod_changed(
-        stopped(stop, grace=30, phase="Failed", deletion=graceful), "MODIFIED"
+    await recorder.changed(
+        "Pod", stopped(stop, grace=30, phase="Failed", deletion=graceful), "MODIFIED"
     )
     forced = stop + timedelta(seconds=1)
-    await recorder.pod_changed(stopped(stop, grace=0, phase="Failed", deletion=forced), "DELETED")
+    await recorder.changed(
+        "Pod", stopped(stop, grace=0, phase="Failed", deletion=forced), "DELETED"
+    )
     assert failures(collector) == []
     deletions = [i.body.timestamp for i in collector.items if i.body.type == "POD_DELETION"]
     assert set(deletions) == {asked}  # the same event each time, from when it was asked for

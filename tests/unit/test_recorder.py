@@ -10,7 +10,7 @@ import pytest
 
 from cortex_events.controllers.entities import EntityStore
 from cortex_events.controllers.recorder import Recorder
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import Item, Outgoing
 from cortex_events.domain.mapping import TagIssue
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.podsummary import Change
@@ -36,7 +36,8 @@ class Collector:
     def tag_issue(self, workload: WorkloadRef, issue: TagIssue) -> None:
         self.tag_issues.append((workload, issue))
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
+        assert isinstance(item, Outgoing), "no deploys are recorded here"
         self.items.append(item)
 
     def skipped(self, kind: str, reason: str) -> None:
@@ -156,8 +157,8 @@ def make() -> tuple[Recorder, Collector]:
 async def test_a_rejected_annotation_tag_is_reported_once_and_the_valid_ones_get_events() -> None:
     recorder, out = make()
     annotations = {"cortex.io/tag": "web, team/svc"}
-    await recorder.pod_changed(pod(annotations=annotations, phase="Pending"), "ADDED")
-    await recorder.pod_changed(pod(annotations=annotations, phase="Running"), "MODIFIED")
+    await recorder.changed("Pod", pod(annotations=annotations, phase="Pending"), "ADDED")
+    await recorder.changed("Pod", pod(annotations=annotations, phase="Running"), "MODIFIED")
     assert out.pairs() == [("web", "POD_CREATION"), ("web", "POD_CREATION")]
     ((workload, issue),) = out.tag_issues
     assert (workload.kind, workload.name, workload.uid) == ("Pod", "web-abc", "pod-1")
@@ -167,11 +168,11 @@ async def test_a_rejected_annotation_tag_is_reported_once_and_the_valid_ones_get
 
 async def test_a_bad_tag_on_a_deployment_is_reported_on_the_deployment_not_per_pod() -> None:
     recorder, out = make()
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "x" * 300}), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Deployment", deployment(annotations={"cortex.io/tag": "x" * 300}), None)
     for number in range(3):
-        await recorder.pod_changed(
-            pod(f"web-{number}", uid=f"pod-{number}", owner_rs="web-5d8f"), None
+        await recorder.changed(
+            "Pod", pod(f"web-{number}", uid=f"pod-{number}", owner_rs="web-5d8f"), None
         )
     assert out.items == []
     ((workload, issue),) = out.tag_issues
@@ -182,32 +183,32 @@ async def test_a_bad_tag_on_a_deployment_is_reported_on_the_deployment_not_per_p
 async def test_a_deleted_deployment_with_a_bad_tag_is_not_reported_again_by_its_last_pods() -> None:
     recorder, out = make()
     bad = deployment(annotations={"cortex.io/tag": "team/svc"})
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.deployment_changed(bad, None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
-    await recorder.deployment_changed(bad, "DELETED")
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), "DELETED")
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Deployment", bad, None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("Deployment", bad, "DELETED")
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), "DELETED")
     assert [(w.kind, issue.value) for w, issue in out.tag_issues] == [("Deployment", "team/svc")]
 
 
 async def test_a_fixed_annotation_is_reported_again_if_the_bad_value_comes_back() -> None:
     recorder, out = make()
     for value in ("my svc", "web", "my svc", "my svc", ""):
-        await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": value}), None)
+        await recorder.changed("Deployment", deployment(annotations={"cortex.io/tag": value}), None)
     assert [issue.value for _, issue in out.tag_issues] == ["my svc", "my svc", ""]
     assert out.tag_issues[-1][1].problems == (), "an empty value is its own kind of issue"
 
 
 async def test_annotated_pod_is_recorded_on_each_of_its_tags() -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(annotations={"cortex.io/tag": "web, checkout"}), "ADDED")
+    await recorder.changed("Pod", pod(annotations={"cortex.io/tag": "web, checkout"}), "ADDED")
     assert sorted(out.pairs()) == [("checkout", "POD_CREATION"), ("web", "POD_CREATION")]
     assert out.items[0].body.custom_data["cluster"] == "test"
 
 
 async def test_unmapped_pod_records_nothing_and_says_why() -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(), "ADDED")
+    await recorder.changed("Pod", pod(), "ADDED")
     assert out.items == []
     assert out.skips == [("Pod", "unmapped")]
 
@@ -215,7 +216,7 @@ async def test_unmapped_pod_records_nothing_and_says_why() -> None:
 async def test_opted_out_pod_records_nothing() -> None:
     recorder, out = make()
     annotations = {"cortex.io/tag": "web", "cortex.io/events": "disabled"}
-    await recorder.pod_changed(pod(annotations=annotations), "ADDED")
+    await recorder.changed("Pod", pod(annotations=annotations), "ADDED")
     assert out.items == []
     assert out.skips == [("Pod", "disabled")]
 
@@ -223,34 +224,36 @@ async def test_opted_out_pod_records_nothing() -> None:
 async def test_unchanged_pod_is_not_evaluated_again() -> None:
     recorder, out = make()
     body = pod(annotations={"cortex.io/tag": "web"})
-    await recorder.pod_changed(body, "ADDED")
-    await recorder.pod_changed(body, "MODIFIED")
+    await recorder.changed("Pod", body, "ADDED")
+    await recorder.changed("Pod", body, "MODIFIED")
     assert len(out.items) == 1
 
 
 async def test_pod_seen_before_its_deployment_is_mapped_once_the_chain_is_known() -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
     assert out.items == []
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
-    await recorder.replicaset_changed(replicaset(), None)
+    await recorder.changed("Deployment", deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
     assert ("web", "POD_CREATION") in out.pairs()
     assert ("web", "DEPLOYMENT_CREATION") in out.pairs()
 
 
 async def test_annotation_added_to_a_deployment_maps_its_existing_pods() -> None:
     recorder, out = make()
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.deployment_changed(deployment(), None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Deployment", deployment(), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
     assert out.items == []
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), "MODIFIED")
+    await recorder.changed(
+        "Deployment", deployment(annotations={"cortex.io/tag": "web"}), "MODIFIED"
+    )
     assert sorted(out.pairs()) == [("web", "DEPLOYMENT_CREATION"), ("web", "POD_CREATION")]
 
 
 async def test_new_cortex_entity_applies_to_existing_workloads_without_restart() -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(labels={"app": "payments"}), None)
+    await recorder.changed("Pod", pod(labels={"app": "payments"}), None)
     assert out.items == []
     parsed = out.store.observe(
         entity(tag="payments-api", selector={"matchLabels": {"app": "payments"}})
@@ -271,9 +274,9 @@ async def test_entity_event_types_filter_what_is_recorded() -> None:
             eventTypes=["POD_DELETION"],
         )
     )
-    await recorder.pod_changed(pod(), "ADDED")
+    await recorder.changed("Pod", pod(), "ADDED")
     assert out.items == []
-    await recorder.pod_changed(pod(), "DELETED")
+    await recorder.changed("Pod", pod(), "DELETED")
     assert out.pairs() == [("payments-api", "POD_DELETION")]
 
 
@@ -284,15 +287,15 @@ async def test_invalid_entity_maps_nothing() -> None:
     ).parsed
     assert isinstance(parsed, SpecError)
     assert parsed.field.startswith("spec.selector.matchExpressions[0]")
-    await recorder.pod_changed(pod(labels={"app": "x"}), None)
+    await recorder.changed("Pod", pod(labels={"app": "x"}), None)
     assert out.items == []
 
 
 async def test_deleted_pod_gets_its_deletion_event_and_is_forgotten() -> None:
     recorder, out = make()
     body = pod(annotations={"cortex.io/tag": "web"})
-    await recorder.pod_changed(body, "ADDED")
-    await recorder.pod_changed(body, "DELETED")
+    await recorder.changed("Pod", body, "ADDED")
+    await recorder.changed("Pod", body, "DELETED")
     assert ("web", "POD_DELETION") in out.pairs()
     assert recorder.index.pods == {}
 
@@ -302,21 +305,23 @@ async def test_history_older_than_the_retention_is_not_recorded() -> None:
     out.store.observe(
         entity(tag="payments-api", workloads=[{"kind": "Pod", "name": "web-abc"}], retention="1h")
     )
-    await recorder.pod_changed(pod(created=NOW - timedelta(hours=2)), None)
+    await recorder.changed("Pod", pod(created=NOW - timedelta(hours=2)), None)
     assert out.items == []
-    await recorder.pod_changed(pod(uid="pod-2", created=NOW - timedelta(minutes=5)), None)
+    await recorder.changed("Pod", pod(uid="pod-2", created=NOW - timedelta(minutes=5)), None)
     assert out.pairs() == [("payments-api", "POD_CREATION")]
 
 
 async def test_pods_deleted_after_their_deployment_still_reach_its_entity() -> None:
     recorder, out = make()
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("Deployment", deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
     # Garbage collection order: the Deployment, then its ReplicaSet, then the Pod.
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), "DELETED")
-    await recorder.replicaset_changed(replicaset(), "DELETED")
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), "DELETED")
+    await recorder.changed(
+        "Deployment", deployment(annotations={"cortex.io/tag": "web"}), "DELETED"
+    )
+    await recorder.changed("ReplicaSet", replicaset(), "DELETED")
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), "DELETED")
     assert ("web", "POD_DELETION") in out.pairs()
     assert ("web", "DEPLOYMENT_DELETION") in out.pairs()
     # Nothing is kept once the last Pod is gone.
@@ -327,14 +332,14 @@ async def test_a_rollback_is_timed_from_when_it_began_not_from_the_old_replicase
     recorder, out = make()
     old_rs = replicaset("web-old")
     old_rs["metadata"]["creationTimestamp"] = stamp(NOW - timedelta(days=3))
-    await recorder.replicaset_changed(old_rs, None)
+    await recorder.changed("ReplicaSet", old_rs, None)
     # Rolled back: the old ReplicaSet becomes revision 3.
     old_rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
-    await recorder.replicaset_changed(old_rs, "MODIFIED")
+    await recorder.changed("ReplicaSet", old_rs, "MODIFIED")
     body = deployment(annotations={"cortex.io/tag": "web"})
     body["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
     body["status"]["conditions"] = [{"type": "Progressing", "reason": "ReplicaSetUpdated"}]
-    await recorder.deployment_changed(body, None)
+    await recorder.changed("Deployment", body, None)
     (rollout,) = [i for i in out.items if i.body.type == "DEPLOYMENT_ROLLOUT"]
     assert rollout.body.timestamp == NOW, "when the rollback was seen, not the ReplicaSet's birth"
 
@@ -374,21 +379,23 @@ class RealController:
         # 1. The user's spec change: generation moves, the annotation still names the old one.
         self.generation += 1
         self.image = image
-        await self.recorder.deployment_changed(self.body(observed=observed), "MODIFIED")
+        await self.recorder.changed("Deployment", self.body(observed=observed), "MODIFIED")
         # 2. The new ReplicaSet, then the revision annotation on the Deployment.
         self.revision += 1
         rs = replicaset(f"web-{self.revision}", revision=self.revision, image=image,
                         created=self.clock)  # fmt: skip
-        await self.recorder.replicaset_changed(rs, "ADDED")
-        await self.recorder.deployment_changed(self.body(observed=observed), "MODIFIED")
+        await self.recorder.changed("ReplicaSet", rs, "ADDED")
+        await self.recorder.changed("Deployment", self.body(observed=observed), "MODIFIED")
         # 3. Status: progressing, then (maybe) complete.
         self.progressing = ("ReplicaSetUpdated", self.clock + timedelta(seconds=1))
-        await self.recorder.deployment_changed(
-            self.body(observed=self.generation, updated=1), "MODIFIED"
+        await self.recorder.changed(
+            "Deployment", self.body(observed=self.generation, updated=1), "MODIFIED"
         )
         if complete:
             self.progressing = ("NewReplicaSetAvailable", self.clock + timedelta(seconds=30))
-            await self.recorder.deployment_changed(self.body(observed=self.generation), "MODIFIED")
+            await self.recorder.changed(
+                "Deployment", self.body(observed=self.generation), "MODIFIED"
+            )
 
 
 async def test_successive_rollouts_each_keep_an_event_of_their_own() -> None:
@@ -396,10 +403,10 @@ async def test_successive_rollouts_each_keep_an_event_of_their_own() -> None:
     it completed. No revision's event is ever rewritten with another revision's facts."""
     recorder, out = make()
     controller = RealController(recorder)
-    await recorder.replicaset_changed(
-        replicaset("web-1", image="nginx:1.21", created=controller.clock), None
+    await recorder.changed(
+        "ReplicaSet", replicaset("web-1", image="nginx:1.21", created=controller.clock), None
     )
-    await recorder.deployment_changed(controller.body(observed=1), None)
+    await recorder.changed("Deployment", controller.body(observed=1), None)
     await controller.roll_to("nginx:1.22")
     await controller.roll_to("nginx:1.23", complete=False)
     await controller.roll_to("nginx:1.24")
@@ -426,7 +433,7 @@ async def test_successive_rollouts_each_keep_an_event_of_their_own() -> None:
 
 async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(labels={"app": "payments"}), None)
+    await recorder.changed("Pod", pod(labels={"app": "payments"}), None)
     passes: list[str] = []
     original = recorder.reevaluate_namespace
 
@@ -447,7 +454,7 @@ async def test_many_mapping_changes_at_once_make_one_pass(monkeypatch: pytest.Mo
 
 async def test_a_pod_that_vanished_while_no_watch_ran_gets_its_deletion() -> None:
     recorder, out = make()
-    await recorder.pod_changed(pod(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.changed("Pod", pod(annotations={"cortex.io/tag": "web"}), None)
     assert recorder.known("Pod", None) == {"pod-1": ("shop", "web-abc")}
     assert recorder.known("Pod", "elsewhere") == {}
     await recorder.vanished("Pod", "pod-1")
@@ -463,7 +470,7 @@ async def test_a_loaded_ledger_reviews_only_the_workloads_of_its_own_entity() ->
     for name, uid, replicas in (("web", "dep-1", 3), ("api", "dep-2", 5)):
         body = deployment(name, uid=uid, replicas=replicas,
                           annotations={"cortex.io/tag": name})  # fmt: skip
-        await recorder.deployment_changed(body, None)
+        await recorder.changed("Deployment", body, None)
     seen = len(out.items)
     # Both were scaled while the operator was down; only web's ledger has loaded so far. (A
     # review submits what it derives again, creations too: the queue and the ledger drop
@@ -480,10 +487,12 @@ async def test_a_loaded_ledger_reviews_only_the_workloads_of_its_own_entity() ->
 
 async def test_each_event_goes_out_with_its_class_its_workload_and_what_folding_needs() -> None:
     recorder, out = make()
-    await recorder.deployment_changed(deployment(annotations={"cortex.io/tag": "web"}), None)
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f", phase="Failed"), None)
-    await recorder.pod_changed(pod("bare", uid="pod-2", annotations={"cortex.io/tag": "web"}), None)
+    await recorder.changed("Deployment", deployment(annotations={"cortex.io/tag": "web"}), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f", phase="Failed"), None)
+    await recorder.changed(
+        "Pod", pod("bare", uid="pod-2", annotations={"cortex.io/tag": "web"}), None
+    )
     by_key = {item.key: item for item in out.items}
 
     creation = by_key["deployment/dep-1/created"]
@@ -516,9 +525,9 @@ async def test_an_entitys_pod_events_setting_goes_with_its_pods_changes() -> Non
     out.store.observe(
         entity(tag="web", selector={"matchLabels": {"app": "web"}}, podEvents="summary")
     )
-    await recorder.deployment_changed(deployment(labels={"app": "web"}), None)
-    await recorder.replicaset_changed(replicaset(), None)
-    await recorder.pod_changed(pod(owner_rs="web-5d8f"), None)
+    await recorder.changed("Deployment", deployment(labels={"app": "web"}), None)
+    await recorder.changed("ReplicaSet", replicaset(), None)
+    await recorder.changed("Pod", pod(owner_rs="web-5d8f"), None)
     (item,) = [i for i in out.items if i.key == "pod/pod-1/created"]
     assert item.fold is not None
     assert item.fold.mode is PodEvents.SUMMARY

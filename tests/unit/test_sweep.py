@@ -9,7 +9,7 @@ from cortex_events.controllers.recorder import Recorder
 from cortex_events.controllers.sweep import DowntimeSweep
 from cortex_events.cortex.models import CustomEvent
 from cortex_events.delivery.ledger import Ledger, LedgerEntry, TagState
-from cortex_events.delivery.queue import Outgoing
+from cortex_events.delivery.queue import Item, Outgoing
 from cortex_events.domain.model import WorkloadRef
 from cortex_events.domain.podsummary import Change, PodChange
 from cortex_events.domain.render import MANAGED_BY, read_owned
@@ -24,7 +24,8 @@ class Capture:
         self.ledger = Ledger()
         self.items: list[Outgoing] = []
 
-    async def submit(self, item: Outgoing) -> None:
+    async def submit(self, item: Item) -> None:
+        assert isinstance(item, Outgoing), "no deploys are recorded here"
         self.items.append(item)
 
 

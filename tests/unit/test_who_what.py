@@ -114,8 +114,8 @@ class Cluster:
         }
 
     async def start(self) -> None:
-        await self.recorder.replicaset_changed(self.replicaset(), None)
-        await self.recorder.deployment_changed(self.deployment(), None)
+        await self.recorder.changed("ReplicaSet", self.replicaset(), None)
+        await self.recorder.changed("Deployment", self.deployment(), None)
 
     async def roll(self, manager: str, new: dict[str, Any]) -> None:
         minutes = self.revision * 10 - 9
@@ -123,20 +123,20 @@ class Cluster:
         self.fields.append(managed(manager, minutes, {"f:spec": {"f:template": {}}}))
         self.template, self.generation = new, self.generation + 1
         self.revision += 1
-        await self.recorder.replicaset_changed(self.replicaset(), "ADDED")
-        await self.recorder.deployment_changed(self.deployment("ReplicaSetUpdated"), "MODIFIED")
-        await self.recorder.deployment_changed(self.deployment(), "MODIFIED")
+        await self.recorder.changed("ReplicaSet", self.replicaset(), "ADDED")
+        await self.recorder.changed("Deployment", self.deployment("ReplicaSetUpdated"), "MODIFIED")
+        await self.recorder.changed("Deployment", self.deployment(), "MODIFIED")
 
     async def scale(self, manager: str, replicas: int) -> None:
         self.fields.append(managed(manager, 58, {"f:spec": {"f:replicas": {}}}, "scale"))
         self.replicas, self.generation = replicas, self.generation + 1
-        await self.recorder.deployment_changed(self.deployment(), "MODIFIED")
+        await self.recorder.changed("Deployment", self.deployment(), "MODIFIED")
 
 
 def make() -> tuple[Recorder, Deploys]:
     out = Deploys()
     deploys = DeployRecorder(
-        out, out.store, DeployDefaults(enabled=True, scales=True), cluster="test",
+        out.store, DeployDefaults(enabled=True, scales=True), cluster="test",
         clock=lambda: NOW,
     )  # fmt: skip
     return Recorder(out, out.store, cluster="test", deploys=deploys, clock=lambda: NOW), out
@@ -201,7 +201,7 @@ async def test_a_deletion_names_the_gitops_source() -> None:
     recorder, out = make()
     cluster = Cluster(recorder)
     await cluster.start()
-    await recorder.deployment_changed(cluster.deployment(), "DELETED")
+    await recorder.changed("Deployment", cluster.deployment(), "DELETED")
     (deleted,) = events(out, "DEPLOYMENT_DELETION")
     assert deleted.body.custom_data["changeSource"] == {"tool": "argocd", "application": "shop-web"}
 
@@ -214,7 +214,7 @@ async def test_no_env_value_ever_appears_in_what_is_sent() -> None:
     await cluster.start()
     await cluster.roll("kubectl-set", template("nginx:1.26", SECRET + "-rotated", memory="1Gi"))
     await cluster.scale("kubectl", 3)
-    await recorder.deployment_changed(cluster.deployment(), "DELETED")
+    await recorder.changed("Deployment", cluster.deployment(), "DELETED")
     rollout = events(out, "DEPLOYMENT_ROLLOUT")[-1].body
     assert rollout.custom_data["changedEnv"] == {"web": ["DB_PASSWORD"]}
     assert rollout.custom_data["changedResources"] == ["web"]

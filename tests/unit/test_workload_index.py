@@ -88,6 +88,6 @@ def test_a_deleted_replicaset_counts_until_its_last_pod_is_gone() -> None:
     index.replicaset_deleted(("shop", "web-2"))  # no Pods: forgotten at once
     assert names(index, "Deployment", "web") == ["web-1"]
     assert index.pods_of("Deployment", "shop", "web") == {"web-a-uid"}
-    index.drop_pod(pod("web-a", "web-1"))
+    index.forget("web-a-uid")
     assert names(index, "Deployment", "web") == []
     assert index.is_empty()

@@ -8,6 +8,7 @@ from typing import Any, Protocol, TypeVar
 
 from cortex_events.controllers.kinds import Context, KindTracker, Snapshot, scale_seen
 from cortex_events.controllers.revisions import RolloutMemory, by_number
+from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.domain.apps import (
     DaemonSetSnapshot,
     StatefulSetSnapshot,
@@ -52,16 +53,19 @@ class RevisionTracker(KindTracker[A]):
         return {"current": current, "reported": reported, "ended": ended}
 
     def forget(self, uid: str) -> None:
+        super().forget(uid)
         self.rollouts.forget(uid)
 
-    async def deploy(self, resolution: Resolution, snapshot: A, events: list[EventIntent]) -> None:
+    def deploys(
+        self, resolution: Resolution, snapshot: A, events: list[EventIntent]
+    ) -> list[OutgoingDeploy]:
         """A completed rollout is a Cortex deploy, as a Deployment's is: of the revision just
         reported (`rollout`), which is the only one whose event can say Completed."""
         deploys = self.context.deploys
         if deploys is None:
-            return
+            return []
         reported = self.rollouts.reported(snapshot.ref.uid)
-        await deploys.workload(
+        return deploys.workload(
             resolution, snapshot, events, reported[0] if reported is not None else None
         )
 

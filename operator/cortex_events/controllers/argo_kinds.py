@@ -9,6 +9,7 @@ from typing import Any
 
 from cortex_events.controllers.kinds import Context, KindTracker, scale_seen
 from cortex_events.controllers.workloads import owner_info, with_details
+from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.domain.argo import (
     RolloutSnapshot,
     Seen,
@@ -108,15 +109,17 @@ class ArgoRolloutTracker(KindTracker[RolloutSnapshot]):
         scale = scale_seen(self.context, previous, snapshot)
         return rollout_events(snapshot, revision=revision, seen=seen, scale=scale)
 
-    async def deploy(
+    def deploys(
         self, resolution: Resolution, snapshot: RolloutSnapshot, events: list[EventIntent]
-    ) -> None:
+    ) -> list[OutgoingDeploy]:
         """A revision that became stable is a Cortex deploy, as a Deployment's rollout is."""
-        if self.context.deploys is not None:
-            current = self._current.get(snapshot.ref.uid)
-            await self.context.deploys.workload(resolution, snapshot, events, current)
+        if self.context.deploys is None:
+            return []
+        current = self._current.get(snapshot.ref.uid)
+        return self.context.deploys.workload(resolution, snapshot, events, current)
 
     def forget(self, uid: str) -> None:
+        super().forget(uid)
         self._seen.pop(uid, None)
         self._current.pop(uid, None)
         for key in [k for k in self._started if k[0] == uid]:

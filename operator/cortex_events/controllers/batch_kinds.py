@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cortex_events.controllers.kinds import KindTracker
+from cortex_events.controllers.routing import Plan
 from cortex_events.domain.batch import CronJobSnapshot, JobSnapshot, cronjob_snapshot, job_snapshot
 from cortex_events.domain.cronjobs import cronjob_events
 from cortex_events.domain.intents import EventIntent
@@ -38,12 +39,13 @@ class JobTracker(KindTracker[JobSnapshot]):
         failed = [pod for pod in pods if pod.phase == "Failed"]
         return max(failed, key=lambda pod: (pod.created, pod.ref.name), default=None)
 
-    async def pod_failed(self, pod: PodSnapshot) -> None:
+    def pod_failed(self, pod: PodSnapshot) -> Plan:
         """One of a Job's Pods failed: the Job's failure says why, once it is known."""
         assert pod.owner is not None
         job = self.context.index.workload("Job", pod.ref.namespace, pod.owner.name)
         if job is not None and job.ended is not None:
-            await self.evaluate(job, job)
+            return self.plan(job, job)
+        return Plan()
 
 
 class CronJobTracker(KindTracker[CronJobSnapshot]):

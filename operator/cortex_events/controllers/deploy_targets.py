@@ -1,9 +1,9 @@
-"""Cortex deploys from what the recorder derived for a Deployment, StatefulSet or DaemonSet,
-submitted for each target entity whose `DeployPolicy` wants them.
+"""Cortex deploys from what a tracker derived for a Deployment, StatefulSet, DaemonSet or Argo
+Rollout, one for each target entity whose `DeployPolicy` wants them.
 
-The recorder (and the StatefulSet and DaemonSet trackers) hand over the events they derived
-from a workload's state and that state's revisions (`deployment_deploys`, `workload_deploys`
-turn them into deploys); this decides where each goes: only to
+The trackers hand over the events they derived from a workload's state and that state's
+revisions (`deployment_deploys`, `workload_deploys` turn them into deploys); this decides
+where each goes, as items the tracker's plan submits: only to
 entities that record deploys (``spec.deploys`` or the settings), ``SCALE`` only where scales
 are asked for, nothing older than the shortest retention of the entities behind a target
 (retention would delete it again). A rollout's deploy waits ``settle`` seconds after it went
@@ -34,10 +34,6 @@ from cortex_events.domain.rollout_deploys import (
 from cortex_events.domain.specs import EntitySpec
 
 
-class DeploySubmitter(Protocol):
-    async def submit(self, item: OutgoingDeploy) -> None: ...
-
-
 class Specs(Protocol):
     def spec(self, key: str) -> EntitySpec | None: ...
 
@@ -45,7 +41,6 @@ class Specs(Protocol):
 class DeployRecorder:
     def __init__(
         self,
-        submitter: DeploySubmitter,
         entities: Specs,
         defaults: DeployDefaults,
         *,
@@ -53,7 +48,6 @@ class DeployRecorder:
         settle: float = 0.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._submitter = submitter
         self._entities = entities
         self._defaults = defaults
         self._cluster = cluster
@@ -69,27 +63,27 @@ class DeployRecorder:
         """Whether this CortexEntity records deploys (and so has deploys to retain or clean)."""
         return deploy_policy([spec], self._defaults, self._cluster).enabled
 
-    async def deployment(
+    def deployment(
         self,
         resolution: Resolution,
         deployment: DeploymentSnapshot,
         events: Iterable[EventIntent],
         revisions: Mapping[int, Revision],
-    ) -> None:
-        """Submit the deploys of ``events``, derived from ``deployment`` and its revisions."""
+    ) -> list[OutgoingDeploy]:
+        """The deploys of ``events``, derived from ``deployment`` and its revisions."""
         intents = deployment_deploys(
             deployment, events, revisions, sha_annotation=self._defaults.sha_annotation
         )
-        await self._submit(resolution, intents)
+        return self._items(resolution, intents)
 
-    async def workload(
+    def workload(
         self,
         resolution: Resolution,
         workload: DeploySource,
         events: Iterable[EventIntent],
         current: Revision | None,
-    ) -> None:
-        """Submit the deploys of ``events``, derived from a StatefulSet or DaemonSet whose
+    ) -> list[OutgoingDeploy]:
+        """The deploys of ``events``, derived from a StatefulSet or DaemonSet whose
         update revision is ``current`` (a completed rollout is always of that revision)."""
         revisions = {current.number: current} if current is not None else {}
         intents = workload_deploys(
@@ -99,11 +93,13 @@ class DeployRecorder:
             current=current,
             sha_annotation=self._defaults.sha_annotation,
         )
-        await self._submit(resolution, intents)
+        return self._items(resolution, intents)
 
-    async def _submit(self, resolution: Resolution, intents: list[DeployIntent]) -> None:
+    def _items(self, resolution: Resolution, intents: list[DeployIntent]) -> list[OutgoingDeploy]:
+        """Each of ``intents`` on every target whose policy wants it."""
+        items: list[OutgoingDeploy] = []
         if not intents:
-            return
+            return items
         now = self._clock()
         for target in resolution.targets:
             specs = [s for key in target.entities if (s := self._entities.spec(key)) is not None]
@@ -117,7 +113,7 @@ class DeployRecorder:
                 if retention is not None and intent.timestamp < now - retention:
                     continue
                 settle = self._settle if intent.type is not DeployType.SCALE else timedelta(0)
-                await self._submitter.submit(
+                items.append(
                     OutgoingDeploy(
                         tag=target.tag,
                         key=intent.key,
@@ -127,3 +123,4 @@ class DeployRecorder:
                         not_before=intent.timestamp + settle,
                     )
                 )
+        return items

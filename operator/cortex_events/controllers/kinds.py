@@ -1,21 +1,26 @@
-"""The watch events of StatefulSets, DaemonSets, Jobs, CronJobs and Argo Rollouts, one way for all.
+"""Every watched kind's watch events, one way for all: snapshot, index, entities, rules, plan.
 
-A `KindTracker` keeps one kind's snapshots in the `WorkloadIndex`, derives the events of each
-change with its kind's rules, and routes them (`cortex_events.controllers.routing`). A change
-of a workload's labels or annotations maps its Pods (and a CronJob's Jobs) anew at once.
+A `KindTracker` keeps one kind's snapshots in the `WorkloadIndex`; for each change it resolves
+the workload's entities (`cortex_events.controllers.routing`), derives the change's events with
+its kind's rules only for a workload that has entities, and has them and their deploys put on
+those entities as a `Plan`, which it submits. A change of a workload's labels or annotations
+maps its Pods (and a CronJob's Jobs) anew at once. The trackers: Pods
+(`cortex_events.controllers.pod_kinds`), Deployments (`deployment_kinds`), StatefulSets and
+DaemonSets (`apps_kinds`), Jobs and CronJobs (`batch_kinds`), Argo Rollouts (`argo_kinds`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from cortex_events.controllers.deploy_targets import DeployRecorder
-from cortex_events.controllers.routing import Router
+from cortex_events.controllers.routing import Plan, Router, Submitter
 from cortex_events.controllers.scales import ScaleWindows
 from cortex_events.controllers.workloads import WorkloadIndex
+from cortex_events.delivery.queue import OutgoingDeploy
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution
 from cortex_events.domain.model import Described
@@ -45,13 +50,25 @@ class Context:
 
     index: WorkloadIndex
     router: Router
+    submitter: Submitter
     scales: ScaleWindows
     clock: Callable[[], datetime]
-    reevaluate_pods: Callable[[Iterable[str]], Awaitable[None]]
     history: KindHistory | None = None
     deploys: DeployRecorder | None = None
     keep: frozenset[str] = frozenset()
-    """Annotations snapshots keep beside the ``cortex.io/`` ones (those deploys read)."""
+    """Annotations workload snapshots keep beside the ``cortex.io/`` ones (those deploys read)."""
+    pod_keep: frozenset[str] = frozenset()
+    """Annotations Pod snapshots keep beside the ``cortex.io/`` ones."""
+    trackers: dict[str, KindTracker[Any]] = field(default_factory=dict)
+    """Every kind's tracker, by kind: a change of one workload can touch another's."""
+
+    async def submit(self, plan: Plan) -> None:
+        for item in plan.items():
+            await self.submitter.submit(item)
+
+    async def reevaluate_pods(self, uids: Iterable[str]) -> None:
+        """Evaluate these Pods again as they are now (their mapping may have changed)."""
+        await self.trackers["Pod"].reevaluate_uids(uids)
 
 
 class Scalable(Snapshot, Protocol):
@@ -99,15 +116,45 @@ class KindTracker(Generic[S]):
         """Every event the change from ``previous`` (None: first seen) implies."""
         raise NotImplementedError
 
+    def derive(self, previous: S | None, snapshot: S) -> list[EventIntent]:
+        """The change's events, and the summary of each autoscaler's scale among them."""
+        return self.context.scales.with_summaries(self.events(previous, snapshot))
+
     def owner(self, snapshot: S) -> OwnerInfo | None:
         """What the workload maps through besides itself (a Job's CronJob)."""
         return None
 
-    def forget(self, uid: str) -> None:
-        """The workload is gone: drop what the tracker keeps of it."""
+    def gone(self, snapshot: S) -> frozenset[str]:
+        """The uids being deleted as of ``snapshot`` (an unusable tag on them is not told)."""
+        return frozenset({snapshot.ref.uid} if snapshot.deleted_at is not None else ())
 
-    async def deploy(self, resolution: Resolution, snapshot: S, events: list[EventIntent]) -> None:
-        """Hand the events just submitted to the deploys (kinds whose rollouts are deploys)."""
+    def deploys(
+        self, resolution: Resolution, snapshot: S, events: list[EventIntent]
+    ) -> list[OutgoingDeploy]:
+        """The deploys of the events just derived (kinds whose rollouts are deploys)."""
+        return []
+
+    # -- the index -----------------------------------------------------------------------------
+
+    def put(self, snapshot: S) -> S | None:
+        """Keep the snapshot; returns the one it replaces."""
+        return self.context.index.put(self.kind, snapshot)  # type: ignore[no-any-return]
+
+    def remove(self, snapshot: S) -> S | None:
+        """The workload is deleted: returns the last snapshot seen before. Its deletion maps
+        as its life did, so the index keeps it while Pods of it remain."""
+        return self.context.index.drop(self.kind, snapshot)  # type: ignore[no-any-return]
+
+    def kept(self, snapshot: S) -> None:
+        """A change of a workload that lives on has been evaluated."""
+
+    def forget(self, uid: str) -> None:
+        """The workload is gone and its deletion planned: drop everything kept of it (what
+        the index holds, its autoscaling window; a subclass adds its own memory)."""
+        self.context.index.forget(uid)
+        self.context.scales.forget(uid)
+
+    # -- the path ------------------------------------------------------------------------------
 
     async def changed(self, body: Mapping[str, Any], event_type: str | None) -> None:
         deleted = event_type == "DELETED"
@@ -117,42 +164,55 @@ class KindTracker(Generic[S]):
         await self.seen(snapshot, deleted=deleted)
 
     async def seen(self, snapshot: S, *, deleted: bool) -> None:
-        index = self.context.index
+        previous = self.remove(snapshot) if deleted else self.put(snapshot)
+        if not deleted and previous == snapshot:
+            return  # nothing this operator reads has changed
+        plan = self.plan(previous, snapshot) + self.follows(previous, snapshot)
         if deleted:
-            previous = index.drop(self.kind, snapshot)
+            self.forget(snapshot.ref.uid)  # only now: its deletion maps as its life did
         else:
-            previous = index.put(self.kind, snapshot)
-            if previous == snapshot:
-                return  # nothing this operator reads has changed
-        await self.evaluate(previous, snapshot)
-        if deleted:
-            self.context.router.forget(snapshot.ref.uid)
-            self.context.scales.forget(snapshot.ref.uid)
-            self.forget(snapshot.ref.uid)
-            return
-        if previous is None or (
-            previous.annotations != snapshot.annotations or previous.labels != snapshot.labels
+            self.kept(snapshot)
+        await self.context.submit(plan)
+        if not deleted and (
+            previous is None
+            or previous.annotations != snapshot.annotations
+            or previous.labels != snapshot.labels
         ):
             await self.mapping_changed(snapshot)
+
+    def plan(self, previous: S | None, snapshot: S, *, tags: frozenset[str] | None = None) -> Plan:
+        """What the change from ``previous`` sends: nothing for a workload without entities
+        (with ``tags``, without one of those), whose events are then not derived at all."""
+        ref, owner = snapshot.ref, self.owner(snapshot)
+        router = self.context.router
+        resolution = router.resolve(
+            ref,
+            snapshot.labels,
+            snapshot.annotations,
+            owner,
+            first=previous is None,
+            gone=self.gone(snapshot),
+            tags=tags,
+        )
+        if resolution is None:
+            return Plan()
+        events = self.derive(previous, snapshot)
+        return Plan(
+            router.items(resolution, events, ref, owner, now=self.context.clock()),
+            tuple(self.deploys(resolution, snapshot, events)),
+        )
+
+    def follows(self, previous: S | None, snapshot: S) -> Plan:
+        """What a change of this workload sends on another's behalf (a Pod's failure, its
+        Job's)."""
+        return Plan()
 
     async def evaluate(
         self, previous: S | None, snapshot: S, *, tags: frozenset[str] | None = None
     ) -> None:
         """Record what changed from ``previous``; with ``tags``, only if the workload maps to
         one of those entities."""
-        ref = snapshot.ref
-        gone = frozenset({ref.uid} if snapshot.deleted_at is not None else ())
-        await self.context.router.route(
-            ref,
-            snapshot.labels,
-            snapshot.annotations,
-            self.owner(snapshot),
-            lambda: self.context.scales.with_summaries(self.events(previous, snapshot)),
-            first=previous is None,
-            gone=gone,
-            then=lambda resolution, events: self.deploy(resolution, snapshot, events),
-            tags=tags,
-        )
+        await self.context.submit(self.plan(previous, snapshot, tags=tags))
 
     async def mapping_changed(self, snapshot: S) -> None:
         """The workload's mapping feeds its Pods' mapping."""
@@ -169,6 +229,13 @@ class KindTracker(Generic[S]):
         for (item_namespace, _), snapshot in list(self.context.index.kinds[self.kind].items()):
             if namespace is None or item_namespace == namespace:
                 await self.evaluate(snapshot, snapshot, tags=tags)
+
+    async def reevaluate_uids(self, uids: Iterable[str]) -> None:
+        """Evaluate these workloads (by uid) again, as they are now."""
+        for uid in list(uids):
+            snapshot = self.context.index.by_uid(self.kind, uid)
+            if snapshot is not None:
+                await self.evaluate(snapshot, snapshot)
 
     async def vanished(self, uid: str) -> None:
         """Deleted while no watch was running: as if its DELETED event had come."""

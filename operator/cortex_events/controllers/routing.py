@@ -1,22 +1,25 @@
 """From a workload's events to the entities that receive them: mapping, opt-outs, quiet events.
 
-`Router` resolves a workload's entities (its annotations, its owners', the CortexEntity specs
-of its namespace and, where it is read, Cortex's catalog), tells each unusable ``cortex.io/tag``
-once, leaves out workloads that map to nothing, are opted out or live in a namespace the
-namespace selector leaves out, and submits each event to every entity that takes its type and,
-for a quiet event, wants it.
+`Router.resolve` finds a workload's entities (its annotations, its owners', the CortexEntity
+specs of its namespace and, where it is read, Cortex's catalog), tells each unusable
+``cortex.io/tag`` once, and admits only workloads that map to something, are not opted out and
+live in a namespace the namespace selector takes. `Router.items` then puts each event the
+workload's rules derived on every entity that takes its type and, for a quiet event, wants it.
+What one evaluation sends is a `Plan`, which the caller submits.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from cortex_events.controllers.catalog import MappingOptions
-from cortex_events.delivery.queue import Fold, Outgoing
+from cortex_events.controllers.workloads import WorkloadIndex
+from cortex_events.delivery.queue import Fold, Item, Outgoing, OutgoingDeploy
 from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import OwnerInfo, Resolution, TagIssue, resolve
 from cortex_events.domain.model import WorkloadRef
@@ -30,7 +33,23 @@ logger = logging.getLogger("cortex_events.recorder")
 
 
 class Submitter(Protocol):
-    async def submit(self, item: Outgoing) -> None: ...
+    async def submit(self, item: Item) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one evaluation of a workload sends: its events, each on the entities that take
+    it, then the deploys they make."""
+
+    events: tuple[Outgoing, ...] = ()
+    deploys: tuple[OutgoingDeploy, ...] = ()
+
+    def __add__(self, other: Plan) -> Plan:
+        return Plan(self.events + other.events, self.deploys + other.deploys)
+
+    def items(self) -> tuple[Item, ...]:
+        """Everything to submit, in order: the events, then the deploys."""
+        return (*self.events, *self.deploys)
 
 
 class EntitySpecs(Protocol):
@@ -58,46 +77,39 @@ class Router:
 
     def __init__(
         self,
-        submitter: Submitter,
         entities: EntitySpecs,
+        index: WorkloadIndex,
+        mapping: MappingOptions,
         *,
         cluster: str,
-        clock: Callable[[], datetime],
         skips: SkipListener | None = None,
         tag_issues: TagIssueListener | None = None,
         defaults: QuietDefaults | None = None,
         namespaces: NamespaceFilter | None = None,
-        mapping: MappingOptions | None = None,
     ) -> None:
-        self._submitter, self._entities, self._cluster = submitter, entities, cluster
-        self._mapping = mapping or MappingOptions()
+        self._entities, self._cluster = entities, cluster
+        # What is marked per workload (the entities it maps to, an unusable tag told) is
+        # the index's: it forgets a workload's marks with the rest of it.
+        self._marks = index.marks
+        self._mapping = mapping
         self._skips, self._tag_issues = skips, tag_issues
         self._defaults, self._namespaces = defaults or QuietDefaults(), namespaces
-        self._clock = clock
-        # uid -> the cortex.io/tag value last reported as unusable on that workload.
-        self.tag_reported: dict[str, str] = {}
-        # What each workload currently maps to (uid -> entity keys), for CortexEntity status.
-        self._matches: dict[str, tuple[str, ...]] = {}
 
-    async def route(
+    def resolve(
         self,
         ref: WorkloadRef,
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         owner: OwnerInfo | None,
-        events: Callable[[], list[EventIntent]],
         *,
         first: bool,
         gone: frozenset[str] = frozenset(),
-        then: Callable[[Resolution, list[EventIntent]], Awaitable[None]] | None = None,
         tags: frozenset[str] | None = None,
-    ) -> None:
-        """Submit the events ``events()`` gives to the workload's entities, if it has any.
+    ) -> Resolution | None:
+        """The workload's entities, or None when it gets no event (unmapped, opted out, its
+        namespace not selected; with ``tags``, mapped to none of those entities).
         ``first``: the workload is new (a skip is told once); ``gone``: uids being deleted
-        (an unusable tag on them is not worth telling); ``then``: called with the resolution
-        and the events once they are submitted (deploys are made from them), only for a
-        workload that was admitted; ``tags``: only if the workload maps to one of these
-        entities (its events are derived at all only then)."""
+        (an unusable tag on them is not worth telling)."""
         entities = self._entities.in_namespace(ref.namespace)
         resolution = resolve(
             ref.kind,
@@ -111,17 +123,11 @@ class Router:
             tag_annotation=self._mapping.tag_annotation,
         )
         self._report_tag_issues(ref, resolution, gone)
-        if await self._admit(ref, resolution, first=first):
-            if tags is not None and not any(t.tag in tags for t in resolution.targets):
-                return
-            intents = events()
-            await self._submit(resolution, intents, ref, owner)
-            if then is not None:
-                await then(resolution, intents)
-
-    def forget(self, uid: str) -> None:
-        self._matches.pop(uid, None)
-        self.tag_reported.pop(uid, None)
+        if not self._admit(ref, resolution, first=first):
+            return None
+        if tags is not None and not any(t.tag in tags for t in resolution.targets):
+            return None
+        return resolution
 
     # -- status support ----------------------------------------------------------------------
 
@@ -138,7 +144,7 @@ class Router:
     def matched_workloads(self) -> dict[str, int]:
         """Entity key -> how many workloads it currently maps."""
         counts: dict[str, int] = defaultdict(int)
-        for keys in self._matches.values():
+        for keys in self._marks.mapped.values():
             for key in keys:
                 counts[key] += 1
         return dict(counts)
@@ -152,7 +158,7 @@ class Router:
         a Deployment's bad annotation is reported on the Deployment, not once per Pod."""
         if not any(not issue.on_owner for issue in resolution.tag_issues):
             # Fixed or removed: should the same value come back, it is reported again.
-            self.tag_reported.pop(ref.uid, None)
+            self._marks.tag_told.pop(ref.uid, None)
         for issue in resolution.tag_issues:
             subject = ref
             if issue.on_owner and issue.owner is not None:
@@ -160,19 +166,19 @@ class Router:
                 subject = WorkloadRef(owner.kind, ref.namespace, owner.name, owner.uid)
             if subject.uid in gone:
                 continue  # being deleted: nothing to fix any more
-            if self.tag_reported.get(subject.uid) == issue.value:
+            if self._marks.tag_told.get(subject.uid) == issue.value:
                 continue
-            self.tag_reported[subject.uid] = issue.value
+            self._marks.tag_told[subject.uid] = issue.value
             if self._tag_issues is not None:
                 self._tag_issues.tag_issue(subject, issue)
 
-    async def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
+    def _admit(self, ref: WorkloadRef, resolution: Resolution, *, first: bool) -> bool:
         selected = self._namespaces is None or self._namespaces.admits(ref.namespace)
         entity_keys = tuple(sorted({key for t in resolution.targets for key in t.entities}))
         if entity_keys and selected:
-            self._matches[ref.uid] = entity_keys
+            self._marks.mapped[ref.uid] = entity_keys
         else:
-            self._matches.pop(ref.uid, None)
+            self._marks.mapped.pop(ref.uid, None)
         if resolution.targets and not resolution.disabled and selected:
             return True
         if first:
@@ -183,14 +189,18 @@ class Router:
                 self._skips.skipped(ref.kind, skip if selected else "namespace")
         return False
 
-    async def _submit(
+    def items(
         self,
         resolution: Resolution,
         intents: list[EventIntent],
         ref: WorkloadRef,
         owner: OwnerInfo | None,
-    ) -> None:
-        now = self._clock()
+        *,
+        now: datetime,
+    ) -> tuple[Outgoing, ...]:
+        """Each of ``intents`` on every entity of ``resolution`` that takes it: the items to
+        submit at ``now`` for the workload ``ref`` (mapped through ``owner``)."""
+        items: list[Outgoing] = []
         # Fair shares go by the workload: a Pod's owner, else the workload itself.
         source = (ref.namespace, owner.uid if owner is not None else ref.uid)
         owner_ref = (
@@ -208,10 +218,9 @@ class Router:
                 if retention is not None and intent.timestamp < now - retention:
                     continue  # retention would delete it again: history that old is not recorded
                 body = render(intent, target, cluster=self._cluster)
-                await self._submitter.submit(
+                items.append(
                     Outgoing(
                         tag=target.tag,
-                        key=intent.key,
                         body=body,
                         updatable=intent.updatable,
                         entities=target.entities,
@@ -220,6 +229,7 @@ class Router:
                         fold=Fold(change, target, target.pod_events) if change else None,
                     )
                 )
+        return tuple(items)
 
     def _retention(self, entity_keys: tuple[str, ...]) -> timedelta | None:
         """The shortest retention among the CortexEntities behind a target, if any."""

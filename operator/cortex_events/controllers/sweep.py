@@ -173,7 +173,6 @@ class DowntimeSweep:
         await self._submitter.submit(
             Outgoing(
                 tag=ledger.tag,
-                key=intent.key,
                 body=render(intent, target, cluster=self._cluster),
                 updatable=False,
                 entities=entities,

@@ -6,14 +6,15 @@ StatefulSets, DaemonSets, Jobs, CronJobs and Argo Rollouts by kind; the Controll
 StatefulSets and DaemonSets (`cortex_events.controllers.revisions`). Owners deleted while Pods
 of theirs still exist are kept until those are gone (garbage collection deletes the Pods after
 their owners), so the Pods' deletions map as their lives did. Per Deployment it keeps the last
-state whose status reported on its revision.
+state whose status reported on its revision. Beside each workload it keeps the marks routing
+leaves on it (`Marks`), and `forget` drops everything held on a workload at once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +54,20 @@ class KnownReplicaSet:
         return None
 
 
+@dataclass(slots=True)
+class Marks:
+    """What routing marks on each workload, by uid."""
+
+    mapped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The CortexEntities (keys) it currently maps to, for their status."""
+    tag_told: dict[str, str] = field(default_factory=dict)
+    """The ``cortex.io/tag`` value last told as unusable on it."""
+
+    def tell_tags_again(self) -> None:
+        """Every unusable tag is told again when next seen."""
+        self.tag_told.clear()
+
+
 def owner_info(snapshot: Any, owner: OwnerInfo | None = None) -> OwnerInfo:
     ref = snapshot.ref
     return OwnerInfo(ref.name, ref.uid, snapshot.labels, snapshot.annotations, ref.kind, owner)
@@ -89,6 +104,16 @@ class WorkloadIndex:
         self._pods_by_owner: dict[OwnerKey, set[str]] = defaultdict(set)
         self._departed: dict[OwnerKey, Any] = {}
         self.reported: dict[str, DeploymentSnapshot] = {}
+        self.marks = Marks()
+
+    def forget(self, uid: str) -> None:
+        """A workload or Pod is gone and its deletion recorded: drop what is kept of it (a
+        Pod's snapshot and links, and what routing marked on either)."""
+        pod = self.pods.get(uid)
+        if pod is not None:
+            self._drop_pod(pod)
+        self.marks.mapped.pop(uid, None)
+        self.marks.tag_told.pop(uid, None)
 
     # -- Pods ----------------------------------------------------------------------------------
 
@@ -102,7 +127,7 @@ class WorkloadIndex:
             )
         return previous
 
-    def drop_pod(self, pod: PodSnapshot) -> None:
+    def _drop_pod(self, pod: PodSnapshot) -> None:
         """Forget a deleted Pod, and the ReplicaSet and owner only it still kept."""
         self.pods.pop(pod.ref.uid, None)
         if pod.owner is None:
@@ -190,6 +215,8 @@ class WorkloadIndex:
         )
 
     def by_uid(self, kind: str, uid: str) -> Any:
+        if kind == "Pod":
+            return self.pods.get(uid)
         table = self.deployments if kind == "Deployment" else self.kinds.get(kind, {})
         return next((s for s in table.values() if s.ref.uid == uid), None)
 
@@ -364,6 +391,8 @@ class WorkloadIndex:
             or self.deployments
             or self.replicasets
             or self._departed
+            or self.marks.mapped
+            or self.marks.tag_told
             or any(self.kinds.values())
             or not self.revisions.is_empty()
         )

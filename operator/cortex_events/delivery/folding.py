@@ -259,7 +259,6 @@ class Folder:
         self._queue.put_nowait(
             Outgoing(
                 tag=ledger.tag,
-                key=summary.key,
                 body=render(summary.intent(), target, cluster=self._cluster),
                 updatable=True,
                 entities=target.entities,

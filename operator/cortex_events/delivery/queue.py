@@ -27,7 +27,7 @@ from cortex_events.domain.mapping import Target
 from cortex_events.domain.podsummary import PodChange
 from cortex_events.domain.priority import Priority
 from cortex_events.domain.quiet import PodEvents
-from cortex_events.domain.render import EventBody
+from cortex_events.domain.render import EVENT_KEY, EventBody
 from cortex_events.domain.rollout_deploys import DeployBody
 
 __all__ = ["EventQueue", "Fold", "Item", "Key", "Outgoing", "OutgoingDeploy", "merged"]
@@ -46,10 +46,10 @@ class Fold:
 
 @dataclass(slots=True)
 class Outgoing:
-    """An event the domain wants on one entity's timeline."""
+    """An event the domain wants on one entity's timeline. Its key is the eventKey its body
+    carries (`key`), held nowhere else."""
 
     tag: str
-    key: str
     body: EventBody
     updatable: bool
     """Replaced in place (PUT) when its content changes; else created once and left alone."""
@@ -65,6 +65,11 @@ class Outgoing:
     summary: bool = False
     """A Pod summary: its content is rendered again from what the entity's ledger holds when
     it is sent, so that it is never older than that."""
+
+    @property
+    def key(self) -> str:
+        """The eventKey, read from the body's customData."""
+        return str(self.body.custom_data[EVENT_KEY])
 
     @property
     def queue_key(self) -> Key:

@@ -13,6 +13,8 @@ from cortex_events.domain.intents import EventIntent
 from cortex_events.domain.mapping import Target
 from cortex_events.domain.model import WorkloadRef
 
+EVENT_KEY = "eventKey"
+"""The customData key that holds an event's (or a deploy's) key: the one place it is held."""
 MANAGED_BY = "cortex-events-operator"
 """``customData.managedBy`` of every event this operator records; with ``cluster`` it tells
 the operator's own events from everyone else's, so it never deletes an event it did not make."""
@@ -42,7 +44,7 @@ def owned_custom_data(
         "kind": subject.kind,
         "name": subject.name,
         "uid": subject.uid,
-        "eventKey": key,
+        EVENT_KEY: key,
         "managedBy": MANAGED_BY,
         "cortexEntities": list(target.entities),
     }
@@ -77,7 +79,7 @@ class OwnedEvent:
 
 
 OPERATOR_KEYS = frozenset(
-    {"cluster", "namespace", "kind", "name", "uid", "eventKey", "managedBy", "cortexEntities"}
+    {"cluster", "namespace", "kind", "name", "uid", EVENT_KEY, "managedBy", "cortexEntities"}
 )
 
 
@@ -89,7 +91,7 @@ def read_owned(custom_data: object, *, cluster: str | None = None) -> OwnedEvent
     are read as rendered, and left empty where an event lacks them."""
     if not isinstance(custom_data, Mapping) or custom_data.get("managedBy") != MANAGED_BY:
         return None
-    key, owner = custom_data.get("eventKey"), custom_data.get("cluster")
+    key, owner = custom_data.get(EVENT_KEY), custom_data.get("cluster")
     if not (isinstance(key, str) and key and isinstance(owner, str)):
         return None
     if cluster is not None and owner != cluster:

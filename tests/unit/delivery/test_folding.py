@@ -61,7 +61,6 @@ def pod_item(
     found = pod_change(intent, owner)
     return Outgoing(
         tag="web",
-        key=intent.key,
         body=render(intent, TARGET, cluster=CLUSTER),
         updatable=intent.updatable,
         entities=TARGET.entities,
@@ -342,7 +341,6 @@ async def test_a_summary_is_sent_as_its_ledger_holds_it_never_older() -> None:
     older = book.fold(first.change)
     stale = Outgoing(
         tag="web",
-        key=older.key,
         body=render(older.intent(), TARGET, cluster=CLUSTER),
         updatable=True,
         entities=TARGET.entities,

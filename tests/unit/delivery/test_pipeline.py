@@ -81,7 +81,7 @@ def outgoing(
             "cortexEntities": ["shop/web"],
         },
     )
-    return Outgoing(tag=tag, key=key, body=body, updatable=updatable, entities=("shop/web",))
+    return Outgoing(tag=tag, body=body, updatable=updatable, entities=("shop/web",))
 
 
 @pytest.fixture(autouse=True)

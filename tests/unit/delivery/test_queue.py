@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -15,8 +16,15 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def item(key: str, phase: str = "Pending") -> Outgoing:
-    body = EventBody(f"Pod {key}", "POD_CREATION", T0, phase, {"phase": phase})
-    return Outgoing(tag="web", key=key, body=body, updatable=True, entities=())
+    body = EventBody(f"Pod {key}", "POD_CREATION", T0, phase, {"eventKey": key, "phase": phase})
+    return Outgoing(tag="web", body=body, updatable=True, entities=())
+
+
+def test_an_items_key_is_the_event_key_its_body_carries_and_held_nowhere_else() -> None:
+    first = item("a")
+    rendered_again = replace(first, body=item("b").body)
+    assert first.key == "a"
+    assert (rendered_again.key, rendered_again.queue_key) == ("b", ("web", "b"))
 
 
 async def test_a_key_in_flight_is_not_taken_again_and_its_newer_content_waits() -> None:
@@ -80,10 +88,9 @@ async def test_retry_later_counts_as_queued_until_it_is_back(delay: float) -> No
 
 
 def classed(key: str, priority: Priority, *, namespace: str = "shop", phase: str = "x") -> Outgoing:
-    body = EventBody(key, "POD_CREATION", T0, phase, {"phase": phase})
+    body = EventBody(key, "POD_CREATION", T0, phase, {"eventKey": key, "phase": phase})
     return Outgoing(
         tag="web",
-        key=key,
         body=body,
         updatable=True,
         entities=(),
