@@ -19,6 +19,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from cortex_events.controllers.relist import WorkloadReader
+from cortex_events.controllers.routing import Submitter
 from cortex_events.delivery.ledger import Ledger, TagLedger, TagState
 from cortex_events.delivery.queue import Fold, Outgoing
 from cortex_events.domain.intents import EventIntent
@@ -40,20 +42,10 @@ DELETION_TYPES = {
 }
 
 
-class WorkloadReader(Protocol):
-    async def current_uid(self, kind: str, namespace: str, name: str) -> str | None:
-        """The uid of the named object, None when it does not exist."""
-        ...
-
-
 class Watched(Protocol):
     def knows(self, uid: str) -> bool: ...
 
     def allows(self, entity_keys: tuple[str, ...], event_type: str) -> bool: ...
-
-
-class Submitter(Protocol):
-    async def submit(self, item: Outgoing) -> None: ...
 
 
 class DowntimeSweep:
