@@ -109,17 +109,6 @@ class CustomEvent(_Answer):
 
     description: str | None = None
 
-    def to_request(self) -> CustomEventRequest:
-        """The body that would recreate (or fully replace with) this event's content."""
-        return CustomEventRequest(
-            title=self.title,
-            type=self.type,
-            timestamp=self.timestamp,
-            description=self.description,
-            url=self.url,
-            custom_data=dict(self.custom_data),
-        )
-
 
 NonEmptyStr = Annotated[str, Field(min_length=1)]
 

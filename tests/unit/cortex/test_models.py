@@ -110,27 +110,6 @@ def test_event_tolerates_unknown_and_null_fields() -> None:
     assert event.model_extra == {"source": "api"}
 
 
-def test_event_converts_back_to_a_request_for_a_full_replacement() -> None:
-    event = CustomEvent.model_validate(
-        {
-            "uuid": "u",
-            "title": "t",
-            "type": "X",
-            "timestamp": "2025-05-20T05:16:49.990Z",
-            "url": "https://cortex.io",
-            "customData": {"k": "v"},
-        }
-    )
-
-    assert event.to_request().to_json() == {
-        "title": "t",
-        "type": "X",
-        "timestamp": "2025-05-20T05:16:49.990Z",
-        "url": "https://cortex.io",
-        "customData": {"k": "v"},
-    }
-
-
 def test_page_reads_total_pages() -> None:
     page = CustomEventPage.model_validate(
         {"events": [], "page": 1, "total": 30, "totalPages": 2, "pageSize": 25}
