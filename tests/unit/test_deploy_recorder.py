@@ -124,3 +124,28 @@ async def test_a_scale_is_a_deploy_only_where_scales_are_asked_for() -> None:
             (scale,) = out.deploys()
             assert scale.not_before == scale.body.timestamp, "no other tool posts scales"
             assert scale.body.title == "Scaled web from 2 to 5 replicas"
+
+
+async def test_a_deployment_s_revisions_are_read_from_the_index_once_a_change() -> None:
+    """Its events and its deploys take the same revisions: one pass over its ReplicaSets for
+    each change evaluated, not one for the events and another for the deploys."""
+    recorder, out = make(enabled=True)
+    tracker = recorder.trackers["Deployment"]
+    index = tracker.context.index
+    counts = {"reads": 0, "evaluated": 0}
+    read, events = index.revisions_of, tracker.events
+
+    def counting_read(deployment: Any, **options: Any) -> Any:
+        counts["reads"] += 1
+        return read(deployment, **options)
+
+    def counting_events(previous: Any, snapshot: Any) -> Any:
+        counts["evaluated"] += 1
+        return events(previous, snapshot)
+
+    index.revisions_of = counting_read  # type: ignore[method-assign]
+    tracker.events = counting_events  # type: ignore[method-assign]
+    await roll(recorder, "nginx:1.22", "nginx:1.23")
+    assert len(out.deploys()) == 2, "both rollouts made a deploy"
+    assert counts["evaluated"] > 0
+    assert counts["reads"] == counts["evaluated"]

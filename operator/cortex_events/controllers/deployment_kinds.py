@@ -22,6 +22,12 @@ from cortex_events.domain.snapshots import deployment_snapshot, replicaset_snaps
 class DeploymentTracker(KindTracker[DeploymentSnapshot]):
     kind = "Deployment"
 
+    def __init__(self, context: Context) -> None:
+        super().__init__(context)
+        # The revisions `events` read for the snapshot being planned, for its `deploys` right
+        # after (one plan is one synchronous call): they are read from the index once a change.
+        self._planned: tuple[DeploymentSnapshot, dict[int, Revision]] | None = None
+
     def parse(self, body: Mapping[str, Any]) -> DeploymentSnapshot:
         return deployment_snapshot(body, keep=self.context.keep)
 
@@ -38,11 +44,13 @@ class DeploymentTracker(KindTracker[DeploymentSnapshot]):
     ) -> list[EventIntent]:
         context, uid = self.context, snapshot.ref.uid
         history = context.history
+        revisions = self._revisions(snapshot)
+        self._planned = (snapshot, revisions)
         return deployment_events(
             previous if previous is not snapshot else None,
             snapshot,
             now=context.clock(),
-            revisions=self._revisions(snapshot),
+            revisions=revisions,
             reported=context.index.reported.get(uid),
             recorded_replicas=history.recorded_replicas(uid) if history is not None else None,
         )
@@ -52,10 +60,15 @@ class DeploymentTracker(KindTracker[DeploymentSnapshot]):
     ) -> list[OutgoingDeploy]:
         """A rollout's deploys; none for a Deployment an Argo Rollout takes its template from
         (the Rollout rolls it out)."""
+        planned, self._planned = self._planned, None
         ref, deploys = snapshot.ref, self.context.deploys
         if deploys is None or self.context.index.templates_a_rollout(ref.namespace, ref.name):
             return []
-        return deploys.deployment(resolution, snapshot, events, self._revisions(snapshot))
+        if planned is not None and planned[0] is snapshot:
+            revisions = planned[1]
+        else:
+            revisions = self._revisions(snapshot)
+        return deploys.deployment(resolution, snapshot, events, revisions)
 
     def put(self, snapshot: DeploymentSnapshot) -> DeploymentSnapshot | None:
         return self.context.index.put_deployment(snapshot)
